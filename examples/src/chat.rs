@@ -1,0 +1,294 @@
+//! The chat room: the smallest real REx app.
+//!
+//! Messages: `say {text}`, `whisper {to, text}`, `rename {name}`.
+//! Events: `joined {session, name}`, `said {from, text}`,
+//! `whispered {from, to, text}` (private to sender and recipient),
+//! `renamed {session, name}`.
+//!
+//! The `RexMessage` / `RexEvent` impls are written by hand here, the way the
+//! derive macros will generate them.
+
+use std::collections::HashMap;
+
+use rex::{
+    Context, DataObject, DecodeError, EncodeError, Reject, RexApp, RexEvent, RexMessage, SessionId,
+};
+use serde_json::{json, Value};
+
+/// The longest chat line the room accepts, in characters.
+pub const MAX_TEXT_CHARS: usize = 500;
+
+/// What a phone can say to the room.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChatMsg {
+    /// Say something to the whole room.
+    Say {
+        /// What to say; must not be empty.
+        text: String,
+    },
+    /// Say something to one session only.
+    Whisper {
+        /// Who hears it.
+        to: SessionId,
+        /// What to say; must not be empty.
+        text: String,
+    },
+    /// Change your display name.
+    Rename {
+        /// The new name; must not be empty.
+        name: String,
+    },
+}
+
+impl RexMessage for ChatMsg {
+    const KINDS: &'static [&'static str] = &["say", "whisper", "rename"];
+
+    fn kind(&self) -> &'static str {
+        match self {
+            ChatMsg::Say { .. } => "say",
+            ChatMsg::Whisper { .. } => "whisper",
+            ChatMsg::Rename { .. } => "rename",
+        }
+    }
+
+    fn encode_data(&self) -> Result<Option<Value>, EncodeError> {
+        Ok(Some(match self {
+            ChatMsg::Say { text } => json!({ "text": text }),
+            ChatMsg::Whisper { to, text } => json!({ "to": to, "text": text }),
+            ChatMsg::Rename { name } => json!({ "name": name }),
+        }))
+    }
+
+    fn decode(kind: &str, data: Option<Value>) -> Result<Self, DecodeError> {
+        let msg = match kind {
+            "say" => {
+                let mut d = DataObject::new(kind, data)?;
+                let msg = ChatMsg::Say { text: d.field("text")? };
+                d.deny_unknown(&["text"])?;
+                msg
+            }
+            "whisper" => {
+                let mut d = DataObject::new(kind, data)?;
+                let msg = ChatMsg::Whisper {
+                    to: d.field("to")?,
+                    text: d.field("text")?,
+                };
+                d.deny_unknown(&["to", "text"])?;
+                msg
+            }
+            "rename" => {
+                let mut d = DataObject::new(kind, data)?;
+                let msg = ChatMsg::Rename { name: d.field("name")? };
+                d.deny_unknown(&["name"])?;
+                msg
+            }
+            other => return Err(DecodeError::unknown_kind(other, Self::KINDS)),
+        };
+        Ok(msg)
+    }
+}
+
+/// What the room shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChatEvent {
+    /// A session joined.
+    Joined {
+        /// Who joined.
+        session: SessionId,
+        /// Their display name.
+        name: String,
+    },
+    /// Someone said something to the room.
+    Said {
+        /// Who said it.
+        from: SessionId,
+        /// What they said.
+        text: String,
+    },
+    /// A whisper; private to `from` and `to`.
+    Whispered {
+        /// Who whispered.
+        from: SessionId,
+        /// Who it was for.
+        to: SessionId,
+        /// What they whispered.
+        text: String,
+    },
+    /// Someone changed their name.
+    Renamed {
+        /// Who.
+        session: SessionId,
+        /// Their new name.
+        name: String,
+    },
+}
+
+impl RexEvent for ChatEvent {
+    const KINDS: &'static [&'static str] = &["joined", "said", "whispered", "renamed"];
+
+    fn kind(&self) -> &'static str {
+        match self {
+            ChatEvent::Joined { .. } => "joined",
+            ChatEvent::Said { .. } => "said",
+            ChatEvent::Whispered { .. } => "whispered",
+            ChatEvent::Renamed { .. } => "renamed",
+        }
+    }
+
+    fn encode_data(&self) -> Result<Option<Value>, EncodeError> {
+        Ok(Some(match self {
+            ChatEvent::Joined { session, name } => json!({ "session": session, "name": name }),
+            ChatEvent::Said { from, text } => json!({ "from": from, "text": text }),
+            ChatEvent::Whispered { from, to, text } => {
+                json!({ "from": from, "to": to, "text": text })
+            }
+            ChatEvent::Renamed { session, name } => json!({ "session": session, "name": name }),
+        }))
+    }
+
+    // Event decoders ignore unknown fields, so a newer server may add some.
+    fn decode(kind: &str, data: Option<Value>) -> Result<Self, DecodeError> {
+        Ok(match kind {
+            "joined" => {
+                let mut d = DataObject::new(kind, data)?;
+                ChatEvent::Joined {
+                    session: d.field("session")?,
+                    name: d.field("name")?,
+                }
+            }
+            "said" => {
+                let mut d = DataObject::new(kind, data)?;
+                ChatEvent::Said {
+                    from: d.field("from")?,
+                    text: d.field("text")?,
+                }
+            }
+            "whispered" => {
+                let mut d = DataObject::new(kind, data)?;
+                ChatEvent::Whispered {
+                    from: d.field("from")?,
+                    to: d.field("to")?,
+                    text: d.field("text")?,
+                }
+            }
+            "renamed" => {
+                let mut d = DataObject::new(kind, data)?;
+                ChatEvent::Renamed {
+                    session: d.field("session")?,
+                    name: d.field("name")?,
+                }
+            }
+            other => return Err(DecodeError::unknown_kind(other, Self::KINDS)),
+        })
+    }
+}
+
+/// The chat room's state: who is here, by what name.
+#[derive(Debug, Default)]
+pub struct ChatApp {
+    names: HashMap<SessionId, String>,
+}
+
+impl ChatApp {
+    /// The display name of a session, if it joined.
+    pub fn name_of(&self, session: SessionId) -> Option<&str> {
+        self.names.get(&session).map(String::as_str)
+    }
+}
+
+fn check_text(what: &str, text: &str) -> Result<(), Reject> {
+    if text.trim().is_empty() {
+        return Err(Reject::new(format!("{what} is empty; type something first")));
+    }
+    let chars = text.chars().count();
+    if chars > MAX_TEXT_CHARS {
+        return Err(Reject::new(format!(
+            "{what} is {chars} characters long; the limit is {MAX_TEXT_CHARS}"
+        )));
+    }
+    Ok(())
+}
+
+impl RexApp for ChatApp {
+    type Message = ChatMsg;
+    type Event = ChatEvent;
+    const ID: &'static str = "chat";
+
+    fn join(
+        &mut self,
+        cx: &mut Context<'_, Self>,
+        session: SessionId,
+        name: Option<String>,
+    ) -> Result<(), Reject> {
+        let name = name
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| format!("guest-{}", &session.to_string()[..4]));
+        self.names.insert(session, name.clone());
+        cx.emit(ChatEvent::Joined { session, name });
+        Ok(())
+    }
+
+    fn message(
+        &mut self,
+        cx: &mut Context<'_, Self>,
+        from: SessionId,
+        msg: ChatMsg,
+    ) -> Result<(), Reject> {
+        match msg {
+            ChatMsg::Say { text } => {
+                check_text("the message", &text)?;
+                cx.emit(ChatEvent::Said { from, text });
+            }
+            ChatMsg::Whisper { to, text } => {
+                check_text("the whisper", &text)?;
+                if !self.names.contains_key(&to) {
+                    return Err(Reject::new(format!("nobody in this room has session id {to}")));
+                }
+                cx.emit_to([from, to], ChatEvent::Whispered { from, to, text });
+            }
+            ChatMsg::Rename { name } => {
+                check_text("the name", &name)?;
+                self.names.insert(from, name.clone());
+                cx.emit(ChatEvent::Renamed { session: from, name });
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip_through_kind_and_data() {
+        let to = SessionId::new_random();
+        for msg in [
+            ChatMsg::Say { text: "hi".into() },
+            ChatMsg::Whisper { to, text: "psst".into() },
+            ChatMsg::Rename { name: "Bob".into() },
+        ] {
+            let data = msg.encode_data().unwrap();
+            assert_eq!(ChatMsg::decode(msg.kind(), data).unwrap(), msg);
+        }
+    }
+
+    #[test]
+    fn events_round_trip_and_ignore_unknown_fields() {
+        let s = SessionId::new_random();
+        let event = ChatEvent::Said { from: s, text: "hi".into() };
+        let mut data = event.encode_data().unwrap().unwrap();
+        data["mood"] = json!("cheerful");
+        assert_eq!(ChatEvent::decode("said", Some(data)).unwrap(), event);
+    }
+
+    #[test]
+    fn message_decoding_errors_name_the_problem() {
+        let err = ChatMsg::decode("yell", None).unwrap_err();
+        assert_eq!(err.to_string(), "unknown kind `yell`; expected one of: say, whisper, rename");
+        let err = ChatMsg::decode("say", Some(json!({"text": 1}))).unwrap_err();
+        assert!(err.to_string().contains("field `text`"), "{err}");
+        let err = ChatMsg::decode("whisper", Some(json!({"to": "x", "text": "a"}))).unwrap_err();
+        assert!(err.to_string().contains("field `to`"), "{err}");
+    }
+}

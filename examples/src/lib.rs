@@ -1,0 +1,4 @@
+//! The apps behind REx's examples, as a library so the example binaries,
+//! their clients and the integration tests share one definition.
+
+pub mod chat;

@@ -1,0 +1,272 @@
+//! The traits an app's protocol implements, and the errors of decoding it.
+
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// What clients send: one enum, one variant per message kind.
+///
+/// A message travels as `(kind, data)`: the kind names the variant, `data`
+/// is its payload (absent for unit variants). The derive macro generates
+/// this impl; until it lands, implement it by hand with
+/// [`DataObject`](crate::DataObject) (see the chat example).
+pub trait RexMessage: Sized {
+    /// Every kind this enum accepts, in declaration order (`/info` lists them,
+    /// `unknown_kind` errors quote them).
+    const KINDS: &'static [&'static str];
+
+    /// The kind of this message.
+    fn kind(&self) -> &'static str;
+
+    /// Encodes the payload; `None` for a kind that carries none.
+    fn encode_data(&self) -> Result<Option<Value>, EncodeError>;
+
+    /// Decodes a message from its kind and payload.
+    fn decode(kind: &str, data: Option<Value>) -> Result<Self, DecodeError>;
+}
+
+/// What the app appends to the log: one enum, one variant per event kind.
+///
+/// The same `(kind, data)` shape as [`RexMessage`]. Decoders on the client
+/// side should ignore unknown fields, so a newer server can add fields to an
+/// event without breaking older clients.
+pub trait RexEvent: Sized {
+    /// Every kind this enum can be, in declaration order.
+    const KINDS: &'static [&'static str];
+
+    /// The kind of this event.
+    fn kind(&self) -> &'static str;
+
+    /// Encodes the payload; `None` for a kind that carries none.
+    fn encode_data(&self) -> Result<Option<Value>, EncodeError>;
+
+    /// Decodes an event from its kind and payload.
+    fn decode(kind: &str, data: Option<Value>) -> Result<Self, DecodeError>;
+}
+
+/// Why `(kind, data)` did not decode. Its `Display` is the sentence the
+/// server sends as the `reason` of `unknown_kind` / `invalid_data`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DecodeError {
+    /// The kind is not one of the accepted ones.
+    UnknownKind {
+        /// The kind that was sent.
+        kind: String,
+        /// The kinds that would have been accepted.
+        expected: &'static [&'static str],
+    },
+    /// The kind is known but the payload does not fit it.
+    InvalidData {
+        /// The kind that was sent.
+        kind: String,
+        /// What is wrong, naming the field where there is one.
+        reason: String,
+    },
+}
+
+impl DecodeError {
+    /// An [`DecodeError::UnknownKind`] for `kind`, listing `expected`.
+    pub fn unknown_kind(kind: &str, expected: &'static [&'static str]) -> Self {
+        DecodeError::UnknownKind {
+            kind: kind.to_owned(),
+            expected,
+        }
+    }
+
+    /// An [`DecodeError::InvalidData`] for `kind`.
+    pub fn invalid_data(kind: &str, reason: impl fmt::Display) -> Self {
+        DecodeError::InvalidData {
+            kind: kind.to_owned(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DecodeError::UnknownKind { kind, expected } => {
+                write!(f, "unknown kind `{kind}`; expected one of: {}", expected.join(", "))
+            }
+            DecodeError::InvalidData { kind, reason } => {
+                write!(f, "invalid data for kind `{kind}`: {reason}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// The payload of a message or event could not be encoded to JSON (for
+/// example a map with non-string keys). This is a bug in the app's types,
+/// never the peer's doing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EncodeError {
+    /// The kind being encoded.
+    pub kind: &'static str,
+    /// serde_json's explanation.
+    pub reason: String,
+}
+
+impl EncodeError {
+    /// Encodes `value` as the payload of `kind`.
+    pub fn encode<T: Serialize + ?Sized>(kind: &'static str, value: &T) -> Result<Value, Self> {
+        serde_json::to_value(value).map_err(|e| EncodeError {
+            kind,
+            reason: e.to_string(),
+        })
+    }
+}
+
+impl fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot encode kind `{}` as JSON: {}", self.kind, self.reason)
+    }
+}
+
+impl std::error::Error for EncodeError {}
+
+/// Decodes the payload of one kind, field by field, so that every error
+/// names the field it is about.
+///
+/// This is what generated (and hand-written) decoders use for struct
+/// variants; newtype and unit variants use [`DataObject::decode_value`] and
+/// [`DataObject::expect_none`].
+///
+/// ```
+/// use rex_proto::{DataObject, DecodeError};
+/// use serde_json::json;
+///
+/// let mut fields = DataObject::new("say", Some(json!({"text": 5}))).unwrap();
+/// let err = fields.field::<String>("text").unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "invalid data for kind `say`: field `text`: invalid type: integer `5`, expected a string",
+/// );
+/// ```
+#[derive(Debug)]
+pub struct DataObject<'k> {
+    kind: &'k str,
+    map: Map<String, Value>,
+}
+
+impl<'k> DataObject<'k> {
+    /// Starts decoding the payload of `kind`, which must be a JSON object.
+    pub fn new(kind: &'k str, data: Option<Value>) -> Result<Self, DecodeError> {
+        match data {
+            Some(Value::Object(map)) => Ok(DataObject { kind, map }),
+            None | Some(Value::Null) => Err(DecodeError::invalid_data(
+                kind,
+                "expected an object as `data`, found none",
+            )),
+            Some(other) => Err(DecodeError::invalid_data(
+                kind,
+                format!("expected an object as `data`, found {}", describe(&other)),
+            )),
+        }
+    }
+
+    /// Takes field `name`. A missing field decodes as `null`, so an
+    /// `Option` field may be left out while any other type reports it missing.
+    pub fn field<T: DeserializeOwned>(&mut self, name: &str) -> Result<T, DecodeError> {
+        match self.map.remove(name) {
+            Some(value) => serde_json::from_value(value)
+                .map_err(|e| DecodeError::invalid_data(self.kind, format!("field `{name}`: {e}"))),
+            None => serde_json::from_value(Value::Null).map_err(|_| {
+                DecodeError::invalid_data(self.kind, format!("missing field `{name}`"))
+            }),
+        }
+    }
+
+    /// Fails if any field was not taken: message decoders call this so a
+    /// misspelt field is reported rather than ignored. `expected` lists the
+    /// kind's fields for the error message.
+    pub fn deny_unknown(self, expected: &[&str]) -> Result<(), DecodeError> {
+        match self.map.keys().next() {
+            None => Ok(()),
+            Some(extra) => Err(DecodeError::invalid_data(
+                self.kind,
+                format!(
+                    "unknown field `{extra}`; expected {}",
+                    if expected.is_empty() {
+                        "no fields".to_owned()
+                    } else {
+                        format!("only: {}", expected.join(", "))
+                    }
+                ),
+            )),
+        }
+    }
+
+    /// Decodes a whole payload as one value (a newtype variant).
+    pub fn decode_value<T: DeserializeOwned>(kind: &str, data: Option<Value>) -> Result<T, DecodeError> {
+        serde_json::from_value(data.unwrap_or(Value::Null))
+            .map_err(|e| DecodeError::invalid_data(kind, e))
+    }
+
+    /// Checks that a kind without payload (a unit variant) got none;
+    /// `null` counts as none.
+    pub fn expect_none(kind: &str, data: Option<Value>) -> Result<(), DecodeError> {
+        match data {
+            None | Some(Value::Null) => Ok(()),
+            Some(other) => Err(DecodeError::invalid_data(
+                kind,
+                format!("this kind carries no data, found {}", describe(&other)),
+            )),
+        }
+    }
+}
+
+fn describe(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn missing_required_field_is_named_and_option_may_be_absent() {
+        let mut f = DataObject::new("whisper", Some(json!({"text": "hi"}))).unwrap();
+        assert_eq!(f.field::<Option<String>>("note").unwrap(), None);
+        assert_eq!(f.field::<String>("text").unwrap(), "hi");
+        let err = f.field::<String>("to").unwrap_err();
+        assert_eq!(err.to_string(), "invalid data for kind `whisper`: missing field `to`");
+    }
+
+    #[test]
+    fn unknown_fields_are_reported_with_the_expected_ones() {
+        let mut f = DataObject::new("say", Some(json!({"text": "hi", "txt": 1}))).unwrap();
+        let _: String = f.field("text").unwrap();
+        let err = f.deny_unknown(&["text"]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid data for kind `say`: unknown field `txt`; expected only: text"
+        );
+    }
+
+    #[test]
+    fn non_object_payload_and_unit_payload_errors_are_precise() {
+        let err = DataObject::new("say", Some(json!([1]))).unwrap_err();
+        assert!(err.to_string().contains("found an array"), "{err}");
+        let err = DataObject::expect_none("start", Some(json!(1))).unwrap_err();
+        assert!(err.to_string().contains("carries no data"), "{err}");
+        assert!(DataObject::expect_none("start", Some(Value::Null)).is_ok());
+    }
+
+    #[test]
+    fn unknown_kind_lists_expected() {
+        let err = DecodeError::unknown_kind("yell", &["say", "whisper"]);
+        assert_eq!(err.to_string(), "unknown kind `yell`; expected one of: say, whisper");
+    }
+}

@@ -1,0 +1,37 @@
+//! Wire types of the REx protocol, version 0.
+//!
+//! This crate is pure data: identifiers, the JSON bodies of every request and
+//! response, the error codes, the path constants, and the two traits an app's
+//! protocol implements ([`RexMessage`] for what clients send, [`RexEvent`] for
+//! what the app appends to the log). It does no I/O and pulls in no async
+//! runtime, so a client of any kind (a phone build, a CLI, a test) can use it.
+//!
+//! The normative description of the protocol is `docs/protocol.md` in the
+//! repository; every type here names the part of it that it encodes.
+//!
+//! ```
+//! use rex_proto::{ErrorBody, ErrorCode};
+//!
+//! let body: ErrorBody = serde_json::from_str(
+//!     r#"{"error": "unknown_kind", "reason": "unknown message kind `yell`; expected one of: say, whisper"}"#,
+//! ).unwrap();
+//! assert_eq!(body.error, ErrorCode::UnknownKind);
+//! assert_eq!(ErrorCode::UnknownKind.status(), 400);
+//! ```
+
+mod body;
+mod error;
+mod ids;
+mod kind;
+pub mod path;
+
+pub use body::{
+    CreateSession, EventRecord, Info, PostMessage, Receipt, SessionCreated,
+};
+pub use error::{ErrorBody, ErrorCode};
+pub use ids::{Epoch, EventIndex, ParseIdError, SessionId, SessionToken};
+pub use kind::{DataObject, DecodeError, EncodeError, RexEvent, RexMessage};
+
+/// The protocol version this crate speaks; it is the `v0` in every path and
+/// the `protocol` field of [`Info`].
+pub const PROTOCOL_VERSION: u32 = 0;

@@ -1,0 +1,12 @@
+//! Request paths of protocol v0. Every path lives under [`BASE`].
+
+/// The prefix of every REx path.
+pub const BASE: &str = "/rex/v0";
+/// `POST`: create a session.
+pub const SESSIONS: &str = "/rex/v0/sessions";
+/// `POST`: send a message as a session.
+pub const MESSAGES: &str = "/rex/v0/messages";
+/// `GET`: stream the event log.
+pub const EVENTS: &str = "/rex/v0/events";
+/// `GET`: describe the server and its app.
+pub const INFO: &str = "/rex/v0/info";

@@ -1,0 +1,332 @@
+//! The application side of the server: the [`RexApp`] trait, the
+//! [`Context`] a handler emits through, and the [`AppHandle`] other tasks
+//! use to reach the app.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rex_proto::{Epoch, EventIndex, RexEvent, RexMessage, SessionId};
+use tokio::sync::{mpsc, oneshot};
+
+use super::actor::{Command, Job, Pending};
+use super::log::{Audience, Entry};
+
+/// A REx application: the state behind one room, and how it answers.
+///
+/// The server runs the app as an actor: every hook and handler runs on one
+/// task, one at a time, in the order the calls arrived, so the app's state
+/// needs no locks. A handler answers by emitting events through its
+/// [`Context`]; they are appended to the log only if it returns `Ok`, so a
+/// rejected message leaves the log unchanged.
+///
+/// ```
+/// use rex::{Context, Reject, RexApp, SessionId};
+/// # use rex::{DataObject, DecodeError, EncodeError, RexEvent, RexMessage};
+/// # pub enum Msg { Add(i64) }
+/// # impl RexMessage for Msg {
+/// #     const KINDS: &'static [&'static str] = &["add"];
+/// #     fn kind(&self) -> &'static str { "add" }
+/// #     fn encode_data(&self) -> Result<Option<serde_json::Value>, EncodeError> {
+/// #         let Msg::Add(n) = self; EncodeError::encode("add", n).map(Some)
+/// #     }
+/// #     fn decode(kind: &str, data: Option<serde_json::Value>) -> Result<Self, DecodeError> {
+/// #         match kind { "add" => DataObject::decode_value(kind, data).map(Msg::Add),
+/// #                      _ => Err(DecodeError::unknown_kind(kind, Self::KINDS)) }
+/// #     }
+/// # }
+/// # pub enum Evt { Total(i64) }
+/// # impl RexEvent for Evt {
+/// #     const KINDS: &'static [&'static str] = &["total"];
+/// #     fn kind(&self) -> &'static str { "total" }
+/// #     fn encode_data(&self) -> Result<Option<serde_json::Value>, EncodeError> {
+/// #         let Evt::Total(n) = self; EncodeError::encode("total", n).map(Some)
+/// #     }
+/// #     fn decode(kind: &str, data: Option<serde_json::Value>) -> Result<Self, DecodeError> {
+/// #         match kind { "total" => DataObject::decode_value(kind, data).map(Evt::Total),
+/// #                      _ => Err(DecodeError::unknown_kind(kind, Self::KINDS)) }
+/// #     }
+/// # }
+///
+/// /// A shared counter: every phone adds to it, the TV shows the total.
+/// #[derive(Default)]
+/// struct Counter {
+///     total: i64,
+/// }
+///
+/// impl RexApp for Counter {
+///     type Message = Msg;
+///     type Event = Evt;
+///     const ID: &'static str = "counter";
+///
+///     fn message(&mut self, cx: &mut Context<'_, Self>, _from: SessionId, msg: Msg) -> Result<(), Reject> {
+///         let Msg::Add(n) = msg;
+///         if n == 0 {
+///             return Err(Reject::new("adding 0 changes nothing"));
+///         }
+///         self.total += n;
+///         cx.emit(Evt::Total(self.total));
+///         Ok(())
+///     }
+/// }
+/// ```
+pub trait RexApp: Send + Sized + 'static {
+    /// What clients send.
+    type Message: RexMessage + Send + 'static;
+    /// What the app appends to the log.
+    type Event: RexEvent + Send + 'static;
+
+    /// The app's id: `/info` reports it, session creation returns it, and
+    /// discovery advertises it so phones find only rooms of their app.
+    /// Lowercase letters, digits and `-` make the best ids.
+    const ID: &'static str;
+
+    /// Runs once, before the server handles any request: emit the initial
+    /// state or schedule work here.
+    fn start(&mut self, cx: &mut Context<'_, Self>) {
+        let _ = cx;
+    }
+
+    /// A client created a session (`POST /sessions`). Emit what the room
+    /// should know (a `joined` event); return `Err` to refuse the session
+    /// (the room is full), in which case nothing is created or appended.
+    fn join(
+        &mut self,
+        cx: &mut Context<'_, Self>,
+        session: SessionId,
+        name: Option<String>,
+    ) -> Result<(), Reject> {
+        let _ = (cx, session, name);
+        Ok(())
+    }
+
+    /// A session sent a message. Emit events through `cx`; return `Err` to
+    /// refuse it (the client gets `409 rejected` with the reason, and the
+    /// events emitted so far are discarded).
+    fn message(
+        &mut self,
+        cx: &mut Context<'_, Self>,
+        from: SessionId,
+        msg: Self::Message,
+    ) -> Result<(), Reject>;
+}
+
+/// The app refused a message or a join. The reason goes to the client as is,
+/// so write it for a person ("the question is closed", not "state != Open").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reject {
+    reason: String,
+}
+
+impl Reject {
+    /// A refusal with a reason for the client.
+    pub fn new(reason: impl Into<String>) -> Self {
+        Reject {
+            reason: reason.into(),
+        }
+    }
+
+    /// The reason given.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
+impl fmt::Display for Reject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+impl std::error::Error for Reject {}
+
+impl From<&str> for Reject {
+    fn from(reason: &str) -> Self {
+        Reject::new(reason)
+    }
+}
+
+impl From<String> for Reject {
+    fn from(reason: String) -> Self {
+        Reject::new(reason)
+    }
+}
+
+/// What a hook or handler can do while it runs: emit events, schedule work,
+/// and learn about the call.
+///
+/// Events emitted through a context get their indexes at once (the app is
+/// the log's only writer, so they are known), but are appended only when the
+/// call succeeds.
+pub struct Context<'a, A: RexApp> {
+    pub(super) pending: &'a mut Pending<A>,
+    pub(super) origin: Option<SessionId>,
+    pub(super) tx: &'a mpsc::Sender<Command<A>>,
+}
+
+impl<A: RexApp> Context<'_, A> {
+    /// Appends `event` for everyone. Returns the index it will have.
+    pub fn emit(&mut self, event: A::Event) -> EventIndex {
+        self.push(Audience::Public, event)
+    }
+
+    /// Appends `event` for the given sessions only. It takes an index in the
+    /// one log like any other event, but only readers authenticated as one of
+    /// `to` receive it.
+    pub fn emit_to(
+        &mut self,
+        to: impl IntoIterator<Item = SessionId>,
+        event: A::Event,
+    ) -> EventIndex {
+        let mut to: Vec<SessionId> = to.into_iter().collect();
+        to.sort_unstable();
+        to.dedup();
+        self.push(Audience::Private(to.into_boxed_slice()), event)
+    }
+
+    fn push(&mut self, audience: Audience, event: A::Event) -> EventIndex {
+        let index = self.pending.next_index();
+        let kind = event.kind();
+        match event.encode_data() {
+            Ok(data) => {
+                let time = self.pending.log.now_ms();
+                let entry = Entry::encode(index, time, kind, self.origin, audience, data.as_ref());
+                self.pending.entries.push(entry);
+            }
+            // The app's own type cannot be encoded: a bug in the app. The
+            // call fails as a whole (500 to the client), nothing is appended.
+            Err(e) => {
+                tracing::error!(error = %e, "event could not be encoded; the call is discarded");
+                self.pending.failure.get_or_insert(e.to_string());
+            }
+        }
+        index
+    }
+
+    /// Runs `job` on the app after `delay` (a question's deadline, a tick).
+    /// The job is scheduled only if this call succeeds; cancel it with the
+    /// returned [`Scheduled`].
+    pub fn after(
+        &mut self,
+        delay: Duration,
+        job: impl FnOnce(&mut A, &mut Context<'_, A>) + Send + 'static,
+    ) -> Scheduled {
+        let scheduled = Scheduled {
+            cancelled: Arc::new(AtomicBool::new(false)),
+        };
+        self.pending.timers.push((delay, scheduled.clone(), Box::new(job)));
+        scheduled
+    }
+
+    /// The session whose message or join is being handled; `None` in
+    /// [`RexApp::start`], scheduled work and [`AppHandle`] calls.
+    pub fn origin(&self) -> Option<SessionId> {
+        self.origin
+    }
+
+    /// The index the next emitted event will get.
+    pub fn head(&self) -> EventIndex {
+        self.pending.next_index()
+    }
+
+    /// The epoch of the log.
+    pub fn epoch(&self) -> Epoch {
+        self.pending.log.epoch()
+    }
+
+    /// Time since the epoch began, as the `time` of events counts it.
+    pub fn elapsed(&self) -> Duration {
+        Duration::from_millis(self.pending.log.now_ms())
+    }
+
+    /// A handle to this app, for tasks the app starts itself.
+    pub fn handle(&self) -> AppHandle<A> {
+        AppHandle {
+            tx: self.tx.clone(),
+        }
+    }
+}
+
+/// Work scheduled with [`Context::after`]; [`Scheduled::cancel`] stops it
+/// from running if it has not run yet.
+#[derive(Clone, Debug)]
+pub struct Scheduled {
+    pub(super) cancelled: Arc<AtomicBool>,
+}
+
+impl Scheduled {
+    /// Cancels the scheduled work. Cancelling work that already ran, or
+    /// cancelling twice, does nothing.
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Release);
+    }
+
+    /// Whether [`Scheduled::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Acquire)
+    }
+}
+
+/// Reaches the app from other tasks: the TV's own input, a timer task, a
+/// test. Cheap to clone. Every call runs on the app's actor, in order with
+/// client messages.
+pub struct AppHandle<A: RexApp> {
+    pub(super) tx: mpsc::Sender<Command<A>>,
+}
+
+impl<A: RexApp> Clone for AppHandle<A> {
+    fn clone(&self) -> Self {
+        AppHandle {
+            tx: self.tx.clone(),
+        }
+    }
+}
+
+impl<A: RexApp> fmt::Debug for AppHandle<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppHandle").field("app", &A::ID).finish()
+    }
+}
+
+/// The app has stopped (the server shut down), so the call did not run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppStopped;
+
+impl fmt::Display for AppStopped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the app has stopped because its server shut down")
+    }
+}
+
+impl std::error::Error for AppStopped {}
+
+impl<A: RexApp> AppHandle<A> {
+    /// Runs `f` on the app and returns what it returns. Events it emits are
+    /// appended when it returns.
+    pub async fn run<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut A, &mut Context<'_, A>) -> R + Send + 'static,
+    ) -> Result<R, AppStopped> {
+        let (reply, rx) = oneshot::channel();
+        let job: Job<A> = Box::new(move |app, cx| {
+            let _ = reply.send(f(app, cx));
+        });
+        self.tx.send(Command::Run(job)).await.map_err(|_| AppStopped)?;
+        rx.await.map_err(|_| AppStopped)
+    }
+
+    /// Appends `event` for everyone; returns its index.
+    pub async fn emit(&self, event: A::Event) -> Result<EventIndex, AppStopped> {
+        self.run(move |_, cx| cx.emit(event)).await
+    }
+
+    /// Appends `event` for the given sessions only; returns its index.
+    pub async fn emit_to(
+        &self,
+        to: Vec<SessionId>,
+        event: A::Event,
+    ) -> Result<EventIndex, AppStopped> {
+        self.run(move |_, cx| cx.emit_to(to, event)).await
+    }
+}

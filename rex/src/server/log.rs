@@ -1,0 +1,418 @@
+//! The event log: one ordered, indexed, append-only sequence of encoded
+//! events, shared by every reader.
+//!
+//! Each event is encoded to its wire JSON exactly once, when it is appended,
+//! and the bytes are shared (`Bytes` is reference counted) by every reader
+//! that sends them. Readers do not get a queue each: a reader keeps its own
+//! cursor (the next index it wants) and a `watch` receiver that only says
+//! "the head moved". A slow reader therefore costs nothing while it is slow,
+//! never blocks the app or other readers, and catches up by reading straight
+//! from the log, many events per write.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Instant;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use rex_proto::{Epoch, EventIndex, SessionId};
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::watch;
+
+/// How much of the log a server keeps. By default, everything for the life of
+/// the server; with a cap, the oldest events are dropped once it is passed,
+/// and a reader that asks for a dropped index is told `410 gone`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Retention {
+    /// Keep at most this many events.
+    pub max_events: Option<usize>,
+    /// Keep at most this many bytes of encoded events.
+    pub max_bytes: Option<usize>,
+}
+
+impl Retention {
+    /// Keep every event for the life of the server (the default).
+    pub fn unlimited() -> Self {
+        Retention::default()
+    }
+
+    /// Keep at most `n` events.
+    pub fn max_events(n: usize) -> Self {
+        Retention {
+            max_events: Some(n),
+            max_bytes: None,
+        }
+    }
+
+    /// Keep at most `n` bytes of encoded events.
+    pub fn max_bytes(n: usize) -> Self {
+        Retention {
+            max_events: None,
+            max_bytes: Some(n),
+        }
+    }
+}
+
+/// Who may see an event.
+#[derive(Clone, Debug)]
+pub(crate) enum Audience {
+    Public,
+    /// Only readers authenticated as one of these sessions.
+    Private(Box<[SessionId]>),
+}
+
+impl Audience {
+    fn admits(&self, reader: Option<SessionId>) -> bool {
+        match self {
+            Audience::Public => true,
+            Audience::Private(to) => reader.is_some_and(|r| to.contains(&r)),
+        }
+    }
+}
+
+/// One encoded event. Its index is implied by its position in the log.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    audience: Audience,
+    kind: &'static str,
+    /// The wire JSON object followed by `\n`: exactly one NDJSON line.
+    line: Bytes,
+}
+
+impl Entry {
+    /// Encodes an event. `data` is the already-encoded payload.
+    pub(crate) fn encode(
+        index: EventIndex,
+        time_ms: u64,
+        kind: &'static str,
+        origin: Option<SessionId>,
+        audience: Audience,
+        data: Option<&Value>,
+    ) -> Entry {
+        // Borrowing mirror of `rex_proto::EventRecord`, so encoding copies
+        // nothing; the field order and names are the same.
+        #[derive(Serialize)]
+        struct Wire<'a> {
+            index: EventIndex,
+            time: u64,
+            kind: &'a str,
+            origin: Option<SessionId>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            to: Option<&'a [SessionId]>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            data: Option<&'a Value>,
+        }
+        let to = match &audience {
+            Audience::Public => None,
+            Audience::Private(to) => Some(&to[..]),
+        };
+        let wire = Wire {
+            index,
+            time: time_ms,
+            kind,
+            origin,
+            to,
+            data,
+        };
+        let mut line = Vec::with_capacity(96);
+        // Serializing plain structs, ids and an existing `Value` into a Vec
+        // cannot fail: there is no I/O and every map key is a string.
+        if serde_json::to_writer(&mut line, &wire).is_err() {
+            line.clear();
+            line.extend_from_slice(b"{}");
+        }
+        line.push(b'\n');
+        Entry {
+            audience,
+            kind,
+            line: Bytes::from(line),
+        }
+    }
+
+    fn json(&self) -> &[u8] {
+        &self.line[..self.line.len() - 1]
+    }
+}
+
+/// How a stream frames events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Framing {
+    /// `application/x-ndjson`: one JSON object per line.
+    Ndjson,
+    /// `text/event-stream`: `id:`, `event:`, `data:` per event.
+    Sse,
+}
+
+impl Framing {
+    pub(crate) fn heartbeat(self) -> Bytes {
+        match self {
+            Framing::Ndjson => Bytes::from_static(b"\n"),
+            Framing::Sse => Bytes::from_static(b":\n\n"),
+        }
+    }
+}
+
+/// The reader asked for an index the log no longer has.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Behind;
+
+#[derive(Debug)]
+struct State {
+    /// Index of `entries[0]`.
+    oldest: EventIndex,
+    entries: VecDeque<Entry>,
+    /// Sum of `line.len()` over `entries`, for byte retention.
+    bytes: usize,
+}
+
+impl State {
+    fn head(&self) -> EventIndex {
+        self.oldest + self.entries.len() as u64
+    }
+}
+
+/// A snapshot of the log's bounds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Bounds {
+    pub(crate) oldest: EventIndex,
+    pub(crate) head: EventIndex,
+}
+
+#[derive(Debug)]
+pub(crate) struct EventLog {
+    epoch: Epoch,
+    started: Instant,
+    retention: Retention,
+    state: RwLock<State>,
+    /// Carries the head; readers wait on it. Sending never blocks.
+    head_tx: watch::Sender<EventIndex>,
+}
+
+/// Upper bound on the bytes one read hands a reader, so a reader far behind
+/// catches up in large writes without building one huge buffer.
+const MAX_BATCH_BYTES: usize = 256 * 1024;
+
+impl EventLog {
+    pub(crate) fn new(retention: Retention) -> Arc<EventLog> {
+        let (head_tx, _) = watch::channel(0);
+        Arc::new(EventLog {
+            epoch: Epoch::new_random(),
+            started: Instant::now(),
+            retention,
+            state: RwLock::new(State {
+                oldest: 0,
+                entries: VecDeque::new(),
+                bytes: 0,
+            }),
+            head_tx,
+        })
+    }
+
+    pub(crate) fn epoch(&self) -> Epoch {
+        self.epoch
+    }
+
+    /// Milliseconds since the epoch began.
+    pub(crate) fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    pub(crate) fn bounds(&self) -> Bounds {
+        let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
+        Bounds {
+            oldest: state.oldest,
+            head: state.head(),
+        }
+    }
+
+    pub(crate) fn subscribe(&self) -> watch::Receiver<EventIndex> {
+        self.head_tx.subscribe()
+    }
+
+    /// Appends entries that were encoded for indexes `head..head + n`, then
+    /// wakes readers. Only the app actor appends, so the indexes it encoded
+    /// are still the right ones.
+    pub(crate) fn append(&self, batch: Vec<Entry>) {
+        if batch.is_empty() {
+            return;
+        }
+        let head = {
+            let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+            for entry in batch {
+                state.bytes += entry.line.len();
+                state.entries.push_back(entry);
+            }
+            self.enforce_retention(&mut state);
+            state.head()
+        };
+        self.head_tx.send_replace(head);
+    }
+
+    fn enforce_retention(&self, state: &mut State) {
+        let max_events = self.retention.max_events.unwrap_or(usize::MAX);
+        let max_bytes = self.retention.max_bytes.unwrap_or(usize::MAX);
+        while state.entries.len() > max_events || state.bytes > max_bytes {
+            let Some(dropped) = state.entries.pop_front() else {
+                break;
+            };
+            state.bytes -= dropped.line.len();
+            state.oldest += 1;
+        }
+    }
+
+    /// Reads the events from `cursor` on that `reader` may see, framed, into
+    /// one chunk (empty if none of them is for this reader). Returns the
+    /// chunk and the new cursor.
+    pub(crate) fn read(
+        &self,
+        cursor: EventIndex,
+        reader: Option<SessionId>,
+        framing: Framing,
+    ) -> Result<(Bytes, EventIndex), Behind> {
+        let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
+        if cursor < state.oldest {
+            return Err(Behind);
+        }
+        let start = usize::try_from(cursor - state.oldest).unwrap_or(usize::MAX);
+        let visible = state
+            .entries
+            .iter()
+            .enumerate()
+            .skip(start)
+            .map(|(i, e)| (state.oldest + i as u64, e));
+        let mut next = cursor;
+        let mut single: Option<Bytes> = None;
+        let mut buf: Option<BytesMut> = None;
+        for (index, entry) in visible {
+            let size = buf.as_ref().map_or(0, |b| b.len());
+            if size >= MAX_BATCH_BYTES {
+                break;
+            }
+            next = index + 1;
+            if !entry.audience.admits(reader) {
+                continue;
+            }
+            // The common case, one new NDJSON event, shares the log's bytes
+            // without copying; batches are concatenated into one write.
+            if framing == Framing::Ndjson && single.is_none() && buf.is_none() {
+                single = Some(entry.line.clone());
+                continue;
+            }
+            let out = buf.get_or_insert_with(|| {
+                let mut b = BytesMut::with_capacity(4096);
+                if let Some(first) = single.take() {
+                    b.put_slice(&first);
+                }
+                b
+            });
+            write_framed(out, index, entry, framing);
+        }
+        let chunk = match (single, buf) {
+            (_, Some(buf)) => buf.freeze(),
+            (Some(one), None) => one,
+            (None, None) => Bytes::new(),
+        };
+        Ok((chunk, next))
+    }
+}
+
+fn write_framed(out: &mut BytesMut, index: EventIndex, entry: &Entry, framing: Framing) {
+    match framing {
+        Framing::Ndjson => out.put_slice(&entry.line),
+        Framing::Sse => {
+            // serde_json never writes a raw newline inside compact JSON, so
+            // the whole object fits on one `data:` line.
+            out.put_slice(b"id: ");
+            out.put_slice(index.to_string().as_bytes());
+            out.put_slice(b"\nevent: ");
+            out.put_slice(entry.kind.as_bytes());
+            out.put_slice(b"\ndata: ");
+            out.put_slice(entry.json());
+            out.put_slice(b"\n\n");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(log: &EventLog, index: u64, audience: Audience) -> Entry {
+        let data = serde_json::json!({"n": index});
+        Entry::encode(index, log.now_ms(), "tick", None, audience, Some(&data))
+    }
+
+    fn lines(chunk: &Bytes) -> Vec<serde_json::Value> {
+        chunk
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn readers_see_public_events_and_only_their_private_ones() {
+        let log = EventLog::new(Retention::unlimited());
+        let (alice, bob) = (SessionId::new_random(), SessionId::new_random());
+        log.append(vec![
+            entry(&log, 0, Audience::Public),
+            entry(&log, 1, Audience::Private(vec![alice].into())),
+            entry(&log, 2, Audience::Public),
+        ]);
+        let indexes = |reader| {
+            let (chunk, next) = log.read(0, reader, Framing::Ndjson).unwrap();
+            assert_eq!(next, 3);
+            lines(&chunk).iter().map(|v| v["index"].as_u64().unwrap()).collect::<Vec<_>>()
+        };
+        assert_eq!(indexes(Some(alice)), [0, 1, 2]);
+        assert_eq!(indexes(Some(bob)), [0, 2]);
+        assert_eq!(indexes(None), [0, 2]);
+    }
+
+    #[test]
+    fn retention_drops_oldest_and_reports_behind() {
+        let log = EventLog::new(Retention::max_events(2));
+        log.append((0..5).map(|i| entry(&log, i, Audience::Public)).collect());
+        assert_eq!(log.bounds(), Bounds { oldest: 3, head: 5 });
+        assert_eq!(log.read(2, None, Framing::Ndjson), Err(Behind));
+        let (chunk, next) = log.read(3, None, Framing::Ndjson).unwrap();
+        assert_eq!(lines(&chunk).len(), 2);
+        assert_eq!(next, 5);
+    }
+
+    #[test]
+    fn byte_retention_keeps_the_log_under_the_cap() {
+        let log = EventLog::new(Retention::max_bytes(200));
+        log.append((0..10).map(|i| entry(&log, i, Audience::Public)).collect());
+        let state = log.state.read().unwrap();
+        assert!(state.bytes <= 200 && !state.entries.is_empty());
+        assert_eq!(state.head(), 10);
+    }
+
+    #[test]
+    fn sse_framing_carries_id_event_and_data() {
+        let log = EventLog::new(Retention::unlimited());
+        log.append(vec![entry(&log, 0, Audience::Public)]);
+        let (chunk, _) = log.read(0, None, Framing::Sse).unwrap();
+        let text = std::str::from_utf8(&chunk).unwrap();
+        assert!(text.starts_with("id: 0\nevent: tick\ndata: {\"index\":0,"), "{text}");
+        assert!(text.ends_with("}\n\n"));
+    }
+
+    #[test]
+    fn a_reader_far_behind_gets_bounded_batches() {
+        let log = EventLog::new(Retention::unlimited());
+        log.append((0..20_000).map(|i| entry(&log, i, Audience::Public)).collect());
+        let (mut cursor, mut seen) = (0, 0);
+        while cursor < 20_000 {
+            let (chunk, next) = log.read(cursor, None, Framing::Ndjson).unwrap();
+            assert!(chunk.len() <= MAX_BATCH_BYTES + 128);
+            for (i, v) in lines(&chunk).iter().enumerate() {
+                assert_eq!(v["index"].as_u64().unwrap(), cursor + i as u64);
+            }
+            seen += lines(&chunk).len() as u64;
+            cursor = next;
+        }
+        assert_eq!(seen, 20_000);
+    }
+}

@@ -1,0 +1,493 @@
+//! HTTP routing: one function per endpoint of protocol v0, and the error
+//! responses every endpoint shares.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use rex_proto::{
+    path, CreateSession, DecodeError, Epoch, ErrorBody, ErrorCode, EventIndex, Info, PostMessage,
+    RexEvent, RexMessage, SessionCreated, SessionId, PROTOCOL_VERSION,
+};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::actor::{CallError, Command};
+use super::log::{EventLog, Framing};
+use super::session::SessionTable;
+use super::stream::Follower;
+use super::RexApp;
+
+pub(crate) type Body = UnsyncBoxBody<Bytes, Infallible>;
+
+/// The longest display name a session may have, in characters.
+pub(crate) const MAX_NAME_CHARS: usize = 64;
+
+/// Settings every request handler reads.
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    pub(crate) name: String,
+    pub(crate) body_limit: usize,
+    pub(crate) heartbeat: Duration,
+}
+
+/// What every connection task shares.
+pub(crate) struct Shared<A: RexApp> {
+    pub(crate) log: Arc<EventLog>,
+    pub(crate) sessions: Arc<SessionTable>,
+    pub(crate) tx: mpsc::Sender<Command<A>>,
+    pub(crate) config: Config,
+    /// `true` once the server is shutting down.
+    pub(crate) closing: watch::Receiver<bool>,
+}
+
+/// An error answer: status from the code, body `{error, reason, …}`.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    body: ErrorBody,
+    allow: Option<&'static str>,
+}
+
+impl ApiError {
+    fn new(code: ErrorCode, reason: impl Into<String>) -> Self {
+        ApiError {
+            body: ErrorBody::new(code, reason),
+            allow: None,
+        }
+    }
+
+    fn into_response(self) -> Response<Body> {
+        let status = StatusCode::from_u16(self.body.error.status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = json_response(status, &self.body);
+        if let Some(allow) = self.allow {
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        response
+    }
+}
+
+fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {
+    // Our own response types always serialize.
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let mut response = Response::new(Full::new(Bytes::from(bytes)).boxed_unsync());
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// The service: never fails, every problem becomes an error response.
+pub(crate) async fn serve<A: RexApp>(
+    req: Request<Incoming>,
+    shared: Arc<Shared<A>>,
+) -> Result<Response<Body>, Infallible> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let response = match route(req, &shared).await {
+        Ok(response) => response,
+        Err(error) => {
+            tracing::debug!(%method, %path, code = %error.body.error, reason = %error.body.reason, "request refused");
+            error.into_response()
+        }
+    };
+    Ok(response)
+}
+
+async fn route<A: RexApp>(
+    req: Request<Incoming>,
+    shared: &Shared<A>,
+) -> Result<Response<Body>, ApiError> {
+    match req.uri().path() {
+        path::SESSIONS => {
+            allow(&req, &Method::POST, "POST")?;
+            create_session(req, shared).await
+        }
+        path::MESSAGES => {
+            allow(&req, &Method::POST, "POST")?;
+            post_message(req, shared).await
+        }
+        path::EVENTS => {
+            allow(&req, &Method::GET, "GET")?;
+            events(&req, shared)
+        }
+        path::INFO => {
+            allow(&req, &Method::GET, "GET")?;
+            Ok(info(shared))
+        }
+        other => Err(ApiError::new(
+            ErrorCode::NotFound,
+            format!(
+                "no such path `{other}`; REx serves {}, {}, {} and {}",
+                path::SESSIONS,
+                path::MESSAGES,
+                path::EVENTS,
+                path::INFO
+            ),
+        )),
+    }
+}
+
+fn allow(req: &Request<Incoming>, method: &Method, allowed: &'static str) -> Result<(), ApiError> {
+    if req.method() == method {
+        return Ok(());
+    }
+    let mut error = ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        format!("{} does not accept {}; use {allowed}", req.uri().path(), req.method()),
+    );
+    error.allow = Some(allowed);
+    Err(error)
+}
+
+/// Reads a JSON body within the size limit. `Ok(None)` for an empty body.
+async fn read_json<T: DeserializeOwned>(
+    req: Request<Incoming>,
+    limit: usize,
+) -> Result<Option<T>, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            ErrorCode::TooLarge,
+            format!("the request body is larger than this server's limit of {limit} bytes"),
+        )
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(too_large());
+    }
+    let content_type = req.headers().get(header::CONTENT_TYPE).cloned();
+    let bytes = match Limited::new(req.into_body(), limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return Err(too_large()),
+        Err(e) => {
+            return Err(ApiError::new(
+                ErrorCode::BadRequest,
+                format!("could not read the request body: {e}"),
+            ))
+        }
+    };
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    if let Some(content_type) = content_type {
+        if !is_json(&content_type) {
+            let shown = content_type.to_str().unwrap_or("(not text)");
+            return Err(ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                format!("the body is declared as `{shown}`; send JSON with `Content-Type: application/json`"),
+            ));
+        }
+    }
+    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+        ApiError::new(ErrorCode::BadRequest, format!("the body is not valid JSON of the expected shape: {e}"))
+    })
+}
+
+fn is_json(content_type: &HeaderValue) -> bool {
+    let Ok(value) = content_type.to_str() else {
+        return false;
+    };
+    let mime = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+}
+
+fn bearer(req: &Request<Incoming>) -> Option<&str> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+fn authenticate(sessions: &SessionTable, token: &str) -> Result<SessionId, ApiError> {
+    sessions.authenticate(token).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::Unauthorized,
+            "the token does not belong to any session of this server (a token from before a \
+             server restart is no longer valid); create a session with POST /rex/v0/sessions",
+        )
+    })
+}
+
+fn stopped() -> ApiError {
+    ApiError::new(
+        ErrorCode::Unavailable,
+        "the server is shutting down; try again when it is back",
+    )
+}
+
+async fn create_session<A: RexApp>(
+    req: Request<Incoming>,
+    shared: &Shared<A>,
+) -> Result<Response<Body>, ApiError> {
+    let body: CreateSession = read_json(req, shared.config.body_limit).await?.unwrap_or_default();
+    if let Some(name) = &body.name {
+        let chars = name.chars().count();
+        if chars > MAX_NAME_CHARS {
+            return Err(ApiError::new(
+                ErrorCode::InvalidData,
+                format!("field `name`: {chars} characters is too long; the limit is {MAX_NAME_CHARS}"),
+            ));
+        }
+    }
+    if *shared.closing.borrow() {
+        return Err(stopped());
+    }
+    let (reply, rx) = oneshot::channel();
+    shared
+        .tx
+        .send(Command::Join { name: body.name, reply })
+        .await
+        .map_err(|_| stopped())?;
+    match rx.await.map_err(|_| stopped())? {
+        Ok(joined) => {
+            tracing::debug!(session = %joined.session, "session created");
+            let created = SessionCreated {
+                session: joined.session,
+                token: joined.token,
+                epoch: shared.log.epoch(),
+                next: joined.next,
+                app: A::ID.to_owned(),
+            };
+            Ok(json_response(StatusCode::CREATED, &created))
+        }
+        Err(error) => Err(call_error(error)),
+    }
+}
+
+fn call_error(error: CallError) -> ApiError {
+    match error {
+        CallError::Rejected(reason) => ApiError::new(ErrorCode::Rejected, reason),
+        CallError::Internal(reason) => ApiError::new(
+            ErrorCode::Internal,
+            format!("the app failed to encode an event, nothing was changed: {reason}"),
+        ),
+        CallError::Full(limit) => ApiError::new(
+            ErrorCode::Unavailable,
+            format!("this room has reached its limit of {limit} sessions"),
+        ),
+    }
+}
+
+async fn post_message<A: RexApp>(
+    req: Request<Incoming>,
+    shared: &Shared<A>,
+) -> Result<Response<Body>, ApiError> {
+    let token = bearer(&req).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::Unauthorized,
+            "missing `Authorization: Bearer <token>` header; create a session with \
+             POST /rex/v0/sessions to get a token",
+        )
+    })?;
+    let session = authenticate(&shared.sessions, token)?;
+    let body: PostMessage = read_json(req, shared.config.body_limit)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::BadRequest,
+                "the body is empty; send {\"kind\": \"…\", \"data\": …}",
+            )
+        })?;
+    let msg = A::Message::decode(&body.kind, body.data).map_err(|e| match e {
+        DecodeError::UnknownKind { .. } => ApiError::new(ErrorCode::UnknownKind, e.to_string()),
+        DecodeError::InvalidData { .. } => ApiError::new(ErrorCode::InvalidData, e.to_string()),
+    })?;
+    let (reply, rx) = oneshot::channel();
+    let cmd = Command::Message {
+        session,
+        id: body.id,
+        msg,
+        reply,
+    };
+    shared.tx.send(cmd).await.map_err(|_| stopped())?;
+    match rx.await.map_err(|_| stopped())? {
+        Ok(receipt) => Ok(json_response(StatusCode::OK, &receipt)),
+        Err(error) => Err(call_error(error)),
+    }
+}
+
+/// The parsed query of `GET /events`.
+#[derive(Debug, Default)]
+struct EventsQuery {
+    start: Option<EventIndex>,
+    epoch: Option<Epoch>,
+    token: Option<String>,
+}
+
+fn parse_events_query(query: Option<&str>) -> Result<EventsQuery, ApiError> {
+    let mut parsed = EventsQuery::default();
+    for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        match &*key {
+            "start" => {
+                let start = value.parse().map_err(|_| {
+                    ApiError::new(
+                        ErrorCode::BadRequest,
+                        format!("query `start={value}` is not an event index (a whole number ≥ 0)"),
+                    )
+                })?;
+                parsed.start = Some(start);
+            }
+            "epoch" => {
+                let epoch = value.parse().map_err(|e| {
+                    ApiError::new(ErrorCode::BadRequest, format!("query `epoch={value}`: {e}"))
+                })?;
+                parsed.epoch = Some(epoch);
+            }
+            "token" => parsed.token = Some(value.into_owned()),
+            // Unknown parameters are ignored so newer clients can add some.
+            _ => {}
+        }
+    }
+    Ok(parsed)
+}
+
+fn events<A: RexApp>(req: &Request<Incoming>, shared: &Shared<A>) -> Result<Response<Body>, ApiError> {
+    let query = parse_events_query(req.uri().query())?;
+    let framing = if accepts_event_stream(req) {
+        Framing::Sse
+    } else {
+        Framing::Ndjson
+    };
+    let mut start = query.start.unwrap_or(0);
+    if let Some(last) = req.headers().get("last-event-id") {
+        let last: EventIndex = last
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .ok_or_else(|| {
+                ApiError::new(ErrorCode::BadRequest, "header `Last-Event-ID` is not an event index")
+            })?;
+        start = last.saturating_add(1);
+    }
+    let token = bearer(req).map(str::to_owned).or(query.token);
+    let reader = match token {
+        Some(token) => Some(authenticate(&shared.sessions, &token)?),
+        None => None,
+    };
+    if *shared.closing.borrow() {
+        return Err(stopped());
+    }
+    // Subscribe before looking at the bounds so no append is missed between.
+    let head_rx = shared.log.subscribe();
+    let bounds = shared.log.bounds();
+    let epoch = shared.log.epoch();
+    let gone = |reason: String| {
+        let mut error = ApiError::new(ErrorCode::Gone, reason);
+        error.body.epoch = Some(epoch);
+        error.body.oldest = Some(bounds.oldest);
+        error.body.head = Some(bounds.head);
+        error
+    };
+    if let Some(asked) = query.epoch {
+        if asked != epoch {
+            return Err(gone(format!(
+                "epoch {asked} is over (the server restarted with a new log, epoch {epoch}); resync from `oldest`"
+            )));
+        }
+    }
+    if start < bounds.oldest {
+        return Err(gone(format!(
+            "event {start} is no longer retained; the oldest is {}; resync from there",
+            bounds.oldest
+        )));
+    }
+    if start > bounds.head {
+        return Err(gone(format!(
+            "event {start} is beyond the head ({}) of epoch {epoch}: that log no longer exists; resync",
+            bounds.head
+        )));
+    }
+    let follower = Follower {
+        log: shared.log.clone(),
+        cursor: start,
+        reader,
+        framing,
+        heartbeat: shared.config.heartbeat,
+        head: head_rx,
+        closing: shared.closing.clone(),
+    };
+    let mut response = Response::new(follower.into_body());
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(match framing {
+            Framing::Ndjson => "application/x-ndjson",
+            Framing::Sse => "text/event-stream",
+        }),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if let Ok(value) = HeaderValue::from_str(&epoch.to_string()) {
+        headers.insert("rex-epoch", value);
+    }
+    Ok(response)
+}
+
+fn accepts_event_stream(req: &Request<Incoming>) -> bool {
+    req.headers()
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("text/event-stream")
+        })
+}
+
+fn info<A: RexApp>(shared: &Shared<A>) -> Response<Body> {
+    let bounds = shared.log.bounds();
+    let info = Info {
+        app: A::ID.to_owned(),
+        name: shared.config.name.clone(),
+        protocol: PROTOCOL_VERSION,
+        epoch: shared.log.epoch(),
+        head: bounds.head,
+        oldest: bounds.oldest,
+        sessions: shared.sessions.len() as u64,
+        messages: A::Message::KINDS.iter().map(|k| (*k).to_owned()).collect(),
+        events: A::Event::KINDS.iter().map(|k| (*k).to_owned()).collect(),
+    };
+    json_response(StatusCode::OK, &info)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_parsing_accepts_known_keys_and_ignores_others() {
+        let q = parse_events_query(Some("start=5&foo=bar&token=a%2Bb")).unwrap();
+        assert_eq!(q.start, Some(5));
+        assert_eq!(q.token.as_deref(), Some("a+b"));
+        assert!(parse_events_query(Some("start=-1")).is_err());
+        assert!(parse_events_query(Some("epoch=nope")).is_err());
+        assert_eq!(parse_events_query(None).unwrap().start, None);
+    }
+
+    #[test]
+    fn json_content_types() {
+        for ok in ["application/json", "Application/JSON; charset=utf-8", "application/vnd.rex+json"] {
+            assert!(is_json(&HeaderValue::from_static(ok)), "{ok}");
+        }
+        for bad in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"] {
+            assert!(!is_json(&HeaderValue::from_static(bad)), "{bad}");
+        }
+    }
+}
