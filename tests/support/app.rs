@@ -161,6 +161,8 @@ impl RexEvent for TestEvent {
 pub struct TestApp {
     pub handled: HashMap<&'static str, u64>,
     pub counts: u64,
+    /// Told when a `slow` message starts, so a test knows it is in flight.
+    pub slow_started: Option<tokio::sync::mpsc::UnboundedSender<()>>,
 }
 
 impl RexApp for TestApp {
@@ -215,6 +217,9 @@ impl RexApp for TestApp {
                 });
             }
             TestMsg::Slow { ms } => {
+                if let Some(started) = &self.slow_started {
+                    let _ = started.send(());
+                }
                 std::thread::sleep(Duration::from_millis(ms));
                 cx.emit(TestEvent::Tick { tag: "slow".into() });
             }

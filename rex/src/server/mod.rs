@@ -3,6 +3,7 @@
 
 mod actor;
 mod app;
+mod gate;
 mod log;
 mod routes;
 mod session;
@@ -27,6 +28,7 @@ pub use app::{AppHandle, AppStopped, Context, Reject, RexApp, Scheduled};
 pub use log::Retention;
 
 use actor::Actor;
+use gate::Gate;
 use log::EventLog;
 use routes::{Config, Shared};
 use session::SessionTable;
@@ -112,7 +114,7 @@ impl<A: RexApp> ServerBuilder<A> {
         let log = EventLog::new(self.retention);
         let sessions = Arc::new(SessionTable::default());
         let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
-        let (closing_tx, closing) = watch::channel(false);
+        let (ending_tx, ending) = watch::channel(false);
         let (stop_tx, stop) = watch::channel(false);
         let actor = Actor {
             app: self.app,
@@ -129,13 +131,14 @@ impl<A: RexApp> ServerBuilder<A> {
             sessions,
             tx,
             config: self.config,
-            closing,
+            gate: Arc::new(Gate::default()),
+            ending,
         });
         Ok(Server {
             listener,
             local_addr,
             shared,
-            closing_tx,
+            ending_tx,
             stop: StopOnDrop(stop_tx),
             actor,
             shutdown_timeout: self.shutdown_timeout,
@@ -157,7 +160,7 @@ pub struct Server<A: RexApp> {
     listener: TcpListener,
     local_addr: SocketAddr,
     shared: Arc<Shared<A>>,
-    closing_tx: watch::Sender<bool>,
+    ending_tx: watch::Sender<bool>,
     stop: StopOnDrop,
     actor: JoinHandle<()>,
     shutdown_timeout: Duration,
@@ -208,14 +211,16 @@ impl<A: RexApp> Server<A> {
     }
 
     /// Serves until `shutdown` completes, then shuts down gracefully: stops
-    /// accepting, ends every event stream cleanly, lets requests in flight
-    /// finish (up to the shutdown timeout), then stops the app.
+    /// accepting, answers new requests on open connections with
+    /// `503 unavailable`, lets requests in flight finish, lets every open
+    /// event stream send the events up to the head and end cleanly (all
+    /// within the shutdown timeout), then stops the app.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
         let Server {
             listener,
             local_addr,
             shared,
-            closing_tx,
+            ending_tx,
             stop,
             actor,
             shutdown_timeout,
@@ -252,12 +257,18 @@ impl<A: RexApp> Server<A> {
         }
         drop(listener);
         tracing::info!(app = A::ID, "shutting down");
-        closing_tx.send_replace(true);
-        tokio::select! {
-            () = graceful.shutdown() => {}
-            () = tokio::time::sleep(shutdown_timeout) => {
-                tracing::warn!(?shutdown_timeout, "requests still open after the shutdown timeout; closing them");
-            }
+        // New requests get 503 and idle connections close at once; requests
+        // in flight finish; then the open streams send every event up to the
+        // head (including what those requests appended) and end.
+        let drain = async {
+            let streams = async {
+                shared.gate.close().await;
+                ending_tx.send_replace(true);
+            };
+            tokio::join!(graceful.shutdown(), streams);
+        };
+        if tokio::time::timeout(shutdown_timeout, drain).await.is_err() {
+            tracing::warn!(?shutdown_timeout, "requests still open after the shutdown timeout; closing them");
         }
         drop(stop);
         let _ = actor.await;

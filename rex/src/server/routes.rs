@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::actor::{CallError, Command};
 use super::log::{EventLog, Framing};
+use super::gate::Gate;
 use super::session::SessionTable;
 use super::stream::Follower;
 use super::RexApp;
@@ -44,8 +45,11 @@ pub(crate) struct Shared<A: RexApp> {
     pub(crate) sessions: Arc<SessionTable>,
     pub(crate) tx: mpsc::Sender<Command<A>>,
     pub(crate) config: Config,
-    /// `true` once the server is shutting down.
-    pub(crate) closing: watch::Receiver<bool>,
+    /// Admits requests until shutdown begins.
+    pub(crate) gate: Arc<Gate>,
+    /// Becomes `true` when open event streams should send what is left and
+    /// end: after the requests in flight at shutdown have finished.
+    pub(crate) ending: watch::Receiver<bool>,
 }
 
 /// An error answer: status from the code, body `{error, reason, …}`.
@@ -243,9 +247,7 @@ async fn create_session<A: RexApp>(
             ));
         }
     }
-    if *shared.closing.borrow() {
-        return Err(stopped());
-    }
+    let _pass = shared.gate.enter().ok_or_else(stopped)?;
     let (reply, rx) = oneshot::channel();
     shared
         .tx
@@ -306,6 +308,7 @@ async fn post_message<A: RexApp>(
         DecodeError::UnknownKind { .. } => ApiError::new(ErrorCode::UnknownKind, e.to_string()),
         DecodeError::InvalidData { .. } => ApiError::new(ErrorCode::InvalidData, e.to_string()),
     })?;
+    let _pass = shared.gate.enter().ok_or_else(stopped)?;
     let (reply, rx) = oneshot::channel();
     let cmd = Command::Message {
         session,
@@ -378,7 +381,7 @@ fn events<A: RexApp>(req: &Request<Incoming>, shared: &Shared<A>) -> Result<Resp
         Some(token) => Some(authenticate(&shared.sessions, &token)?),
         None => None,
     };
-    if *shared.closing.borrow() {
+    if shared.gate.is_closing() {
         return Err(stopped());
     }
     // Subscribe before looking at the bounds so no append is missed between.
@@ -418,7 +421,7 @@ fn events<A: RexApp>(req: &Request<Incoming>, shared: &Shared<A>) -> Result<Resp
         framing,
         heartbeat: shared.config.heartbeat,
         head: head_rx,
-        closing: shared.closing.clone(),
+        ending: shared.ending.clone(),
     };
     let mut response = Response::new(follower.into_body());
     let headers = response.headers_mut();

@@ -23,17 +23,16 @@ pub(crate) struct Follower {
     pub(crate) framing: Framing,
     pub(crate) heartbeat: Duration,
     pub(crate) head: watch::Receiver<EventIndex>,
-    /// Becomes `true` when the server shuts down: the stream ends cleanly.
-    pub(crate) closing: watch::Receiver<bool>,
+    /// Becomes `true` when the server shuts down: the stream sends what
+    /// is left up to the head, then ends cleanly.
+    pub(crate) ending: watch::Receiver<bool>,
 }
 
 impl Follower {
     /// The next chunk to send, or `None` when the stream should end.
     async fn next_chunk(&mut self) -> Option<Bytes> {
         loop {
-            if *self.closing.borrow() {
-                return None;
-            }
+            let ending = *self.ending.borrow();
             let head = *self.head.borrow_and_update();
             if self.cursor < head {
                 match self.log.read(self.cursor, self.reader, self.framing) {
@@ -55,13 +54,16 @@ impl Follower {
                     }
                 }
             }
+            if ending {
+                return None;
+            }
             tokio::select! {
                 changed = self.head.changed() => {
                     if changed.is_err() {
                         return None;
                     }
                 }
-                changed = self.closing.changed() => {
+                changed = self.ending.changed() => {
                     if changed.is_err() {
                         return None;
                     }
