@@ -48,9 +48,7 @@ async fn two_hundred_readers_twenty_writers_see_one_gap_free_order() {
     // Open every stream before writing so they all follow live.
     let mut readers = JoinSet::new();
     for i in 0..READERS {
-        let token = reader_sessions
-            .get(i)
-            .map(|s| s.token.expose().to_owned());
+        let token = reader_sessions.get(i).map(|s| s.token.expose().to_owned());
         let stream = http.events("start=0", token.as_deref()).await;
         readers.spawn(async move { (i, read_until_end(stream).await) });
     }
@@ -95,9 +93,8 @@ async fn two_hundred_readers_twenty_writers_see_one_gap_free_order() {
         assert_eq!(view, public);
     }
     assert!(public.iter().all(|e| e.get("to").is_none()));
-    let expected_public = (AUTHENTICATED_READERS + WRITERS)
-        + WRITERS * MESSAGES_PER_WRITER.div_ceil(2)
-        + 1;
+    let expected_public =
+        (AUTHENTICATED_READERS + WRITERS) + WRITERS * MESSAGES_PER_WRITER.div_ceil(2) + 1;
     assert_eq!(public.len(), expected_public);
 
     // Authenticated readers: the public sequence plus exactly the private
@@ -105,14 +102,19 @@ async fn two_hundred_readers_twenty_writers_see_one_gap_free_order() {
     let mut seen = BTreeSet::new();
     for (i, view) in views.iter().enumerate() {
         let idx = indexes(view);
-        assert!(idx.windows(2).all(|w| w[0] < w[1]), "reader {i} out of order or repeated");
+        assert!(
+            idx.windows(2).all(|w| w[0] < w[1]),
+            "reader {i} out of order or repeated"
+        );
         seen.extend(idx.iter().copied());
         let (private, public_part): (Vec<_>, Vec<_>) =
             view.iter().cloned().partition(|e| e.get("to").is_some());
         assert_eq!(&public_part, public, "reader {i} public part");
         if i < AUTHENTICATED_READERS {
             let me = json!(targets[i]);
-            assert!(private.iter().all(|e| e["to"].as_array().unwrap().contains(&me)));
+            assert!(private
+                .iter()
+                .all(|e| e["to"].as_array().unwrap().contains(&me)));
         } else {
             assert!(private.is_empty());
         }
@@ -143,7 +145,10 @@ async fn read_some(stream: &mut Stream, n: usize) -> Vec<Value> {
 async fn write_ticks(http: Http, token: String, n: usize) {
     for m in 0..n {
         let reply = http
-            .message(&token, &json!({"kind": "tag", "data": {"tag": format!("t{m}")}}))
+            .message(
+                &token,
+                &json!({"kind": "tag", "data": {"tag": format!("t{m}")}}),
+            )
             .await;
         assert_eq!(reply.status, 200);
     }
@@ -155,7 +160,11 @@ async fn readers_that_drop_mid_stream_resume_exactly_once() {
     let http = server.client();
     let writer = http.session("writer").await;
     let total_ticks = 300;
-    let writing = tokio::spawn(write_ticks(http, writer.token.expose().to_owned(), total_ticks));
+    let writing = tokio::spawn(write_ticks(
+        http,
+        writer.token.expose().to_owned(),
+        total_ticks,
+    ));
 
     // NDJSON reader: cut every 17 events and resume with start = last + 1.
     let ndjson = tokio::spawn(async move {
@@ -203,6 +212,10 @@ async fn readers_that_drop_mid_stream_resume_exactly_once() {
     let reference = http.snapshot(None).await;
     assert_eq!(ndjson, reference, "NDJSON reader after many resumes");
     let sse = sse.await.unwrap();
-    assert_eq!(sse, (0..=total_ticks as u64).collect::<Vec<_>>(), "SSE reader");
+    assert_eq!(
+        sse,
+        (0..=total_ticks as u64).collect::<Vec<_>>(),
+        "SSE reader"
+    );
     server.stop().await;
 }

@@ -72,7 +72,10 @@ async fn dropping_an_unrun_server_stops_its_app() {
         }
     })
     .await;
-    assert!(stopped.is_ok(), "the app kept running after its server was dropped");
+    assert!(
+        stopped.is_ok(),
+        "the app kept running after its server was dropped"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -138,6 +141,9 @@ async fn rejected_calls_append_nothing_and_schedule_nothing() {
         "this room does not admit nobody"
     );
     let info = http.info().await;
-    assert_eq!((info["head"].as_u64(), info["sessions"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (info["head"].as_u64(), info["sessions"].as_u64()),
+        (Some(1), Some(1))
+    );
     server.stop().await;
 }

@@ -25,7 +25,10 @@ async fn create_session_returns_id_token_epoch_next_and_app() {
     let body = reply.json();
     let session: SessionId = body["session"].as_str().unwrap().parse().unwrap();
     let token = body["token"].as_str().unwrap();
-    assert!(token.len() >= 32, "token must carry ≥128 random bits: {token}");
+    assert!(
+        token.len() >= 32,
+        "token must carry ≥128 random bits: {token}"
+    );
     assert_eq!(body["epoch"], info["epoch"]);
     assert_eq!(body["app"], "test");
     assert_eq!(body["next"], 0);
@@ -46,7 +49,8 @@ async fn session_body_is_optional_and_next_counts_from_the_head() {
     assert_eq!(first.status, 201);
     assert_eq!(first.json()["next"], 0);
     let token = first.json()["token"].as_str().unwrap().to_owned();
-    http.message(&token, &json!({"kind": "burst", "data": 3})).await;
+    http.message(&token, &json!({"kind": "burst", "data": 3}))
+        .await;
     let second = http.session("Bob").await;
     assert_eq!(second.next, 4, "1 joined + 3 ticks before it");
     let mut stream = http.events(&format!("start={}", second.next), None).await;
@@ -118,7 +122,8 @@ async fn messages_without_id_are_each_handled() {
     let http = server.client();
     let alice = http.session("Alice").await;
     for _ in 0..3 {
-        http.message(alice.token.expose(), &json!({"kind": "count"})).await;
+        http.message(alice.token.expose(), &json!({"kind": "count"}))
+            .await;
     }
     assert_eq!(server.handle.run(|app, _| app.counts).await.unwrap(), 3);
     server.stop().await;
@@ -237,7 +242,10 @@ async fn sse_framing_and_last_event_id_resume() {
     assert_eq!(lines.len(), 3);
     for want in 1..4 {
         let frame = sse.next_sse(WAIT).await.unwrap();
-        assert!(frame.starts_with(&format!("id: {want}\nevent: tick\n")), "{frame}");
+        assert!(
+            frame.starts_with(&format!("id: {want}\nevent: tick\n")),
+            "{frame}"
+        );
     }
     // Idle: heartbeats are SSE comments.
     assert_eq!(sse.next_sse(WAIT).await.unwrap(), ":");
@@ -359,8 +367,11 @@ async fn app_handle_and_scheduled_work_append_events_with_no_origin() {
     assert_eq!(index_from_handle, 1);
     let e = stream.next_event().await;
     assert_eq!((index(&e), &e["origin"]), (1, &json!(null)));
-    http.message(alice.token.expose(), &json!({"kind": "later", "data": {"ms": 20}}))
-        .await;
+    http.message(
+        alice.token.expose(),
+        &json!({"kind": "later", "data": {"ms": 20}}),
+    )
+    .await;
     let e = stream.next_event().await;
     assert_eq!(e["data"]["tag"], "later");
     assert_eq!(e["origin"], json!(null));

@@ -63,7 +63,9 @@ impl RexMessage for ChatMsg {
         let msg = match kind {
             "say" => {
                 let mut d = DataObject::new(kind, data)?;
-                let msg = ChatMsg::Say { text: d.field("text")? };
+                let msg = ChatMsg::Say {
+                    text: d.field("text")?,
+                };
                 d.deny_unknown(&["text"])?;
                 msg
             }
@@ -78,7 +80,9 @@ impl RexMessage for ChatMsg {
             }
             "rename" => {
                 let mut d = DataObject::new(kind, data)?;
-                let msg = ChatMsg::Rename { name: d.field("name")? };
+                let msg = ChatMsg::Rename {
+                    name: d.field("name")?,
+                };
                 d.deny_unknown(&["name"])?;
                 msg
             }
@@ -198,7 +202,9 @@ impl ChatApp {
 
 fn check_text(what: &str, text: &str) -> Result<(), Reject> {
     if text.trim().is_empty() {
-        return Err(Reject::new(format!("{what} is empty; type something first")));
+        return Err(Reject::new(format!(
+            "{what} is empty; type something first"
+        )));
     }
     let chars = text.chars().count();
     if chars > MAX_TEXT_CHARS {
@@ -242,14 +248,19 @@ impl RexApp for ChatApp {
             ChatMsg::Whisper { to, text } => {
                 check_text("the whisper", &text)?;
                 if !self.names.contains_key(&to) {
-                    return Err(Reject::new(format!("nobody in this room has session id {to}")));
+                    return Err(Reject::new(format!(
+                        "nobody in this room has session id {to}"
+                    )));
                 }
                 cx.emit_to([from, to], ChatEvent::Whispered { from, to, text });
             }
             ChatMsg::Rename { name } => {
                 check_text("the name", &name)?;
                 self.names.insert(from, name.clone());
-                cx.emit(ChatEvent::Renamed { session: from, name });
+                cx.emit(ChatEvent::Renamed {
+                    session: from,
+                    name,
+                });
             }
         }
         Ok(())
@@ -265,7 +276,10 @@ mod tests {
         let to = SessionId::new_random();
         for msg in [
             ChatMsg::Say { text: "hi".into() },
-            ChatMsg::Whisper { to, text: "psst".into() },
+            ChatMsg::Whisper {
+                to,
+                text: "psst".into(),
+            },
             ChatMsg::Rename { name: "Bob".into() },
         ] {
             let data = msg.encode_data().unwrap();
@@ -276,7 +290,10 @@ mod tests {
     #[test]
     fn events_round_trip_and_ignore_unknown_fields() {
         let s = SessionId::new_random();
-        let event = ChatEvent::Said { from: s, text: "hi".into() };
+        let event = ChatEvent::Said {
+            from: s,
+            text: "hi".into(),
+        };
         let mut data = event.encode_data().unwrap().unwrap();
         data["mood"] = json!("cheerful");
         assert_eq!(ChatEvent::decode("said", Some(data)).unwrap(), event);
@@ -285,7 +302,10 @@ mod tests {
     #[test]
     fn message_decoding_errors_name_the_problem() {
         let err = ChatMsg::decode("yell", None).unwrap_err();
-        assert_eq!(err.to_string(), "unknown kind `yell`; expected one of: say, whisper, rename");
+        assert_eq!(
+            err.to_string(),
+            "unknown kind `yell`; expected one of: say, whisper, rename"
+        );
         let err = ChatMsg::decode("say", Some(json!({"text": 1}))).unwrap_err();
         assert!(err.to_string().contains("field `text`"), "{err}");
         let err = ChatMsg::decode("whisper", Some(json!({"to": "x", "text": "a"}))).unwrap_err();

@@ -18,26 +18,17 @@ pub enum TestMsg {
     /// Emits `n` public `tick` events, numbered from `tag`'s count.
     Burst(u32),
     /// Emits one public `tick` carrying `tag`.
-    Tag {
-        tag: String,
-    },
+    Tag { tag: String },
     /// Emits a private `secret` to `to` (and nobody else).
-    Secret {
-        to: Vec<SessionId>,
-        text: String,
-    },
+    Secret { to: Vec<SessionId>, text: String },
     /// Emits an event, then rejects: the event must not be appended.
     EmitThenReject,
     /// Counts how many times the app handled it (to prove dedupe).
     Count,
     /// Schedules a `tick` after `ms` milliseconds.
-    Later {
-        ms: u64,
-    },
+    Later { ms: u64 },
     /// Takes a moment (async-free: sleeps the actor) before answering.
-    Slow {
-        ms: u64,
-    },
+    Slow { ms: u64 },
 }
 
 impl RexMessage for TestMsg {
@@ -86,7 +77,9 @@ impl RexMessage for TestMsg {
             "burst" => TestMsg::Burst(DataObject::decode_value(kind, data)?),
             "tag" => {
                 let mut d = fields(data)?;
-                let m = TestMsg::Tag { tag: d.field("tag")? };
+                let m = TestMsg::Tag {
+                    tag: d.field("tag")?,
+                };
                 d.deny_unknown(&["tag"])?;
                 m
             }
@@ -147,10 +140,18 @@ impl RexEvent for TestEvent {
     fn decode(kind: &str, data: Option<Value>) -> Result<Self, DecodeError> {
         let mut d = DataObject::new(kind, data)?;
         Ok(match kind {
-            "joined" => TestEvent::Joined { session: d.field("session")? },
-            "tick" => TestEvent::Tick { tag: d.field("tag")? },
-            "secret" => TestEvent::Secret { text: d.field("text")? },
-            "counted" => TestEvent::Counted { times: d.field("times")? },
+            "joined" => TestEvent::Joined {
+                session: d.field("session")?,
+            },
+            "tick" => TestEvent::Tick {
+                tag: d.field("tag")?,
+            },
+            "secret" => TestEvent::Secret {
+                text: d.field("text")?,
+            },
+            "counted" => TestEvent::Counted {
+                times: d.field("times")?,
+            },
             other => return Err(DecodeError::unknown_kind(other, Self::KINDS)),
         })
     }
@@ -194,7 +195,9 @@ impl RexApp for TestApp {
             TestMsg::Noop => {}
             TestMsg::Burst(n) => {
                 for i in 0..n {
-                    cx.emit(TestEvent::Tick { tag: format!("burst-{i}") });
+                    cx.emit(TestEvent::Tick {
+                        tag: format!("burst-{i}"),
+                    });
                 }
             }
             TestMsg::Tag { tag } => {
@@ -204,7 +207,9 @@ impl RexApp for TestApp {
                 cx.emit_to(to, TestEvent::Secret { text });
             }
             TestMsg::EmitThenReject => {
-                cx.emit(TestEvent::Tick { tag: "must not appear".into() });
+                cx.emit(TestEvent::Tick {
+                    tag: "must not appear".into(),
+                });
                 return Err(Reject::new("rejected after emitting, on purpose"));
             }
             TestMsg::Count => {
@@ -213,7 +218,9 @@ impl RexApp for TestApp {
             }
             TestMsg::Later { ms } => {
                 cx.after(Duration::from_millis(ms), |_, cx| {
-                    cx.emit(TestEvent::Tick { tag: "later".into() });
+                    cx.emit(TestEvent::Tick {
+                        tag: "later".into(),
+                    });
                 });
             }
             TestMsg::Slow { ms } => {

@@ -6,7 +6,7 @@
 //! bodies exactly as given) so tests can send malformed requests; the typed
 //! `rex::Client` is tested separately.
 
-#![allow(missing_docs, unreachable_pub, clippy::unwrap_used)]
+#![allow(missing_docs)]
 
 pub mod app;
 
@@ -100,7 +100,10 @@ impl Reply {
             self.headers.get("content-type").unwrap(),
             "application/json"
         );
-        let reason = body["reason"].as_str().expect("reason is a string").to_owned();
+        let reason = body["reason"]
+            .as_str()
+            .expect("reason is a string")
+            .to_owned();
         assert!(reason.len() > 10, "reason should be a sentence: {reason:?}");
         reason
     }
@@ -248,7 +251,9 @@ impl Http {
         let mut stream = self.events("start=0", token).await;
         let mut events = Vec::new();
         loop {
-            let last = events.last().map(|e: &Value| e["index"].as_u64().unwrap() + 1);
+            let last = events
+                .last()
+                .map(|e: &Value| e["index"].as_u64().unwrap() + 1);
             if last.unwrap_or(0) >= head {
                 break;
             }
@@ -315,9 +320,10 @@ impl Stream {
     pub async fn next_line(&mut self, wait: Duration) -> Line {
         match self.next_frame(b"\n", wait).await {
             Ok(line) if line.is_empty() => Line::Heartbeat,
-            Ok(line) => Line::Event(serde_json::from_slice(&line).unwrap_or_else(|e| {
-                panic!("not JSON ({e}): {line:?}")
-            })),
+            Ok(line) => Line::Event(
+                serde_json::from_slice(&line)
+                    .unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}")),
+            ),
             Err(other) => other,
         }
     }

@@ -215,7 +215,9 @@ impl<A: RexApp> Context<'_, A> {
         let scheduled = Scheduled {
             cancelled: Arc::new(AtomicBool::new(false)),
         };
-        self.pending.timers.push((delay, scheduled.clone(), Box::new(job)));
+        self.pending
+            .timers
+            .push((delay, scheduled.clone(), Box::new(job)));
         scheduled
     }
 
@@ -312,7 +314,10 @@ impl<A: RexApp> AppHandle<A> {
         let job: Job<A> = Box::new(move |app, cx| {
             let _ = reply.send(f(app, cx));
         });
-        self.tx.send(Command::Run(job)).await.map_err(|_| AppStopped)?;
+        self.tx
+            .send(Command::Run(job))
+            .await
+            .map_err(|_| AppStopped)?;
         rx.await.map_err(|_| AppStopped)
     }
 

@@ -362,7 +362,10 @@ mod tests {
         let indexes = |reader| {
             let (chunk, next) = log.read(0, reader, Framing::Ndjson).unwrap();
             assert_eq!(next, 3);
-            lines(&chunk).iter().map(|v| v["index"].as_u64().unwrap()).collect::<Vec<_>>()
+            lines(&chunk)
+                .iter()
+                .map(|v| v["index"].as_u64().unwrap())
+                .collect::<Vec<_>>()
         };
         assert_eq!(indexes(Some(alice)), [0, 1, 2]);
         assert_eq!(indexes(Some(bob)), [0, 2]);
@@ -395,14 +398,21 @@ mod tests {
         log.append(vec![entry(&log, 0, Audience::Public)]);
         let (chunk, _) = log.read(0, None, Framing::Sse).unwrap();
         let text = std::str::from_utf8(&chunk).unwrap();
-        assert!(text.starts_with("id: 0\nevent: tick\ndata: {\"index\":0,"), "{text}");
+        assert!(
+            text.starts_with("id: 0\nevent: tick\ndata: {\"index\":0,"),
+            "{text}"
+        );
         assert!(text.ends_with("}\n\n"));
     }
 
     #[test]
     fn a_reader_far_behind_gets_bounded_batches() {
         let log = EventLog::new(Retention::unlimited());
-        log.append((0..20_000).map(|i| entry(&log, i, Audience::Public)).collect());
+        log.append(
+            (0..20_000)
+                .map(|i| entry(&log, i, Audience::Public))
+                .collect(),
+        );
         let (mut cursor, mut seen) = (0, 0);
         while cursor < 20_000 {
             let (chunk, next) = log.read(cursor, None, Framing::Ndjson).unwrap();

@@ -268,7 +268,10 @@ impl<A: RexApp> Server<A> {
             tokio::join!(graceful.shutdown(), streams);
         };
         if tokio::time::timeout(shutdown_timeout, drain).await.is_err() {
-            tracing::warn!(?shutdown_timeout, "requests still open after the shutdown timeout; closing them");
+            tracing::warn!(
+                ?shutdown_timeout,
+                "requests still open after the shutdown timeout; closing them"
+            );
         }
         drop(stop);
         let _ = actor.await;

@@ -20,8 +20,8 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::actor::{CallError, Command};
-use super::log::{EventLog, Framing};
 use super::gate::Gate;
+use super::log::{EventLog, Framing};
 use super::session::SessionTable;
 use super::stream::Follower;
 use super::RexApp;
@@ -149,7 +149,11 @@ fn allow(req: &Request<Incoming>, method: &Method, allowed: &'static str) -> Res
     }
     let mut error = ApiError::new(
         ErrorCode::MethodNotAllowed,
-        format!("{} does not accept {}; use {allowed}", req.uri().path(), req.method()),
+        format!(
+            "{} does not accept {}; use {allowed}",
+            req.uri().path(),
+            req.method()
+        ),
     );
     error.allow = Some(allowed);
     Err(error)
@@ -198,7 +202,10 @@ async fn read_json<T: DeserializeOwned>(
         }
     }
     serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-        ApiError::new(ErrorCode::BadRequest, format!("the body is not valid JSON of the expected shape: {e}"))
+        ApiError::new(
+            ErrorCode::BadRequest,
+            format!("the body is not valid JSON of the expected shape: {e}"),
+        )
     })
 }
 
@@ -206,7 +213,12 @@ fn is_json(content_type: &HeaderValue) -> bool {
     let Ok(value) = content_type.to_str() else {
         return false;
     };
-    let mime = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let mime = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
@@ -237,13 +249,17 @@ async fn create_session<A: RexApp>(
     req: Request<Incoming>,
     shared: &Shared<A>,
 ) -> Result<Response<Body>, ApiError> {
-    let body: CreateSession = read_json(req, shared.config.body_limit).await?.unwrap_or_default();
+    let body: CreateSession = read_json(req, shared.config.body_limit)
+        .await?
+        .unwrap_or_default();
     if let Some(name) = &body.name {
         let chars = name.chars().count();
         if chars > MAX_NAME_CHARS {
             return Err(ApiError::new(
                 ErrorCode::InvalidData,
-                format!("field `name`: {chars} characters is too long; the limit is {MAX_NAME_CHARS}"),
+                format!(
+                    "field `name`: {chars} characters is too long; the limit is {MAX_NAME_CHARS}"
+                ),
             ));
         }
     }
@@ -251,7 +267,10 @@ async fn create_session<A: RexApp>(
     let (reply, rx) = oneshot::channel();
     shared
         .tx
-        .send(Command::Join { name: body.name, reply })
+        .send(Command::Join {
+            name: body.name,
+            reply,
+        })
         .await
         .map_err(|_| stopped())?;
     match rx.await.map_err(|_| stopped())? {
@@ -358,7 +377,10 @@ fn parse_events_query(query: Option<&str>) -> Result<EventsQuery, ApiError> {
     Ok(parsed)
 }
 
-fn events<A: RexApp>(req: &Request<Incoming>, shared: &Shared<A>) -> Result<Response<Body>, ApiError> {
+fn events<A: RexApp>(
+    req: &Request<Incoming>,
+    shared: &Shared<A>,
+) -> Result<Response<Body>, ApiError> {
     let query = parse_events_query(req.uri().query())?;
     let framing = if accepts_event_stream(req) {
         Framing::Sse
@@ -372,7 +394,10 @@ fn events<A: RexApp>(req: &Request<Incoming>, shared: &Shared<A>) -> Result<Resp
             .ok()
             .and_then(|v| v.trim().parse().ok())
             .ok_or_else(|| {
-                ApiError::new(ErrorCode::BadRequest, "header `Last-Event-ID` is not an event index")
+                ApiError::new(
+                    ErrorCode::BadRequest,
+                    "header `Last-Event-ID` is not an event index",
+                )
             })?;
         start = last.saturating_add(1);
     }
@@ -486,10 +511,18 @@ mod tests {
 
     #[test]
     fn json_content_types() {
-        for ok in ["application/json", "Application/JSON; charset=utf-8", "application/vnd.rex+json"] {
+        for ok in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "application/vnd.rex+json",
+        ] {
             assert!(is_json(&HeaderValue::from_static(ok)), "{ok}");
         }
-        for bad in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"] {
+        for bad in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+        ] {
             assert!(!is_json(&HeaderValue::from_static(bad)), "{bad}");
         }
     }

@@ -21,12 +21,18 @@ impl SessionTable {
     }
 
     pub(crate) fn insert(&self, token: &SessionToken, session: SessionId) {
-        let mut map = self.by_token.write().unwrap_or_else(PoisonError::into_inner);
+        let mut map = self
+            .by_token
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         map.insert(token.expose().to_owned(), session);
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.by_token.read().unwrap_or_else(PoisonError::into_inner).len()
+        self.by_token
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 }
 
@@ -82,7 +88,10 @@ mod tests {
             d.record(id, id * 2);
         }
         assert_eq!(d.get(5), None);
-        assert_eq!(d.get(DEDUPE_WINDOW as u64 + 9), Some((DEDUPE_WINDOW as u64 + 9) * 2));
+        assert_eq!(
+            d.get(DEDUPE_WINDOW as u64 + 9),
+            Some((DEDUPE_WINDOW as u64 + 9) * 2)
+        );
         assert_eq!(d.outcomes.len(), DEDUPE_WINDOW);
     }
 

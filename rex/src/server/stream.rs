@@ -49,7 +49,10 @@ impl Follower {
                     // yet. It cannot go on without a gap, so the stream
                     // ends; resuming with `start` gets `410 gone`.
                     Err(Behind) => {
-                        tracing::debug!(cursor = self.cursor, "reader fell behind retention; ending its stream");
+                        tracing::debug!(
+                            cursor = self.cursor,
+                            "reader fell behind retention; ending its stream"
+                        );
                         return None;
                     }
                 }
