@@ -111,7 +111,11 @@ pub struct ParseIdError {
 
 impl fmt::Display for ParseIdError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid {}: expected a UUID such as 67e55044-10b1-426f-9247-bb680e5fe0c8", self.what)
+        write!(
+            f,
+            "invalid {}: expected a UUID such as 67e55044-10b1-426f-9247-bb680e5fe0c8",
+            self.what
+        )
     }
 }
 

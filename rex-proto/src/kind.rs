@@ -88,7 +88,11 @@ impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DecodeError::UnknownKind { kind, expected } => {
-                write!(f, "unknown kind `{kind}`; expected one of: {}", expected.join(", "))
+                write!(
+                    f,
+                    "unknown kind `{kind}`; expected one of: {}",
+                    expected.join(", ")
+                )
             }
             DecodeError::InvalidData { kind, reason } => {
                 write!(f, "invalid data for kind `{kind}`: {reason}")
@@ -122,7 +126,11 @@ impl EncodeError {
 
 impl fmt::Display for EncodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "cannot encode kind `{}` as JSON: {}", self.kind, self.reason)
+        write!(
+            f,
+            "cannot encode kind `{}` as JSON: {}",
+            self.kind, self.reason
+        )
     }
 }
 
@@ -201,7 +209,10 @@ impl<'k> DataObject<'k> {
     }
 
     /// Decodes a whole payload as one value (a newtype variant).
-    pub fn decode_value<T: DeserializeOwned>(kind: &str, data: Option<Value>) -> Result<T, DecodeError> {
+    pub fn decode_value<T: DeserializeOwned>(
+        kind: &str,
+        data: Option<Value>,
+    ) -> Result<T, DecodeError> {
         serde_json::from_value(data.unwrap_or(Value::Null))
             .map_err(|e| DecodeError::invalid_data(kind, e))
     }
@@ -241,7 +252,10 @@ mod tests {
         assert_eq!(f.field::<Option<String>>("note").unwrap(), None);
         assert_eq!(f.field::<String>("text").unwrap(), "hi");
         let err = f.field::<String>("to").unwrap_err();
-        assert_eq!(err.to_string(), "invalid data for kind `whisper`: missing field `to`");
+        assert_eq!(
+            err.to_string(),
+            "invalid data for kind `whisper`: missing field `to`"
+        );
     }
 
     #[test]
@@ -267,6 +281,9 @@ mod tests {
     #[test]
     fn unknown_kind_lists_expected() {
         let err = DecodeError::unknown_kind("yell", &["say", "whisper"]);
-        assert_eq!(err.to_string(), "unknown kind `yell`; expected one of: say, whisper");
+        assert_eq!(
+            err.to_string(),
+            "unknown kind `yell`; expected one of: say, whisper"
+        );
     }
 }

@@ -25,9 +25,7 @@ mod ids;
 mod kind;
 pub mod path;
 
-pub use body::{
-    CreateSession, EventRecord, Info, PostMessage, Receipt, SessionCreated,
-};
+pub use body::{CreateSession, EventRecord, Info, PostMessage, Receipt, SessionCreated};
 pub use error::{ErrorBody, ErrorCode};
 pub use ids::{Epoch, EventIndex, ParseIdError, SessionId, SessionToken};
 pub use kind::{DataObject, DecodeError, EncodeError, RexEvent, RexMessage};
