@@ -218,3 +218,259 @@ impl<A: RexApp> Actor<A> {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::log::{Framing, Retention};
+    use crate::server::{AppHandle, Reject};
+    use rex_proto::{DataObject, DecodeError, EncodeError, RexEvent, RexMessage};
+    use serde_json::Value;
+
+    /// A message that says how many events to emit and whether to reject.
+    struct Go {
+        emit: u32,
+        reject: bool,
+        timer_ms: Option<u64>,
+    }
+
+    impl RexMessage for Go {
+        const KINDS: &'static [&'static str] = &["go"];
+        fn kind(&self) -> &'static str {
+            "go"
+        }
+        fn encode_data(&self) -> Result<Option<Value>, EncodeError> {
+            Ok(None)
+        }
+        fn decode(kind: &str, _: Option<Value>) -> Result<Self, DecodeError> {
+            Err(DecodeError::unknown_kind(kind, Self::KINDS))
+        }
+    }
+
+    #[derive(Debug, PartialEq)]
+    struct Ev(&'static str);
+
+    impl RexEvent for Ev {
+        const KINDS: &'static [&'static str] = &["ev"];
+        fn kind(&self) -> &'static str {
+            "ev"
+        }
+        fn encode_data(&self) -> Result<Option<Value>, EncodeError> {
+            EncodeError::encode("ev", self.0).map(Some)
+        }
+        fn decode(kind: &str, data: Option<Value>) -> Result<Self, DecodeError> {
+            let _: String = DataObject::decode_value(kind, data)?;
+            Ok(Ev("decoded"))
+        }
+    }
+
+    #[derive(Default)]
+    struct App {
+        fired: Vec<&'static str>,
+    }
+
+    impl RexApp for App {
+        type Message = Go;
+        type Event = Ev;
+        const ID: &'static str = "unit";
+
+        fn start(&mut self, cx: &mut Context<'_, Self>) {
+            cx.emit(Ev("started"));
+        }
+
+        fn message(
+            &mut self,
+            cx: &mut Context<'_, Self>,
+            _: SessionId,
+            go: Go,
+        ) -> Result<(), Reject> {
+            for _ in 0..go.emit {
+                cx.emit(Ev("go"));
+            }
+            if let Some(ms) = go.timer_ms {
+                cx.after(Duration::from_millis(ms), |app, cx| {
+                    app.fired.push("timer");
+                    cx.emit(Ev("timer"));
+                });
+            }
+            if go.reject {
+                return Err(Reject::new("no"));
+            }
+            Ok(())
+        }
+    }
+
+    struct Harness {
+        log: Arc<EventLog>,
+        handle: AppHandle<App>,
+        stop: watch::Sender<bool>,
+        session: SessionId,
+    }
+
+    fn start() -> Harness {
+        let log = EventLog::new(Retention::unlimited());
+        let (tx, rx) = mpsc::channel(16);
+        let (stop_tx, stop) = watch::channel(false);
+        let actor = Actor {
+            app: App::default(),
+            log: log.clone(),
+            sessions: Arc::new(SessionTable::default()),
+            max_sessions: 2,
+            dedupe: HashMap::new(),
+            tx: tx.clone(),
+            stop,
+        };
+        tokio::spawn(actor.run(rx));
+        Harness {
+            log,
+            handle: AppHandle { tx },
+            stop: stop_tx,
+            session: SessionId::new_random(),
+        }
+    }
+
+    impl Harness {
+        async fn send(&self, go: Go, id: Option<u64>) -> Result<Receipt, CallError> {
+            let (reply, rx) = oneshot::channel();
+            let cmd = Command::Message {
+                session: self.session,
+                id,
+                msg: go,
+                reply,
+            };
+            self.handle.tx.send(cmd).await.unwrap();
+            rx.await.unwrap()
+        }
+
+        async fn join(&self) -> Result<Joined, CallError> {
+            let (reply, rx) = oneshot::channel();
+            self.handle
+                .tx
+                .send(Command::Join { name: None, reply })
+                .await
+                .unwrap();
+            rx.await.unwrap()
+        }
+
+        fn kinds(&self) -> Vec<String> {
+            let (chunk, _) = self.log.read(0, None, Framing::Ndjson).unwrap();
+            chunk
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+                .map(|l| {
+                    serde_json::from_slice::<Value>(l).unwrap()["data"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned()
+                })
+                .collect()
+        }
+    }
+
+    fn go(emit: u32) -> Go {
+        Go {
+            emit,
+            reject: false,
+            timer_ms: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn start_hook_runs_first_and_receipts_are_consecutive() {
+        let h = start();
+        assert_eq!(
+            h.send(go(2), None).await,
+            Ok(Receipt { first: 1, count: 2 })
+        );
+        assert_eq!(
+            h.send(go(0), None).await,
+            Ok(Receipt { first: 3, count: 0 })
+        );
+        assert_eq!(h.kinds(), ["started", "go", "go"]);
+    }
+
+    #[tokio::test]
+    async fn rejected_calls_append_nothing_and_schedule_nothing() {
+        tokio::time::pause();
+        let h = start();
+        let rejected = Go {
+            emit: 3,
+            reject: true,
+            timer_ms: Some(10),
+        };
+        assert_eq!(
+            h.send(rejected, None).await,
+            Err(CallError::Rejected("no".into()))
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(h.kinds(), ["started"]);
+        assert!(h.handle.run(|app, _| app.fired.is_empty()).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn scheduled_work_runs_after_its_delay_unless_cancelled() {
+        tokio::time::pause();
+        let h = start();
+        let timed = Go {
+            emit: 0,
+            reject: false,
+            timer_ms: Some(5_000),
+        };
+        h.send(timed, None).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(4_900)).await;
+        assert_eq!(h.kinds(), ["started"]);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        // The timer's command is queued; a round trip through the actor
+        // makes sure it ran.
+        h.handle.run(|_, _| ()).await.unwrap();
+        assert_eq!(h.kinds(), ["started", "timer"]);
+
+        let scheduled = h
+            .handle
+            .run(|_, cx| {
+                cx.after(Duration::from_secs(1), |_, cx| {
+                    cx.emit(Ev("cancelled"));
+                })
+            })
+            .await
+            .unwrap();
+        scheduled.cancel();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        h.handle.run(|_, _| ()).await.unwrap();
+        assert_eq!(h.kinds(), ["started", "timer"]);
+    }
+
+    #[tokio::test]
+    async fn retried_ids_return_the_first_outcome_including_rejections() {
+        let h = start();
+        let first = h.send(go(1), Some(9)).await;
+        assert_eq!(
+            h.send(go(5), Some(9)).await,
+            first,
+            "same id, first outcome"
+        );
+        let rejected = h
+            .send(
+                Go {
+                    emit: 1,
+                    reject: true,
+                    timer_ms: None,
+                },
+                Some(10),
+            )
+            .await;
+        assert_eq!(h.send(go(1), Some(10)).await, rejected);
+        assert_eq!(h.kinds(), ["started", "go"]);
+    }
+
+    #[tokio::test]
+    async fn session_limit_and_stop() {
+        let h = start();
+        h.join().await.unwrap();
+        h.join().await.unwrap();
+        assert!(matches!(h.join().await, Err(CallError::Full(2))));
+        h.stop.send_replace(true);
+        let stopped = h.handle.run(|_, _| ()).await;
+        assert_eq!(stopped, Err(crate::server::AppStopped));
+    }
+}
