@@ -201,6 +201,14 @@ async fn read_json<T: DeserializeOwned>(
             ));
         }
     }
+    // Every body of the protocol is an object; serde's derived impls would
+    // also take an array of the fields in order, which we refuse.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::new(
+            ErrorCode::BadRequest,
+            "the body is not valid JSON of the expected shape: expected a JSON object",
+        ));
+    }
     serde_json::from_slice(&bytes).map(Some).map_err(|e| {
         ApiError::new(
             ErrorCode::BadRequest,
