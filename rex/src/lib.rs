@@ -71,8 +71,16 @@ pub mod proto {
     pub use rex_proto::*;
 }
 
+#[cfg(feature = "client")]
+pub mod client;
 #[cfg(feature = "server")]
 pub mod server;
+
+#[cfg(feature = "client")]
+pub use client::{
+    Client, ClientBuilder, ClientError, Credentials, Endpoint, Event, EventMeta, EventStream,
+    IntoEndpoint, Resync, ResyncCause, RetryPolicy, StreamItem,
+};
 
 #[cfg(feature = "server")]
 pub use server::{

@@ -1,0 +1,534 @@
+//! The typed client: a session that survives reconnects, sends that are
+//! handled exactly once, and a resumable event stream.
+//!
+//! ```no_run
+//! # use rex::{Client, ClientError, RexEvent, RexMessage, StreamItem};
+//! # use futures_util::StreamExt;
+//! # async fn example<M: RexMessage, E: RexEvent + Send + std::fmt::Debug + 'static>(hello: M) -> Result<(), ClientError> {
+//! let client = Client::<M, E>::builder("http://192.168.1.20:7700").name("Alice").connect().await?;
+//! let mut events = client.events();
+//! client.send(&hello).await?;
+//! while let Some(item) = events.next().await {
+//!     match item? {
+//!         StreamItem::Event(e) => println!("{}: {:?}", e.meta.index, e.event),
+//!         StreamItem::Unknown { kind, .. } => println!("(a newer server's `{kind}` event)"),
+//!         StreamItem::Resync(r) => println!("missed events; continuing at {}", r.head),
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+mod error;
+mod events;
+mod transport;
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Method, StatusCode};
+use rex_proto::{
+    path, CreateSession, Epoch, EventIndex, Info, Receipt, RexEvent, RexMessage, SessionCreated,
+    SessionId, SessionToken,
+};
+use serde::{Deserialize, Serialize};
+
+pub use error::ClientError;
+pub use events::{Event, EventMeta, EventStream, Resync, ResyncCause, StreamItem};
+pub use transport::{Endpoint, IntoEndpoint, RetryPolicy};
+
+use transport::{CallFailure, Transport};
+
+/// What a client needs to come back as the same session after the app was
+/// killed: store it (it is serde) and pass it to
+/// [`ClientBuilder::restore`]. It contains the secret token: keep it where
+/// the app keeps its other secrets.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credentials {
+    /// The session's public id.
+    pub session: SessionId,
+    /// The session's secret.
+    pub token: SessionToken,
+    /// The epoch the session belongs to.
+    pub epoch: Epoch,
+    /// The last event index this client received in that epoch, if any;
+    /// a restored client's [`Client::events`] continues after it.
+    #[serde(default)]
+    pub last_seen: Option<EventIndex>,
+}
+
+/// Knobs shared by every request of one client.
+#[derive(Clone, Debug)]
+pub(crate) struct ClientConfig {
+    pub(crate) request_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) retry: RetryPolicy,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            request_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(5),
+            // 2⅔ of the server's default 15 s heartbeat.
+            idle_timeout: Duration::from_secs(40),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// The session this client acts as.
+#[derive(Clone, Debug)]
+struct SessionState {
+    session: SessionId,
+    token: SessionToken,
+    epoch: Epoch,
+    /// `next` from the session's creation, if this client created it.
+    joined_at: Option<EventIndex>,
+}
+
+#[derive(Debug, Default)]
+struct Identity {
+    session: Option<SessionState>,
+    /// The newest index any stream of this client yielded, with its epoch.
+    last_seen: Option<(Epoch, EventIndex)>,
+}
+
+/// What every clone of a client and its streams share.
+pub(crate) struct Shared {
+    pub(crate) transport: Transport,
+    pub(crate) config: ClientConfig,
+    identity: Mutex<Identity>,
+    /// Bumped whenever the session changes, so open streams reconnect as it.
+    identity_version: AtomicU64,
+    /// The next message id. Starts at a random point below 2^52 (so ids stay
+    /// exact in JavaScript too), so a restarted app that restores its
+    /// session does not reuse ids the server still remembers.
+    next_id: AtomicU64,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Identity> {
+        self.identity.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn identity_version(&self) -> u64 {
+        self.identity_version.load(Ordering::Acquire)
+    }
+
+    /// The token to read with, the identity version, and its epoch.
+    pub(crate) fn identity(&self) -> (Option<SessionToken>, u64, Option<Epoch>) {
+        let identity = self.lock();
+        let version = self.identity_version();
+        match &identity.session {
+            Some(s) => (Some(s.token.clone()), version, Some(s.epoch)),
+            None => (None, version, None),
+        }
+    }
+
+    pub(crate) fn saw(&self, epoch: Epoch, index: EventIndex) {
+        let mut identity = self.lock();
+        match identity.last_seen {
+            Some((e, i)) if e == epoch && i >= index => {}
+            _ => identity.last_seen = Some((epoch, index)),
+        }
+    }
+
+    fn set_session(&self, session: Option<SessionState>) {
+        self.lock().session = session;
+        self.identity_version.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// How a [`ClientBuilder`] gets its session.
+#[derive(Debug)]
+enum Join {
+    Create,
+    Restore(Credentials),
+    Anonymous,
+}
+
+/// Configures a [`Client`]; made by [`Client::builder`].
+#[must_use = "a builder does nothing until `connect` is called"]
+pub struct ClientBuilder<M, E> {
+    endpoint: Result<Endpoint, ClientError>,
+    name: Option<String>,
+    join: Join,
+    config: ClientConfig,
+    _protocol: PhantomData<fn(M) -> E>,
+}
+
+impl<M, E> fmt::Debug for ClientBuilder<M, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("endpoint", &self.endpoint)
+            .field("name", &self.name)
+            .field("join", &self.join)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<M: RexMessage, E: RexEvent + Send + 'static> ClientBuilder<M, E> {
+    /// The display name to create the session with.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Comes back as a saved session. If the server has restarted since
+    /// (another epoch), the session no longer exists: the client then
+    /// creates a new one (with [`ClientBuilder::name`]) and
+    /// [`Client::restored`] says so.
+    pub fn restore(mut self, credentials: Credentials) -> Self {
+        self.join = Join::Restore(credentials);
+        self
+    }
+
+    /// No session: the client only reads public events (a TV page, a
+    /// spectator, a log tail). [`Client::send`] fails with
+    /// [`ClientError::NoSession`].
+    pub fn anonymous(mut self) -> Self {
+        self.join = Join::Anonymous;
+        self
+    }
+
+    /// How long one request may take, from connecting to the last byte of
+    /// the answer (default 10 s). Sends retry after it.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.config.request_timeout = timeout;
+        self
+    }
+
+    /// How long connecting may take (default 5 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.config.connect_timeout = timeout;
+        self
+    }
+
+    /// How long an event stream may stay silent before the client gives up
+    /// on the connection and reconnects (default 40 s; the server sends a
+    /// heartbeat every 15 s by default, so keep this at 2–3 heartbeats).
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.config.idle_timeout = timeout;
+        self
+    }
+
+    /// How sends, session creation and stream reconnects back off.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.config.retry = policy;
+        self
+    }
+
+    /// Connects: checks that a REx server answers, then creates or
+    /// restores the session.
+    pub async fn connect(self) -> Result<Client<M, E>, ClientError> {
+        let endpoint = self.endpoint?;
+        let shared = Arc::new(Shared {
+            transport: Transport::new(endpoint, self.config.clone()),
+            config: self.config,
+            identity: Mutex::new(Identity::default()),
+            identity_version: AtomicU64::new(0),
+            next_id: AtomicU64::new(first_message_id()),
+        });
+        let client = Client {
+            shared,
+            restored: false,
+            _protocol: PhantomData,
+        };
+        let info = client.info().await?;
+        let missing: Vec<&str> = M::KINDS
+            .iter()
+            .copied()
+            .filter(|k| !info.messages.iter().any(|m| m == k))
+            .collect();
+        if !missing.is_empty() {
+            tracing::warn!(app = %info.app, ?missing, "the server's app does not accept some of this client's message kinds");
+        }
+        match self.join {
+            Join::Anonymous => Ok(client),
+            Join::Restore(credentials) if credentials.epoch == info.epoch => {
+                let mut identity = client.shared.lock();
+                identity.last_seen = credentials.last_seen.map(|i| (credentials.epoch, i));
+                identity.session = Some(SessionState {
+                    session: credentials.session,
+                    token: credentials.token,
+                    epoch: credentials.epoch,
+                    joined_at: None,
+                });
+                drop(identity);
+                Ok(Client {
+                    restored: true,
+                    ..client
+                })
+            }
+            Join::Restore(old) => {
+                tracing::info!(old = %old.epoch, new = %info.epoch, "the saved session is from before a server restart; creating a new one");
+                client.rejoin(self.name).await?;
+                Ok(client)
+            }
+            Join::Create => {
+                client.rejoin(self.name).await?;
+                Ok(client)
+            }
+        }
+    }
+}
+
+fn first_message_id() -> u64 {
+    // 52 random bits from the OS's random source.
+    (uuid::Uuid::new_v4().as_u128() as u64) & ((1 << 52) - 1)
+}
+
+/// A typed REx client: `M` is what it sends, `E` what it receives.
+///
+/// Cheap to clone; clones share the session, the connection pool and the
+/// message ids. Built with [`Client::connect`] (a new session with no name)
+/// or [`Client::builder`].
+pub struct Client<M, E> {
+    shared: Arc<Shared>,
+    restored: bool,
+    _protocol: PhantomData<fn(M) -> E>,
+}
+
+impl<M, E> Clone for Client<M, E> {
+    fn clone(&self) -> Self {
+        Client {
+            shared: self.shared.clone(),
+            restored: self.restored,
+            _protocol: PhantomData,
+        }
+    }
+}
+
+impl<M, E> fmt::Debug for Client<M, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let session = self.shared.lock().session.as_ref().map(|s| s.session);
+        f.debug_struct("Client")
+            .field("endpoint", &self.shared.transport.endpoint)
+            .field("session", &session)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<M: RexMessage, E: RexEvent + Send + 'static> Client<M, E> {
+    /// Connects to a server and creates a session with no name, with the
+    /// default settings.
+    pub async fn connect(endpoint: impl IntoEndpoint) -> Result<Self, ClientError> {
+        Self::builder(endpoint).connect().await
+    }
+
+    /// Starts configuring a client for the server at `endpoint` (a URL such
+    /// as `"http://192.168.1.20:7700"`, or a socket address).
+    pub fn builder(endpoint: impl IntoEndpoint) -> ClientBuilder<M, E> {
+        ClientBuilder {
+            endpoint: endpoint.into_endpoint(),
+            name: None,
+            join: Join::Create,
+            config: ClientConfig::default(),
+            _protocol: PhantomData,
+        }
+    }
+
+    /// The server this client talks to.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.shared.transport.endpoint
+    }
+
+    /// The session this client acts as (`None` if anonymous).
+    pub fn session(&self) -> Option<SessionId> {
+        self.shared.lock().session.as_ref().map(|s| s.session)
+    }
+
+    /// Whether [`ClientBuilder::restore`] brought back the saved session
+    /// (`false` when a new one had to be created).
+    pub fn restored(&self) -> bool {
+        self.restored
+    }
+
+    /// Where a reader sees everything from this session's creation on, if
+    /// this client created it.
+    pub fn joined_at(&self) -> Option<EventIndex> {
+        self.shared
+            .lock()
+            .session
+            .as_ref()
+            .and_then(|s| s.joined_at)
+    }
+
+    /// What to save to come back as this session later: the session, its
+    /// token and epoch, and the last index this client's streams yielded.
+    pub fn credentials(&self) -> Option<Credentials> {
+        let identity = self.shared.lock();
+        let s = identity.session.as_ref()?;
+        Some(Credentials {
+            session: s.session,
+            token: s.token.clone(),
+            epoch: s.epoch,
+            last_seen: identity
+                .last_seen
+                .filter(|(e, _)| *e == s.epoch)
+                .map(|(_, i)| i),
+        })
+    }
+
+    /// Describes the server (`GET /info`), retrying while it is unreachable.
+    pub async fn info(&self) -> Result<Info, ClientError> {
+        let answer = self
+            .call_retrying(Method::GET, path::INFO, None, None, true)
+            .await?;
+        expect(StatusCode::OK, answer.status, &answer.body)
+    }
+
+    /// Creates a new session on the server (after an epoch change has made
+    /// the old one invalid, or to change who this client is). Open event
+    /// streams reconnect as the new session.
+    pub async fn rejoin(&self, name: Option<String>) -> Result<SessionId, ClientError> {
+        let body =
+            serde_json::to_vec(&CreateSession { name }).map_err(|e| ClientError::Protocol {
+                reason: e.to_string(),
+            })?;
+        // Creating a session is not idempotent, so only retry when the
+        // request surely did not reach the server.
+        let answer = self
+            .call_retrying(
+                Method::POST,
+                path::SESSIONS,
+                None,
+                Some(Bytes::from(body)),
+                false,
+            )
+            .await?;
+        let created: SessionCreated = expect(StatusCode::CREATED, answer.status, &answer.body)?;
+        self.shared.set_session(Some(SessionState {
+            session: created.session,
+            token: created.token,
+            epoch: created.epoch,
+            joined_at: Some(created.next),
+        }));
+        Ok(created.session)
+    }
+
+    /// Sends a message, and waits until the app has handled it.
+    ///
+    /// The client gives the message an id; if the connection fails or times
+    /// out, it retries with the same id (with backoff, up to the retry
+    /// policy's attempts), so the app handles the message exactly once even
+    /// when an answer is lost. A refusal by the app is
+    /// [`ClientError::Rejected`] with the app's reason.
+    pub async fn send(&self, msg: &M) -> Result<Receipt, ClientError> {
+        let token = {
+            let identity = self.shared.lock();
+            identity.session.as_ref().map(|s| s.token.clone())
+        }
+        .ok_or(ClientError::NoSession)?;
+        let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+        #[derive(Serialize)]
+        struct Body<'a> {
+            kind: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            data: Option<serde_json::Value>,
+            id: u64,
+        }
+        let body = Body {
+            kind: msg.kind(),
+            data: msg.encode_data()?,
+            id,
+        };
+        let body = serde_json::to_vec(&body).map_err(|e| ClientError::Protocol {
+            reason: e.to_string(),
+        })?;
+        let answer = self
+            .call_retrying(
+                Method::POST,
+                path::MESSAGES,
+                Some(&token),
+                Some(Bytes::from(body)),
+                true,
+            )
+            .await?;
+        expect(StatusCode::OK, answer.status, &answer.body)
+    }
+
+    /// Follows the log: from after the last event this client has seen, or
+    /// from 0 (the whole retained log) if it has seen none. See
+    /// [`EventStream`] for what it guarantees.
+    pub fn events(&self) -> EventStream<E> {
+        let identity = self.shared.lock();
+        let epoch = identity.session.as_ref().map(|s| s.epoch);
+        match identity.last_seen {
+            Some((e, i)) if epoch.is_none_or(|s| s == e) => {
+                EventStream::new(self.shared.clone(), i + 1, Some(e))
+            }
+            _ => EventStream::new(self.shared.clone(), 0, epoch),
+        }
+    }
+
+    /// Follows the log from index `start` of the session's epoch (or of
+    /// whatever epoch the server runs, for an anonymous client).
+    pub fn events_from(&self, start: EventIndex) -> EventStream<E> {
+        let epoch = self.shared.lock().session.as_ref().map(|s| s.epoch);
+        EventStream::new(self.shared.clone(), start, epoch)
+    }
+
+    /// One call with retries on transient failures. `lost_is_retryable`:
+    /// whether a request that may have reached the server can be sent again.
+    async fn call_retrying(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&SessionToken>,
+        body: Option<Bytes>,
+        lost_is_retryable: bool,
+    ) -> Result<transport::Answer, ClientError> {
+        let policy = self.shared.config.retry;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = self
+                .shared
+                .transport
+                .call(method.clone(), path, token, body.clone())
+                .await;
+            let error = match result {
+                Ok(answer) if answer.status == StatusCode::SERVICE_UNAVAILABLE => {
+                    let error = ClientError::from_response(503, &answer.body);
+                    // The session limit will not change by retrying soon;
+                    // a shutdown might (the server comes back).
+                    if method == Method::POST && path == path::SESSIONS && !lost_is_retryable {
+                        return Err(error);
+                    }
+                    error
+                }
+                Ok(answer) => return Ok(answer),
+                Err(CallFailure::NotSent(e)) => e,
+                Err(CallFailure::Lost(e)) if lost_is_retryable => e,
+                Err(failure) => return Err(failure.into_error()),
+            };
+            if attempt >= policy.max_attempts {
+                return Err(error);
+            }
+            let wait = policy.backoff(attempt - 1);
+            tracing::debug!(%error, attempt, ?wait, "{method} {path} failed; retrying");
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// Decodes a success body, or maps an error answer to its variant.
+fn expect<T: serde::de::DeserializeOwned>(
+    want: StatusCode,
+    status: StatusCode,
+    body: &[u8],
+) -> Result<T, ClientError> {
+    if status != want {
+        return Err(ClientError::from_response(status.as_u16(), body));
+    }
+    serde_json::from_slice(body).map_err(|e| ClientError::Protocol {
+        reason: format!("the {status} answer does not fit protocol v0: {e}"),
+    })
+}
