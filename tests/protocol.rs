@@ -377,3 +377,27 @@ async fn app_handle_and_scheduled_work_append_events_with_no_origin() {
     assert_eq!(e["origin"], json!(null));
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_epoch_is_gone_before_its_stale_token_is_checked() {
+    let server = start_test_app().await;
+    let http = server.client();
+    let stale_epoch = SessionId::new_random(); // any UUID but the server's
+    let reply = http
+        .get(&format!(
+            "/rex/v0/events?start=0&epoch={stale_epoch}&token=not-a-token"
+        ))
+        .send()
+        .await;
+    reply.assert_error(410, "gone");
+    // With the right epoch, the unknown token is refused.
+    let epoch = http.info().await["epoch"].as_str().unwrap().to_owned();
+    let reply = http
+        .get(&format!(
+            "/rex/v0/events?start=0&epoch={epoch}&token=not-a-token"
+        ))
+        .send()
+        .await;
+    reply.assert_error(401, "unauthorized");
+    server.stop().await;
+}

@@ -409,11 +409,6 @@ fn events<A: RexApp>(
             })?;
         start = last.saturating_add(1);
     }
-    let token = bearer(req).map(str::to_owned).or(query.token);
-    let reader = match token {
-        Some(token) => Some(authenticate(&shared.sessions, &token)?),
-        None => None,
-    };
     if shared.gate.is_closing() {
         return Err(stopped());
     }
@@ -447,6 +442,14 @@ fn events<A: RexApp>(
             bounds.head
         )));
     }
+    // Authenticate after the bounds: a reader resuming from before a
+    // restart holds a token of the old epoch, and what it needs to hear is
+    // `410 gone` (resync), not that its token is unknown.
+    let token = bearer(req).map(str::to_owned).or(query.token);
+    let reader = match token {
+        Some(token) => Some(authenticate(&shared.sessions, &token)?),
+        None => None,
+    };
     let follower = Follower {
         log: shared.log.clone(),
         cursor: start,

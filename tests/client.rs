@@ -1,0 +1,359 @@
+//! The typed client against a real server over TCP: sessions, sends,
+//! errors, restoring saved credentials, and the event stream's items.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use rex::{
+    Client, ClientError, Credentials, DataObject, DecodeError, EncodeError, RexEvent, Server,
+    StreamItem,
+};
+use rex_examples::chat::{ChatApp, ChatEvent, ChatMsg};
+use rex_tests::app::{TestEvent, TestMsg};
+use rex_tests::{start_test_app, TestApp, TestServer};
+use serde_json::Value;
+
+type TestClient = Client<TestMsg, TestEvent>;
+
+async fn next_item<E: std::fmt::Debug>(
+    events: &mut rex::EventStream<E>,
+) -> Result<StreamItem<E>, ClientError> {
+    tokio::time::timeout(Duration::from_secs(10), events.next())
+        .await
+        .expect("no stream item within 10 s")
+        .expect("the stream ended")
+}
+
+async fn next_event<E: std::fmt::Debug>(events: &mut rex::EventStream<E>) -> rex::Event<E> {
+    match next_item(events).await.unwrap() {
+        StreamItem::Event(e) => e,
+        other => panic!("expected an event, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_and_follow_with_typed_messages_and_events() {
+    let server = TestServer::start(Server::builder(ChatApp::default())).await;
+    let alice = Client::<ChatMsg, ChatEvent>::builder(server.addr)
+        .name("Alice")
+        .connect()
+        .await
+        .unwrap();
+    let bob = Client::<ChatMsg, ChatEvent>::builder(format!("http://{}/", server.addr))
+        .name("Bob")
+        .connect()
+        .await
+        .unwrap();
+    let (a, b) = (alice.session().unwrap(), bob.session().unwrap());
+    assert_eq!((alice.joined_at(), bob.joined_at()), (Some(0), Some(1)));
+    let mut bobs = bob.events();
+    let receipt = alice
+        .send(&ChatMsg::Say { text: "hi".into() })
+        .await
+        .unwrap();
+    assert_eq!((receipt.first, receipt.count), (2, 1));
+    alice
+        .send(&ChatMsg::Whisper {
+            to: b,
+            text: "psst".into(),
+        })
+        .await
+        .unwrap();
+
+    let joined = next_event(&mut bobs).await;
+    assert_eq!(
+        joined.event,
+        ChatEvent::Joined {
+            session: a,
+            name: "Alice".into()
+        }
+    );
+    assert_eq!((joined.meta.index, joined.meta.origin), (0, Some(a)));
+    next_event(&mut bobs).await;
+    let said = next_event(&mut bobs).await;
+    assert_eq!(
+        said.event,
+        ChatEvent::Said {
+            from: a,
+            text: "hi".into()
+        }
+    );
+    let whisper = next_event(&mut bobs).await;
+    assert!(whisper.meta.is_private());
+    assert_eq!(
+        whisper.event,
+        ChatEvent::Whispered {
+            from: a,
+            to: b,
+            text: "psst".into()
+        }
+    );
+    assert_eq!(bob.credentials().unwrap().last_seen, Some(3));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_errors_map_to_typed_variants_with_the_reason() {
+    let server = TestServer::start(Server::builder(ChatApp::default())).await;
+    let alice = Client::<ChatMsg, ChatEvent>::builder(server.addr)
+        .name("Alice")
+        .connect()
+        .await
+        .unwrap();
+    let err = alice
+        .send(&ChatMsg::Say { text: "".into() })
+        .await
+        .unwrap_err();
+    match err {
+        ClientError::Rejected { reason } => {
+            assert_eq!(reason, "the message is empty; type something first")
+        }
+        other => panic!("{other:?}"),
+    }
+    // A client whose protocol has a kind the server does not know.
+    let test_client = TestClient::builder(server.addr).connect().await.unwrap();
+    let err = test_client.send(&TestMsg::Count).await.unwrap_err();
+    assert!(
+        matches!(&err, ClientError::UnknownKind { reason } if reason.contains("say, whisper, rename")),
+        "{err}"
+    );
+    let err = test_client.send(&TestMsg::Burst(1)).await.unwrap_err();
+    assert!(matches!(err, ClientError::UnknownKind { .. }));
+    // An anonymous client cannot send.
+    let watcher = Client::<ChatMsg, ChatEvent>::builder(server.addr)
+        .anonymous()
+        .connect()
+        .await
+        .unwrap();
+    assert!(matches!(
+        watcher.send(&ChatMsg::Say { text: "x".into() }).await,
+        Err(ClientError::NoSession)
+    ));
+    // Not a REx server / nothing listening.
+    let err = Client::<ChatMsg, ChatEvent>::builder("http://example/nope")
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::InvalidUrl { .. }), "{err}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_listening_fails_after_bounded_retries() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let err = TestClient::builder(addr)
+        .retry(rex::RetryPolicy {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(20),
+        })
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::Transport { .. }), "{err}");
+    assert!(err.to_string().contains("could not connect"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restored_credentials_come_back_as_the_same_session_and_resume() {
+    let server = start_test_app().await;
+    let first = TestClient::builder(server.addr)
+        .name("Alice")
+        .connect()
+        .await
+        .unwrap();
+    first.send(&TestMsg::Burst(3)).await.unwrap();
+    let mut events = first.events();
+    for want in 0..4 {
+        assert_eq!(next_event(&mut events).await.meta.index, want);
+    }
+    let saved = serde_json::to_string(&first.credentials().unwrap()).unwrap();
+    drop(events);
+    drop(first);
+
+    let creds: Credentials = serde_json::from_str(&saved).unwrap();
+    assert_eq!(creds.last_seen, Some(3));
+    let again = TestClient::builder(server.addr)
+        .restore(creds.clone())
+        .connect()
+        .await
+        .unwrap();
+    assert!(again.restored());
+    assert_eq!(again.session(), Some(creds.session));
+    // Ids continue to be unique: the restored client's count is handled.
+    again.send(&TestMsg::Count).await.unwrap();
+    let mut resumed = again.events();
+    let e = next_event(&mut resumed).await;
+    assert_eq!(e.meta.index, 4, "resumes after the last seen index");
+    assert_eq!(e.event, TestEvent::Counted { times: 1 });
+    assert_eq!(e.meta.origin, Some(creds.session));
+    server.stop().await;
+
+    // Another server (new epoch): the old session is gone, a new one is made.
+    let server = start_test_app().await;
+    let fresh = TestClient::builder(server.addr)
+        .name("Alice")
+        .restore(creds.clone())
+        .connect()
+        .await
+        .unwrap();
+    assert!(!fresh.restored());
+    assert_ne!(fresh.session(), Some(creds.session));
+    assert_eq!(fresh.credentials().unwrap().last_seen, None);
+    server.stop().await;
+}
+
+/// The test app's events as an older client knows them: without `counted`.
+#[derive(Debug, PartialEq)]
+enum OldEvent {
+    Joined,
+    Tick(String),
+    Secret(String),
+}
+
+impl RexEvent for OldEvent {
+    const KINDS: &'static [&'static str] = &["joined", "tick", "secret"];
+    fn kind(&self) -> &'static str {
+        match self {
+            OldEvent::Joined => "joined",
+            OldEvent::Tick(_) => "tick",
+            OldEvent::Secret(_) => "secret",
+        }
+    }
+    fn encode_data(&self) -> Result<Option<Value>, EncodeError> {
+        Ok(None)
+    }
+    fn decode(kind: &str, data: Option<Value>) -> Result<Self, DecodeError> {
+        match kind {
+            "joined" => Ok(OldEvent::Joined),
+            "tick" => Ok(OldEvent::Tick(DataObject::new(kind, data)?.field("tag")?)),
+            "secret" => Ok(OldEvent::Secret(
+                DataObject::new(kind, data)?
+                    .field::<u32>("text")?
+                    .to_string(),
+            )),
+            other => Err(DecodeError::unknown_kind(other, Self::KINDS)),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_kinds_arrive_as_unknown_and_bad_payloads_as_errors_without_ending_the_stream() {
+    let server = start_test_app().await;
+    let client = Client::<TestMsg, OldEvent>::builder(server.addr)
+        .name("old")
+        .connect()
+        .await
+        .unwrap();
+    let me = client.session().unwrap();
+    client.send(&TestMsg::Count).await.unwrap();
+    client
+        .send(&TestMsg::Secret {
+            to: vec![me],
+            text: "not a number".into(),
+        })
+        .await
+        .unwrap();
+    client
+        .send(&TestMsg::Tag {
+            tag: "after".into(),
+        })
+        .await
+        .unwrap();
+    let mut events = client.events();
+    assert_eq!(next_event(&mut events).await.event, OldEvent::Joined);
+    match next_item(&mut events).await.unwrap() {
+        StreamItem::Unknown { meta, kind, data } => {
+            assert_eq!((meta.index, kind.as_str()), (1, "counted"));
+            assert_eq!(data.unwrap()["times"], 1);
+        }
+        other => panic!("expected Unknown, got {other:?}"),
+    }
+    match next_item(&mut events).await {
+        Err(ClientError::Decode { index: 2, error }) => {
+            assert!(error.to_string().contains("field `text`"), "{error}")
+        }
+        other => panic!("expected a decode error, got {other:?}"),
+    }
+    let after = next_event(&mut events).await;
+    assert_eq!(
+        (after.meta.index, after.event),
+        (3, OldEvent::Tick("after".into()))
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_clients_read_public_events_only() {
+    let server = start_test_app().await;
+    let alice = TestClient::builder(server.addr)
+        .name("Alice")
+        .connect()
+        .await
+        .unwrap();
+    let me = alice.session().unwrap();
+    alice
+        .send(&TestMsg::Secret {
+            to: vec![me],
+            text: "mine".into(),
+        })
+        .await
+        .unwrap();
+    alice
+        .send(&TestMsg::Tag {
+            tag: "public".into(),
+        })
+        .await
+        .unwrap();
+    let watcher = TestClient::builder(server.addr)
+        .anonymous()
+        .connect()
+        .await
+        .unwrap();
+    let mut events = watcher.events();
+    assert_eq!(next_event(&mut events).await.meta.index, 0);
+    let e = next_event(&mut events).await;
+    assert_eq!(
+        (e.meta.index, e.event),
+        (
+            2,
+            TestEvent::Tick {
+                tag: "public".into()
+            }
+        )
+    );
+    let mut mine = alice.events();
+    next_event(&mut mine).await;
+    assert_eq!(
+        next_event(&mut mine).await.event,
+        TestEvent::Secret {
+            text: "mine".into()
+        }
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clones_share_the_session_and_many_sends_run_concurrently() {
+    let server = TestServer::start(Server::builder(TestApp::default())).await;
+    let client = TestClient::builder(server.addr)
+        .name("Alice")
+        .connect()
+        .await
+        .unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..50 {
+        let client = client.clone();
+        tasks.spawn(async move { client.send(&TestMsg::Count).await.unwrap() });
+    }
+    let mut firsts = Vec::new();
+    while let Some(receipt) = tasks.join_next().await {
+        firsts.push(receipt.unwrap().first);
+    }
+    firsts.sort();
+    assert_eq!(firsts, (1..=50).collect::<Vec<_>>());
+    assert_eq!(server.handle.run(|app, _| app.counts).await.unwrap(), 50);
+    server.stop().await;
+}
