@@ -5,21 +5,18 @@
 //! `whispered {from, to, text}` (private to sender and recipient),
 //! `renamed {session, name}`.
 //!
-//! The `RexMessage` / `RexEvent` impls are written by hand here, the way the
-//! derive macros will generate them.
+//! The protocol is two derived enums; the app implements the generated
+//! `ChatMsgHandler` trait, one method per message kind.
 
 use std::collections::HashMap;
 
-use rex::{
-    Context, DataObject, DecodeError, EncodeError, Reject, RexApp, RexEvent, RexMessage, SessionId,
-};
-use serde_json::{json, Value};
+use rex::{Context, Reject, RexApp, RexEvent, RexMessage, SessionId};
 
 /// The longest chat line the room accepts, in characters.
 pub const MAX_TEXT_CHARS: usize = 500;
 
 /// What a phone can say to the room.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, RexMessage)]
 pub enum ChatMsg {
     /// Say something to the whole room.
     Say {
@@ -40,60 +37,8 @@ pub enum ChatMsg {
     },
 }
 
-impl RexMessage for ChatMsg {
-    const KINDS: &'static [&'static str] = &["say", "whisper", "rename"];
-
-    fn kind(&self) -> &'static str {
-        match self {
-            ChatMsg::Say { .. } => "say",
-            ChatMsg::Whisper { .. } => "whisper",
-            ChatMsg::Rename { .. } => "rename",
-        }
-    }
-
-    fn encode_data(&self) -> Result<Option<Value>, EncodeError> {
-        Ok(Some(match self {
-            ChatMsg::Say { text } => json!({ "text": text }),
-            ChatMsg::Whisper { to, text } => json!({ "to": to, "text": text }),
-            ChatMsg::Rename { name } => json!({ "name": name }),
-        }))
-    }
-
-    fn decode(kind: &str, data: Option<Value>) -> Result<Self, DecodeError> {
-        let msg = match kind {
-            "say" => {
-                let mut d = DataObject::new(kind, data)?;
-                let msg = ChatMsg::Say {
-                    text: d.field("text")?,
-                };
-                d.deny_unknown(&["text"])?;
-                msg
-            }
-            "whisper" => {
-                let mut d = DataObject::new(kind, data)?;
-                let msg = ChatMsg::Whisper {
-                    to: d.field("to")?,
-                    text: d.field("text")?,
-                };
-                d.deny_unknown(&["to", "text"])?;
-                msg
-            }
-            "rename" => {
-                let mut d = DataObject::new(kind, data)?;
-                let msg = ChatMsg::Rename {
-                    name: d.field("name")?,
-                };
-                d.deny_unknown(&["name"])?;
-                msg
-            }
-            other => return Err(DecodeError::unknown_kind(other, Self::KINDS)),
-        };
-        Ok(msg)
-    }
-}
-
 /// What the room shows.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, RexEvent)]
 pub enum ChatEvent {
     /// A session joined.
     Joined {
@@ -125,66 +70,6 @@ pub enum ChatEvent {
         /// Their new name.
         name: String,
     },
-}
-
-impl RexEvent for ChatEvent {
-    const KINDS: &'static [&'static str] = &["joined", "said", "whispered", "renamed"];
-
-    fn kind(&self) -> &'static str {
-        match self {
-            ChatEvent::Joined { .. } => "joined",
-            ChatEvent::Said { .. } => "said",
-            ChatEvent::Whispered { .. } => "whispered",
-            ChatEvent::Renamed { .. } => "renamed",
-        }
-    }
-
-    fn encode_data(&self) -> Result<Option<Value>, EncodeError> {
-        Ok(Some(match self {
-            ChatEvent::Joined { session, name } => json!({ "session": session, "name": name }),
-            ChatEvent::Said { from, text } => json!({ "from": from, "text": text }),
-            ChatEvent::Whispered { from, to, text } => {
-                json!({ "from": from, "to": to, "text": text })
-            }
-            ChatEvent::Renamed { session, name } => json!({ "session": session, "name": name }),
-        }))
-    }
-
-    // Event decoders ignore unknown fields, so a newer server may add some.
-    fn decode(kind: &str, data: Option<Value>) -> Result<Self, DecodeError> {
-        Ok(match kind {
-            "joined" => {
-                let mut d = DataObject::new(kind, data)?;
-                ChatEvent::Joined {
-                    session: d.field("session")?,
-                    name: d.field("name")?,
-                }
-            }
-            "said" => {
-                let mut d = DataObject::new(kind, data)?;
-                ChatEvent::Said {
-                    from: d.field("from")?,
-                    text: d.field("text")?,
-                }
-            }
-            "whispered" => {
-                let mut d = DataObject::new(kind, data)?;
-                ChatEvent::Whispered {
-                    from: d.field("from")?,
-                    to: d.field("to")?,
-                    text: d.field("text")?,
-                }
-            }
-            "renamed" => {
-                let mut d = DataObject::new(kind, data)?;
-                ChatEvent::Renamed {
-                    session: d.field("session")?,
-                    name: d.field("name")?,
-                }
-            }
-            other => return Err(DecodeError::unknown_kind(other, Self::KINDS)),
-        })
-    }
 }
 
 /// The chat room's state: who is here, by what name.
@@ -240,29 +125,51 @@ impl RexApp for ChatApp {
         from: SessionId,
         msg: ChatMsg,
     ) -> Result<(), Reject> {
-        match msg {
-            ChatMsg::Say { text } => {
-                check_text("the message", &text)?;
-                cx.emit(ChatEvent::Said { from, text });
-            }
-            ChatMsg::Whisper { to, text } => {
-                check_text("the whisper", &text)?;
-                if !self.names.contains_key(&to) {
-                    return Err(Reject::new(format!(
-                        "nobody in this room has session id {to}"
-                    )));
-                }
-                cx.emit_to([from, to], ChatEvent::Whispered { from, to, text });
-            }
-            ChatMsg::Rename { name } => {
-                check_text("the name", &name)?;
-                self.names.insert(from, name.clone());
-                cx.emit(ChatEvent::Renamed {
-                    session: from,
-                    name,
-                });
-            }
+        self.dispatch(cx, from, msg)
+    }
+}
+
+impl ChatMsgHandler for ChatApp {
+    fn say(
+        &mut self,
+        cx: &mut Context<'_, Self>,
+        from: SessionId,
+        text: String,
+    ) -> Result<(), Reject> {
+        check_text("the message", &text)?;
+        cx.emit(ChatEvent::Said { from, text });
+        Ok(())
+    }
+
+    fn whisper(
+        &mut self,
+        cx: &mut Context<'_, Self>,
+        from: SessionId,
+        to: SessionId,
+        text: String,
+    ) -> Result<(), Reject> {
+        check_text("the whisper", &text)?;
+        if !self.names.contains_key(&to) {
+            return Err(Reject::new(format!(
+                "nobody in this room has session id {to}"
+            )));
         }
+        cx.emit_to([from, to], ChatEvent::Whispered { from, to, text });
+        Ok(())
+    }
+
+    fn rename(
+        &mut self,
+        cx: &mut Context<'_, Self>,
+        from: SessionId,
+        name: String,
+    ) -> Result<(), Reject> {
+        check_text("the name", &name)?;
+        self.names.insert(from, name.clone());
+        cx.emit(ChatEvent::Renamed {
+            session: from,
+            name,
+        });
         Ok(())
     }
 }
@@ -270,6 +177,7 @@ impl RexApp for ChatApp {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn messages_round_trip_through_kind_and_data() {

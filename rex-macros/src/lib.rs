@@ -1,6 +1,76 @@
-//! Derive macros for REx protocols.
+//! Derive macros for REx protocols: `#[derive(RexMessage)]` and
+//! `#[derive(RexEvent)]`, re-exported by the `rex` crate.
 //!
-//! `#[derive(RexMessage)]` and `#[derive(RexEvent)]` land with the "derive
-//! macros" issue; until then apps implement `rex::RexMessage` and
-//! `rex::RexEvent` by hand (see `examples/src/chat.rs`). This crate is kept in
-//! the workspace now so the layout apps depend on does not change later.
+//! An app declares its protocol as two enums, one variant per kind. The
+//! derives generate:
+//!
+//! 1. **Serialization**: the `RexMessage` / `RexEvent` impl. The kind of a
+//!    variant is its name in snake_case, or `#[rex(rename = "…")]`, or the
+//!    enum's `#[rex(rename_all = "…")]` rule (serde's names: `lowercase`,
+//!    `UPPERCASE`, `PascalCase`, `camelCase`, `snake_case`,
+//!    `SCREAMING_SNAKE_CASE`, `kebab-case`, `SCREAMING-KEBAB-CASE`). Unit
+//!    variants carry no data, newtype variants their value, struct variants
+//!    an object; every decoding error names the field.
+//! 2. **Routing**: for a message enum `Msg`, a trait `MsgHandler` with one
+//!    method per variant and a provided `dispatch`; for an event enum `Ev`, a
+//!    trait `EvHandler` with a default no-op method per variant (getting the
+//!    event's metadata) and a provided `handle` for stream items.
+//! 3. **Client stubs** (message enums): a trait `MsgClient`, implemented for
+//!    `rex::Client<Msg, _>`, with one method per variant that sends it. The
+//!    variants' doc comments become the methods' docs.
+//!
+//! The generated code reaches the runtime only through `::rex::__private`,
+//! so an app depends on `rex` alone. Set `REX_MACROS_DEBUG=1` while building
+//! to print each expansion to stderr. `tests/expand/` in this crate holds the
+//! expansion of a sample protocol, kept readable and checked by a test.
+
+mod ast;
+mod attr;
+mod case;
+mod ctxt;
+mod expand;
+mod valid;
+
+#[cfg(test)]
+mod snapshot;
+
+use proc_macro::TokenStream;
+use syn::{parse_macro_input, DeriveInput};
+
+/// Derives `rex::RexMessage`, the `{Enum}Handler` routing trait and the
+/// `{Enum}Client` stubs for an enum of the messages clients send.
+///
+/// ```ignore
+/// #[derive(Debug, Clone, rex::RexMessage)]
+/// pub enum ChatMsg {
+///     /// Say something to the whole room.
+///     Say { text: String },
+///     /// Say something to one player only.
+///     Whisper { to: rex::SessionId, text: String },
+///     #[rex(rename = "rename")]
+///     SetName(String),
+/// }
+/// ```
+#[proc_macro_derive(RexMessage, attributes(rex))]
+pub fn derive_rex_message(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    expand::derive(&input, ast::Role::Message).into()
+}
+
+/// Derives `rex::RexEvent` and the `{Enum}Handler` trait for an enum of the
+/// events an app appends to its log.
+///
+/// ```ignore
+/// #[derive(Debug, Clone, rex::RexEvent)]
+/// pub enum ChatEvent {
+///     /// Somebody joined the room.
+///     Joined { session: rex::SessionId, name: String },
+///     /// Somebody said something.
+///     Said { from: rex::SessionId, text: String },
+/// }
+/// ```
+#[proc_macro_derive(RexEvent, attributes(rex))]
+pub fn derive_rex_event(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    expand::derive(&input, ast::Role::Event).into()
+}

@@ -28,7 +28,7 @@ pub mod path;
 pub use body::{CreateSession, EventRecord, Info, PostMessage, Receipt, SessionCreated};
 pub use error::{ErrorBody, ErrorCode};
 pub use ids::{Epoch, EventIndex, ParseIdError, SessionId, SessionToken};
-pub use kind::{DataObject, DecodeError, EncodeError, RexEvent, RexMessage};
+pub use kind::{DataEncoder, DataObject, DecodeError, EncodeError, RexEvent, RexMessage};
 
 /// The protocol version this crate speaks; it is the `v0` in every path and
 /// the `protocol` field of [`Info`].

@@ -13,38 +13,37 @@
 //! the wire protocol is specified in `docs/protocol.md`.
 //!
 //! ```no_run
-//! use rex::{Context, Reject, RexApp, Server, SessionId};
-//! # use rex::{DataObject, DecodeError, EncodeError, RexEvent, RexMessage};
-//! # pub struct Ping;
-//! # impl RexMessage for Ping {
-//! #     const KINDS: &'static [&'static str] = &["ping"];
-//! #     fn kind(&self) -> &'static str { "ping" }
-//! #     fn encode_data(&self) -> Result<Option<serde_json::Value>, EncodeError> { Ok(None) }
-//! #     fn decode(kind: &str, data: Option<serde_json::Value>) -> Result<Self, DecodeError> {
-//! #         match kind { "ping" => DataObject::expect_none(kind, data).map(|()| Ping),
-//! #                      _ => Err(DecodeError::unknown_kind(kind, Self::KINDS)) }
-//! #     }
-//! # }
-//! # pub struct Pong;
-//! # impl RexEvent for Pong {
-//! #     const KINDS: &'static [&'static str] = &["pong"];
-//! #     fn kind(&self) -> &'static str { "pong" }
-//! #     fn encode_data(&self) -> Result<Option<serde_json::Value>, EncodeError> { Ok(None) }
-//! #     fn decode(kind: &str, data: Option<serde_json::Value>) -> Result<Self, DecodeError> {
-//! #         match kind { "pong" => DataObject::expect_none(kind, data).map(|()| Pong),
-//! #                      _ => Err(DecodeError::unknown_kind(kind, Self::KINDS)) }
-//! #     }
-//! # }
+//! use rex::{Context, Reject, RexApp, RexEvent, RexMessage, Server, SessionId};
+//!
+//! /// What phones send.
+//! #[derive(Debug, RexMessage)]
+//! pub enum Msg {
+//!     /// Ask the TV for a pong.
+//!     Ping,
+//! }
+//!
+//! /// What the TV appends to the log.
+//! #[derive(Debug, RexEvent)]
+//! pub enum Event {
+//!     /// The answer to a ping, for everyone to see.
+//!     Pong { to: SessionId },
+//! }
 //!
 //! struct PingPong;
 //!
 //! impl RexApp for PingPong {
-//!     type Message = Ping;
-//!     type Event = Pong;
+//!     type Message = Msg;
+//!     type Event = Event;
 //!     const ID: &'static str = "ping-pong";
 //!
-//!     fn message(&mut self, cx: &mut Context<'_, Self>, _from: SessionId, _msg: Ping) -> Result<(), Reject> {
-//!         cx.emit(Pong);
+//!     fn message(&mut self, cx: &mut Context<'_, Self>, from: SessionId, msg: Msg) -> Result<(), Reject> {
+//!         self.dispatch(cx, from, msg) // routes to `MsgHandler::ping`
+//!     }
+//! }
+//!
+//! impl MsgHandler for PingPong {
+//!     fn ping(&mut self, cx: &mut Context<'_, Self>, from: SessionId) -> Result<(), Reject> {
+//!         cx.emit(Event::Pong { to: from });
 //!         Ok(())
 //!     }
 //! }
@@ -57,14 +56,28 @@
 //! }
 //! ```
 //!
+//! A phone talks to it with the typed [`Client`] and the generated stubs:
+//! `client.ping().await?` sends a `Ping` (see `docs/client.md`).
+//!
 //! Cargo features: `server` (the runtime above) and `client` (for the typed
 //! client), both on by default; a phone build can turn `server` off.
 
+// Lets the derives' generated code (which names `::rex`) work inside this
+// crate's own tests too.
+extern crate self as rex;
+
 pub use rex_proto::{
-    path, CreateSession, DataObject, DecodeError, EncodeError, Epoch, ErrorBody, ErrorCode,
-    EventIndex, EventRecord, Info, ParseIdError, PostMessage, Receipt, RexEvent, RexMessage,
-    SessionCreated, SessionId, SessionToken, PROTOCOL_VERSION,
+    path, CreateSession, DataEncoder, DataObject, DecodeError, EncodeError, Epoch, ErrorBody,
+    ErrorCode, EventIndex, EventRecord, Info, ParseIdError, PostMessage, Receipt, RexEvent,
+    RexMessage, SessionCreated, SessionId, SessionToken, PROTOCOL_VERSION,
 };
+
+/// Derives [`RexEvent`] (with the `{Enum}Handler` trait) for an enum of
+/// events. See the `rex-macros` crate.
+pub use rex_macros::RexEvent;
+/// Derives [`RexMessage`] (with the `{Enum}Handler` routing trait and the
+/// `{Enum}Client` stubs) for an enum of messages. See the `rex-macros` crate.
+pub use rex_macros::RexMessage;
 
 /// The wire types, as a module (everything in it is also at the crate root).
 pub mod proto {
@@ -86,3 +99,51 @@ pub use client::{
 pub use server::{
     AppHandle, AppStopped, Context, Reject, Retention, RexApp, Scheduled, Server, ServerBuilder,
 };
+
+/// What the derive macros' generated code refers to. Not public API: it may
+/// change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::{
+        DataEncoder, DataObject, DecodeError, EncodeError, Receipt, RexEvent, RexMessage, SessionId,
+    };
+    pub use serde_json::Value;
+
+    #[cfg(feature = "client")]
+    pub use crate::client::{Client, ClientError, EventMeta, Resync, StreamItem};
+    #[cfg(feature = "server")]
+    pub use crate::server::{Context, Reject, RexApp};
+
+    pub use crate::{__rex_if_client as if_client, __rex_if_server as if_server};
+}
+
+/// Expands its input only when the `server` feature is on, so generated
+/// server-side items vanish from client-only builds.
+#[cfg(feature = "server")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __rex_if_server {
+    ($($item:tt)*) => { $($item)* };
+}
+
+#[cfg(not(feature = "server"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __rex_if_server {
+    ($($item:tt)*) => {};
+}
+
+/// Expands its input only when the `client` feature is on.
+#[cfg(feature = "client")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __rex_if_client {
+    ($($item:tt)*) => { $($item)* };
+}
+
+#[cfg(not(feature = "client"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __rex_if_client {
+    ($($item:tt)*) => {};
+}

@@ -5,17 +5,14 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use rex::{
-    Context, DataObject, DecodeError, EncodeError, Reject, RexApp, RexEvent, RexMessage, SessionId,
-};
-use serde_json::{json, Value};
+use rex::{Context, Reject, RexApp, RexEvent, RexMessage, SessionId};
 
-/// Messages of the test app.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Messages of the test app: every shape (unit, newtype, struct).
+#[derive(Clone, Debug, PartialEq, Eq, RexMessage)]
 pub enum TestMsg {
     /// Emits nothing.
     Noop,
-    /// Emits `n` public `tick` events, numbered from `tag`'s count.
+    /// Emits `n` public `tick` events.
     Burst(u32),
     /// Emits one public `tick` carrying `tag`.
     Tag { tag: String },
@@ -27,134 +24,17 @@ pub enum TestMsg {
     Count,
     /// Schedules a `tick` after `ms` milliseconds.
     Later { ms: u64 },
-    /// Takes a moment (async-free: sleeps the actor) before answering.
+    /// Blocks the app for `ms` milliseconds before answering.
     Slow { ms: u64 },
 }
 
-impl RexMessage for TestMsg {
-    const KINDS: &'static [&'static str] = &[
-        "noop",
-        "burst",
-        "tag",
-        "secret",
-        "emit_then_reject",
-        "count",
-        "later",
-        "slow",
-    ];
-
-    fn kind(&self) -> &'static str {
-        match self {
-            TestMsg::Noop => "noop",
-            TestMsg::Burst(_) => "burst",
-            TestMsg::Tag { .. } => "tag",
-            TestMsg::Secret { .. } => "secret",
-            TestMsg::EmitThenReject => "emit_then_reject",
-            TestMsg::Count => "count",
-            TestMsg::Later { .. } => "later",
-            TestMsg::Slow { .. } => "slow",
-        }
-    }
-
-    fn encode_data(&self) -> Result<Option<Value>, EncodeError> {
-        Ok(match self {
-            TestMsg::Noop | TestMsg::EmitThenReject | TestMsg::Count => None,
-            TestMsg::Burst(n) => Some(json!(n)),
-            TestMsg::Tag { tag } => Some(json!({ "tag": tag })),
-            TestMsg::Secret { to, text } => Some(json!({ "to": to, "text": text })),
-            TestMsg::Later { ms } | TestMsg::Slow { ms } => Some(json!({ "ms": ms })),
-        })
-    }
-
-    fn decode(kind: &str, data: Option<Value>) -> Result<Self, DecodeError> {
-        let fields = |data| DataObject::new(kind, data);
-        Ok(match kind {
-            "noop" => DataObject::expect_none(kind, data).map(|()| TestMsg::Noop)?,
-            "emit_then_reject" => {
-                DataObject::expect_none(kind, data).map(|()| TestMsg::EmitThenReject)?
-            }
-            "count" => DataObject::expect_none(kind, data).map(|()| TestMsg::Count)?,
-            "burst" => TestMsg::Burst(DataObject::decode_value(kind, data)?),
-            "tag" => {
-                let mut d = fields(data)?;
-                let m = TestMsg::Tag {
-                    tag: d.field("tag")?,
-                };
-                d.deny_unknown(&["tag"])?;
-                m
-            }
-            "secret" => {
-                let mut d = fields(data)?;
-                let m = TestMsg::Secret {
-                    to: d.field("to")?,
-                    text: d.field("text")?,
-                };
-                d.deny_unknown(&["to", "text"])?;
-                m
-            }
-            "later" | "slow" => {
-                let mut d = fields(data)?;
-                let ms = d.field("ms")?;
-                d.deny_unknown(&["ms"])?;
-                if kind == "later" {
-                    TestMsg::Later { ms }
-                } else {
-                    TestMsg::Slow { ms }
-                }
-            }
-            other => return Err(DecodeError::unknown_kind(other, Self::KINDS)),
-        })
-    }
-}
-
 /// Events of the test app.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, RexEvent)]
 pub enum TestEvent {
     Joined { session: SessionId },
     Tick { tag: String },
     Secret { text: String },
     Counted { times: u64 },
-}
-
-impl RexEvent for TestEvent {
-    const KINDS: &'static [&'static str] = &["joined", "tick", "secret", "counted"];
-
-    fn kind(&self) -> &'static str {
-        match self {
-            TestEvent::Joined { .. } => "joined",
-            TestEvent::Tick { .. } => "tick",
-            TestEvent::Secret { .. } => "secret",
-            TestEvent::Counted { .. } => "counted",
-        }
-    }
-
-    fn encode_data(&self) -> Result<Option<Value>, EncodeError> {
-        Ok(Some(match self {
-            TestEvent::Joined { session } => json!({ "session": session }),
-            TestEvent::Tick { tag } => json!({ "tag": tag }),
-            TestEvent::Secret { text } => json!({ "text": text }),
-            TestEvent::Counted { times } => json!({ "times": times }),
-        }))
-    }
-
-    fn decode(kind: &str, data: Option<Value>) -> Result<Self, DecodeError> {
-        let mut d = DataObject::new(kind, data)?;
-        Ok(match kind {
-            "joined" => TestEvent::Joined {
-                session: d.field("session")?,
-            },
-            "tick" => TestEvent::Tick {
-                tag: d.field("tag")?,
-            },
-            "secret" => TestEvent::Secret {
-                text: d.field("text")?,
-            },
-            "counted" => TestEvent::Counted {
-                times: d.field("times")?,
-            },
-            other => return Err(DecodeError::unknown_kind(other, Self::KINDS)),
-        })
-    }
 }
 
 /// The test app's state.

@@ -140,6 +140,12 @@ impl Proxy {
         self.0.control.send_modify(|c| c.stall = on);
     }
 
+    /// Responses still to drop from the last [`Proxy::drop_next_responses`]
+    /// (0 once they all were).
+    pub fn pending_response_drops(&self) -> usize {
+        self.0.shared.drop_remaining.load(SeqCst)
+    }
+
     /// Connections accepted so far.
     pub fn connections(&self) -> usize {
         self.0.shared.connections.load(SeqCst)

@@ -227,7 +227,9 @@ impl<M: RexMessage, E: RexEvent + Send + 'static> ClientBuilder<M, E> {
     /// Connects: checks that a REx server answers, then creates or
     /// restores the session.
     pub async fn connect(self) -> Result<Client<M, E>, ClientError> {
-        let endpoint = self.endpoint?;
+        // A server with several addresses (a discovered room): keep the
+        // first one that answers.
+        let endpoint = transport::first_answering(self.endpoint?, &self.config).await?;
         let shared = Arc::new(Shared {
             transport: Transport::new(endpoint, self.config.clone()),
             config: self.config,
@@ -420,13 +422,35 @@ impl<M: RexMessage, E: RexEvent + Send + 'static> Client<M, E> {
     /// policy's attempts), so the app handles the message exactly once even
     /// when an answer is lost. A refusal by the app is
     /// [`ClientError::Rejected`] with the app's reason.
-    pub async fn send(&self, msg: &M) -> Result<Receipt, ClientError> {
-        let token = {
-            let identity = self.shared.lock();
-            identity.session.as_ref().map(|s| s.token.clone())
+    ///
+    /// The message is encoded before this returns, so the future borrows
+    /// only the client (it is `Send` whatever `M` is).
+    ///
+    /// ```no_run
+    /// # async fn example<M: rex::RexMessage, E: rex::RexEvent + Send + 'static>(client: rex::Client<M, E>, msg: M) {
+    /// match client.send(&msg).await {
+    ///     Ok(receipt) => println!("handled; its events start at {}", receipt.first),
+    ///     Err(rex::ClientError::Rejected { reason }) => println!("refused: {reason}"),
+    ///     Err(e) => println!("could not send: {e}"),
+    /// }
+    /// # }
+    /// ```
+    pub fn send(
+        &self,
+        msg: &M,
+    ) -> impl std::future::Future<Output = Result<Receipt, ClientError>> + Send + '_ {
+        let prepared = self.prepare(msg);
+        async move {
+            let (token, body) = prepared?;
+            let answer = self
+                .call_retrying(Method::POST, path::MESSAGES, Some(&token), Some(body), true)
+                .await?;
+            expect(StatusCode::OK, answer.status, &answer.body)
         }
-        .ok_or(ClientError::NoSession)?;
-        let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Picks the session's token and the next id, and encodes the body.
+    fn prepare(&self, msg: &M) -> Result<(SessionToken, Bytes), ClientError> {
         #[derive(Serialize)]
         struct Body<'a> {
             kind: &'a str,
@@ -434,24 +458,20 @@ impl<M: RexMessage, E: RexEvent + Send + 'static> Client<M, E> {
             data: Option<serde_json::Value>,
             id: u64,
         }
+        let token = {
+            let identity = self.shared.lock();
+            identity.session.as_ref().map(|s| s.token.clone())
+        }
+        .ok_or(ClientError::NoSession)?;
         let body = Body {
             kind: msg.kind(),
             data: msg.encode_data()?,
-            id,
+            id: self.shared.next_id.fetch_add(1, Ordering::Relaxed),
         };
         let body = serde_json::to_vec(&body).map_err(|e| ClientError::Protocol {
             reason: e.to_string(),
         })?;
-        let answer = self
-            .call_retrying(
-                Method::POST,
-                path::MESSAGES,
-                Some(&token),
-                Some(Bytes::from(body)),
-                true,
-            )
-            .await?;
-        expect(StatusCode::OK, answer.status, &answer.body)
+        Ok((token, Bytes::from(body)))
     }
 
     /// Follows the log: from after the last event this client has seen, or

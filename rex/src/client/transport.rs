@@ -20,11 +20,17 @@ use super::{ClientConfig, ClientError};
 /// Where a REx server is: the scheme, host and port of its base URL.
 ///
 /// Made from a URL (`"http://192.168.1.20:7700"`; a trailing `/` or
-/// `/rex/v0` is accepted and dropped) or a socket address.
+/// `/rex/v0` is accepted and dropped), a socket address, or several
+/// addresses of one server ([`Endpoint::from_addrs`], what a discovered room
+/// gives): the client then uses the first that answers.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Endpoint {
     /// `http://host:port`, no path.
     base: String,
+    /// Other base URLs of the same server, tried in order when `base` does
+    /// not answer: a room found by discovery is often reachable at an IPv4
+    /// address and an IPv6 link-local one, and only one may work from here.
+    fallbacks: Vec<String>,
 }
 
 impl Endpoint {
@@ -53,6 +59,7 @@ impl Endpoint {
         }
         Ok(Endpoint {
             base: format!("http://{authority}"),
+            fallbacks: Vec::new(),
         })
     }
 
@@ -60,7 +67,38 @@ impl Endpoint {
     pub fn from_addr(addr: SocketAddr) -> Endpoint {
         Endpoint {
             base: format!("http://{addr}"),
+            fallbacks: Vec::new(),
         }
+    }
+
+    /// The endpoint of a server reachable at several addresses, tried in
+    /// the order given until one answers (at connect). An IPv6 link-local
+    /// address needs its scope id (the interface) to be reachable.
+    ///
+    /// ```
+    /// # use rex::Endpoint;
+    /// let endpoint = Endpoint::from_addrs(["10.0.0.2:7700".parse().unwrap(), "[fe80::2%3]:7700".parse().unwrap()]).unwrap();
+    /// assert_eq!(endpoint.as_str(), "http://10.0.0.2:7700");
+    /// assert_eq!(endpoint.candidates().count(), 2);
+    /// ```
+    pub fn from_addrs(
+        addrs: impl IntoIterator<Item = SocketAddr>,
+    ) -> Result<Endpoint, ClientError> {
+        let mut all = addrs.into_iter().map(|a| format!("http://{a}"));
+        let base = all.next().ok_or_else(|| ClientError::InvalidUrl {
+            url: String::new(),
+            reason: "no address to connect to".to_owned(),
+        })?;
+        Ok(Endpoint {
+            base,
+            fallbacks: all.collect(),
+        })
+    }
+
+    /// Every base URL this endpoint may be reached at, in the order they
+    /// are tried.
+    pub fn candidates(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.base.as_str()).chain(self.fallbacks.iter().map(String::as_str))
     }
 
     /// The base URL, `http://host:port`.
@@ -80,7 +118,11 @@ impl Endpoint {
 
 impl fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Endpoint").field(&self.base).finish()
+        if self.fallbacks.is_empty() {
+            f.debug_tuple("Endpoint").field(&self.base).finish()
+        } else {
+            f.debug_list().entries(self.candidates()).finish()
+        }
     }
 }
 
@@ -129,7 +171,13 @@ impl IntoEndpoint for SocketAddr {
 
 /// One pooled HTTP/1.1 client and the settings every request uses.
 pub(crate) struct Transport {
+    /// Keep-alive pool for requests with a short answer.
     http: HyperClient<HttpConnector, Full<Bytes>>,
+    /// No pool: every event stream gets a fresh connection. A stream holds
+    /// its connection for as long as it lives anyway, and a stream that is
+    /// reconnecting after a cut or a stall must not land on an idle pooled
+    /// connection that may be just as dead.
+    streams: HyperClient<HttpConnector, Full<Bytes>>,
     pub(crate) endpoint: Endpoint,
     pub(crate) config: ClientConfig,
 }
@@ -149,9 +197,13 @@ impl Transport {
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
             .pool_idle_timeout(Duration::from_secs(60))
+            .build(connector.clone());
+        let streams = HyperClient::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(0)
             .build(connector);
         Transport {
             http,
+            streams,
             endpoint,
             config,
         }
@@ -234,7 +286,7 @@ impl Transport {
         token: Option<&SessionToken>,
     ) -> Result<Response<Incoming>, ClientError> {
         let req = self.request(Method::GET, path, token, None)?;
-        match tokio::time::timeout(self.config.request_timeout, self.http.request(req)).await {
+        match tokio::time::timeout(self.config.request_timeout, self.streams.request(req)).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(e)) => Err(ClientError::transport(
                 format!("could not open the event stream at {}", self.endpoint),
@@ -243,6 +295,48 @@ impl Transport {
             Err(_) => Err(ClientError::Timeout),
         }
     }
+}
+
+/// The endpoint to use for `endpoint`: itself when it has one address;
+/// otherwise the first of its addresses where a REx server answers
+/// `GET /info`, tried in order, each within the connect timeout.
+pub(crate) async fn first_answering(
+    endpoint: Endpoint,
+    config: &ClientConfig,
+) -> Result<Endpoint, ClientError> {
+    if endpoint.fallbacks.is_empty() {
+        return Ok(endpoint);
+    }
+    let probe = ClientConfig {
+        request_timeout: config.connect_timeout,
+        ..config.clone()
+    };
+    let mut failures = Vec::new();
+    for base in endpoint.candidates() {
+        let single = Endpoint {
+            base: base.to_owned(),
+            fallbacks: Vec::new(),
+        };
+        let transport = Transport::new(single.clone(), probe.clone());
+        match transport
+            .call(Method::GET, rex_proto::path::INFO, None, None)
+            .await
+        {
+            Ok(answer) if answer.status == StatusCode::OK => {
+                tracing::debug!(%base, "the server answers here");
+                return Ok(single);
+            }
+            Ok(answer) => failures.push(format!("{base} answered {}", answer.status)),
+            Err(failure) => failures.push(format!("{base}: {}", failure.into_error())),
+        }
+    }
+    Err(ClientError::Transport {
+        reason: format!(
+            "none of the server's addresses answered ({}); check that this device is on the same network",
+            failures.join("; ")
+        ),
+        source: None,
+    })
 }
 
 /// Why a call produced no answer.

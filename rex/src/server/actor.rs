@@ -224,44 +224,22 @@ mod tests {
     use super::*;
     use crate::server::log::{Framing, Retention};
     use crate::server::{AppHandle, Reject};
-    use rex_proto::{DataObject, DecodeError, EncodeError, RexEvent, RexMessage};
     use serde_json::Value;
 
-    /// A message that says how many events to emit and whether to reject.
-    struct Go {
-        emit: u32,
-        reject: bool,
-        timer_ms: Option<u64>,
+    /// Says how many events to emit, whether to schedule work, whether to
+    /// reject.
+    #[derive(crate::RexMessage)]
+    enum Msg {
+        Go {
+            emit: u32,
+            reject: bool,
+            timer_ms: Option<u64>,
+        },
     }
 
-    impl RexMessage for Go {
-        const KINDS: &'static [&'static str] = &["go"];
-        fn kind(&self) -> &'static str {
-            "go"
-        }
-        fn encode_data(&self) -> Result<Option<Value>, EncodeError> {
-            Ok(None)
-        }
-        fn decode(kind: &str, _: Option<Value>) -> Result<Self, DecodeError> {
-            Err(DecodeError::unknown_kind(kind, Self::KINDS))
-        }
-    }
-
-    #[derive(Debug, PartialEq)]
-    struct Ev(&'static str);
-
-    impl RexEvent for Ev {
-        const KINDS: &'static [&'static str] = &["ev"];
-        fn kind(&self) -> &'static str {
-            "ev"
-        }
-        fn encode_data(&self) -> Result<Option<Value>, EncodeError> {
-            EncodeError::encode("ev", self.0).map(Some)
-        }
-        fn decode(kind: &str, data: Option<Value>) -> Result<Self, DecodeError> {
-            let _: String = DataObject::decode_value(kind, data)?;
-            Ok(Ev("decoded"))
-        }
+    #[derive(Debug, PartialEq, crate::RexEvent)]
+    enum Ev {
+        Note(String),
     }
 
     #[derive(Default)]
@@ -270,34 +248,43 @@ mod tests {
     }
 
     impl RexApp for App {
-        type Message = Go;
+        type Message = Msg;
         type Event = Ev;
         const ID: &'static str = "unit";
 
         fn start(&mut self, cx: &mut Context<'_, Self>) {
-            cx.emit(Ev("started"));
+            cx.emit(note("started"));
         }
 
         fn message(
             &mut self,
             cx: &mut Context<'_, Self>,
             _: SessionId,
-            go: Go,
+            msg: Msg,
         ) -> Result<(), Reject> {
-            for _ in 0..go.emit {
-                cx.emit(Ev("go"));
+            let Msg::Go {
+                emit,
+                reject,
+                timer_ms,
+            } = msg;
+            for _ in 0..emit {
+                cx.emit(note("go"));
             }
-            if let Some(ms) = go.timer_ms {
+            if let Some(ms) = timer_ms {
                 cx.after(Duration::from_millis(ms), |app, cx| {
                     app.fired.push("timer");
-                    cx.emit(Ev("timer"));
+                    cx.emit(note("timer"));
                 });
             }
-            if go.reject {
+            if reject {
                 return Err(Reject::new("no"));
             }
             Ok(())
         }
+    }
+
+    fn note(text: &str) -> Ev {
+        Ev::Note(text.to_owned())
     }
 
     struct Harness {
@@ -330,7 +317,7 @@ mod tests {
     }
 
     impl Harness {
-        async fn send(&self, go: Go, id: Option<u64>) -> Result<Receipt, CallError> {
+        async fn send(&self, go: Msg, id: Option<u64>) -> Result<Receipt, CallError> {
             let (reply, rx) = oneshot::channel();
             let cmd = Command::Message {
                 session: self.session,
@@ -367,8 +354,8 @@ mod tests {
         }
     }
 
-    fn go(emit: u32) -> Go {
-        Go {
+    fn go(emit: u32) -> Msg {
+        Msg::Go {
             emit,
             reject: false,
             timer_ms: None,
@@ -393,7 +380,7 @@ mod tests {
     async fn rejected_calls_append_nothing_and_schedule_nothing() {
         tokio::time::pause();
         let h = start();
-        let rejected = Go {
+        let rejected = Msg::Go {
             emit: 3,
             reject: true,
             timer_ms: Some(10),
@@ -411,7 +398,7 @@ mod tests {
     async fn scheduled_work_runs_after_its_delay_unless_cancelled() {
         tokio::time::pause();
         let h = start();
-        let timed = Go {
+        let timed = Msg::Go {
             emit: 0,
             reject: false,
             timer_ms: Some(5_000),
@@ -429,7 +416,7 @@ mod tests {
             .handle
             .run(|_, cx| {
                 cx.after(Duration::from_secs(1), |_, cx| {
-                    cx.emit(Ev("cancelled"));
+                    cx.emit(note("cancelled"));
                 })
             })
             .await
@@ -451,7 +438,7 @@ mod tests {
         );
         let rejected = h
             .send(
-                Go {
+                Msg::Go {
                     emit: 1,
                     reject: true,
                     timer_ms: None,

@@ -22,32 +22,19 @@ use super::log::{Audience, Entry};
 /// rejected message leaves the log unchanged.
 ///
 /// ```
-/// use rex::{Context, Reject, RexApp, SessionId};
-/// # use rex::{DataObject, DecodeError, EncodeError, RexEvent, RexMessage};
-/// # pub enum Msg { Add(i64) }
-/// # impl RexMessage for Msg {
-/// #     const KINDS: &'static [&'static str] = &["add"];
-/// #     fn kind(&self) -> &'static str { "add" }
-/// #     fn encode_data(&self) -> Result<Option<serde_json::Value>, EncodeError> {
-/// #         let Msg::Add(n) = self; EncodeError::encode("add", n).map(Some)
-/// #     }
-/// #     fn decode(kind: &str, data: Option<serde_json::Value>) -> Result<Self, DecodeError> {
-/// #         match kind { "add" => DataObject::decode_value(kind, data).map(Msg::Add),
-/// #                      _ => Err(DecodeError::unknown_kind(kind, Self::KINDS)) }
-/// #     }
-/// # }
-/// # pub enum Evt { Total(i64) }
-/// # impl RexEvent for Evt {
-/// #     const KINDS: &'static [&'static str] = &["total"];
-/// #     fn kind(&self) -> &'static str { "total" }
-/// #     fn encode_data(&self) -> Result<Option<serde_json::Value>, EncodeError> {
-/// #         let Evt::Total(n) = self; EncodeError::encode("total", n).map(Some)
-/// #     }
-/// #     fn decode(kind: &str, data: Option<serde_json::Value>) -> Result<Self, DecodeError> {
-/// #         match kind { "total" => DataObject::decode_value(kind, data).map(Evt::Total),
-/// #                      _ => Err(DecodeError::unknown_kind(kind, Self::KINDS)) }
-/// #     }
-/// # }
+/// use rex::{Context, Reject, RexApp, RexEvent, RexMessage, SessionId};
+///
+/// #[derive(RexMessage)]
+/// pub enum Msg {
+///     /// Add to the shared total.
+///     Add(i64),
+/// }
+///
+/// #[derive(RexEvent)]
+/// pub enum Evt {
+///     /// The new total.
+///     Total(i64),
+/// }
 ///
 /// /// A shared counter: every phone adds to it, the TV shows the total.
 /// #[derive(Default)]

@@ -1,0 +1,118 @@
+//! `#[rex(…)]` attributes: parsed with `parse_nested_meta`, every unknown key
+//! an error at that key listing the valid ones.
+
+use syn::{Attribute, LitStr};
+
+use crate::case::{RenameRule, RULE_NAMES};
+use crate::ctxt::Ctxt;
+
+/// Attributes on the enum.
+#[derive(Default)]
+pub(crate) struct Container {
+    pub(crate) rename_all: Option<RenameRule>,
+}
+
+/// Attributes on a variant.
+#[derive(Default)]
+pub(crate) struct Variant {
+    /// The kind name given, with its span for errors.
+    pub(crate) rename: Option<LitStr>,
+}
+
+fn rex_attrs(attrs: &[Attribute]) -> impl Iterator<Item = &Attribute> {
+    attrs.iter().filter(|a| a.path().is_ident("rex"))
+}
+
+pub(crate) fn container(cx: &mut Ctxt, attrs: &[Attribute]) -> Container {
+    let mut out = Container::default();
+    for attr in rex_attrs(attrs) {
+        let parsed = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("rename_all") {
+                let value: LitStr = meta.value()?.parse()?;
+                if out.rename_all.is_some() {
+                    return Err(meta.error("duplicate rex attribute `rename_all`"));
+                }
+                match RenameRule::from_str(&value.value()) {
+                    Some(rule) => out.rename_all = Some(rule),
+                    None => {
+                        let names: Vec<&str> = RULE_NAMES.iter().map(|(n, _)| *n).collect();
+                        return Err(syn::Error::new(
+                            value.span(),
+                            format!(
+                                "unknown rename rule `{}`; expected one of: {}",
+                                value.value(),
+                                names.join(", ")
+                            ),
+                        ));
+                    }
+                }
+                Ok(())
+            } else if meta.path.is_ident("rename") {
+                Err(meta.error("`rename` goes on a variant; on the enum, use `rename_all`"))
+            } else {
+                Err(meta.error(format!(
+                    "unknown rex attribute `{}` on an enum; expected one of: rename_all",
+                    path_name(&meta.path)
+                )))
+            }
+        });
+        if let Err(e) = parsed {
+            cx.push(e);
+        }
+    }
+    out
+}
+
+pub(crate) fn variant(cx: &mut Ctxt, attrs: &[Attribute]) -> Variant {
+    let mut out = Variant::default();
+    for attr in rex_attrs(attrs) {
+        let parsed = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("rename") {
+                let value: LitStr = meta.value()?.parse()?;
+                if out.rename.is_some() {
+                    return Err(meta.error("duplicate rex attribute `rename`"));
+                }
+                out.rename = Some(value);
+                Ok(())
+            } else if meta.path.is_ident("rename_all") {
+                Err(meta.error("`rename_all` goes on the enum; on a variant, use `rename`"))
+            } else {
+                Err(meta.error(format!(
+                    "unknown rex attribute `{}` on a variant; expected one of: rename",
+                    path_name(&meta.path)
+                )))
+            }
+        });
+        if let Err(e) = parsed {
+            cx.push(e);
+        }
+    }
+    out
+}
+
+/// Fields take no `rex` attributes (yet): say so rather than ignore them.
+pub(crate) fn field(cx: &mut Ctxt, attrs: &[Attribute]) {
+    for attr in rex_attrs(attrs) {
+        cx.error_spanned_by(
+            attr,
+            "rex attributes are not supported on fields; the JSON key is the field's name",
+        );
+    }
+}
+
+/// The `#[doc]` attributes, to carry variant docs over to generated methods.
+pub(crate) fn docs(attrs: &[Attribute]) -> Vec<Attribute> {
+    attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .cloned()
+        .collect()
+}
+
+fn path_name(path: &syn::Path) -> String {
+    path.segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect::<Vec<_>>()
+        .join("::")
+}

@@ -1,0 +1,485 @@
+//! Code generation from the validated [`Enum`]. Everything generated refers
+//! to the runtime through `::rex::__private` and to the standard library
+//! through `::core`, so it works in any crate that depends on `rex`,
+//! whatever that crate has in scope.
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote};
+use syn::DeriveInput;
+
+use crate::ast::{Enum, Role, Shape, Variant};
+use crate::ctxt::Ctxt;
+use crate::valid;
+
+pub(crate) fn derive(input: &DeriveInput, role: Role) -> TokenStream {
+    let mut cx = Ctxt::default();
+    let parsed = Enum::from_ast(&mut cx, input, role);
+    if let Some(e) = &parsed {
+        valid::check(&mut cx, e);
+    }
+    let tokens = match (cx.check(), parsed) {
+        (Ok(()), Some(e)) => expand(&e),
+        (Err(errors), _) => {
+            let mut tokens = fallback(input, role);
+            tokens.extend(errors.to_compile_error());
+            tokens
+        }
+        (Ok(()), None) => fallback(input, role),
+    };
+    if std::env::var_os("REX_MACROS_DEBUG").is_some() {
+        eprintln!(
+            "// #[derive({})] on `{}`:\n{tokens}",
+            role.trait_name(),
+            input.ident
+        );
+    }
+    tokens
+}
+
+/// After an error, still implement the trait (with bodies that are never
+/// run, since the crate does not compile) so the user sees their mistake and
+/// not a cascade of "trait not implemented" errors.
+fn fallback(input: &DeriveInput, role: Role) -> TokenStream {
+    if !matches!(input.data, syn::Data::Enum(_)) || !input.generics.params.is_empty() {
+        return TokenStream::new();
+    }
+    let ident = &input.ident;
+    let trait_path = trait_path(role);
+    quote! {
+        const _: () = {
+            #[automatically_derived]
+            impl #trait_path for #ident {
+                const KINDS: &'static [&'static str] = &[];
+                fn kind(&self) -> &'static str {
+                    ::core::unreachable!()
+                }
+                fn encode_data(&self) -> ::core::result::Result<::core::option::Option<::rex::__private::Value>, ::rex::__private::EncodeError> {
+                    ::core::unreachable!()
+                }
+                fn decode(kind: &str, data: ::core::option::Option<::rex::__private::Value>) -> ::core::result::Result<Self, ::rex::__private::DecodeError> {
+                    ::core::unreachable!()
+                }
+            }
+        };
+    }
+}
+
+fn trait_path(role: Role) -> TokenStream {
+    match role {
+        Role::Message => quote!(::rex::__private::RexMessage),
+        Role::Event => quote!(::rex::__private::RexEvent),
+    }
+}
+
+fn expand(e: &Enum<'_>) -> TokenStream {
+    let codec = expand_codec(e);
+    let extra = match e.role {
+        Role::Message => {
+            let handler = expand_message_handler(e);
+            let client = expand_client(e);
+            quote! {
+                ::rex::__private::if_server! { #handler }
+                ::rex::__private::if_client! { #client }
+            }
+        }
+        Role::Event => {
+            let handler = expand_event_handler(e);
+            quote! { ::rex::__private::if_client! { #handler } }
+        }
+    };
+    quote! { #codec #extra }
+}
+
+fn method_ident(v: &Variant<'_>) -> Ident {
+    let span = v.ident.span();
+    match syn::parse_str::<Ident>(&v.method) {
+        Ok(mut ident) => {
+            ident.set_span(span);
+            ident
+        }
+        Err(_) => Ident::new_raw(&v.method, span),
+    }
+}
+
+/// Doc attributes of a variant, or a plain sentence if it has none.
+fn docs_or(v: &Variant<'_>, fallback: String) -> TokenStream {
+    if v.docs.is_empty() {
+        quote!(#[doc = #fallback])
+    } else {
+        let docs = &v.docs;
+        quote!(#(#docs)*)
+    }
+}
+
+/// The `RexMessage` / `RexEvent` impl.
+fn expand_codec(e: &Enum<'_>) -> TokenStream {
+    let ident = e.ident;
+    let trait_path = trait_path(e.role);
+    let kinds = e.variants.iter().map(|v| &v.kind);
+    let kind_arms = e.variants.iter().map(|v| {
+        let variant = v.ident;
+        let kind = &v.kind;
+        let pattern = match v.shape {
+            Shape::Unit => quote!(#ident::#variant),
+            Shape::Newtype(_) => quote!(#ident::#variant(..)),
+            Shape::Struct(_) => quote!(#ident::#variant { .. }),
+        };
+        quote!(#pattern => #kind,)
+    });
+    let encode_arms = e.variants.iter().map(|v| {
+        let variant = v.ident;
+        let kind = &v.kind;
+        match &v.shape {
+            Shape::Unit => quote! {
+                #ident::#variant => ::core::result::Result::Ok(::core::option::Option::None),
+            },
+            Shape::Newtype(_) => quote! {
+                #ident::#variant(value) => ::core::result::Result::Ok(::core::option::Option::Some(
+                    ::rex::__private::EncodeError::encode(#kind, value)?,
+                )),
+            },
+            Shape::Struct(fields) => {
+                let names = fields.iter().map(|f| f.ident);
+                let adds = fields.iter().map(|f| {
+                    let name = f.ident;
+                    let key = &f.key;
+                    quote!(.field(#key, #name)?)
+                });
+                quote! {
+                    #ident::#variant { #(#names),* } => ::core::result::Result::Ok(
+                        ::core::option::Option::Some(
+                            ::rex::__private::DataEncoder::new(#kind) #(#adds)* .finish(),
+                        ),
+                    ),
+                }
+            }
+        }
+    });
+    let decode_arms = e.variants.iter().map(|v| {
+        let variant = v.ident;
+        let kind = &v.kind;
+        let body = match &v.shape {
+            Shape::Unit => quote! {
+                ::rex::__private::DataObject::expect_none(kind, data)?;
+                ::core::result::Result::Ok(#ident::#variant)
+            },
+            Shape::Newtype(_) => quote! {
+                ::core::result::Result::Ok(#ident::#variant(
+                    ::rex::__private::DataObject::decode_value(kind, data)?,
+                ))
+            },
+            Shape::Struct(fields) => {
+                let takes = fields.iter().map(|f| {
+                    let name = f.ident;
+                    let key = &f.key;
+                    quote!(#name: fields.field(#key)?,)
+                });
+                // Messages refuse unknown fields so a misspelt one is
+                // reported; events ignore them so a newer server can add
+                // fields without breaking older clients.
+                let finish = match e.role {
+                    Role::Message => {
+                        let keys = fields.iter().map(|f| &f.key);
+                        quote!(fields.deny_unknown(&[#(#keys),*])?;)
+                    }
+                    Role::Event => quote!(),
+                };
+                quote! {
+                    let mut fields = ::rex::__private::DataObject::new(kind, data)?;
+                    let value = #ident::#variant { #(#takes)* };
+                    #finish
+                    ::core::result::Result::Ok(value)
+                }
+            }
+        };
+        quote!(#kind => { #body })
+    });
+    // `match self {}` does not type-check on a reference to an empty enum
+    // (references are always inhabited); `match *self {}` does.
+    let scrutinee = if e.variants.is_empty() {
+        quote!(*self)
+    } else {
+        quote!(self)
+    };
+    quote! {
+        const _: () = {
+            #[automatically_derived]
+            impl #trait_path for #ident {
+                const KINDS: &'static [&'static str] = &[#(#kinds),*];
+
+                fn kind(&self) -> &'static str {
+                    match #scrutinee {
+                        #(#kind_arms)*
+                    }
+                }
+
+                fn encode_data(
+                    &self,
+                ) -> ::core::result::Result<
+                    ::core::option::Option<::rex::__private::Value>,
+                    ::rex::__private::EncodeError,
+                > {
+                    match #scrutinee {
+                        #(#encode_arms)*
+                    }
+                }
+
+                fn decode(
+                    kind: &str,
+                    data: ::core::option::Option<::rex::__private::Value>,
+                ) -> ::core::result::Result<Self, ::rex::__private::DecodeError> {
+                    match kind {
+                        #(#decode_arms)*
+                        _ => ::core::result::Result::Err(::rex::__private::DecodeError::unknown_kind(
+                            kind,
+                            <Self as #trait_path>::KINDS,
+                        )),
+                    }
+                }
+            }
+        };
+    }
+}
+
+/// `{Enum}Handler`: one method per message kind, and `dispatch`.
+fn expand_message_handler(e: &Enum<'_>) -> TokenStream {
+    let ident = e.ident;
+    let vis = e.vis;
+    let trait_ident = format_ident!("{}Handler", ident);
+    let trait_doc = format!(
+        "Handles [`{ident}`] messages on the server, one method per kind.\n\n\
+         Implement it for your app and route to it from `RexApp::message` with \
+         `self.dispatch(cx, from, msg)`. Each method gets the session that sent \
+         the message; return `Err(Reject::new(\"…\"))` to refuse it."
+    );
+    let methods = e.variants.iter().map(|v| {
+        let method = method_ident(v);
+        let docs = docs_or(v, format!("Handles [`{ident}::{}`].", v.ident));
+        let params = match &v.shape {
+            Shape::Unit => quote!(),
+            Shape::Newtype(ty) => quote!(, value: #ty),
+            Shape::Struct(fields) => {
+                let params = fields.iter().map(|f| {
+                    let (name, ty) = (f.ident, f.ty);
+                    quote!(, #name: #ty)
+                });
+                quote!(#(#params)*)
+            }
+        };
+        quote! {
+            #docs
+            fn #method(
+                &mut self,
+                cx: &mut ::rex::__private::Context<'_, Self>,
+                from: ::rex::__private::SessionId
+                #params
+            ) -> ::core::result::Result<(), ::rex::__private::Reject>;
+        }
+    });
+    let arms = e.variants.iter().map(|v| {
+        let variant = v.ident;
+        let method = method_ident(v);
+        match &v.shape {
+            Shape::Unit => quote! {
+                #ident::#variant => <Self as #trait_ident>::#method(self, cx, from),
+            },
+            Shape::Newtype(_) => quote! {
+                #ident::#variant(value) => <Self as #trait_ident>::#method(self, cx, from, value),
+            },
+            Shape::Struct(fields) => {
+                let names: Vec<_> = fields.iter().map(|f| f.ident).collect();
+                quote! {
+                    #ident::#variant { #(#names),* } => <Self as #trait_ident>::#method(self, cx, from, #(#names),*),
+                }
+            }
+        }
+    });
+    quote! {
+        #[doc = #trait_doc]
+        #vis trait #trait_ident: ::rex::__private::RexApp {
+            #(#methods)*
+
+            /// Calls the method of `msg`'s kind.
+            fn dispatch(
+                &mut self,
+                cx: &mut ::rex::__private::Context<'_, Self>,
+                from: ::rex::__private::SessionId,
+                msg: #ident,
+            ) -> ::core::result::Result<(), ::rex::__private::Reject> {
+                match msg {
+                    #(#arms)*
+                }
+            }
+        }
+    }
+}
+
+/// `{Enum}Client`: one sending method per message kind, for `rex::Client`.
+fn expand_client(e: &Enum<'_>) -> TokenStream {
+    let ident = e.ident;
+    let vis = e.vis;
+    let trait_ident = format_ident!("{}Client", ident);
+    let trait_doc = format!(
+        "Typed stubs for sending [`{ident}`] messages: one method per kind, \
+         implemented for `rex::Client<{ident}, _>`.\n\n\
+         Each method sends its message and waits until the app has handled it, \
+         retrying on network failures without the app handling it twice; it \
+         returns the `Receipt`, or the app's refusal as `ClientError::Rejected`."
+    );
+    let future = quote! {
+        impl ::core::future::Future<
+            Output = ::core::result::Result<::rex::__private::Receipt, ::rex::__private::ClientError>,
+        > + ::core::marker::Send + '_
+    };
+    let signatures: Vec<TokenStream> = e
+        .variants
+        .iter()
+        .map(|v| {
+            let method = method_ident(v);
+            let params = match &v.shape {
+                Shape::Unit => quote!(),
+                Shape::Newtype(ty) => quote!(, value: impl ::core::convert::Into<#ty>),
+                Shape::Struct(fields) => {
+                    let params = fields.iter().map(|f| {
+                        let (name, ty) = (f.ident, f.ty);
+                        quote!(, #name: impl ::core::convert::Into<#ty>)
+                    });
+                    quote!(#(#params)*)
+                }
+            };
+            quote!(fn #method(&self #params) -> #future)
+        })
+        .collect();
+    let declarations = e.variants.iter().zip(&signatures).map(|(v, signature)| {
+        let docs = docs_or(v, format!("Sends [`{ident}::{}`].", v.ident));
+        quote! {
+            #docs
+            #signature;
+        }
+    });
+    let definitions = e.variants.iter().zip(&signatures).map(|(v, signature)| {
+        let variant = v.ident;
+        let value = match &v.shape {
+            Shape::Unit => quote!(#ident::#variant),
+            Shape::Newtype(_) => quote!(#ident::#variant(::core::convert::Into::into(value))),
+            Shape::Struct(fields) => {
+                let inits = fields.iter().map(|f| {
+                    let name = f.ident;
+                    quote!(#name: ::core::convert::Into::into(#name))
+                });
+                quote!(#ident::#variant { #(#inits),* })
+            }
+        };
+        quote! {
+            #signature {
+                ::rex::__private::Client::send(self, &#value)
+            }
+        }
+    });
+    let event = Ident::new("__RexEvent", Span::call_site());
+    quote! {
+        #[doc = #trait_doc]
+        #vis trait #trait_ident {
+            #(#declarations)*
+        }
+
+        #[automatically_derived]
+        impl<#event> #trait_ident for ::rex::__private::Client<#ident, #event>
+        where
+            #event: ::rex::__private::RexEvent + ::core::marker::Send + 'static,
+        {
+            #(#definitions)*
+        }
+    }
+}
+
+/// `{Enum}Handler` for events: a default no-op method per kind, and
+/// `handle` to route stream items.
+fn expand_event_handler(e: &Enum<'_>) -> TokenStream {
+    let ident = e.ident;
+    let vis = e.vis;
+    let trait_ident = format_ident!("{}Handler", ident);
+    let trait_doc = format!(
+        "Handles [`{ident}`] events on the client, one method per kind.\n\n\
+         Every method does nothing by default: override the ones your UI shows, \
+         and feed each item of an `EventStream<{ident}>` to `handle`."
+    );
+    let methods = e.variants.iter().map(|v| {
+        let method = method_ident(v);
+        let docs = docs_or(v, format!("Handles [`{ident}::{}`].", v.ident));
+        let (params, names) = match &v.shape {
+            Shape::Unit => (quote!(), quote!()),
+            Shape::Newtype(ty) => (quote!(, value: #ty), quote!(, value)),
+            Shape::Struct(fields) => {
+                let params = fields.iter().map(|f| {
+                    let (name, ty) = (f.ident, f.ty);
+                    quote!(, #name: #ty)
+                });
+                let names = fields.iter().map(|f| f.ident);
+                (quote!(#(#params)*), quote!(#(, #names)*))
+            }
+        };
+        quote! {
+            #docs
+            fn #method(&mut self, meta: &::rex::__private::EventMeta #params) {
+                let _ = (meta #names);
+            }
+        }
+    });
+    let arms = e.variants.iter().map(|v| {
+        let variant = v.ident;
+        let method = method_ident(v);
+        match &v.shape {
+            Shape::Unit => quote!(#ident::#variant => <Self as #trait_ident>::#method(self, meta),),
+            Shape::Newtype(_) => quote! {
+                #ident::#variant(value) => <Self as #trait_ident>::#method(self, meta, value),
+            },
+            Shape::Struct(fields) => {
+                let names: Vec<_> = fields.iter().map(|f| f.ident).collect();
+                quote! {
+                    #ident::#variant { #(#names),* } => <Self as #trait_ident>::#method(self, meta, #(#names),*),
+                }
+            }
+        }
+    });
+    quote! {
+        #[doc = #trait_doc]
+        #vis trait #trait_ident {
+            #(#methods)*
+
+            /// An event of a kind this client does not know (a newer server).
+            fn unknown(
+                &mut self,
+                meta: &::rex::__private::EventMeta,
+                kind: &str,
+                data: ::core::option::Option<&::rex::__private::Value>,
+            ) {
+                let _ = (meta, kind, data);
+            }
+
+            /// The stream skipped to the server's head (a restart, or events
+            /// dropped by retention): refetch what you show.
+            fn resync(&mut self, resync: &::rex::__private::Resync) {
+                let _ = resync;
+            }
+
+            /// Routes one item of an event stream to the method of its kind.
+            fn handle(&mut self, item: ::rex::__private::StreamItem<#ident>) {
+                match item {
+                    ::rex::__private::StreamItem::Event(event) => {
+                        let meta = &event.meta;
+                        match event.event {
+                            #(#arms)*
+                        }
+                    }
+                    ::rex::__private::StreamItem::Unknown { meta, kind, data } => {
+                        <Self as #trait_ident>::unknown(self, &meta, &kind, data.as_ref());
+                    }
+                    ::rex::__private::StreamItem::Resync(resync) => {
+                        <Self as #trait_ident>::resync(self, &resync);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,402 @@
+// The expansion of the sample protocol in rex-macros/src/snapshot.rs.
+// Regenerate: REX_SNAPSHOT=overwrite cargo test -p rex-macros
+
+// ===== #[derive(RexMessage)] on ChatMsg =====
+
+const _: () = {
+    #[automatically_derived]
+    impl ::rex::__private::RexMessage for ChatMsg {
+        const KINDS: &'static [&'static str] = &["say", "whisper", "rename", "leave"];
+        fn kind(&self) -> &'static str {
+            match self {
+                ChatMsg::Say { .. } => "say",
+                ChatMsg::Whisper { .. } => "whisper",
+                ChatMsg::SetName(..) => "rename",
+                ChatMsg::Leave => "leave",
+            }
+        }
+        fn encode_data(
+            &self,
+        ) -> ::core::result::Result<
+            ::core::option::Option<::rex::__private::Value>,
+            ::rex::__private::EncodeError,
+        > {
+            match self {
+                ChatMsg::Say { text } => {
+                    ::core::result::Result::Ok(
+                        ::core::option::Option::Some(
+                            ::rex::__private::DataEncoder::new("say")
+                                .field("text", text)?
+                                .finish(),
+                        ),
+                    )
+                }
+                ChatMsg::Whisper { to, text } => {
+                    ::core::result::Result::Ok(
+                        ::core::option::Option::Some(
+                            ::rex::__private::DataEncoder::new("whisper")
+                                .field("to", to)?
+                                .field("text", text)?
+                                .finish(),
+                        ),
+                    )
+                }
+                ChatMsg::SetName(value) => {
+                    ::core::result::Result::Ok(
+                        ::core::option::Option::Some(
+                            ::rex::__private::EncodeError::encode("rename", value)?,
+                        ),
+                    )
+                }
+                ChatMsg::Leave => {
+                    ::core::result::Result::Ok(::core::option::Option::None)
+                }
+            }
+        }
+        fn decode(
+            kind: &str,
+            data: ::core::option::Option<::rex::__private::Value>,
+        ) -> ::core::result::Result<Self, ::rex::__private::DecodeError> {
+            match kind {
+                "say" => {
+                    let mut fields = ::rex::__private::DataObject::new(kind, data)?;
+                    let value = ChatMsg::Say {
+                        text: fields.field("text")?,
+                    };
+                    fields.deny_unknown(&["text"])?;
+                    ::core::result::Result::Ok(value)
+                }
+                "whisper" => {
+                    let mut fields = ::rex::__private::DataObject::new(kind, data)?;
+                    let value = ChatMsg::Whisper {
+                        to: fields.field("to")?,
+                        text: fields.field("text")?,
+                    };
+                    fields.deny_unknown(&["to", "text"])?;
+                    ::core::result::Result::Ok(value)
+                }
+                "rename" => {
+                    ::core::result::Result::Ok(
+                        ChatMsg::SetName(
+                            ::rex::__private::DataObject::decode_value(kind, data)?,
+                        ),
+                    )
+                }
+                "leave" => {
+                    ::rex::__private::DataObject::expect_none(kind, data)?;
+                    ::core::result::Result::Ok(ChatMsg::Leave)
+                }
+                _ => {
+                    ::core::result::Result::Err(
+                        ::rex::__private::DecodeError::unknown_kind(
+                            kind,
+                            <Self as ::rex::__private::RexMessage>::KINDS,
+                        ),
+                    )
+                }
+            }
+        }
+    }
+};
+
+// ::rex::__private::if_server! { … }: present when rex's `server` feature is on
+/**Handles [`ChatMsg`] messages on the server, one method per kind.
+
+Implement it for your app and route to it from `RexApp::message` with `self.dispatch(cx, from, msg)`. Each method gets the session that sent the message; return `Err(Reject::new("…"))` to refuse it.*/
+pub trait ChatMsgHandler: ::rex::__private::RexApp {
+    /// Say something to the whole room.
+    fn say(
+        &mut self,
+        cx: &mut ::rex::__private::Context<'_, Self>,
+        from: ::rex::__private::SessionId,
+        text: String,
+    ) -> ::core::result::Result<(), ::rex::__private::Reject>;
+    /// Say something to one player only.
+    fn whisper(
+        &mut self,
+        cx: &mut ::rex::__private::Context<'_, Self>,
+        from: ::rex::__private::SessionId,
+        to: SessionId,
+        text: String,
+    ) -> ::core::result::Result<(), ::rex::__private::Reject>;
+    /// Change your display name.
+    fn set_name(
+        &mut self,
+        cx: &mut ::rex::__private::Context<'_, Self>,
+        from: ::rex::__private::SessionId,
+        value: String,
+    ) -> ::core::result::Result<(), ::rex::__private::Reject>;
+    /// Leave the room.
+    fn leave(
+        &mut self,
+        cx: &mut ::rex::__private::Context<'_, Self>,
+        from: ::rex::__private::SessionId,
+    ) -> ::core::result::Result<(), ::rex::__private::Reject>;
+    /// Calls the method of `msg`'s kind.
+    fn dispatch(
+        &mut self,
+        cx: &mut ::rex::__private::Context<'_, Self>,
+        from: ::rex::__private::SessionId,
+        msg: ChatMsg,
+    ) -> ::core::result::Result<(), ::rex::__private::Reject> {
+        match msg {
+            ChatMsg::Say { text } => <Self as ChatMsgHandler>::say(self, cx, from, text),
+            ChatMsg::Whisper { to, text } => {
+                <Self as ChatMsgHandler>::whisper(self, cx, from, to, text)
+            }
+            ChatMsg::SetName(value) => {
+                <Self as ChatMsgHandler>::set_name(self, cx, from, value)
+            }
+            ChatMsg::Leave => <Self as ChatMsgHandler>::leave(self, cx, from),
+        }
+    }
+}
+
+// ::rex::__private::if_client! { … }: present when rex's `client` feature is on
+/**Typed stubs for sending [`ChatMsg`] messages: one method per kind, implemented for `rex::Client<ChatMsg, _>`.
+
+Each method sends its message and waits until the app has handled it, retrying on network failures without the app handling it twice; it returns the `Receipt`, or the app's refusal as `ClientError::Rejected`.*/
+pub trait ChatMsgClient {
+    /// Say something to the whole room.
+    fn say(
+        &self,
+        text: impl ::core::convert::Into<String>,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<
+            ::rex::__private::Receipt,
+            ::rex::__private::ClientError,
+        >,
+    > + ::core::marker::Send + '_;
+    /// Say something to one player only.
+    fn whisper(
+        &self,
+        to: impl ::core::convert::Into<SessionId>,
+        text: impl ::core::convert::Into<String>,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<
+            ::rex::__private::Receipt,
+            ::rex::__private::ClientError,
+        >,
+    > + ::core::marker::Send + '_;
+    /// Change your display name.
+    fn set_name(
+        &self,
+        value: impl ::core::convert::Into<String>,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<
+            ::rex::__private::Receipt,
+            ::rex::__private::ClientError,
+        >,
+    > + ::core::marker::Send + '_;
+    /// Leave the room.
+    fn leave(
+        &self,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<
+            ::rex::__private::Receipt,
+            ::rex::__private::ClientError,
+        >,
+    > + ::core::marker::Send + '_;
+}
+#[automatically_derived]
+impl<__RexEvent> ChatMsgClient for ::rex::__private::Client<ChatMsg, __RexEvent>
+where
+    __RexEvent: ::rex::__private::RexEvent + ::core::marker::Send + 'static,
+{
+    fn say(
+        &self,
+        text: impl ::core::convert::Into<String>,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<
+            ::rex::__private::Receipt,
+            ::rex::__private::ClientError,
+        >,
+    > + ::core::marker::Send + '_ {
+        ::rex::__private::Client::send(
+            self,
+            &ChatMsg::Say {
+                text: ::core::convert::Into::into(text),
+            },
+        )
+    }
+    fn whisper(
+        &self,
+        to: impl ::core::convert::Into<SessionId>,
+        text: impl ::core::convert::Into<String>,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<
+            ::rex::__private::Receipt,
+            ::rex::__private::ClientError,
+        >,
+    > + ::core::marker::Send + '_ {
+        ::rex::__private::Client::send(
+            self,
+            &ChatMsg::Whisper {
+                to: ::core::convert::Into::into(to),
+                text: ::core::convert::Into::into(text),
+            },
+        )
+    }
+    fn set_name(
+        &self,
+        value: impl ::core::convert::Into<String>,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<
+            ::rex::__private::Receipt,
+            ::rex::__private::ClientError,
+        >,
+    > + ::core::marker::Send + '_ {
+        ::rex::__private::Client::send(
+            self,
+            &ChatMsg::SetName(::core::convert::Into::into(value)),
+        )
+    }
+    fn leave(
+        &self,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<
+            ::rex::__private::Receipt,
+            ::rex::__private::ClientError,
+        >,
+    > + ::core::marker::Send + '_ {
+        ::rex::__private::Client::send(self, &ChatMsg::Leave)
+    }
+}
+
+
+// ===== #[derive(RexEvent)] on ChatEvent =====
+
+const _: () = {
+    #[automatically_derived]
+    impl ::rex::__private::RexEvent for ChatEvent {
+        const KINDS: &'static [&'static str] = &["joined", "said"];
+        fn kind(&self) -> &'static str {
+            match self {
+                ChatEvent::Joined { .. } => "joined",
+                ChatEvent::Said { .. } => "said",
+            }
+        }
+        fn encode_data(
+            &self,
+        ) -> ::core::result::Result<
+            ::core::option::Option<::rex::__private::Value>,
+            ::rex::__private::EncodeError,
+        > {
+            match self {
+                ChatEvent::Joined { session, name } => {
+                    ::core::result::Result::Ok(
+                        ::core::option::Option::Some(
+                            ::rex::__private::DataEncoder::new("joined")
+                                .field("session", session)?
+                                .field("name", name)?
+                                .finish(),
+                        ),
+                    )
+                }
+                ChatEvent::Said { from, text } => {
+                    ::core::result::Result::Ok(
+                        ::core::option::Option::Some(
+                            ::rex::__private::DataEncoder::new("said")
+                                .field("from", from)?
+                                .field("text", text)?
+                                .finish(),
+                        ),
+                    )
+                }
+            }
+        }
+        fn decode(
+            kind: &str,
+            data: ::core::option::Option<::rex::__private::Value>,
+        ) -> ::core::result::Result<Self, ::rex::__private::DecodeError> {
+            match kind {
+                "joined" => {
+                    let mut fields = ::rex::__private::DataObject::new(kind, data)?;
+                    let value = ChatEvent::Joined {
+                        session: fields.field("session")?,
+                        name: fields.field("name")?,
+                    };
+                    ::core::result::Result::Ok(value)
+                }
+                "said" => {
+                    let mut fields = ::rex::__private::DataObject::new(kind, data)?;
+                    let value = ChatEvent::Said {
+                        from: fields.field("from")?,
+                        text: fields.field("text")?,
+                    };
+                    ::core::result::Result::Ok(value)
+                }
+                _ => {
+                    ::core::result::Result::Err(
+                        ::rex::__private::DecodeError::unknown_kind(
+                            kind,
+                            <Self as ::rex::__private::RexEvent>::KINDS,
+                        ),
+                    )
+                }
+            }
+        }
+    }
+};
+
+// ::rex::__private::if_client! { … }: present when rex's `client` feature is on
+/**Handles [`ChatEvent`] events on the client, one method per kind.
+
+Every method does nothing by default: override the ones your UI shows, and feed each item of an `EventStream<ChatEvent>` to `handle`.*/
+pub trait ChatEventHandler {
+    /// Somebody joined.
+    fn joined(
+        &mut self,
+        meta: &::rex::__private::EventMeta,
+        session: SessionId,
+        name: String,
+    ) {
+        let _ = (meta, session, name);
+    }
+    /// Somebody said something.
+    fn said(
+        &mut self,
+        meta: &::rex::__private::EventMeta,
+        from: SessionId,
+        text: String,
+    ) {
+        let _ = (meta, from, text);
+    }
+    /// An event of a kind this client does not know (a newer server).
+    fn unknown(
+        &mut self,
+        meta: &::rex::__private::EventMeta,
+        kind: &str,
+        data: ::core::option::Option<&::rex::__private::Value>,
+    ) {
+        let _ = (meta, kind, data);
+    }
+    /// The stream skipped to the server's head (a restart, or events
+    /// dropped by retention): refetch what you show.
+    fn resync(&mut self, resync: &::rex::__private::Resync) {
+        let _ = resync;
+    }
+    /// Routes one item of an event stream to the method of its kind.
+    fn handle(&mut self, item: ::rex::__private::StreamItem<ChatEvent>) {
+        match item {
+            ::rex::__private::StreamItem::Event(event) => {
+                let meta = &event.meta;
+                match event.event {
+                    ChatEvent::Joined { session, name } => {
+                        <Self as ChatEventHandler>::joined(self, meta, session, name)
+                    }
+                    ChatEvent::Said { from, text } => {
+                        <Self as ChatEventHandler>::said(self, meta, from, text)
+                    }
+                }
+            }
+            ::rex::__private::StreamItem::Unknown { meta, kind, data } => {
+                <Self as ChatEventHandler>::unknown(self, &meta, &kind, data.as_ref());
+            }
+            ::rex::__private::StreamItem::Resync(resync) => {
+                <Self as ChatEventHandler>::resync(self, &resync);
+            }
+        }
+    }
+}
+

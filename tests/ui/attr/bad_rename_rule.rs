@@ -1,0 +1,7 @@
+#[derive(rex::RexMessage)]
+#[rex(rename_all = "Title Case")]
+enum Msg {
+    Say,
+}
+
+fn main() {}

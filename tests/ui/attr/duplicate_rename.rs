@@ -1,0 +1,7 @@
+#[derive(rex::RexMessage)]
+enum Msg {
+    #[rex(rename = "a", rename = "b")]
+    Say,
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+#[derive(rex::RexMessage)]
+#[rex(rename = "msg")]
+enum Msg {
+    Say,
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+#[derive(rex::RexMessage)]
+#[rex(rename_al = "kebab-case")]
+enum Msg {
+    Say,
+}
+
+fn main() {}

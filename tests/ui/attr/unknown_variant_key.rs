@@ -1,0 +1,7 @@
+#[derive(rex::RexEvent)]
+enum Ev {
+    #[rex(renam = "said")]
+    Said,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[derive(rex::RexMessage)]
+enum Msg {
+    Send { text: String },
+}
+
+fn main() {}

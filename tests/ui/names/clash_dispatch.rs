@@ -1,0 +1,6 @@
+#[derive(rex::RexMessage)]
+enum Msg {
+    Dispatch,
+}
+
+fn main() {}

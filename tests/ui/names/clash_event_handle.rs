@@ -1,0 +1,6 @@
+#[derive(rex::RexEvent)]
+enum Ev {
+    Handle,
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+#[derive(rex::RexMessage)]
+enum Msg {
+    Say,
+    #[rex(rename = "say")]
+    Shout,
+}
+
+fn main() {}

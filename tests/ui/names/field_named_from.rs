@@ -1,0 +1,6 @@
+#[derive(rex::RexMessage)]
+enum Msg {
+    Say { from: String, text: String },
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+#[derive(rex::RexEvent)]
+enum Ev {
+    #[rex(rename = "said it")]
+    Said,
+}
+
+fn main() {}

@@ -1,0 +1,13 @@
+// Every mistake is reported in one compile, each at its own span.
+#[derive(rex::RexMessage)]
+#[rex(rename_all = "shouting")]
+enum Msg {
+    #[rex(rename = "")]
+    Empty,
+    Pair(u8, u8),
+    Info,
+    #[rex(colour = "red")]
+    Paint,
+}
+
+fn main() {}

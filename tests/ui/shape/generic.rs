@@ -1,0 +1,6 @@
+#[derive(rex::RexMessage)]
+enum Msg<T> {
+    Say(T),
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[derive(rex::RexMessage)]
+struct Say {
+    text: String,
+}
+
+fn main() {}
