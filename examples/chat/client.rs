@@ -1,4 +1,7 @@
-//! Run with: `cargo run --example chat-client -- URL --name NAME`
+//! Run with: `cargo run --example chat-client -- [URL] --name NAME`
+//!
+//! Without a URL it finds the chat room on the local network (mDNS /
+//! DNS-SD) and joins it; with one it connects there directly.
 //!
 //! A terminal client for the chat example: prints the room live and sends
 //! what you type. Plain lines are said to the room; `/w NAME text` whispers,
@@ -10,11 +13,13 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use clap::Parser;
 use futures_util::StreamExt;
-use rex::{Client, ClientError, Credentials, SessionId, StreamItem};
-use rex_examples::chat::{ChatEvent, ChatMsg};
+use rex::{Client, ClientError, Credentials, Endpoint, EventMeta, Resync, SessionId};
+use rex_examples::chat::{ChatEvent, ChatEventHandler, ChatMsg, ChatMsgClient};
+use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 type ChatClient = Client<ChatMsg, ChatEvent>;
@@ -24,8 +29,10 @@ type Names = Arc<Mutex<BTreeMap<SessionId, String>>>;
 /// A terminal client for the REx chat example.
 #[derive(Debug, Parser)]
 struct Args {
-    /// The chat server's URL, as the server printed it (`http://127.0.0.1:7700`).
-    url: String,
+    /// The chat server's URL, as the server printed it
+    /// (`http://127.0.0.1:7700`); without one, the room is found on the
+    /// local network.
+    url: Option<String>,
     /// Your display name.
     #[arg(long, default_value = "guest")]
     name: String,
@@ -43,15 +50,28 @@ async fn main() {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
-    if let Err(e) = run(args).await {
+    let endpoint = match &args.url {
+        Some(url) => Endpoint::parse(url),
+        None => match rex::discover_one("chat", Duration::from_secs(5)).await {
+            Ok(room) => {
+                println!("* found the chat room '{}' on the network", room.name);
+                Endpoint::from_addrs(room.addrs)
+            }
+            Err(e) => {
+                eprintln!("chat-client: {e}");
+                std::process::exit(1);
+            }
+        },
+    };
+    if let Err(e) = async { run(args, endpoint?).await }.await {
         eprintln!("chat-client: {e}");
         std::process::exit(1);
     }
 }
 
-async fn run(args: Args) -> Result<(), ClientError> {
+async fn run(args: Args, endpoint: Endpoint) -> Result<(), ClientError> {
     let saved = args.session_file.as_ref().and_then(load);
-    let mut builder = ChatClient::builder(args.url.as_str()).name(&args.name);
+    let mut builder = ChatClient::builder(endpoint).name(&args.name);
     if let Some(credentials) = saved {
         builder = builder.restore(credentials);
     }
@@ -79,8 +99,10 @@ async fn run(args: Args) -> Result<(), ClientError> {
         if line.is_empty() {
             continue;
         }
-        let msg = match parse_command(line, &names) {
-            Command::Send(msg) => msg,
+        let sent = match parse_command(line, &names) {
+            Command::Say(text) => client.say(text).await,
+            Command::Whisper(to, text) => client.whisper(to, text).await,
+            Command::Rename(name) => client.rename(name).await,
             Command::Who => {
                 for (session, name) in names.lock().unwrap_or_else(|e| e.into_inner()).iter() {
                     println!("*   {name} ({session})");
@@ -93,7 +115,7 @@ async fn run(args: Args) -> Result<(), ClientError> {
                 continue;
             }
         };
-        match client.send(&msg).await {
+        match sent {
             Ok(_) => {}
             Err(ClientError::Rejected { reason }) => eprintln!("! {reason}"),
             Err(e) => eprintln!("! could not send: {e}"),
@@ -105,7 +127,9 @@ async fn run(args: Args) -> Result<(), ClientError> {
 }
 
 enum Command {
-    Send(ChatMsg),
+    Say(String),
+    Whisper(SessionId, String),
+    Rename(String),
     Who,
     Quit,
     Problem(String),
@@ -113,17 +137,13 @@ enum Command {
 
 fn parse_command(line: &str, names: &Names) -> Command {
     let Some(command) = line.strip_prefix('/') else {
-        return Command::Send(ChatMsg::Say {
-            text: line.to_owned(),
-        });
+        return Command::Say(line.to_owned());
     };
     let (verb, rest) = command.split_once(' ').unwrap_or((command, ""));
     match verb {
         "quit" | "q" => Command::Quit,
         "who" => Command::Who,
-        "nick" => Command::Send(ChatMsg::Rename {
-            name: rest.trim().to_owned(),
-        }),
+        "nick" => Command::Rename(rest.trim().to_owned()),
         "w" | "whisper" => {
             let Some((who, text)) = rest.trim().split_once(' ') else {
                 return Command::Problem("usage: /w NAME text".to_owned());
@@ -135,10 +155,7 @@ fn parse_command(line: &str, names: &Names) -> Command {
                 .map(|(session, _)| *session)
                 .collect();
             match found.as_slice() {
-                [to] => Command::Send(ChatMsg::Whisper {
-                    to: *to,
-                    text: text.to_owned(),
-                }),
+                [to] => Command::Whisper(*to, text.to_owned()),
                 [] => Command::Problem(format!("nobody here is called {who}; /who lists the room")),
                 _ => Command::Problem(format!("several people are called {who}")),
             }
@@ -149,42 +166,84 @@ fn parse_command(line: &str, names: &Names) -> Command {
     }
 }
 
-async fn print_room(client: ChatClient, names: Names, me: SessionId, print_from: u64) {
-    let mut events = client.events_from(0);
-    while let Some(item) = events.next().await {
-        let (event, quiet) = match item {
-            Ok(StreamItem::Event(event)) => (event.event, event.meta.index < print_from),
-            Ok(StreamItem::Unknown { kind, .. }) => {
-                println!("* (an event this client does not know: {kind})");
-                continue;
-            }
-            Ok(StreamItem::Resync(resync)) => {
-                println!("* (missed some of the room: {}; continuing)", resync.reason);
-                continue;
-            }
-            Err(e) => {
-                eprintln!("! {e}");
-                continue;
-            }
-        };
-        let mut names = names.lock().unwrap_or_else(|e| e.into_inner());
-        let name = |s: &SessionId| names.get(s).cloned().unwrap_or_else(|| s.to_string());
-        let line = match &event {
-            ChatEvent::Joined { name: joined, .. } => format!("* {joined} joined"),
-            ChatEvent::Said { from, text } => format!("[{}] {text}", name(from)),
-            ChatEvent::Whispered { from, to, text } if *from == me => {
-                format!("(you whisper to {}) {text}", name(to))
-            }
-            ChatEvent::Whispered { from, text, .. } => format!("({} whispers) {text}", name(from)),
-            ChatEvent::Renamed { session, name: new } => {
-                format!("* {} is now {new}", name(session))
-            }
-        };
-        if !quiet {
+/// Prints the room: the generated `ChatEventHandler` routes each event kind
+/// to its method.
+struct Room {
+    names: Names,
+    me: SessionId,
+    /// Events before this index were shown in an earlier run: replay them
+    /// quietly, only to learn names.
+    print_from: u64,
+}
+
+impl Room {
+    fn name(&self, session: SessionId) -> String {
+        let names = self.names.lock().unwrap_or_else(|e| e.into_inner());
+        names
+            .get(&session)
+            .cloned()
+            .unwrap_or_else(|| session.to_string())
+    }
+
+    fn show(&self, meta: &EventMeta, line: String) {
+        if meta.index >= self.print_from {
             println!("{line}");
         }
-        if let ChatEvent::Joined { session, name } | ChatEvent::Renamed { session, name } = event {
-            names.insert(session, name);
+    }
+
+    fn learn(&self, session: SessionId, name: String) {
+        let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
+        names.insert(session, name);
+    }
+}
+
+impl ChatEventHandler for Room {
+    fn joined(&mut self, meta: &EventMeta, session: SessionId, name: String) {
+        self.show(meta, format!("* {name} joined"));
+        self.learn(session, name);
+    }
+
+    fn said(&mut self, meta: &EventMeta, from: SessionId, text: String) {
+        self.show(meta, format!("[{}] {text}", self.name(from)));
+    }
+
+    fn whispered(&mut self, meta: &EventMeta, from: SessionId, to: SessionId, text: String) {
+        let line = if from == self.me {
+            format!("(you whisper to {}) {text}", self.name(to))
+        } else {
+            format!("({} whispers) {text}", self.name(from))
+        };
+        self.show(meta, line);
+    }
+
+    fn renamed(&mut self, meta: &EventMeta, session: SessionId, name: String) {
+        self.show(meta, format!("* {} is now {name}", self.name(session)));
+        self.learn(session, name);
+    }
+
+    fn unknown(&mut self, meta: &EventMeta, kind: &str, _data: Option<&Value>) {
+        self.show(
+            meta,
+            format!("* (an event this client does not know: {kind})"),
+        );
+    }
+
+    fn resync(&mut self, resync: &Resync) {
+        println!("* (missed some of the room: {}; continuing)", resync.reason);
+    }
+}
+
+async fn print_room(client: ChatClient, names: Names, me: SessionId, print_from: u64) {
+    let mut room = Room {
+        names,
+        me,
+        print_from,
+    };
+    let mut events = client.events_from(0);
+    while let Some(item) = events.next().await {
+        match item {
+            Ok(item) => room.handle(item),
+            Err(e) => eprintln!("! {e}"),
         }
     }
 }

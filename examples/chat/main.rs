@@ -1,14 +1,17 @@
-//! Run with: `cargo run --example chat -- [--bind ADDR] [--name NAME]`
+//! Run with: `cargo run --example chat -- [--bind ADDR] [--name NAME] [--no-discovery]`
 //!
 //! The chat room server: the smallest real REx app. Phones (or curl) create
 //! sessions, `say`, `whisper` and `rename`; everybody streams the room's
 //! event log. The first line on stdout is `listening on http://<addr>` so
 //! scripts can find the port; Ctrl-C or SIGTERM shuts it down gracefully.
+//! The room is advertised on the local network (mDNS / DNS-SD) under its
+//! name, so `chat-client` and `rex discover` find it without an address;
+//! `--no-discovery` turns that off.
 
 use std::net::SocketAddr;
 
 use clap::Parser;
-use rex::Server;
+use rex::{Discovery, Server};
 use rex_examples::chat::ChatApp;
 
 /// A REx chat room.
@@ -20,8 +23,7 @@ struct Args {
     /// The room's display name.
     #[arg(long, default_value = "REx chat")]
     name: String,
-    /// Accepted for symmetry with the other examples: the chat server does
-    /// not advertise itself yet (discovery is its own issue).
+    /// Do not advertise the room on the local network (mDNS).
     #[arg(long)]
     no_discovery: bool,
 }
@@ -40,7 +42,13 @@ async fn main() -> std::io::Result<()> {
         .bind(args.bind)
         .await?;
     println!("listening on http://{}", server.local_addr());
-    server.run(shutdown_signal()).await
+    if args.no_discovery {
+        server.run(shutdown_signal()).await
+    } else {
+        server
+            .run_advertised(&Discovery::new(), shutdown_signal())
+            .await
+    }
 }
 
 /// Completes on Ctrl-C, or on SIGTERM where there is one.

@@ -20,12 +20,14 @@
 //! ```
 
 mod body;
+mod dynamic;
 mod error;
 mod ids;
 mod kind;
 pub mod path;
 
 pub use body::{CreateSession, EventRecord, Info, PostMessage, Receipt, SessionCreated};
+pub use dynamic::Dynamic;
 pub use error::{ErrorBody, ErrorCode};
 pub use ids::{Epoch, EventIndex, ParseIdError, SessionId, SessionToken};
 pub use kind::{DataEncoder, DataObject, DecodeError, EncodeError, RexEvent, RexMessage};

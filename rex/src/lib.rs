@@ -84,10 +84,21 @@ pub mod proto {
     pub use rex_proto::*;
 }
 
+#[cfg(feature = "cli")]
+pub mod cli;
 #[cfg(feature = "client")]
 pub mod client;
+#[cfg(feature = "discovery")]
+pub mod discovery;
 #[cfg(feature = "server")]
 pub mod server;
+
+/// A message or event of any kind, for tools that do not know the app's
+/// protocol (the `rex` command-line tool uses it).
+pub use rex_proto::Dynamic;
+
+#[cfg(feature = "discovery")]
+pub use discovery::{discover, discover_one, Discovery, DiscoveryError, DiscoveryEvent, Room};
 
 #[cfg(feature = "client")]
 pub use client::{

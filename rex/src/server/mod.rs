@@ -203,6 +203,12 @@ impl<A: RexApp> Server<A> {
         self.shared.log.epoch()
     }
 
+    /// The room's display name, as set by [`ServerBuilder::name`] (what
+    /// `/info` reports and discovery advertises).
+    pub fn name(&self) -> &str {
+        &self.shared.config.name
+    }
+
     /// A handle to the app, for the TV's own input and other tasks.
     pub fn handle(&self) -> AppHandle<A> {
         AppHandle {

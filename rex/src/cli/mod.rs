@@ -1,0 +1,630 @@
+//! The `rex` command-line tool (feature `cli`): a generic client for any
+//! REx app, the way `grpcurl` or `websocat` serve their protocols.
+//!
+//! ```text
+//! rex discover [--app APP] [--timeout S] [--watch]   rooms on the local network
+//! rex info URL                                       describe a server
+//! rex tail URL [--start N] [--sse] [--limit N]       follow its log
+//! rex send URL KIND [JSON]                           send one message
+//! ```
+//!
+//! Every command takes `--json` for scripts. Colour and the spinner appear
+//! only when stdout is a terminal. It knows no app's protocol: it sends and
+//! shows messages and events as [`Dynamic`] kinds with JSON payloads, and
+//! the server checks them.
+//!
+//! The binary is a thin wrapper over [`main`]; [`run`] is the same tool
+//! with its arguments and output given, for tests and embedding:
+//!
+//! ```no_run
+//! # async fn example() {
+//! let mut out = Vec::new();
+//! let mut err = Vec::new();
+//! let code = rex::cli::run(["rex", "info", "http://127.0.0.1:7700"], &mut out, &mut err, false).await;
+//! assert_eq!(code, 0, "{}", String::from_utf8_lossy(&err));
+//! # }
+//! ```
+
+mod session;
+mod sse;
+
+use std::ffi::OsString;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anstyle::{AnsiColor, Style};
+use clap::{Args, Parser, Subcommand};
+use futures_util::StreamExt;
+use rex_proto::{Dynamic, EventRecord, Info};
+use serde_json::{json, Value};
+
+use crate::discovery::{Discovery, DiscoveryError, DiscoveryEvent, Room};
+use crate::{Client, ClientError, Endpoint, StreamItem};
+
+/// Exit status: the command did what was asked.
+pub const EXIT_OK: u8 = 0;
+/// Exit status: it failed (the message on stderr says why).
+pub const EXIT_FAILED: u8 = 1;
+/// Exit status: the command line was not understood.
+pub const EXIT_USAGE: u8 = 2;
+
+/// Find, inspect, follow and talk to REx rooms (any app).
+#[derive(Debug, Parser)]
+#[command(name = "rex", version, about, long_about = None)]
+struct Cli {
+    /// Print JSON for scripts (one object per line when following).
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List the rooms on the local network (mDNS / DNS-SD).
+    Discover(DiscoverArgs),
+    /// Describe a server: its app, room name, log and kinds.
+    Info {
+        /// The server's URL, `http://192.168.1.20:7700`.
+        url: String,
+    },
+    /// Follow a room's log, resuming by itself across reconnects.
+    Tail(TailArgs),
+    /// Send one message as this tool's saved session (created on first use).
+    Send(SendArgs),
+}
+
+#[derive(Debug, Args)]
+struct DiscoverArgs {
+    /// Only rooms of this app.
+    #[arg(long)]
+    app: Option<String>,
+    /// How long to listen, in seconds (default 3; with --watch, forever).
+    #[arg(long, value_name = "SECONDS")]
+    timeout: Option<f64>,
+    /// Keep listening and print rooms as they appear (+) and leave (-).
+    #[arg(long)]
+    watch: bool,
+    /// Listen only on this network interface (repeat for several).
+    #[arg(long = "interface", value_name = "NAME")]
+    interfaces: Vec<String>,
+    /// Use IPv4 only.
+    #[arg(long)]
+    ipv4: bool,
+}
+
+#[derive(Debug, Args)]
+struct TailArgs {
+    /// The server's URL.
+    url: String,
+    /// The first index to show (default 0: the whole retained log).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    start: u64,
+    /// Read the stream as Server-Sent Events (what browsers use) instead of NDJSON.
+    #[arg(long)]
+    sse: bool,
+    /// Stop after this many events.
+    #[arg(long, value_name = "N")]
+    limit: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+struct SendArgs {
+    /// The server's URL.
+    url: String,
+    /// The message kind (`rex info URL` lists them).
+    kind: String,
+    /// The payload, as JSON (`'{"text":"hi"}'`); none if left out.
+    data: Option<String>,
+    /// The display name of the session, when one is created.
+    #[arg(long, default_value = "rex-cli")]
+    name: String,
+    /// Where sessions are saved (default: $XDG_STATE_HOME/rex/sessions.json).
+    #[arg(long, value_name = "PATH")]
+    session_file: Option<PathBuf>,
+}
+
+/// Runs the tool on the process's arguments and standard streams.
+pub fn main() -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("rex: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    let terminal = std::io::stdout().is_terminal();
+    let code = runtime.block_on(run(
+        std::env::args_os(),
+        &mut std::io::stdout(),
+        &mut std::io::stderr(),
+        terminal,
+    ));
+    ExitCode::from(code)
+}
+
+/// Runs the tool: `args` as on a command line (the first is the program
+/// name), results on `out`, messages on `err`. `terminal` says whether
+/// `out` is a terminal (colour, spinner). Returns the exit status:
+/// [`EXIT_OK`], [`EXIT_FAILED`] or [`EXIT_USAGE`].
+pub async fn run<I, T>(
+    args: I,
+    out: &mut (dyn Write + Send),
+    err: &mut (dyn Write + Send),
+    terminal: bool,
+) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            let _ = write!(err, "{}", e.render());
+            return EXIT_USAGE;
+        }
+        Err(e) => {
+            // --help, --version
+            let _ = write!(out, "{}", e.render());
+            return EXIT_OK;
+        }
+    };
+    let mut console = Console {
+        out,
+        color: terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        terminal,
+        json: cli.json,
+    };
+    let result = match cli.command {
+        Command::Discover(args) => discover(&mut console, args).await,
+        Command::Info { url } => info(&mut console, &url).await,
+        Command::Tail(args) if args.sse => sse::tail(&mut console, &args).await,
+        Command::Tail(args) => tail(&mut console, &args).await,
+        Command::Send(args) => send(&mut console, args).await,
+    };
+    let _ = console.out.flush();
+    match result {
+        Ok(()) => EXIT_OK,
+        Err(Failure::Message(message)) => {
+            let _ = writeln!(err, "rex: {message}");
+            EXIT_FAILED
+        }
+        Err(Failure::Reported) => EXIT_FAILED,
+    }
+}
+
+/// Why a command failed.
+enum Failure {
+    /// To be printed on stderr.
+    Message(String),
+    /// Already printed on stdout (an error answer in `--json` mode).
+    Reported,
+}
+
+impl From<ClientError> for Failure {
+    fn from(e: ClientError) -> Self {
+        Failure::Message(e.to_string())
+    }
+}
+
+impl From<DiscoveryError> for Failure {
+    fn from(e: DiscoveryError) -> Self {
+        Failure::Message(e.to_string())
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        Failure::Message(format!("cannot write the output: {e}"))
+    }
+}
+
+/// Where results go, and how they look.
+struct Console<'a> {
+    out: &'a mut (dyn Write + Send),
+    color: bool,
+    terminal: bool,
+    json: bool,
+}
+
+const BOLD: Style = Style::new().bold();
+const DIM: Style = Style::new().dimmed();
+const KIND: Style = AnsiColor::Cyan.on_default().bold();
+const FOUND: Style = AnsiColor::Green.on_default().bold();
+const LOST: Style = AnsiColor::Red.on_default().bold();
+const WARN: Style = AnsiColor::Yellow.on_default().bold();
+
+impl Console<'_> {
+    /// `text` in `style` when colour is on.
+    fn paint(&self, style: Style, text: impl std::fmt::Display) -> String {
+        if self.color {
+            format!("{style}{text}{style:#}")
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn json_line(&mut self, value: &Value) -> Result<(), Failure> {
+        writeln!(self.out, "{value}")?;
+        self.out.flush()?;
+        Ok(())
+    }
+}
+
+/// A line of "working…" on stderr while waiting, on terminals only; it
+/// clears itself when dropped.
+struct Spinner(Option<tokio::task::JoinHandle<()>>);
+
+impl Spinner {
+    fn start(on: bool, text: String) -> Spinner {
+        if !on {
+            return Spinner(None);
+        }
+        Spinner(Some(tokio::spawn(async move {
+            const FRAMES: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            for frame in FRAMES.iter().cycle() {
+                tick.tick().await;
+                let mut err = std::io::stderr();
+                let _ = write!(err, "\r{frame} {text}");
+                let _ = err.flush();
+            }
+        })))
+    }
+}
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
+            let mut err = std::io::stderr();
+            let _ = write!(err, "\r\x1b[2K");
+            let _ = err.flush();
+        }
+    }
+}
+
+async fn discover(console: &mut Console<'_>, args: DiscoverArgs) -> Result<(), Failure> {
+    let mut discovery = Discovery::new();
+    if !args.interfaces.is_empty() {
+        discovery = discovery.interfaces(args.interfaces);
+    }
+    if args.ipv4 {
+        discovery = discovery.ipv4_only();
+    }
+    let timeout = match args.timeout {
+        Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
+        Some(s) => {
+            return Err(Failure::Message(format!(
+                "--timeout must be a positive number of seconds, not {s}"
+            )))
+        }
+        None if args.watch => None,
+        None => Some(Duration::from_secs(3)),
+    };
+    let mut rooms = discovery.discover(args.app.as_deref())?;
+    let interfaces = rooms.interfaces().to_vec();
+    let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+
+    if args.watch {
+        while let Some(event) = next_before(&mut rooms, deadline).await {
+            match event {
+                DiscoveryEvent::Found(room) if console.json => {
+                    let mut value = room_json(&room);
+                    value["event"] = json!("found");
+                    console.json_line(&value)?;
+                }
+                DiscoveryEvent::Lost(lost) if console.json => console.json_line(&json!({
+                    "event": "lost", "instance": lost.instance, "name": lost.name, "app": lost.app,
+                }))?,
+                DiscoveryEvent::Found(room) => {
+                    let sign = console.paint(FOUND, "+");
+                    let line = room_line(console, &room, None);
+                    writeln!(console.out, "{sign} {line}")?;
+                }
+                DiscoveryEvent::Lost(lost) => {
+                    let sign = console.paint(LOST, "-");
+                    writeln!(console.out, "{sign} {}  {}", lost.instance, lost.app)?;
+                }
+            }
+            console.out.flush()?;
+        }
+        rooms.close().await;
+        return Ok(());
+    }
+
+    let spinner = Spinner::start(
+        console.terminal,
+        format!(
+            "looking for rooms on {} …",
+            if interfaces.is_empty() {
+                "(no interface)".to_owned()
+            } else {
+                interfaces.join(", ")
+            }
+        ),
+    );
+    let mut found: Vec<Room> = Vec::new();
+    while let Some(event) = next_before(&mut rooms, deadline).await {
+        match event {
+            DiscoveryEvent::Found(room) => {
+                found.retain(|r| r.instance != room.instance);
+                found.push(room);
+            }
+            DiscoveryEvent::Lost(lost) => found.retain(|r| r.instance != lost.instance),
+        }
+    }
+    drop(spinner);
+    rooms.close().await;
+    if found.is_empty() {
+        return Err(DiscoveryError::NotFound {
+            app: args.app,
+            interfaces,
+            timeout: timeout.unwrap_or_default(),
+        }
+        .into());
+    }
+    found.sort_by(|a, b| (&a.instance, &a.app).cmp(&(&b.instance, &b.app)));
+    if console.json {
+        let list: Vec<Value> = found.iter().map(room_json).collect();
+        return console.json_line(&Value::Array(list));
+    }
+    let width = found.iter().map(|r| r.instance.chars().count()).max();
+    for room in &found {
+        let line = room_line(console, room, width);
+        writeln!(console.out, "{line}")?;
+    }
+    Ok(())
+}
+
+/// The next event, or `None` once `deadline` has passed.
+async fn next_before(
+    rooms: &mut crate::discovery::DiscoveryStream,
+    deadline: Option<tokio::time::Instant>,
+) -> Option<DiscoveryEvent> {
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, rooms.next())
+            .await
+            .ok()
+            .flatten(),
+        None => rooms.next().await,
+    }
+}
+
+/// `Living Room TV  chat  http://10.0.0.2:7700 (+1 more address)`.
+fn room_line(console: &Console<'_>, room: &Room, width: Option<usize>) -> String {
+    let pad = width
+        .unwrap_or(0)
+        .saturating_sub(room.instance.chars().count());
+    let more = match room.addrs.len() {
+        0 | 1 => String::new(),
+        n => console.paint(
+            DIM,
+            format!(
+                " (+{} more address{})",
+                n - 1,
+                if n > 2 { "es" } else { "" }
+            ),
+        ),
+    };
+    format!(
+        "{}{}  {}  {}{more}",
+        console.paint(BOLD, &room.instance),
+        " ".repeat(pad),
+        console.paint(KIND, &room.app),
+        room.url().unwrap_or_default(),
+    )
+}
+
+fn room_json(room: &Room) -> Value {
+    json!({
+        "name": room.name,
+        "instance": room.instance,
+        "app": room.app,
+        "protocol": room.protocol,
+        "path": room.path,
+        "epoch": room.epoch,
+        "url": room.url(),
+        "addrs": room.addrs.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "port": room.port,
+        "host": room.host,
+    })
+}
+
+/// An anonymous client of any app: it only reads.
+async fn reader(url: &str) -> Result<Client<Dynamic, Dynamic>, ClientError> {
+    Client::<Dynamic, Dynamic>::builder(url)
+        .anonymous()
+        .connect()
+        .await
+}
+
+async fn info(console: &mut Console<'_>, url: &str) -> Result<(), Failure> {
+    let client = reader(url).await?;
+    let info: Info = client.info().await?;
+    if console.json {
+        let value = serde_json::to_value(&info).map_err(|e| Failure::Message(e.to_string()))?;
+        return console.json_line(&value);
+    }
+    let rows = [
+        ("url", client.endpoint().to_string()),
+        ("protocol", info.protocol.to_string()),
+        ("epoch", info.epoch.to_string()),
+        ("log", format!("head {}, oldest {}", info.head, info.oldest)),
+        ("sessions", info.sessions.to_string()),
+        ("messages", info.messages.join(", ")),
+        ("events", info.events.join(", ")),
+    ];
+    let title = format!(
+        "{} {}",
+        console.paint(BOLD, &info.name),
+        console.paint(DIM, format!("(app {})", info.app))
+    );
+    writeln!(console.out, "{title}")?;
+    for (label, value) in rows {
+        writeln!(
+            console.out,
+            "  {}  {value}",
+            console.paint(DIM, format!("{label:<8}"))
+        )?;
+    }
+    Ok(())
+}
+
+async fn tail(console: &mut Console<'_>, args: &TailArgs) -> Result<(), Failure> {
+    let client = reader(&args.url).await?;
+    let mut events = client.events_from(args.start);
+    let mut shown = 0;
+    while args.limit.is_none_or(|limit| shown < limit) {
+        let Some(item) = events.next().await else {
+            break;
+        };
+        match item {
+            Ok(StreamItem::Event(e)) => {
+                let record = EventRecord {
+                    index: e.meta.index,
+                    time: e.meta.time,
+                    kind: e.event.kind,
+                    origin: e.meta.origin,
+                    to: e.meta.to,
+                    data: e.event.data,
+                };
+                print_event(console, &record)?;
+                shown += 1;
+            }
+            Ok(StreamItem::Unknown { meta, kind, data }) => {
+                let record = EventRecord {
+                    index: meta.index,
+                    time: meta.time,
+                    kind,
+                    origin: meta.origin,
+                    to: meta.to,
+                    data,
+                };
+                print_event(console, &record)?;
+                shown += 1;
+            }
+            Ok(StreamItem::Resync(r)) => {
+                print_resync(console, &format!("{:?}", r.cause), &r.reason, r.head)?
+            }
+            Err(e) if e.is_transient() => continue,
+            Err(e @ ClientError::Decode { .. }) => {
+                let warning = console.paint(WARN, "!");
+                writeln!(console.out, "{warning} {e}")?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// One event: JSON as on the wire, or `#12 +5.031s said from 6f1c…  {…}`.
+fn print_event(console: &mut Console<'_>, record: &EventRecord) -> Result<(), Failure> {
+    if console.json {
+        let value = serde_json::to_value(record).map_err(|e| Failure::Message(e.to_string()))?;
+        return console.json_line(&value);
+    }
+    let mut line = format!(
+        "{} {} {}",
+        console.paint(DIM, format!("#{}", record.index)),
+        console.paint(
+            DIM,
+            format!("+{}.{:03}s", record.time / 1000, record.time % 1000)
+        ),
+        console.paint(KIND, &record.kind),
+    );
+    if let Some(origin) = record.origin {
+        line.push_str(&format!(" from {}", short(&origin.to_string())));
+    }
+    if let Some(to) = &record.to {
+        let to: Vec<String> = to.iter().map(|s| short(&s.to_string())).collect();
+        line.push_str(&format!(" (private to {})", to.join(", ")));
+    }
+    if let Some(data) = &record.data {
+        line.push_str(&format!("  {data}"));
+    }
+    writeln!(console.out, "{line}")?;
+    console.out.flush()?;
+    Ok(())
+}
+
+fn print_resync(
+    console: &mut Console<'_>,
+    cause: &str,
+    reason: &str,
+    head: u64,
+) -> Result<(), Failure> {
+    if console.json {
+        return console.json_line(&json!({"resync": cause, "reason": reason, "head": head}));
+    }
+    let mark = console.paint(WARN, "~");
+    writeln!(
+        console.out,
+        "{mark} resync ({cause}): {reason}; continuing at {head}"
+    )?;
+    Ok(())
+}
+
+/// The first 8 characters of an id, enough to tell sessions apart.
+fn short(id: &str) -> String {
+    id.chars().take(8).collect()
+}
+
+async fn send(console: &mut Console<'_>, args: SendArgs) -> Result<(), Failure> {
+    let data = match &args.data {
+        None => None,
+        Some(text) => Some(serde_json::from_str::<Value>(text).map_err(|e| {
+            Failure::Message(format!(
+                "the payload is not valid JSON ({e}); quote it, e.g. '{{\"text\":\"hi\"}}'"
+            ))
+        })?),
+    };
+    let server = Endpoint::parse(&args.url)?.to_string();
+    let path = match args.session_file {
+        Some(path) => path,
+        None => session::default_path().map_err(Failure::Message)?,
+    };
+    let mut sessions = session::Sessions::load(&path).map_err(Failure::Message)?;
+    let mut builder = Client::<Dynamic, Dynamic>::builder(server.as_str()).name(&args.name);
+    if let Some(saved) = sessions.get(&server) {
+        builder = builder.restore(saved.clone());
+    }
+    let client = builder.connect().await?;
+    if let Some(credentials) = client.credentials() {
+        sessions
+            .save(&server, credentials)
+            .map_err(Failure::Message)?;
+    }
+    let message = Dynamic::new(args.kind, data);
+    match client.send(&message).await {
+        Ok(receipt) if console.json => console.json_line(&json!(receipt)),
+        Ok(receipt) => {
+            let events = match receipt.count {
+                0 => "no event".to_owned(),
+                1 => format!("event {}", receipt.first),
+                n => format!("events {}..{}", receipt.first, receipt.first + n - 1),
+            };
+            writeln!(
+                console.out,
+                "{} {} → {events}",
+                console.paint(FOUND, "sent"),
+                console.paint(KIND, &message.kind)
+            )?;
+            Ok(())
+        }
+        Err(e) => match e.code() {
+            Some(code) if console.json => {
+                let reason = e.to_string();
+                let reason = reason.strip_prefix(&format!("{code}: ")).unwrap_or(&reason);
+                console.json_line(&json!({"error": code, "reason": reason}))?;
+                Err(Failure::Reported)
+            }
+            _ => Err(e.into()),
+        },
+    }
+}
