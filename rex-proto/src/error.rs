@@ -45,6 +45,22 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code of protocol v0 (without [`ErrorCode::Unrecognized`]).
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::BadRequest,
+        ErrorCode::UnknownKind,
+        ErrorCode::InvalidData,
+        ErrorCode::Unauthorized,
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::Rejected,
+        ErrorCode::Gone,
+        ErrorCode::TooLarge,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::Internal,
+        ErrorCode::Unavailable,
+    ];
+
     /// The HTTP status that carries this code.
     pub fn status(self) -> u16 {
         match self {
@@ -135,20 +151,7 @@ mod tests {
 
     #[test]
     fn codes_round_trip_and_unknown_codes_decode() {
-        for code in [
-            ErrorCode::BadRequest,
-            ErrorCode::UnknownKind,
-            ErrorCode::InvalidData,
-            ErrorCode::Unauthorized,
-            ErrorCode::NotFound,
-            ErrorCode::MethodNotAllowed,
-            ErrorCode::Rejected,
-            ErrorCode::Gone,
-            ErrorCode::TooLarge,
-            ErrorCode::UnsupportedMediaType,
-            ErrorCode::Internal,
-            ErrorCode::Unavailable,
-        ] {
+        for &code in ErrorCode::ALL {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));
             assert_eq!(serde_json::from_str::<ErrorCode>(&json).unwrap(), code);

@@ -277,20 +277,7 @@ mod tests {
 
     #[test]
     fn every_code_maps_to_its_variant_with_the_reason() {
-        for code in [
-            ErrorCode::BadRequest,
-            ErrorCode::UnknownKind,
-            ErrorCode::InvalidData,
-            ErrorCode::Unauthorized,
-            ErrorCode::NotFound,
-            ErrorCode::MethodNotAllowed,
-            ErrorCode::Rejected,
-            ErrorCode::Gone,
-            ErrorCode::TooLarge,
-            ErrorCode::UnsupportedMediaType,
-            ErrorCode::Internal,
-            ErrorCode::Unavailable,
-        ] {
+        for &code in ErrorCode::ALL {
             let body = serde_json::to_vec(&ErrorBody::new(code, "because")).unwrap();
             let err = ClientError::from_response(code.status(), &body);
             assert_eq!(err.code(), Some(code));
