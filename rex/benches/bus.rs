@@ -1,0 +1,349 @@
+//! `cargo bench -p rex --bench bus`: REx against a bare hyper 1.x server
+//! doing the same job, side by side in one run, A B A B.
+//!
+//! Every scenario runs REx, then the baseline, then again (two rounds; one
+//! with `REX_BENCH_QUICK=1`), each in a fresh server child process pinned to
+//! core 0, while this process, pinned to core 1, generates the load over
+//! 127.0.0.1. Results go to stdout as a table and to `target/rex-bench.json`.
+//! Arguments filter the scenarios: `cargo bench -p rex --bench bus -- fanout`.
+//! What each scenario measures, and the last full run: `docs/performance.md`.
+
+#[path = "bus/app.rs"]
+mod app;
+#[path = "bus/baseline.rs"]
+mod baseline;
+#[path = "bus/child.rs"]
+mod child;
+#[path = "bus/load.rs"]
+mod load;
+#[path = "bus/report.rs"]
+mod report;
+#[path = "bus/scenarios.rs"]
+mod scenarios;
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use child::ServerProc;
+use report::render;
+use scenarios::{catch_up, end_to_end, fanout, ingest};
+
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Tells the server child which CPU to pin itself to (absent: do not pin).
+pub(crate) const SERVER_CPU_ENV: &str = "REX_BENCH_SERVER_CPU";
+
+/// Which server a measurement is of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Side {
+    Rex,
+    Baseline,
+}
+
+impl Side {
+    const BOTH: [Side; 2] = [Side::Rex, Side::Baseline];
+
+    pub(crate) fn env(self) -> &'static str {
+        match self {
+            Side::Rex => "rex",
+            Side::Baseline => "baseline",
+        }
+    }
+
+    fn slot(self) -> usize {
+        match self {
+            Side::Rex => 0,
+            Side::Baseline => 1,
+        }
+    }
+}
+
+/// Pins the calling thread (and the threads it starts later) to CPU `id`.
+pub(crate) fn pin(id: usize) -> bool {
+    core_affinity::set_for_current(core_affinity::CoreId { id })
+}
+
+/// The first two CPUs this process may use: (server, load generator).
+/// `None` with fewer than two, when pinning would put both on one core.
+fn pick_cpus() -> Option<(usize, usize)> {
+    let ids = core_affinity::get_core_ids()?;
+    match ids.as_slice() {
+        [server, client, ..] => Some((server.id, client.id)),
+        _ => None,
+    }
+}
+
+/// The runtime both sides use: one thread, everything enabled.
+pub(crate) fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
+
+/// How big and how long everything is.
+struct Plan {
+    quick: bool,
+    rounds: usize,
+    ingest_warm: Duration,
+    ingest_window: Duration,
+    concurrency: Vec<usize>,
+    readers: Vec<usize>,
+    /// Duration of the fixed-rate fan-out phase.
+    fixed_window: Duration,
+    /// Deliveries (events × readers) the fixed rate aims at per second.
+    fixed_deliveries_per_s: u64,
+    /// Bound on the as-fast-as-possible phase: deliveries and time.
+    max_deliveries: u64,
+    max_window: Duration,
+    e2e_readers: usize,
+    e2e_sends: usize,
+    catchup_events: u64,
+    filter: Vec<String>,
+}
+
+impl Plan {
+    fn new(quick: bool, filter: Vec<String>) -> Plan {
+        if quick {
+            Plan {
+                quick,
+                rounds: 1,
+                ingest_warm: Duration::from_millis(50),
+                ingest_window: Duration::from_millis(200),
+                concurrency: vec![1, 16, 64],
+                readers: vec![10, 100],
+                fixed_window: Duration::from_millis(300),
+                fixed_deliveries_per_s: 30_000,
+                max_deliveries: 100_000,
+                max_window: Duration::from_millis(500),
+                e2e_readers: 100,
+                e2e_sends: 50,
+                catchup_events: 20_000,
+                filter,
+            }
+        } else {
+            Plan {
+                quick,
+                rounds: 2,
+                ingest_warm: Duration::from_millis(300),
+                ingest_window: Duration::from_secs(2),
+                concurrency: vec![1, 16, 64],
+                readers: vec![10, 100, 1000],
+                fixed_window: Duration::from_secs(2),
+                fixed_deliveries_per_s: 30_000,
+                max_deliveries: 4_000_000,
+                max_window: Duration::from_secs(3),
+                e2e_readers: 100,
+                e2e_sends: 2000,
+                catchup_events: 1_000_000,
+                filter,
+            }
+        }
+    }
+
+    fn wants(&self, scenario: &str) -> bool {
+        self.filter.is_empty() || self.filter.iter().any(|f| scenario.contains(f.as_str()))
+    }
+
+    /// Events per second of the fixed-rate phase with `n` readers: 1,000,
+    /// or less so that the deliveries stay well under either server's
+    /// capacity (this phase is about latency, not throughput; one event per
+    /// write costs ~10 µs of server CPU here, so ~100k deliveries/s is the
+    /// ceiling and 30k/s leaves room).
+    fn fixed_rate(&self, n: usize) -> u64 {
+        (self.fixed_deliveries_per_s / n as u64).min(1000)
+    }
+}
+
+fn main() -> ExitCode {
+    if let Ok(side) = std::env::var(child::CHILD_ENV) {
+        return match child::main(&side) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("bench server child ({side}) failed: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let quick = std::env::var("REX_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
+    let filter = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let mut plan = Plan::new(quick, filter);
+    // For profiling one size: `REX_BENCH_READERS=1000`.
+    if let Some(readers) = std::env::var("REX_BENCH_READERS")
+        .ok()
+        .and_then(|v| v.split(',').map(|n| n.trim().parse().ok()).collect())
+    {
+        plan.readers = readers;
+    }
+    let nproc = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Pick both CPUs before pinning: afterwards this process sees only one.
+    let pinned = match pick_cpus() {
+        Some((server, client)) if pin(client) => {
+            std::env::set_var(SERVER_CPU_ENV, server.to_string());
+            true
+        }
+        _ => false,
+    };
+    let result = runtime()
+        .map_err(BoxError::from)
+        .and_then(|rt| rt.block_on(run(plan, nproc, pinned)));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
+        })
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+fn git_revision() -> String {
+    let dir = env!("CARGO_MANIFEST_DIR");
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    let Some(rev) = git(&["rev-parse", "--short=12", "HEAD"]) else {
+        return "unknown".to_owned();
+    };
+    match git(&["status", "--porcelain"]) {
+        Some(s) if !s.is_empty() => format!("{rev} (with uncommitted changes)"),
+        _ => rev,
+    }
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+async fn run(plan: Plan, nproc: usize, pinned: bool) -> Result<(), BoxError> {
+    let started = Instant::now();
+    let load_before = loadavg();
+    // Where the two sides really run, checked on a live child.
+    let server_cpus = {
+        let server = ServerProc::start(Side::Rex).await?;
+        child::cpus_allowed(&format!("/proc/{}", server.pid()))
+    };
+    let client_cpus = child::cpus_allowed("/proc/self");
+    if pinned && server_cpus == client_cpus {
+        return Err(
+            format!("server and load generator are both pinned to CPU {server_cpus}").into(),
+        );
+    }
+    let setup = json!({
+        "server": format!(
+            "a child process per measurement (the bench re-executed with {}=rex|baseline), \
+             CPUs {server_cpus}, tokio current_thread runtime, HTTP/1.1 via hyper's \
+             http1::Builder; REx through rex::Server, the baseline a bare hyper service",
+            child::CHILD_ENV
+        ),
+        "load_generator": format!(
+            "this process, CPUs {client_cpus}, tokio current_thread runtime; raw HTTP/1.1 \
+             keep-alive connections with pre-encoded requests and a chunked NDJSON reader; \
+             the typed rex::Client for the end-to-end sends"
+        ),
+        "pinned": pinned,
+        "pinning": "core_affinity::set_for_current before the runtime starts; threads inherit it",
+        "server_cpu": "sum of /proc/<pid>/task/*/schedstat run time of the server child",
+        "memory": "VmRSS of the server child from /proc/<pid>/status",
+        "order": if plan.rounds > 1 { "A B A B (REx, baseline, REx, baseline) per figure" } else { "A B (REx, baseline) per figure" },
+    });
+    let mode = if plan.quick {
+        "quick (REX_BENCH_QUICK=1: smoke run, numbers not meaningful)"
+    } else {
+        "full"
+    };
+    println!("REx bus benchmark: {mode}");
+    println!(
+        "machine: {nproc} × {}, load average at start {load_before}; git {}",
+        cpu_model(),
+        git_revision()
+    );
+    println!("server: {}", setup["server"].as_str().unwrap_or_default());
+    println!(
+        "load generator: {}",
+        setup["load_generator"].as_str().unwrap_or_default()
+    );
+    if !pinned {
+        println!("NOT PINNED: fewer than two cores are available; the sides share CPUs");
+    }
+    println!("order: {}\n", setup["order"].as_str().unwrap_or_default());
+
+    let mut rows = Vec::new();
+    if plan.wants("ingest") {
+        rows.extend(ingest(&plan).await?);
+    }
+    if plan.wants("fanout") || plan.wants("memory") {
+        rows.extend(fanout(&plan).await?);
+    }
+    if plan.wants("e2e") {
+        rows.extend(end_to_end(&plan).await?);
+    }
+    if plan.wants("catchup") || plan.wants("memory") {
+        rows.extend(catch_up(&plan).await?);
+    }
+
+    let load_after = loadavg();
+    let table = render(&rows);
+    println!("{table}");
+    println!(
+        "took {:.1} s; load average at end {load_after}",
+        started.elapsed().as_secs_f64()
+    );
+
+    let report = json!({
+        "mode": if plan.quick { "quick" } else { "full" },
+        "machine": {
+            "nproc": nproc,
+            "cpu_model": cpu_model(),
+            "load_average_start": load_before,
+            "load_average_end": load_after,
+        },
+        "git_revision": git_revision(),
+        "rounds_per_side": plan.rounds,
+        "setup": setup,
+        "rows": rows.iter().map(|r| json!({
+            "scenario": r.scenario,
+            "metric": r.metric,
+            "unit": r.unit,
+            "rex": r.rex,
+            "baseline": r.baseline,
+            "ratio": r.ratio(),
+            "higher_is_better": r.higher_is_better,
+            "target": r.target.as_ref().map(|(t, _)| t),
+            "target_met": r.target.as_ref().map(|(_, m)| m),
+        })).collect::<Vec<_>>(),
+    });
+    let dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| {
+        let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let workspace = manifest.parent().unwrap_or(manifest);
+        workspace.join("target").display().to_string()
+    });
+    std::fs::create_dir_all(&dir)?;
+    let path = format!("{dir}/rex-bench.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&report)?)?;
+    println!("wrote {path}");
+    Ok(())
+}

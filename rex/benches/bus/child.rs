@@ -1,0 +1,328 @@
+//! The server process. The bench re-executes itself with
+//! `REX_BENCH_SERVER=rex|baseline`; the child pins itself to the server core,
+//! starts that server on 127.0.0.1:0 in a current-thread tokio runtime,
+//! prints `addr <address>`, then obeys one command per line on stdin:
+//!
+//! - `append <count> <rate/s, 0 = as fast as possible> <max ms> [burst]`:
+//!   appends `said` events whose text is `t<append time in ns>`, from inside
+//!   the server, `burst` (default 1) per turn (REx: one `AppHandle::emit`
+//!   per event, or one `AppHandle::run` per burst); answers `appended <n>`.
+//! - `prefill <count>`: appends small events quickly (REx: 1,000 per
+//!   `AppHandle::run` call); answers `prefilled <head>`.
+//! - `quit` (or end of stdin): exits.
+//!
+//! The parent reads the child's CPU time and RSS from `/proc/<pid>/…`, so
+//! what the load generator allocates never counts as server memory.
+
+use std::io::{BufRead, Write};
+use std::net::SocketAddr;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use super::app::{BenchApp, BenchEvent};
+use super::baseline::{self, Hub};
+use super::load::wall_ns;
+use super::{BoxError, Side};
+
+/// The text of prefilled (catch-up) events: a short chat line.
+const PREFILL_TEXT: &str = "a short chat line, as phones send";
+
+/// The environment variable that makes the bench binary a server child.
+pub(crate) const CHILD_ENV: &str = "REX_BENCH_SERVER";
+
+enum Target {
+    Rex {
+        handle: rex::AppHandle<BenchApp>,
+        speaker: rex::SessionId,
+    },
+    Baseline(Arc<Hub>),
+}
+
+impl Target {
+    /// Appends `burst` events in one turn of the server (REx: one
+    /// `AppHandle` call), each stamped with its append time.
+    async fn append(&self, burst: u64) -> Result<(), BoxError> {
+        let stamp = || format!("t{}", wall_ns());
+        match self {
+            Target::Rex { handle, speaker } => {
+                let from = *speaker;
+                if burst == 1 {
+                    let text = stamp();
+                    handle.emit(BenchEvent::Said { from, text }).await?;
+                } else {
+                    handle
+                        .run(move |_, cx| {
+                            for _ in 0..burst {
+                                let text = stamp();
+                                cx.emit(BenchEvent::Said { from, text });
+                            }
+                        })
+                        .await?;
+                }
+            }
+            Target::Baseline(hub) => {
+                for _ in 0..burst {
+                    hub.append(false, &stamp());
+                }
+                // Wait one trip through the run queue, as REx's appender
+                // does (its call goes to the app actor and the answer
+                // comes back), so both servers' connections run once per
+                // append. (`yield_now` would defer to the next I/O poll and
+                // let the baseline append many times per round.)
+                tokio::spawn(async {}).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn prefill(&self, count: u64) -> Result<u64, BoxError> {
+        const BATCH: u64 = 1000;
+        let mut left = count;
+        while left > 0 {
+            let n = left.min(BATCH);
+            left -= n;
+            match self {
+                Target::Rex { handle, speaker } => {
+                    let from = *speaker;
+                    handle
+                        .run(move |_, cx| {
+                            for _ in 0..n {
+                                let text = PREFILL_TEXT.to_owned();
+                                cx.emit(BenchEvent::Said { from, text });
+                            }
+                        })
+                        .await?;
+                }
+                Target::Baseline(hub) => {
+                    for _ in 0..n {
+                        hub.append(false, PREFILL_TEXT);
+                    }
+                    tokio::task::yield_now().await;
+                }
+            }
+        }
+        Ok(match self {
+            Target::Rex { handle, .. } => handle.run(|_, cx| cx.head()).await?,
+            Target::Baseline(hub) => hub.head(),
+        })
+    }
+}
+
+/// The child's `main`: serves until told to quit.
+pub(crate) fn main(side: &str) -> Result<(), BoxError> {
+    let side = match side {
+        "rex" => Side::Rex,
+        "baseline" => Side::Baseline,
+        other => return Err(format!("{CHILD_ENV}={other}: expected rex or baseline").into()),
+    };
+    if let Some(cpu) = std::env::var(super::SERVER_CPU_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        if !super::pin(cpu) {
+            return Err(format!("could not pin the server to CPU {cpu}").into());
+        }
+    }
+    let runtime = super::runtime()?;
+    runtime.block_on(serve(side))
+}
+
+async fn serve(side: Side) -> Result<(), BoxError> {
+    let (addr, target) = match side {
+        Side::Rex => {
+            let server = rex::Server::builder(BenchApp)
+                .retention(rex::Retention::unlimited())
+                .bind("127.0.0.1:0")
+                .await?;
+            let addr = server.local_addr();
+            let handle = server.handle();
+            tokio::spawn(server.run(std::future::pending()));
+            let speaker = rex::SessionId::new_random();
+            (addr, Target::Rex { handle, speaker })
+        }
+        Side::Baseline => {
+            let (addr, hub) = baseline::start().await?;
+            (addr, Target::Baseline(hub))
+        }
+    };
+    let (tx, mut commands) = mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "addr {addr}")?;
+    while let Some(line) = commands.recv().await {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let num = |i: usize| -> Result<u64, BoxError> {
+            Ok(words.get(i).ok_or("missing argument")?.parse()?)
+        };
+        match words.first().copied() {
+            Some("append") => {
+                let (count, rate, max_ms) = (num(1)?, num(2)?, num(3)?);
+                let burst = num(4).unwrap_or(1).max(1);
+                let started = Instant::now();
+                let mut done = 0;
+                while done < count {
+                    let elapsed = started.elapsed();
+                    if elapsed > Duration::from_millis(max_ms) {
+                        break;
+                    }
+                    if rate > 0 {
+                        let due = started + Duration::from_secs_f64(done as f64 / rate as f64);
+                        tokio::time::sleep_until(due.into()).await;
+                    }
+                    let n = burst.min(count - done);
+                    target.append(n).await?;
+                    done += n;
+                }
+                writeln!(out, "appended {done}")?;
+            }
+            Some("prefill") => {
+                let head = target.prefill(num(1)?).await?;
+                writeln!(out, "prefilled {head}")?;
+            }
+            Some("quit") | None => break,
+            Some(other) => return Err(format!("unknown command `{other}`").into()),
+        }
+    }
+    std::process::exit(0)
+}
+
+/// The parent's view of a server child.
+pub(crate) struct ServerProc {
+    child: Child,
+    stdin: ChildStdin,
+    answers: mpsc::UnboundedReceiver<String>,
+    pub(crate) addr: SocketAddr,
+}
+
+impl ServerProc {
+    pub(crate) async fn start(side: Side) -> Result<ServerProc, BoxError> {
+        let mut child = Command::new(std::env::current_exe()?)
+            .env(CHILD_ENV, side.env())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let stdin = child.stdin.take().ok_or("no stdin")?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let (tx, mut answers) = mpsc::unbounded_channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let first = tokio::time::timeout(Duration::from_secs(20), answers.recv())
+            .await
+            .map_err(|_| "the server child did not start within 20 s")?
+            .ok_or("the server child exited at start")?;
+        let addr = first
+            .strip_prefix("addr ")
+            .ok_or_else(|| format!("unexpected first line from the child: {first}"))?
+            .parse()?;
+        Ok(ServerProc {
+            child,
+            stdin,
+            answers,
+            addr,
+        })
+    }
+
+    /// Sends a command and waits (up to `timeout`) for its answer line.
+    pub(crate) async fn command(
+        &mut self,
+        cmd: &str,
+        timeout: Duration,
+    ) -> Result<String, BoxError> {
+        writeln!(self.stdin, "{cmd}")?;
+        self.stdin.flush()?;
+        match tokio::time::timeout(timeout, self.answers.recv()).await {
+            Ok(Some(answer)) => Ok(answer),
+            Ok(None) => Err(format!("the server child died during `{cmd}`").into()),
+            Err(_) => Err(format!("`{cmd}` took longer than {timeout:?}").into()),
+        }
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// CPU time of every thread of the child, in nanoseconds.
+    pub(crate) fn cpu_ns(&self) -> u64 {
+        cpu_ns(&format!("/proc/{}", self.pid()))
+    }
+
+    /// The child's resident set, in bytes.
+    pub(crate) fn rss(&self) -> u64 {
+        rss(&format!("/proc/{}", self.pid()))
+    }
+}
+
+impl Drop for ServerProc {
+    fn drop(&mut self) {
+        let _ = writeln!(self.stdin, "quit");
+        let _ = self.stdin.flush();
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sum of the first field of `/proc/…/task/*/schedstat` (time on CPU, ns):
+/// nanosecond resolution, unlike the 10 ms ticks of `stat`'s utime+stime.
+pub(crate) fn cpu_ns(proc_dir: &str) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("{proc_dir}/task")) else {
+        return 0;
+    };
+    tasks
+        .filter_map(Result::ok)
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// `VmRSS` of `/proc/…/status`, in bytes.
+pub(crate) fn rss(proc_dir: &str) -> u64 {
+    std::fs::read_to_string(format!("{proc_dir}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))?
+                .split_whitespace()
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .map_or(0, |kib| kib * 1024)
+}
+
+/// `Cpus_allowed_list` of `/proc/…/status`, to show where a process runs.
+pub(crate) fn cpus_allowed(proc_dir: &str) -> String {
+    std::fs::read_to_string(format!("{proc_dir}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+                .map(|v| v.trim().to_owned())
+        })
+        .unwrap_or_else(|| "?".to_owned())
+}
