@@ -114,18 +114,29 @@ impl Entry {
             to,
             data,
         };
-        let mut line = Vec::with_capacity(96);
-        // Serializing plain structs, ids and an existing `Value` into a Vec
-        // cannot fail: there is no I/O and every map key is a string.
-        if serde_json::to_writer(&mut line, &wire).is_err() {
-            line.clear();
-            line.extend_from_slice(b"{}");
+        // Encode into a reused scratch buffer, then keep an exact-size copy:
+        // a grown Vec would waste its spare capacity for the life of the
+        // log, and `Bytes::from` a Vec whose length is not its capacity
+        // allocates an extra shared header.
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
-        line.push(b'\n');
+        let line = SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            scratch.clear();
+            // Serializing plain structs, ids and an existing `Value` into a
+            // Vec cannot fail: there is no I/O and every map key is a string.
+            if serde_json::to_writer(&mut *scratch, &wire).is_err() {
+                scratch.clear();
+                scratch.extend_from_slice(b"{}");
+            }
+            scratch.push(b'\n');
+            Bytes::copy_from_slice(&scratch)
+        });
         Entry {
             audience,
             kind,
-            line: Bytes::from(line),
+            line,
         }
     }
 
@@ -150,6 +161,17 @@ impl Framing {
             Framing::Sse => Bytes::from_static(b":\n\n"),
         }
     }
+}
+
+/// What readers watch: the head, and whether streams should end (the
+/// server is shutting down). One channel for both, so a waiting stream
+/// registers one waker, not two.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Signal {
+    /// The index the next event will get.
+    pub(crate) head: EventIndex,
+    /// Send what is left up to `head`, then end.
+    pub(crate) ending: bool,
 }
 
 /// The reader asked for an index the log no longer has.
@@ -184,8 +206,9 @@ pub(crate) struct EventLog {
     started: Instant,
     retention: Retention,
     state: RwLock<State>,
-    /// Carries the head; readers wait on it. Sending never blocks.
-    head_tx: watch::Sender<EventIndex>,
+    /// Carries the head (and the shutdown flag); readers wait on it.
+    /// Sending never blocks.
+    signal: watch::Sender<Signal>,
 }
 
 /// Upper bound on the bytes one read hands a reader, so a reader far behind
@@ -194,7 +217,10 @@ const MAX_BATCH_BYTES: usize = 256 * 1024;
 
 impl EventLog {
     pub(crate) fn new(retention: Retention) -> Arc<EventLog> {
-        let (head_tx, _) = watch::channel(0);
+        let (signal, _) = watch::channel(Signal {
+            head: 0,
+            ending: false,
+        });
         Arc::new(EventLog {
             epoch: Epoch::new_random(),
             started: Instant::now(),
@@ -204,7 +230,7 @@ impl EventLog {
                 entries: VecDeque::new(),
                 bytes: 0,
             }),
-            head_tx,
+            signal,
         })
     }
 
@@ -225,8 +251,13 @@ impl EventLog {
         }
     }
 
-    pub(crate) fn subscribe(&self) -> watch::Receiver<EventIndex> {
-        self.head_tx.subscribe()
+    pub(crate) fn subscribe(&self) -> watch::Receiver<Signal> {
+        self.signal.subscribe()
+    }
+
+    /// Tells every open stream to send what is left and end.
+    pub(crate) fn end_streams(&self) {
+        self.signal.send_modify(|s| s.ending = true);
     }
 
     /// Appends entries that were encoded for indexes `head..head + n`, then
@@ -245,7 +276,7 @@ impl EventLog {
             self.enforce_retention(&mut state);
             state.head()
         };
-        self.head_tx.send_replace(head);
+        self.signal.send_modify(|s| s.head = head);
     }
 
     fn enforce_retention(&self, state: &mut State) {

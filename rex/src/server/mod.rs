@@ -114,7 +114,6 @@ impl<A: RexApp> ServerBuilder<A> {
         let log = EventLog::new(self.retention);
         let sessions = Arc::new(SessionTable::default());
         let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
-        let (ending_tx, ending) = watch::channel(false);
         let (stop_tx, stop) = watch::channel(false);
         let actor = Actor {
             app: self.app,
@@ -132,13 +131,11 @@ impl<A: RexApp> ServerBuilder<A> {
             tx,
             config: self.config,
             gate: Arc::new(Gate::default()),
-            ending,
         });
         Ok(Server {
             listener,
             local_addr,
             shared,
-            ending_tx,
             stop: StopOnDrop(stop_tx),
             actor,
             shutdown_timeout: self.shutdown_timeout,
@@ -160,7 +157,6 @@ pub struct Server<A: RexApp> {
     listener: TcpListener,
     local_addr: SocketAddr,
     shared: Arc<Shared<A>>,
-    ending_tx: watch::Sender<bool>,
     stop: StopOnDrop,
     actor: JoinHandle<()>,
     shutdown_timeout: Duration,
@@ -226,7 +222,6 @@ impl<A: RexApp> Server<A> {
             listener,
             local_addr,
             shared,
-            ending_tx,
             stop,
             actor,
             shutdown_timeout,
@@ -269,7 +264,7 @@ impl<A: RexApp> Server<A> {
         let drain = async {
             let streams = async {
                 shared.gate.close().await;
-                ending_tx.send_replace(true);
+                shared.log.end_streams();
             };
             tokio::join!(graceful.shutdown(), streams);
         };

@@ -17,7 +17,7 @@ use rex_proto::{
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
 
 use super::actor::{CallError, Command};
 use super::gate::Gate;
@@ -47,9 +47,6 @@ pub(crate) struct Shared<A: RexApp> {
     pub(crate) config: Config,
     /// Admits requests until shutdown begins.
     pub(crate) gate: Arc<Gate>,
-    /// Becomes `true` when open event streams should send what is left and
-    /// end: after the requests in flight at shutdown have finished.
-    pub(crate) ending: watch::Receiver<bool>,
 }
 
 /// An error answer: status from the code, body `{error, reason, …}`.
@@ -456,8 +453,8 @@ fn events<A: RexApp>(
         reader,
         framing,
         heartbeat: shared.config.heartbeat,
-        head: head_rx,
-        ending: shared.ending.clone(),
+        signal: head_rx,
+        idle: Box::pin(tokio::time::sleep(shared.config.heartbeat)),
     };
     let mut response = Response::new(follower.into_body());
     let headers = response.headers_mut();

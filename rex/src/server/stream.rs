@@ -2,6 +2,7 @@
 //! the client stays, with heartbeats while nothing happens.
 
 use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,8 +13,9 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, StreamBody};
 use rex_proto::{EventIndex, SessionId};
 use tokio::sync::watch;
+use tokio::time::{Instant, Sleep};
 
-use super::log::{Behind, EventLog, Framing};
+use super::log::{Behind, EventLog, Framing, Signal};
 
 /// One open stream. Holds no queue: only where it is in the log.
 pub(crate) struct Follower {
@@ -22,23 +24,25 @@ pub(crate) struct Follower {
     pub(crate) reader: Option<SessionId>,
     pub(crate) framing: Framing,
     pub(crate) heartbeat: Duration,
-    pub(crate) head: watch::Receiver<EventIndex>,
-    /// Becomes `true` when the server shuts down: the stream sends what
-    /// is left up to the head, then ends cleanly.
-    pub(crate) ending: watch::Receiver<bool>,
+    /// The head and the shutdown flag.
+    pub(crate) signal: watch::Receiver<Signal>,
+    /// Fires after `heartbeat` without a byte sent. One timer for the life
+    /// of the stream, moved forward on every send, rather than a new one on
+    /// every wake-up.
+    pub(crate) idle: Pin<Box<Sleep>>,
 }
 
 impl Follower {
     /// The next chunk to send, or `None` when the stream should end.
     async fn next_chunk(&mut self) -> Option<Bytes> {
         loop {
-            let ending = *self.ending.borrow();
-            let head = *self.head.borrow_and_update();
+            let Signal { head, ending } = *self.signal.borrow_and_update();
             if self.cursor < head {
                 match self.log.read(self.cursor, self.reader, self.framing) {
                     Ok((chunk, next)) => {
                         self.cursor = next;
                         if !chunk.is_empty() {
+                            self.rearm();
                             return Some(chunk);
                         }
                         // Only private events of other sessions: nothing
@@ -61,21 +65,22 @@ impl Follower {
                 return None;
             }
             tokio::select! {
-                changed = self.head.changed() => {
+                changed = self.signal.changed() => {
                     if changed.is_err() {
                         return None;
                     }
                 }
-                changed = self.ending.changed() => {
-                    if changed.is_err() {
-                        return None;
-                    }
-                }
-                () = tokio::time::sleep(self.heartbeat) => {
+                () = self.idle.as_mut() => {
+                    self.rearm();
                     return Some(self.framing.heartbeat());
                 }
             }
         }
+    }
+
+    fn rearm(&mut self) {
+        let deadline = Instant::now() + self.heartbeat;
+        self.idle.as_mut().reset(deadline);
     }
 
     pub(crate) fn into_body(self) -> UnsyncBoxBody<Bytes, Infallible> {
