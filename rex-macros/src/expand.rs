@@ -296,6 +296,8 @@ fn expand_message_handler(e: &Enum<'_>) -> TokenStream {
     });
     quote! {
         #[doc = #trait_doc]
+        // A private protocol enum need not use every generated trait.
+        #[allow(dead_code)]
         #vis trait #trait_ident: ::rex::__private::RexApp {
             #(#methods)*
 
@@ -379,6 +381,8 @@ fn expand_client(e: &Enum<'_>) -> TokenStream {
     let event = Ident::new("__RexEvent", Span::call_site());
     quote! {
         #[doc = #trait_doc]
+        // A private protocol enum need not use every generated trait.
+        #[allow(dead_code)]
         #vis trait #trait_ident {
             #(#declarations)*
         }
@@ -444,6 +448,8 @@ fn expand_event_handler(e: &Enum<'_>) -> TokenStream {
     });
     quote! {
         #[doc = #trait_doc]
+        // A private protocol enum need not use every generated trait.
+        #[allow(dead_code)]
         #vis trait #trait_ident {
             #(#methods)*
 

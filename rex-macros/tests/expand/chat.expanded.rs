@@ -103,6 +103,7 @@ const _: () = {
 /**Handles [`ChatMsg`] messages on the server, one method per kind.
 
 Implement it for your app and route to it from `RexApp::message` with `self.dispatch(cx, from, msg)`. Each method gets the session that sent the message; return `Err(Reject::new("…"))` to refuse it.*/
+#[allow(dead_code)]
 pub trait ChatMsgHandler: ::rex::__private::RexApp {
     /// Say something to the whole room.
     fn say(
@@ -156,6 +157,7 @@ pub trait ChatMsgHandler: ::rex::__private::RexApp {
 /**Typed stubs for sending [`ChatMsg`] messages: one method per kind, implemented for `rex::Client<ChatMsg, _>`.
 
 Each method sends its message and waits until the app has handled it, retrying on network failures without the app handling it twice; it returns the `Receipt`, or the app's refusal as `ClientError::Rejected`.*/
+#[allow(dead_code)]
 pub trait ChatMsgClient {
     /// Say something to the whole room.
     fn say(
@@ -343,6 +345,7 @@ const _: () = {
 /**Handles [`ChatEvent`] events on the client, one method per kind.
 
 Every method does nothing by default: override the ones your UI shows, and feed each item of an `EventStream<ChatEvent>` to `handle`.*/
+#[allow(dead_code)]
 pub trait ChatEventHandler {
     /// Somebody joined.
     fn joined(

@@ -47,6 +47,24 @@ use transport::{CallFailure, Transport};
 /// killed: store it (it is serde) and pass it to
 /// [`ClientBuilder::restore`]. It contains the secret token: keep it where
 /// the app keeps its other secrets.
+///
+/// ```no_run
+/// # async fn example<M: rex::RexMessage, E: rex::RexEvent + Send + 'static>(client: rex::Client<M, E>) -> Result<(), Box<dyn std::error::Error>> {
+/// // Before the app goes to the background:
+/// if let Some(credentials) = client.credentials() {
+///     std::fs::write("session.json", serde_json::to_string(&credentials)?)?;
+/// }
+/// // When it comes back:
+/// let saved: rex::Credentials = serde_json::from_str(&std::fs::read_to_string("session.json")?)?;
+/// let client = rex::Client::<M, E>::builder("http://192.168.1.20:7700")
+///     .name("Alice")
+///     .restore(saved)
+///     .connect()
+///     .await?;
+/// println!("same player again: {}", client.restored());
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Credentials {
     /// The session's public id.
@@ -290,7 +308,22 @@ fn first_message_id() -> u64 {
 ///
 /// Cheap to clone; clones share the session, the connection pool and the
 /// message ids. Built with [`Client::connect`] (a new session with no name)
-/// or [`Client::builder`].
+/// or [`Client::builder`]. With derived protocol enums, the generated
+/// `{Msg}Client` trait adds one sending method per message kind.
+///
+/// ```no_run
+/// # async fn example<M: rex::RexMessage, E: rex::RexEvent + Send + 'static>() -> Result<(), rex::ClientError> {
+/// use std::time::Duration;
+///
+/// let client = rex::Client::<M, E>::builder("http://192.168.1.20:7700")
+///     .name("Alice")
+///     .request_timeout(Duration::from_secs(5))
+///     .connect()
+///     .await?;
+/// println!("joined as {:?}", client.session());
+/// # Ok(())
+/// # }
+/// ```
 pub struct Client<M, E> {
     shared: Arc<Shared>,
     restored: bool,
@@ -320,6 +353,13 @@ impl<M, E> fmt::Debug for Client<M, E> {
 impl<M: RexMessage, E: RexEvent + Send + 'static> Client<M, E> {
     /// Connects to a server and creates a session with no name, with the
     /// default settings.
+    ///
+    /// ```no_run
+    /// # async fn example<M: rex::RexMessage, E: rex::RexEvent + Send + 'static>() -> Result<(), rex::ClientError> {
+    /// let client = rex::Client::<M, E>::connect("http://127.0.0.1:7700").await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn connect(endpoint: impl IntoEndpoint) -> Result<Self, ClientError> {
         Self::builder(endpoint).connect().await
     }
@@ -477,6 +517,20 @@ impl<M: RexMessage, E: RexEvent + Send + 'static> Client<M, E> {
     /// Follows the log: from after the last event this client has seen, or
     /// from 0 (the whole retained log) if it has seen none. See
     /// [`EventStream`] for what it guarantees.
+    ///
+    /// ```no_run
+    /// # async fn example<M: rex::RexMessage, E: rex::RexEvent + Send + std::fmt::Debug + 'static>(client: rex::Client<M, E>) -> Result<(), rex::ClientError> {
+    /// use futures_util::StreamExt;
+    ///
+    /// let mut events = client.events();
+    /// while let Some(item) = events.next().await {
+    ///     if let rex::StreamItem::Event(e) = item? {
+    ///         println!("#{} {:?}", e.meta.index, e.event);
+    ///     }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn events(&self) -> EventStream<E> {
         let identity = self.shared.lock();
         let epoch = identity.session.as_ref().map(|s| s.epoch);

@@ -35,6 +35,12 @@ pub struct Endpoint {
 
 impl Endpoint {
     /// Parses a base URL.
+    ///
+    /// ```
+    /// let endpoint = rex::Endpoint::parse("http://192.168.1.20:7700/rex/v0").unwrap();
+    /// assert_eq!(endpoint.as_str(), "http://192.168.1.20:7700");
+    /// assert!(rex::Endpoint::parse("192.168.1.20:7700").is_err()); // no scheme
+    /// ```
     pub fn parse(url: &str) -> Result<Endpoint, ClientError> {
         let invalid = |reason: &str| ClientError::InvalidUrl {
             url: url.to_owned(),
@@ -361,6 +367,18 @@ impl CallFailure {
 /// How a client retries: bounded attempts with exponential backoff and
 /// jitter, so a room full of phones that lost Wi-Fi together does not come
 /// back in lockstep.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// // Give up sooner than the default (8 attempts over about 12 s).
+/// let policy = rex::RetryPolicy {
+///     max_attempts: 4,
+///     initial_backoff: Duration::from_millis(50),
+///     max_backoff: Duration::from_secs(1),
+/// };
+/// # let _ = policy;
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// How many times a call is tried in all (1 = no retry).
