@@ -108,7 +108,8 @@ pub use client::{
 
 #[cfg(feature = "server")]
 pub use server::{
-    AppHandle, AppStopped, Context, Reject, Retention, RexApp, Scheduled, Server, ServerBuilder,
+    AppHandle, AppStopped, Assets, Context, Reject, Retention, RexApp, Scheduled, Server,
+    ServerBuilder,
 };
 
 /// What the derive macros' generated code refers to. Not public API: it may

@@ -3,6 +3,7 @@
 
 mod actor;
 mod app;
+mod assets;
 mod gate;
 mod log;
 mod routes;
@@ -25,6 +26,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 pub use app::{AppHandle, AppStopped, Context, Reject, RexApp, Scheduled};
+pub use assets::{Assets, CLIENT_DTS_PATH, CLIENT_JS_PATH};
 pub use log::Retention;
 
 use actor::Actor;
@@ -55,9 +57,17 @@ pub struct ServerBuilder<A: RexApp> {
     retention: Retention,
     max_sessions: usize,
     shutdown_timeout: Duration,
+    assets: Assets,
 }
 
 impl<A: RexApp> ServerBuilder<A> {
+    /// Static files to serve next to the protocol (the app's pages). The
+    /// JavaScript client is always served at [`CLIENT_JS_PATH`].
+    pub fn assets(mut self, assets: Assets) -> Self {
+        self.assets = assets;
+        self
+    }
+
     /// The room's display name (`/info`, and discovery's instance name).
     /// Defaults to the app id.
     pub fn name(mut self, name: impl Into<String>) -> Self {
@@ -110,6 +120,7 @@ impl<A: RexApp> ServerBuilder<A> {
     /// Serves on a listener the caller bound, and starts the app. Must be
     /// called inside a tokio runtime.
     pub fn listener(self, listener: TcpListener) -> io::Result<Server<A>> {
+        self.assets.check()?;
         let local_addr = listener.local_addr()?;
         let log = EventLog::new(self.retention);
         let sessions = Arc::new(SessionTable::default());
@@ -131,6 +142,7 @@ impl<A: RexApp> ServerBuilder<A> {
             tx,
             config: self.config,
             gate: Arc::new(Gate::default()),
+            assets: self.assets,
         });
         Ok(Server {
             listener,
@@ -185,6 +197,7 @@ impl<A: RexApp> Server<A> {
             retention: Retention::unlimited(),
             max_sessions: DEFAULT_MAX_SESSIONS,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            assets: Assets::default(),
         }
     }
 

@@ -20,6 +20,7 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
 use super::actor::{CallError, Command};
+use super::assets::{self, Asset, Assets};
 use super::gate::Gate;
 use super::log::{EventLog, Framing};
 use super::session::SessionTable;
@@ -47,6 +48,8 @@ pub(crate) struct Shared<A: RexApp> {
     pub(crate) config: Config,
     /// Admits requests until shutdown begins.
     pub(crate) gate: Arc<Gate>,
+    /// The app's static files.
+    pub(crate) assets: Assets,
 }
 
 /// An error answer: status from the code, body `{error, reason, …}`.
@@ -127,17 +130,71 @@ async fn route<A: RexApp>(
             allow(&req, &Method::GET, "GET")?;
             Ok(info(shared))
         }
-        other => Err(ApiError::new(
-            ErrorCode::NotFound,
-            format!(
-                "no such path `{other}`; REx serves {}, {}, {} and {}",
-                path::SESSIONS,
-                path::MESSAGES,
-                path::EVENTS,
-                path::INFO
-            ),
-        )),
+        other => {
+            if let Some(asset) = assets::builtin(other) {
+                return serve_asset(&req, &asset);
+            }
+            if let Some(asset) = shared.assets.get(other) {
+                return serve_asset(&req, asset);
+            }
+            Err(not_found(other))
+        }
     }
+}
+
+fn not_found(other: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::NotFound,
+        format!(
+            "no such path `{other}`; REx serves {}, {}, {} and {}",
+            path::SESSIONS,
+            path::MESSAGES,
+            path::EVENTS,
+            path::INFO
+        ),
+    )
+}
+
+/// A static file: `GET`/`HEAD`, with `ETag` revalidation.
+fn serve_asset(req: &Request<Incoming>, asset: &Asset) -> Result<Response<Body>, ApiError> {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        let mut error = ApiError::new(
+            ErrorCode::MethodNotAllowed,
+            format!(
+                "{} is a file; use GET or HEAD, not {}",
+                req.uri().path(),
+                req.method()
+            ),
+        );
+        error.allow = Some("GET, HEAD");
+        return Err(error);
+    }
+    let etag = HeaderValue::from_str(&asset.etag).ok();
+    let fresh = req
+        .headers()
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|tag| tag.trim() == asset.etag || tag.trim() == "*");
+    let mut response = if fresh {
+        let mut response = Response::new(Full::new(Bytes::new()).boxed_unsync());
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        response
+    } else {
+        let mut response = Response::new(Full::new(asset.body.clone()).boxed_unsync());
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(asset.content_type),
+        );
+        response
+    };
+    let headers = response.headers_mut();
+    if let Some(etag) = etag {
+        headers.insert(header::ETAG, etag);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(response)
 }
 
 fn allow(req: &Request<Incoming>, method: &Method, allowed: &'static str) -> Result<(), ApiError> {

@@ -1,0 +1,103 @@
+// TypeScript declarations for the REx JavaScript client, served at
+// /rex/v0/client.d.ts next to /rex/v0/client.js.
+
+/** One event of the log, as the server sends it. */
+export interface RexEvent<Data = unknown> {
+  /** Its index in the log. */
+  index: number;
+  /** Milliseconds since the log's epoch began. */
+  time: number;
+  /** The event kind. */
+  kind: string;
+  /** The session whose message caused it, or null. */
+  origin: string | null;
+  /** For private events, the sessions it is for. */
+  to?: string[];
+  /** The payload; absent for kinds without one. */
+  data?: Data;
+}
+
+/** Where the stream continues after a `410 gone`. */
+export interface RexResync {
+  epoch: string;
+  oldest: number;
+  head: number;
+  reason: string;
+}
+
+/** `{first, count}`: where the app's events for a message are in the log. */
+export interface RexReceipt {
+  first: number;
+  count: number;
+}
+
+/** `GET /rex/v0/info`. */
+export interface RexInfo {
+  app: string;
+  name: string;
+  protocol: number;
+  epoch: string;
+  head: number;
+  oldest: number;
+  sessions: number;
+  messages: string[];
+  events: string[];
+}
+
+export interface RexRetry {
+  attempts: number;
+  initialMs: number;
+  maxMs: number;
+}
+
+export interface RexConnectOptions {
+  /** The server's origin; defaults to the page's. */
+  base?: string;
+  /** The display name for a new session. */
+  name?: string;
+  /** No session: public events only, no sending. */
+  anonymous?: boolean;
+  /** Where credentials are kept; defaults to localStorage. null: nowhere. */
+  storage?: Pick<Storage, "getItem" | "setItem" | "removeItem"> | null;
+  /** The storage key; defaults to "rex:" + base. */
+  storageKey?: string;
+  retry?: Partial<RexRetry>;
+  /** Replacements for tests or other runtimes. */
+  fetch?: typeof fetch;
+  EventSource?: typeof EventSource;
+}
+
+export interface RexEventsOptions {
+  start?: number;
+  onEvent?: (event: RexEvent) => void;
+  onResync?: (resync: RexResync) => void;
+  onError?: (error: RexError) => void;
+  onOpen?: () => void;
+}
+
+export interface RexSubscription {
+  close(): void;
+  readonly cursor: number;
+}
+
+export class RexError extends Error {
+  readonly status: number;
+  /** "rejected", "unknown_kind", "invalid_data", "unauthorized", "gone", …, or "network". */
+  readonly code: string;
+  readonly reason: string;
+  readonly body: Record<string, unknown>;
+}
+
+export class RexClient {
+  static connect(options?: RexConnectOptions): Promise<RexClient>;
+  constructor(options?: RexConnectOptions);
+  readonly session: string | null;
+  readonly epoch: string | null;
+  readonly info: RexInfo | null;
+  readonly restored: boolean;
+  readonly lastSeen: number | null;
+  forget(): void;
+  rejoin(name?: string): Promise<string>;
+  send(kind: string, data?: unknown): Promise<RexReceipt>;
+  events(options?: RexEventsOptions): RexSubscription;
+}

@@ -1,0 +1,316 @@
+// REx JavaScript client (ES module), served by every REx server at
+// /rex/v0/client.js. No dependencies. Protocol: docs/protocol.md.
+//
+//   import { RexClient } from "/rex/v0/client.js";
+//   const rex = await RexClient.connect({ name: "Alice" });
+//   rex.events({ onEvent: (e) => console.log(e.index, e.kind, e.data) });
+//   await rex.send("say", { text: "hi" });
+
+const BASE = "/rex/v0";
+
+/** An error answer from the server, or a network failure after retries. */
+export class RexError extends Error {
+  constructor(status, code, reason, body) {
+    super(`${code}: ${reason}`);
+    this.name = "RexError";
+    /** HTTP status (0 when the server could not be reached). */
+    this.status = status;
+    /** Protocol error code ("rejected", "unknown_kind", …, or "network"). */
+    this.code = code;
+    /** The server's reason, meant for people. */
+    this.reason = reason;
+    /** The whole error body (a `gone` body carries epoch, oldest, head). */
+    this.body = body || {};
+  }
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Exponential backoff with jitter: step n waits in [half, full] of min(initial·2^n, max). */
+function backoff(retry, n) {
+  const step = Math.min(retry.initialMs * 2 ** Math.min(n, 16), retry.maxMs);
+  return step * (0.5 + Math.random() / 2);
+}
+
+async function readError(response) {
+  let body = {};
+  try {
+    body = await response.json();
+  } catch (_) {
+    body = {};
+  }
+  return new RexError(response.status, body.error || "http_" + response.status, body.reason || response.statusText, body);
+}
+
+/** A typed-by-convention client for one REx server. */
+export class RexClient {
+  /**
+   * Connects: reads /info, then restores the saved session (same epoch) or
+   * creates a new one. Credentials are kept in `storage` (localStorage by
+   * default) under `storageKey`, so a reloaded page is the same player.
+   */
+  static async connect(options = {}) {
+    const client = new RexClient(options);
+    await client.#join(options.name, options.anonymous === true);
+    return client;
+  }
+
+  #base;
+  #fetch;
+  #EventSource;
+  #storage;
+  #key;
+  #retry;
+  #nextId;
+  #creds = null;
+  #info = null;
+  #restored = false;
+
+  constructor(options = {}) {
+    const origin = options.base || (globalThis.location ? globalThis.location.origin : "");
+    this.#base = origin.replace(/\/+$/, "").replace(/\/rex\/v0$/, "");
+    this.#fetch = options.fetch || globalThis.fetch.bind(globalThis);
+    this.#EventSource = options.EventSource || globalThis.EventSource;
+    this.#storage = options.storage === undefined ? globalThis.localStorage || null : options.storage;
+    this.#key = options.storageKey || "rex:" + this.#base;
+    this.#retry = Object.assign({ attempts: 8, initialMs: 100, maxMs: 5000 }, options.retry || {});
+    // A random start below 2^52 (exact in JavaScript numbers), so a
+    // reloaded page does not reuse ids the server still remembers.
+    this.#nextId = Math.floor(Math.random() * 2 ** 52);
+  }
+
+  /** The session id (null for an anonymous client). */
+  get session() {
+    return this.#creds ? this.#creds.session : null;
+  }
+
+  /** The epoch of the server's log. */
+  get epoch() {
+    return this.#info ? this.#info.epoch : null;
+  }
+
+  /** What `GET /info` said at connect (app, name, kinds, head…). */
+  get info() {
+    return this.#info;
+  }
+
+  /** Whether the saved session was restored (false: a new one was made). */
+  get restored() {
+    return this.#restored;
+  }
+
+  /** The last event index this page has seen in the current epoch, or null. */
+  get lastSeen() {
+    return this.#creds && this.#creds.lastSeen !== undefined ? this.#creds.lastSeen : null;
+  }
+
+  /** Forgets the saved session (a new one is made on the next connect). */
+  forget() {
+    if (this.#storage) this.#storage.removeItem(this.#key);
+    this.#creds = null;
+  }
+
+  async #call(method, path, { body, token, retryLost } = {}) {
+    const headers = {};
+    if (body !== undefined) headers["content-type"] = "application/json";
+    if (token) headers["authorization"] = "Bearer " + token;
+    let lastError = null;
+    for (let attempt = 0; attempt < this.#retry.attempts; attempt++) {
+      if (attempt > 0) await sleep(backoff(this.#retry, attempt - 1));
+      let response;
+      try {
+        response = await this.#fetch(this.#base + path, {
+          method,
+          headers,
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+      } catch (e) {
+        // The request may or may not have reached the server.
+        lastError = new RexError(0, "network", "could not reach the server: " + e.message);
+        if (!retryLost) throw lastError;
+        continue;
+      }
+      if (response.status === 503) {
+        lastError = await readError(response);
+        continue;
+      }
+      if (!response.ok) throw await readError(response);
+      return response.json();
+    }
+    throw lastError;
+  }
+
+  #save() {
+    if (this.#storage && this.#creds) this.#storage.setItem(this.#key, JSON.stringify(this.#creds));
+  }
+
+  async #join(name, anonymous) {
+    this.#info = await this.#call("GET", BASE + "/info", { retryLost: true });
+    if (anonymous) return;
+    let saved = null;
+    try {
+      saved = this.#storage ? JSON.parse(this.#storage.getItem(this.#key) || "null") : null;
+    } catch (_) {
+      saved = null;
+    }
+    if (saved && saved.epoch === this.#info.epoch && saved.token) {
+      this.#creds = saved;
+      this.#restored = true;
+      return;
+    }
+    await this.rejoin(name);
+  }
+
+  /**
+   * Creates a new session on the server (after a restart made the old one
+   * invalid). Not retried when the answer is lost: that would make a
+   * second, ghost session.
+   */
+  async rejoin(name) {
+    const created = await this.#call("POST", BASE + "/sessions", {
+      body: name === undefined ? {} : { name },
+      retryLost: false,
+    });
+    this.#info.epoch = created.epoch;
+    this.#creds = { session: created.session, token: created.token, epoch: created.epoch, joinedAt: created.next };
+    this.#restored = false;
+    this.#save();
+    return created.session;
+  }
+
+  /**
+   * Sends a message and resolves when the app has handled it, with the
+   * receipt `{first, count}`. Retries network failures with the same id,
+   * so the app handles it once. A refusal rejects with a RexError whose
+   * code is "rejected" and whose reason is the app's.
+   */
+  async send(kind, data) {
+    if (!this.#creds) throw new RexError(0, "no_session", "this client has no session; connect with a name to send");
+    const body = { kind, id: this.#nextId++ };
+    if (data !== undefined) body.data = data;
+    return this.#call("POST", BASE + "/messages", { body, token: this.#creds.token, retryLost: true });
+  }
+
+  /**
+   * Follows the log with EventSource: from `start`, or after the last event
+   * this page saw, or from 0. Every event is delivered once, in order:
+   * `onEvent({index, time, kind, origin, to, data})`. On `410 gone` (the
+   * server restarted, or dropped the events this page missed) it calls
+   * `onResync({epoch, oldest, head, reason})` and continues from the head.
+   * `onError(RexError)` hears errors that retrying will not fix; the
+   * subscription then stops. Returns `{close()}`.
+   */
+  events({ start, onEvent, onResync, onError, onOpen } = {}) {
+    const client = this;
+    let cursor = start !== undefined ? start : this.lastSeen !== null ? this.lastSeen + 1 : 0;
+    let epoch = this.epoch;
+    let source = null;
+    let closed = false;
+    let failures = 0;
+
+    const url = () => {
+      const query = new URLSearchParams({ start: String(cursor) });
+      if (epoch) query.set("epoch", epoch);
+      const creds = client.#creds;
+      if (creds && creds.epoch === epoch) query.set("token", creds.token);
+      return client.#base + BASE + "/events?" + query.toString();
+    };
+
+    const deliver = (message) => {
+      let event;
+      try {
+        event = JSON.parse(message.data);
+      } catch (_) {
+        return;
+      }
+      if (typeof event.index !== "number" || event.index < cursor) return;
+      cursor = event.index + 1;
+      failures = 0;
+      if (client.#creds && client.#creds.epoch === epoch) {
+        client.#creds.lastSeen = event.index;
+        client.#save();
+      }
+      if (onEvent) onEvent(event);
+    };
+
+    const open = () => {
+      if (closed) return;
+      source = new client.#EventSource(url());
+      source.onopen = () => {
+        failures = 0;
+        if (onOpen) onOpen();
+      };
+      source.onmessage = deliver;
+      // Named SSE events (`event: <kind>`) only reach listeners registered
+      // for that name: register every kind the server's app emits.
+      for (const kind of (client.#info && client.#info.events) || []) {
+        source.addEventListener(kind, deliver);
+      }
+      source.onerror = () => {
+        // EventSource retries by itself (with Last-Event-ID) while the
+        // answer was 200; once it is CLOSED, the server refused the
+        // request: find out why.
+        if (closed || source.readyState !== 2) return;
+        source.close();
+        diagnose();
+      };
+    };
+
+    const diagnose = async () => {
+      failures++;
+      let response = null;
+      try {
+        response = await client.#fetch(url(), { headers: { accept: "application/x-ndjson" } });
+      } catch (_) {
+        response = null;
+      }
+      if (closed) return;
+      if (response && response.ok) {
+        // It answers now: a passing failure. Do not read the stream here.
+        if (response.body && response.body.cancel) response.body.cancel().catch(() => {});
+      } else if (response && response.status === 410) {
+        const error = await readError(response);
+        epoch = error.body.epoch || epoch;
+        cursor = error.body.head !== undefined ? error.body.head : cursor;
+        if (client.#info) client.#info.epoch = epoch;
+        failures = 0;
+        if (onResync) onResync({ epoch, oldest: error.body.oldest, head: cursor, reason: error.reason });
+        open();
+        return;
+      } else if (response && response.status !== 503 && response.status < 500) {
+        closed = true;
+        if (onError) onError(await readError(response));
+        return;
+      }
+      await sleep(backoff(client.#retry, failures - 1));
+      open();
+    };
+
+    // A phone that was locked comes back with a stream the OS may have
+    // silently killed: reopen from where it was.
+    const onVisible = () => {
+      if (!closed && globalThis.document && globalThis.document.visibilityState === "visible" && source) {
+        source.close();
+        open();
+      }
+    };
+    if (globalThis.document && globalThis.document.addEventListener) {
+      globalThis.document.addEventListener("visibilitychange", onVisible);
+    }
+
+    open();
+    return {
+      close() {
+        closed = true;
+        if (source) source.close();
+        if (globalThis.document && globalThis.document.removeEventListener) {
+          globalThis.document.removeEventListener("visibilitychange", onVisible);
+        }
+      },
+      /** The next index this subscription wants. */
+      get cursor() {
+        return cursor;
+      },
+    };
+  }
+}
