@@ -38,11 +38,18 @@ async fn app_pages_are_served_with_etags_and_only_for_get_and_head() {
     let again = http.get("/").header("if-none-match", &etag).send().await;
     assert_eq!(again.status, 304);
     assert!(again.body.is_empty());
-    let stale = http.get("/").header("if-none-match", "\"other\"").send().await;
+    let stale = http
+        .get("/")
+        .header("if-none-match", "\"other\"")
+        .send()
+        .await;
     assert_eq!(stale.status, 200);
 
     let script = http.get("/tv.js").send().await;
-    assert_eq!(script.headers["content-type"], "text/javascript; charset=utf-8");
+    assert_eq!(
+        script.headers["content-type"],
+        "text/javascript; charset=utf-8"
+    );
     assert_ne!(script.headers["etag"].to_str().unwrap(), etag);
 
     let head = http.request(http::Method::HEAD, "/").send().await;
@@ -52,7 +59,10 @@ async fn app_pages_are_served_with_etags_and_only_for_get_and_head() {
     let post = http.post("/").send().await;
     post.assert_error(405, "method_not_allowed");
     assert_eq!(post.headers["allow"], "GET, HEAD");
-    http.get("/play").send().await.assert_error(404, "not_found");
+    http.get("/play")
+        .send()
+        .await
+        .assert_error(404, "not_found");
     // The protocol is unaffected.
     assert_eq!(http.info().await["head"], 0);
     server.stop().await;

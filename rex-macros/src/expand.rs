@@ -268,6 +268,7 @@ fn expand_message_handler(e: &Enum<'_>) -> TokenStream {
         };
         quote! {
             #docs
+            #[allow(clippy::too_many_arguments)]
             fn #method(
                 &mut self,
                 cx: &mut ::rex::__private::Context<'_, Self>,
@@ -425,6 +426,7 @@ fn expand_event_handler(e: &Enum<'_>) -> TokenStream {
         };
         quote! {
             #docs
+            #[allow(clippy::too_many_arguments)]
             fn #method(&mut self, meta: &::rex::__private::EventMeta #params) {
                 let _ = (meta #names);
             }

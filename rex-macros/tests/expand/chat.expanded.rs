@@ -106,6 +106,7 @@ Implement it for your app and route to it from `RexApp::message` with `self.disp
 #[allow(dead_code)]
 pub trait ChatMsgHandler: ::rex::__private::RexApp {
     /// Say something to the whole room.
+    #[allow(clippy::too_many_arguments)]
     fn say(
         &mut self,
         cx: &mut ::rex::__private::Context<'_, Self>,
@@ -113,6 +114,7 @@ pub trait ChatMsgHandler: ::rex::__private::RexApp {
         text: String,
     ) -> ::core::result::Result<(), ::rex::__private::Reject>;
     /// Say something to one player only.
+    #[allow(clippy::too_many_arguments)]
     fn whisper(
         &mut self,
         cx: &mut ::rex::__private::Context<'_, Self>,
@@ -121,6 +123,7 @@ pub trait ChatMsgHandler: ::rex::__private::RexApp {
         text: String,
     ) -> ::core::result::Result<(), ::rex::__private::Reject>;
     /// Change your display name.
+    #[allow(clippy::too_many_arguments)]
     fn set_name(
         &mut self,
         cx: &mut ::rex::__private::Context<'_, Self>,
@@ -128,6 +131,7 @@ pub trait ChatMsgHandler: ::rex::__private::RexApp {
         value: String,
     ) -> ::core::result::Result<(), ::rex::__private::Reject>;
     /// Leave the room.
+    #[allow(clippy::too_many_arguments)]
     fn leave(
         &mut self,
         cx: &mut ::rex::__private::Context<'_, Self>,
@@ -348,6 +352,7 @@ Every method does nothing by default: override the ones your UI shows, and feed 
 #[allow(dead_code)]
 pub trait ChatEventHandler {
     /// Somebody joined.
+    #[allow(clippy::too_many_arguments)]
     fn joined(
         &mut self,
         meta: &::rex::__private::EventMeta,
@@ -357,6 +362,7 @@ pub trait ChatEventHandler {
         let _ = (meta, session, name);
     }
     /// Somebody said something.
+    #[allow(clippy::too_many_arguments)]
     fn said(
         &mut self,
         meta: &::rex::__private::EventMeta,

@@ -11,13 +11,15 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::Instant;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use rex_proto::{Epoch, EventIndex, SessionId};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::watch;
+// Tokio's clock, so `time` and `Context::elapsed` agree with `Context::after`
+// (and with paused time in tests).
+use tokio::time::Instant;
 
 /// How much of the log a server keeps. By default, everything for the life of
 /// the server; with a cap, the oldest events are dropped once it is passed,
