@@ -2,3 +2,4 @@
 //! their clients and the integration tests share one definition.
 
 pub mod chat;
+pub mod trivia;

@@ -1,0 +1,18 @@
+//! Trivia night: the TV asks, every phone is a private answer pad.
+//!
+//! - [`protocol`]: the messages and events, shared by the server, the Rust
+//!   bots and (as JSON) the browser pages;
+//! - [`game`]: the [`TriviaApp`] the server runs;
+//! - [`questions`]: the question file format and its validation;
+//! - [`bot`]: a player driven by code, for the demo and the tests.
+
+pub mod bot;
+pub mod game;
+pub mod protocol;
+pub mod questions;
+
+pub use game::{Phase, TriviaApp, TriviaConfig};
+pub use protocol::{
+    Standing, TriviaEvent, TriviaEventHandler, TriviaMsg, TriviaMsgClient, TriviaMsgHandler,
+};
+pub use questions::{Question, QuestionsError};

@@ -1,0 +1,456 @@
+//! Run with: `cargo run --example trivia -- [--demo N] [--bind ADDR] [--no-discovery] [--questions FILE] [--name NAME] [--rounds N] [--seconds S]`
+//!
+//! Trivia night. Without `--demo` it runs a real room: it listens on every
+//! interface, advertises itself on the local network (unless
+//! `--no-discovery`), prints the addresses players join at, and shows the
+//! game in the terminal as it happens; the first player to join is the host
+//! and starts the game from their phone, or press Enter here to start it.
+//! Ctrl-C or SIGTERM shuts it down gracefully.
+//!
+//! With `--demo N` it plays a short game on loopback with N bot players
+//! (typed Rust clients answering through the generated `TriviaMsgClient`
+//! stubs, with random delays and accuracy), prints it, checks that every
+//! bot's private results add up to its final score, and exits 0 after the
+//! final standings. The first line on stdout is always
+//! `listening on http://<addr>`.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use futures_util::StreamExt;
+use rex::{AppHandle, Discovery, EventMeta, Server, SessionId};
+use rex_examples::trivia::bot::{self, Asked, BotReport, TriviaClient};
+use rex_examples::trivia::{
+    questions, Question, Standing, TriviaApp, TriviaConfig, TriviaEventHandler, TriviaMsgClient,
+};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// A REx trivia room.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Play a short demo game with this many bot players on loopback, then
+    /// exit.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=12))]
+    demo: Option<u8>,
+    /// Address to listen on (default 0.0.0.0:0, or 127.0.0.1:0 with
+    /// `--demo`); port 0 picks a free one.
+    #[arg(long)]
+    bind: Option<SocketAddr>,
+    /// Do not advertise the room on the local network (mDNS). A demo never
+    /// does.
+    #[arg(long)]
+    no_discovery: bool,
+    /// A question file (a JSON array of `{"question", "choices", "answer"}`;
+    /// see `examples/trivia/questions.json`) instead of the bundled set.
+    #[arg(long, value_name = "FILE")]
+    questions: Option<PathBuf>,
+    /// The room's display name.
+    #[arg(long, default_value = "REx trivia")]
+    name: String,
+    /// Questions per game (default 10, or 5 with `--demo`).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    rounds: Option<u32>,
+    /// Seconds to answer each question (default 20, or 3 with `--demo`).
+    #[arg(long, value_name = "S", value_parser = clap::value_parser!(u32).range(1..=600))]
+    seconds: Option<u32>,
+}
+
+const BOT_NAMES: [&str; 12] = [
+    "Ada", "Boris", "Chloé", "Dmitri", "Esme", "Farid", "Greta", "Hiro", "Ines", "Jonah", "Kemi",
+    "Luca",
+];
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let loaded = match &args.questions {
+        Some(path) => questions::load(path),
+        None => questions::bundled(),
+    };
+    let mut set = match loaded {
+        Ok(set) => set,
+        Err(e) => {
+            eprintln!("trivia: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    fastrand::shuffle(&mut set);
+    let demo = args.demo.is_some();
+    let config = TriviaConfig {
+        rounds: args.rounds.unwrap_or(if demo { 5 } else { 10 }) as usize,
+        seconds: args.seconds.unwrap_or(if demo { 3 } else { 20 }),
+        pause: Duration::from_millis(if demo { 1000 } else { 6000 }),
+    };
+    let result = match args.demo {
+        Some(players) => run_demo(&args, set, config, players).await,
+        None => run_room(&args, set, config).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("trivia: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// A real room: serve until Ctrl-C or SIGTERM.
+async fn run_room(args: &Args, set: Vec<Question>, config: TriviaConfig) -> Result<(), Error> {
+    let bind = args
+        .bind
+        .unwrap_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)));
+    let server = Server::builder(TriviaApp::new(set, config))
+        .name(&args.name)
+        .bind(bind)
+        .await?;
+    let addr = server.local_addr();
+    println!("listening on http://{addr}");
+    for url in join_urls(addr) {
+        println!("players join at {url}/play (the TV screen is {url}/)");
+    }
+    println!("the first player to join is the host; or press Enter here to start the game");
+    tokio::spawn(narrate(local_url(addr), None));
+    tokio::spawn(start_on_enter(server.handle()));
+    if args.no_discovery {
+        server.run(shutdown_signal()).await?;
+    } else {
+        server
+            .run_advertised(&Discovery::new(), shutdown_signal())
+            .await?;
+    }
+    Ok(())
+}
+
+/// The URLs the room can be reached at: the bound address, or each of the
+/// machine's IPv4 addresses when bound to all of them.
+fn join_urls(addr: SocketAddr) -> Vec<String> {
+    if !addr.ip().is_unspecified() {
+        return vec![format!("http://{addr}")];
+    }
+    let mut ips: Vec<IpAddr> = if_addrs::get_if_addrs()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|i| i.ip())
+        .filter(|ip| ip.is_ipv4() && !ip.is_loopback())
+        .collect();
+    ips.sort();
+    ips.dedup();
+    if ips.is_empty() {
+        ips.push(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    }
+    ips.into_iter()
+        .map(|ip| format!("http://{}", SocketAddr::new(ip, addr.port())))
+        .collect()
+}
+
+/// How this process reaches its own server.
+fn local_url(addr: SocketAddr) -> String {
+    let ip = if addr.ip().is_unspecified() {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        addr.ip()
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
+}
+
+/// Enter on the terminal starts the game: the TV's own input, through the
+/// app's handle rather than a session.
+async fn start_on_enter(handle: AppHandle<TriviaApp>) {
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    while let Ok(Some(_)) = lines.next_line().await {
+        match handle.run(|app, cx| app.start_game(cx)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(reject)) => println!("! {reject}"),
+            Err(_) => return,
+        }
+    }
+}
+
+/// The demo: a server on loopback, `players` bots, one short game.
+async fn run_demo(
+    args: &Args,
+    set: Vec<Question>,
+    config: TriviaConfig,
+    players: u8,
+) -> Result<(), Error> {
+    let bind = args
+        .bind
+        .unwrap_or(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
+    let key = bot::answer_key(&set);
+    let seconds = config.seconds;
+    let server = Server::builder(TriviaApp::new(set, config))
+        .name(&args.name)
+        .bind(bind)
+        .await?;
+    let url = local_url(server.local_addr());
+    println!("listening on {url}");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+
+    let narrator = tokio::spawn(narrate(url.clone(), Some(usize::from(players))));
+    // Bots join one after another, so the first is the host.
+    let mut clients = Vec::new();
+    for name in BOT_NAMES.iter().cycle().take(usize::from(players)) {
+        let client: TriviaClient = TriviaClient::builder(url.as_str())
+            .name(*name)
+            .connect()
+            .await?;
+        clients.push(client);
+    }
+    let host = clients.first().cloned().ok_or("no players")?;
+    let mut bots = Vec::new();
+    for client in clients {
+        let key = key.clone();
+        // Each bot has its own skill: how often it knows the answer, and
+        // how quick it is.
+        let accuracy = 0.4 + 0.5 * fastrand::f64();
+        let quickness = 0.3 + 0.5 * fastrand::f64();
+        bots.push(tokio::spawn(async move {
+            bot::play(client, &key, |q: &Asked<'_>| {
+                Some(decide(q, accuracy, quickness, seconds))
+            })
+            .await
+        }));
+    }
+    host.start().await?;
+
+    // A generous bound: the game takes about (seconds + 1) per question.
+    let budget = Duration::from_secs(30 + 5 * u64::from(seconds) * 50);
+    let reports = tokio::time::timeout(budget, async {
+        let mut reports = Vec::new();
+        for bot in bots {
+            reports.push(bot.await??);
+        }
+        Ok::<_, Error>(reports)
+    })
+    .await
+    .map_err(|_| "the demo game did not finish in time")??;
+    let standings = tokio::time::timeout(Duration::from_secs(10), narrator)
+        .await
+        .map_err(|_| "the narrator did not see the end of the game")??;
+    let _ = stop.send(());
+    serving.await??;
+
+    check(&reports, &standings)?;
+    println!(
+        "checked: each player's private results add up to their final score, and the standings are sorted"
+    );
+    Ok(())
+}
+
+/// A bot's answer: right with probability `accuracy`, else another choice;
+/// after a delay that is a random part of the time, scaled by `quickness`.
+fn decide(q: &Asked<'_>, accuracy: f64, quickness: f64, seconds: u32) -> (Duration, u32) {
+    let n = q.choices.len().max(1) as u32;
+    let correct = q.correct.unwrap_or(0);
+    let choice = if fastrand::f64() < accuracy || n == 1 {
+        correct
+    } else {
+        (correct + 1 + fastrand::u32(..n - 1)) % n
+    };
+    // Between 10% and 90% of the time allowed, so bots beat the deadline.
+    let share = (0.1 + 0.8 * quickness * fastrand::f64()).min(0.9);
+    (Duration::from_secs_f64(f64::from(seconds) * share), choice)
+}
+
+/// The demo's self-check: what each bot was told privately agrees with the
+/// final standings.
+fn check(reports: &[BotReport], standings: &[Standing]) -> Result<(), Error> {
+    if !standings.windows(2).all(|w| w[0].score >= w[1].score) {
+        return Err("the final standings are not sorted".into());
+    }
+    for report in reports {
+        let sum: u32 = report.results.iter().map(|r| r.points).sum();
+        let Some(standing) = standings.iter().find(|s| s.session == report.session) else {
+            return Err(format!("{} is missing from the standings", report.session).into());
+        };
+        if sum != standing.score {
+            return Err(format!(
+                "{}'s results add up to {sum}, but the standings say {}",
+                standing.name, standing.score
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// Prints the game from the public log, as the TV shows it; returns the
+/// final standings. `players`: in a demo, how many play (for "2/4
+/// answered").
+async fn narrate(url: String, players: Option<usize>) -> Vec<Standing> {
+    let client = match TriviaClient::builder(url.as_str())
+        .anonymous()
+        .connect()
+        .await
+    {
+        Ok(client) => client,
+        Err(e) => {
+            eprintln!("! cannot follow the room: {e}");
+            return Vec::new();
+        }
+    };
+    let mut screen = Screen {
+        players,
+        ..Screen::default()
+    };
+    let mut events = client.events_from(0);
+    while let Some(item) = events.next().await {
+        match item {
+            Ok(item) => screen.handle(item),
+            Err(e) => eprintln!("! {e}"),
+        }
+        if players.is_some() {
+            if let Some(standings) = screen.finished.take() {
+                return standings;
+            }
+        }
+    }
+    Vec::new()
+}
+
+/// The terminal's view of the room.
+#[derive(Default)]
+struct Screen {
+    players: Option<usize>,
+    names: HashMap<SessionId, String>,
+    choices: Vec<String>,
+    answered: usize,
+    scores: HashMap<SessionId, u32>,
+    finished: Option<Vec<Standing>>,
+}
+
+fn letter(i: usize) -> char {
+    char::from(b'A' + (i % 26) as u8)
+}
+
+impl Screen {
+    fn name(&self, session: SessionId) -> String {
+        self.names
+            .get(&session)
+            .cloned()
+            .unwrap_or_else(|| session.to_string())
+    }
+
+    fn print_standings(&mut self, standings: &[Standing], with_gain: bool) {
+        for s in standings {
+            let gain = s.score - self.scores.get(&s.session).copied().unwrap_or(0);
+            if with_gain && gain > 0 {
+                println!("  {:>2}. {:<10} {:>5}  (+{gain})", s.rank, s.name, s.score);
+            } else {
+                println!("  {:>2}. {:<10} {:>5}", s.rank, s.name, s.score);
+            }
+            self.scores.insert(s.session, s.score);
+        }
+    }
+}
+
+impl TriviaEventHandler for Screen {
+    fn joined(&mut self, _: &EventMeta, session: SessionId, name: String, host: bool) {
+        println!("* {name} joined{}", if host { " (host)" } else { "" });
+        self.names.insert(session, name);
+    }
+
+    fn renamed(&mut self, _: &EventMeta, session: SessionId, name: String) {
+        println!("* {} is now {name}", self.name(session));
+        self.names.insert(session, name);
+    }
+
+    fn started(&mut self, _: &EventMeta, questions: u32, seconds: u32) {
+        self.scores.clear();
+        println!("* the game starts: {questions} questions, {seconds} s each");
+    }
+
+    fn question(
+        &mut self,
+        _: &EventMeta,
+        number: u32,
+        total: u32,
+        text: String,
+        choices: Vec<String>,
+        seconds: u32,
+        _closes_at_ms: u64,
+    ) {
+        println!();
+        println!("Question {number}/{total} ({seconds} s): {text}");
+        let line: Vec<String> = choices
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{}) {c}", letter(i)))
+            .collect();
+        println!("  {}", line.join("   "));
+        self.choices = choices;
+        self.answered = 0;
+    }
+
+    fn answered(&mut self, _: &EventMeta, _number: u32, session: SessionId) {
+        self.answered += 1;
+        let of = self.players.map(|n| format!("/{n}")).unwrap_or_default();
+        println!("  {} answered ({}{of})", self.name(session), self.answered);
+    }
+
+    fn revealed(&mut self, _: &EventMeta, _number: u32, correct: u32, counts: Vec<u32>) {
+        let i = correct as usize;
+        let right = counts.get(i).copied().unwrap_or(0);
+        let all: u32 = counts.iter().sum();
+        let text = self.choices.get(i).cloned().unwrap_or_default();
+        let spread: Vec<String> = counts
+            .iter()
+            .enumerate()
+            .map(|(i, n)| format!("{} {n}", letter(i)))
+            .collect();
+        println!(
+            "  answer: {}) {text}; {right} of {all} right ({})",
+            letter(i),
+            spread.join(" · ")
+        );
+    }
+
+    fn scores(&mut self, _: &EventMeta, _number: u32, standings: Vec<Standing>) {
+        println!("  scores:");
+        self.print_standings(&standings, true);
+    }
+
+    fn finished(&mut self, _: &EventMeta, standings: Vec<Standing>) {
+        println!();
+        println!("Final standings:");
+        self.print_standings(&standings, false);
+        self.finished = Some(standings);
+    }
+}
+
+/// Completes on Ctrl-C, or on SIGTERM where there is one.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sigterm) => {
+                sigterm.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}
