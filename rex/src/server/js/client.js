@@ -65,6 +65,8 @@ export class RexClient {
   #creds = null;
   #info = null;
   #restored = false;
+  // The open subscriptions, paused while `rejoin` makes a new session.
+  #subscriptions = new Set();
 
   constructor(options = {}) {
     const origin = options.base || (globalThis.location ? globalThis.location.origin : "");
@@ -167,15 +169,25 @@ export class RexClient {
    * second, ghost session.
    */
   async rejoin(name) {
-    const created = await this.#call("POST", BASE + "/sessions", {
-      body: name === undefined ? {} : { name },
-      retryLost: false,
-    });
-    this.#info.epoch = created.epoch;
-    this.#creds = { session: created.session, token: created.token, epoch: created.epoch, joinedAt: created.next };
-    this.#restored = false;
-    this.#save();
-    return created.session;
+    // Open subscriptions stop reading while the session is made, then
+    // reopen from where they were with the new token: otherwise they would
+    // go on without it (after a restart they read anonymously) and miss
+    // the new session's private events.
+    const paused = [...this.#subscriptions];
+    for (const subscription of paused) subscription.pause();
+    try {
+      const created = await this.#call("POST", BASE + "/sessions", {
+        body: name === undefined ? {} : { name },
+        retryLost: false,
+      });
+      this.#info.epoch = created.epoch;
+      this.#creds = { session: created.session, token: created.token, epoch: created.epoch, joinedAt: created.next };
+      this.#restored = false;
+      this.#save();
+      return created.session;
+    } finally {
+      for (const subscription of paused) subscription.resume();
+    }
   }
 
   /**
@@ -206,6 +218,7 @@ export class RexClient {
     let epoch = this.epoch;
     let source = null;
     let closed = false;
+    let paused = false;
     let failures = 0;
 
     const url = () => {
@@ -234,8 +247,10 @@ export class RexClient {
     };
 
     const open = () => {
-      if (closed) return;
-      source = new client.#EventSource(url());
+      if (closed || paused) return;
+      if (source) source.close();
+      const opened = new client.#EventSource(url());
+      source = opened;
       source.onopen = () => {
         failures = 0;
         if (onOpen) onOpen();
@@ -250,8 +265,8 @@ export class RexClient {
         // EventSource retries by itself (with Last-Event-ID) while the
         // answer was 200; once it is CLOSED, the server refused the
         // request: find out why.
-        if (closed || source.readyState !== 2) return;
-        source.close();
+        if (closed || opened !== source || opened.readyState !== 2) return;
+        opened.close();
         diagnose();
       };
     };
@@ -298,10 +313,24 @@ export class RexClient {
       globalThis.document.addEventListener("visibilitychange", onVisible);
     }
 
+    const control = {
+      pause() {
+        paused = true;
+        if (source) source.close();
+        source = null;
+      },
+      resume() {
+        paused = false;
+        open();
+      },
+    };
+    client.#subscriptions.add(control);
+
     open();
     return {
       close() {
         closed = true;
+        client.#subscriptions.delete(control);
         if (source) source.close();
         if (globalThis.document && globalThis.document.removeEventListener) {
           globalThis.document.removeEventListener("visibilitychange", onVisible);

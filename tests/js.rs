@@ -1,0 +1,171 @@
+//! The JavaScript client (`rex/src/server/js/client.js`) run by Node against
+//! real servers on 127.0.0.1: `node --test js/` runs `js/*.test.mjs` with
+//! the addresses in its environment (see `js/client.test.mjs`). Without
+//! `node` on the PATH the test passes with `SKIPPED: node not found`.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rex_tests::proxy::Proxy;
+use rex_tests::{start_test_app, TestApp, TestServer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Mutex;
+
+/// How long Node may run in all.
+const NODE_LIMIT: Duration = Duration::from_secs(60);
+
+/// The server behind the restarting proxy (`None` while it restarts).
+type Restarting = Arc<Mutex<Option<TestServer<TestApp>>>>;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn js_client_against_real_servers() {
+    match Command::new("node").arg("--version").output() {
+        Ok(out) if out.status.success() => {
+            let version = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+            let major: u32 = version
+                .trim_start_matches('v')
+                .split('.')
+                .next()
+                .and_then(|m| m.parse().ok())
+                .unwrap_or(0);
+            if major < 20 {
+                println!("SKIPPED: node {version} is too old (the tests need 20 or later)");
+                return;
+            }
+        }
+        _ => {
+            println!("SKIPPED: node not found");
+            return;
+        }
+    }
+
+    let server = start_test_app().await;
+    // Every connection through it is closed after a few hundred bytes from
+    // the server: an event stream gets the headers and an event or two.
+    let cut = Proxy::start(server.addr).await;
+    cut.cut_after_server_bytes(Some(500));
+    let first = start_test_app().await;
+    let restart_proxy = Proxy::start(first.addr).await;
+    let restarting: Restarting = Arc::new(Mutex::new(Some(first)));
+    let control = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let control_addr = control.local_addr().unwrap();
+    let control_task = tokio::spawn(control_loop(
+        control,
+        restart_proxy.clone(),
+        restarting.clone(),
+    ));
+
+    let url = |addr: SocketAddr| format!("http://{addr}");
+    let env = [
+        ("REX_URL", url(server.addr)),
+        ("REX_CUT_URL", url(cut.addr())),
+        ("REX_RESTART_URL", url(restart_proxy.addr())),
+        ("REX_CONTROL_URL", url(control_addr)),
+    ];
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).to_owned();
+    let (status, stdout, stderr) = tokio::task::spawn_blocking(move || run_node(&dir, &env))
+        .await
+        .unwrap();
+    print!("{stdout}");
+    eprint!("{stderr}");
+
+    control_task.abort();
+    cut.shutdown();
+    restart_proxy.shutdown();
+    if let Some(server) = restarting.lock().await.take() {
+        server.stop().await;
+    }
+    server.stop().await;
+    let status = status.unwrap_or_else(|| panic!("node did not finish within {NODE_LIMIT:?}"));
+    assert!(status.success(), "node --test failed: {status}");
+}
+
+/// Runs `node --test js/` in `dir`; `None` as the status if it had to be
+/// killed for taking too long.
+fn run_node(dir: &Path, env: &[(&str, String)]) -> (Option<ExitStatus>, String, String) {
+    let mut child = Command::new("node")
+        .args(["--test", "--test-reporter=spec", "js/"])
+        .current_dir(dir)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn node");
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = pipe.read_to_end(&mut text);
+            String::from_utf8_lossy(&text).into_owned()
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let deadline = Instant::now() + NODE_LIMIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (status, stdout.join().unwrap(), stderr.join().unwrap())
+}
+
+/// A tiny HTTP endpoint for the JS tests: `POST /restart` stops the server
+/// behind `proxy`, starts a new one (a new epoch), points the proxy at it,
+/// closes the proxy's open connections, and only then answers `200`.
+async fn control_loop(listener: TcpListener, proxy: Proxy, restarting: Restarting) {
+    loop {
+        let Ok((conn, _)) = listener.accept().await else {
+            continue;
+        };
+        let (proxy, restarting) = (proxy.clone(), restarting.clone());
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(
+                Duration::from_secs(30),
+                control_request(conn, proxy, restarting),
+            )
+            .await;
+        });
+    }
+}
+
+async fn control_request(mut conn: TcpStream, proxy: Proxy, restarting: Restarting) {
+    let mut head = Vec::new();
+    let mut buf = [0; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match conn.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    let (status, body) = if head.starts_with(b"POST /restart ") {
+        let mut slot = restarting.lock().await;
+        if let Some(old) = slot.take() {
+            old.stop().await;
+        }
+        let new = start_test_app().await;
+        proxy.retarget(new.addr);
+        proxy.cut_all();
+        *slot = Some(new);
+        ("200 OK", "restarted")
+    } else {
+        ("404 Not Found", "no such control")
+    };
+    let response = format!(
+        "HTTP/1.1 {status}\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = conn.write_all(response.as_bytes()).await;
+    let _ = conn.shutdown().await;
+}

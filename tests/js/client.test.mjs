@@ -1,0 +1,432 @@
+// The JavaScript client (rex/src/server/js/client.js) against a real REx
+// server running TestApp, over 127.0.0.1. Started by tests/js.rs, which
+// passes the addresses:
+//
+//   REX_URL          the server, direct
+//   REX_CUT_URL      a proxy to the same server that cuts every connection
+//                    after a few hundred bytes from the server
+//   REX_RESTART_URL  a proxy to a second server, which restarts on
+//   REX_CONTROL_URL  POST /restart: stops that server, starts a new one
+//                    (new epoch) and points the proxy at it; answers once done.
+//
+// Node has no EventSource: ./eventsource.mjs is a spec-following one.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+
+import { RexClient, RexError } from "../../rex/src/server/js/client.js";
+import { eventSourceClass, memoryStorage } from "./eventsource.mjs";
+
+const REX_URL = process.env.REX_URL;
+const CUT_URL = process.env.REX_CUT_URL;
+const RESTART_URL = process.env.REX_RESTART_URL;
+const CONTROL_URL = process.env.REX_CONTROL_URL;
+const CLIENT_PATH = new URL("../../rex/src/server/js/client.js", import.meta.url);
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+if (!REX_URL) throw new Error("REX_URL is not set: run this through `cargo test -p rex-tests --test js`");
+
+const ES = eventSourceClass({ reconnectMs: 20 });
+const fastRetry = { initialMs: 5, maxMs: 50 };
+
+function connect(options = {}) {
+  return RexClient.connect({ base: REX_URL, EventSource: ES, storage: memoryStorage(), retry: fastRetry, ...options });
+}
+
+function withTimeout(promise, ms, what) {
+  let timer;
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** Collects a subscription's events; `until(index)` waits for one at or past it. */
+function collector() {
+  const events = [];
+  let waiters = [];
+  const onEvent = (event) => {
+    events.push(event);
+    waiters = waiters.filter((w) => !w(event));
+  };
+  const until = (index, ms = 8000) =>
+    withTimeout(
+      new Promise((resolve) => {
+        if (events.some((e) => e.index >= index)) return resolve();
+        waiters.push((e) => (e.index >= index ? (resolve(), true) : false));
+      }),
+      ms,
+      `an event at index >= ${index} (have ${events.length}, last ${events.at(-1)?.index})`,
+    );
+  const untilEvent = (predicate, what, ms = 8000) =>
+    withTimeout(
+      new Promise((resolve) => {
+        if (events.some(predicate)) return resolve();
+        waiters.push((e) => (predicate(e) ? (resolve(), true) : false));
+      }),
+      ms,
+      what,
+    );
+  return { events, onEvent, until, untilEvent, indexes: () => events.map((e) => e.index) };
+}
+
+/** Reads the server's own NDJSON stream from `start` to `last` inclusive, as `token` sees it. */
+async function rawEvents(start, last, token, base = REX_URL) {
+  const abort = new AbortController();
+  const query = new URLSearchParams({ start: String(start) });
+  if (token) query.set("token", token);
+  const response = await fetch(`${base}/rex/v0/events?${query}`, { signal: abort.signal });
+  assert.equal(response.status, 200);
+  const events = [];
+  const decoder = new TextDecoder();
+  let buffer = "";
+  const reader = response.body.getReader();
+  const read = async () => {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) throw new Error("the stream ended");
+      buffer += decoder.decode(value, { stream: true });
+      let newline;
+      while ((newline = buffer.indexOf("\n")) >= 0) {
+        const line = buffer.slice(0, newline);
+        buffer = buffer.slice(newline + 1);
+        if (line === "") continue;
+        const event = JSON.parse(line);
+        events.push(event);
+        if (event.index >= last) return events;
+      }
+    }
+  };
+  try {
+    return await withTimeout(read(), 5000, `raw events ${start}..=${last}`);
+  } finally {
+    abort.abort();
+  }
+}
+
+/** The token a client saved (the client keeps it private). */
+function savedToken(storage) {
+  const key = "rex:" + REX_URL;
+  return JSON.parse(storage.getItem(key)).token;
+}
+
+test("the server serves this very client.js, as JavaScript", { timeout: 5000 }, async () => {
+  const response = await fetch(`${REX_URL}/rex/v0/client.js`);
+  assert.equal(response.status, 200);
+  assert.match(response.headers.get("content-type"), /^text\/javascript(;|$)/);
+  const served = Buffer.from(await response.arrayBuffer());
+  assert.ok(served.equals(readFileSync(CLIENT_PATH)), "GET /rex/v0/client.js differs from rex/src/server/js/client.js");
+});
+
+test("connect creates a session; the same storage restores it; fresh storage makes a new one", { timeout: 10000 }, async () => {
+  const storage = memoryStorage();
+  const first = await connect({ name: "Alice", storage });
+  assert.equal(first.restored, false);
+  assert.match(first.session, UUID);
+  assert.equal(first.info.app, "test");
+  assert.match(first.epoch, UUID);
+  assert.deepEqual(first.info.messages.slice(0, 3), ["noop", "burst", "tag"]);
+  assert.ok(first.info.events.includes("secret"));
+
+  const again = await connect({ name: "Alice", storage });
+  assert.equal(again.restored, true);
+  assert.equal(again.session, first.session);
+  // The restored token works on the server.
+  const receipt = await again.send("noop");
+  assert.equal(receipt.count, 0);
+
+  const other = await connect({ name: "Alice" });
+  assert.equal(other.restored, false);
+  assert.notEqual(other.session, first.session);
+
+  // The server made exactly one `joined` for the first session.
+  const joined = await rawEvents(0, receipt.first - 1, savedToken(storage));
+  assert.equal(joined.filter((e) => e.kind === "joined" && e.data.session === first.session).length, 1);
+
+  const anonymous = await connect({ anonymous: true });
+  assert.equal(anonymous.session, null);
+  await assert.rejects(anonymous.send("noop"), { name: "RexError", code: "no_session" });
+});
+
+test("send resolves with the receipt, or rejects with the server's code and reason", { timeout: 10000 }, async () => {
+  const client = await connect({ name: "Sender" });
+  const receipt = await client.send("tag", { tag: "x" });
+  assert.deepEqual(Object.keys(receipt).sort(), ["count", "first"]);
+  assert.equal(receipt.count, 1);
+  assert.equal(typeof receipt.first, "number");
+
+  const rejected = await client.send("emit_then_reject").then(
+    () => assert.fail("emit_then_reject resolved"),
+    (e) => e,
+  );
+  assert.ok(rejected instanceof RexError);
+  assert.equal(rejected.status, 409);
+  assert.equal(rejected.code, "rejected");
+  assert.equal(rejected.reason, "rejected after emitting, on purpose");
+
+  await assert.rejects(client.send("nope"), (e) => {
+    assert.ok(e instanceof RexError);
+    assert.equal(e.status, 400);
+    assert.equal(e.code, "unknown_kind");
+    assert.match(e.reason, /tag/);
+    return true;
+  });
+  await assert.rejects(client.send("tag", { tag: 5 }), { code: "invalid_data", status: 422 });
+  // The rejected message left the log unchanged.
+  const next = await client.send("noop");
+  assert.equal(next.first, receipt.first + 1);
+});
+
+test("events: every event once, in order; private events only for their sessions", { timeout: 15000 }, async (t) => {
+  const aliceStorage = memoryStorage();
+  const bobStorage = memoryStorage();
+  const alice = await connect({ name: "Alice", storage: aliceStorage });
+  const bob = await connect({ name: "Bob", storage: bobStorage });
+  const anonymous = await connect({ anonymous: true });
+  const { first: start } = await alice.send("noop");
+
+  const seen = { alice: collector(), bob: collector(), anonymous: collector() };
+  for (const [who, client] of [["alice", alice], ["bob", bob], ["anonymous", anonymous]]) {
+    const sub = client.events({ start, onEvent: seen[who].onEvent });
+    t.after(() => sub.close());
+  }
+
+  const burst = await alice.send("burst", 50);
+  assert.equal(burst.count, 50);
+  const forBob = await alice.send("secret", { to: [bob.session], text: "for bob" });
+  const forAlice = await bob.send("secret", { to: [alice.session], text: "for alice" });
+  const end = await bob.send("tag", { tag: "end" });
+  for (const c of Object.values(seen)) await c.until(end.first);
+
+  for (const [who, c] of Object.entries(seen)) {
+    const indexes = c.indexes();
+    for (let i = 1; i < indexes.length; i++) assert.ok(indexes[i] > indexes[i - 1], `${who}: ${indexes}`);
+    const ticks = c.events.filter((e) => e.index >= burst.first && e.index < burst.first + 50);
+    assert.deepEqual(
+      ticks.map((e) => [e.index, e.kind, e.data.tag, e.origin]),
+      Array.from({ length: 50 }, (_, i) => [burst.first + i, "tick", `burst-${i}`, alice.session]),
+      who,
+    );
+    assert.equal(c.events.at(-1).data.tag, "end");
+  }
+  const secret = (c, index) => c.events.find((e) => e.index === index);
+  assert.deepEqual(secret(seen.bob, forBob.first), {
+    index: forBob.first,
+    time: secret(seen.bob, forBob.first).time,
+    kind: "secret",
+    origin: alice.session,
+    to: [bob.session],
+    data: { text: "for bob" },
+  });
+  assert.equal(secret(seen.alice, forBob.first), undefined, "the sender is not in `to`");
+  assert.deepEqual(secret(seen.alice, forAlice.first).to, [alice.session]);
+  assert.equal(secret(seen.alice, forAlice.first).data.text, "for alice");
+  assert.equal(secret(seen.bob, forAlice.first), undefined);
+  assert.equal(seen.anonymous.events.filter((e) => e.kind === "secret").length, 0);
+  assert.equal(alice.lastSeen, end.first);
+
+  // Exactly what the server streams to each reader, no more, no less.
+  assert.deepEqual(seen.alice.events, await rawEvents(start, end.first, savedToken(aliceStorage)));
+  assert.deepEqual(seen.bob.events, await rawEvents(start, end.first, savedToken(bobStorage)));
+  assert.deepEqual(seen.anonymous.events, await rawEvents(start, end.first, null));
+});
+
+test("events resume after lastSeen on a restored client: no gap, no repeat", { timeout: 15000 }, async (t) => {
+  const storage = memoryStorage();
+  const client = await connect({ name: "Resumer", storage });
+  const { first: start } = await client.send("noop");
+  const before = [];
+  let sub = null;
+  let closedAt = null;
+  const closed = new Promise((resolve) => {
+    sub = client.events({
+      start,
+      onEvent: (e) => {
+        before.push(e);
+        // Mid-way: at the tenth tick of the burst.
+        if (before.filter((e) => e.kind === "tick").length === 10 && closedAt === null) {
+          closedAt = e.index;
+          sub.close();
+          resolve();
+        }
+      },
+    });
+  });
+  t.after(() => sub.close());
+  const burst = await client.send("burst", 30);
+  await withTimeout(closed, 8000, "the tenth tick");
+  // Closing from inside onEvent stops delivery at once.
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(closedAt, burst.first + 9);
+  assert.equal(before.at(-1).index, closedAt);
+  assert.equal(client.lastSeen, closedAt);
+
+  const more = await client.send("burst", 30);
+  const restored = await connect({ name: "Resumer", storage });
+  assert.equal(restored.restored, true);
+  assert.equal(restored.lastSeen, closedAt, "lastSeen is kept in storage");
+  const after = collector();
+  const sub2 = restored.events({ onEvent: after.onEvent });
+  t.after(() => sub2.close());
+  await after.until(more.first + 29);
+  assert.equal(after.events[0].index, closedAt + 1);
+  const all = [...before, ...after.events];
+  assert.deepEqual(all, await rawEvents(start, more.first + 29, savedToken(storage)));
+  assert.deepEqual(
+    all.filter((e) => e.kind === "tick").map((e) => e.data.tag),
+    [...Array.from({ length: 30 }, (_, i) => `burst-${i}`), ...Array.from({ length: 30 }, (_, i) => `burst-${i}`)],
+  );
+});
+
+test("a stream cut again and again resumes with Last-Event-ID: each index once, in order", { skip: !CUT_URL, timeout: 20000 }, async (t) => {
+  // Only the event stream goes through the cutting proxy: the client's own
+  // requests (info, sessions, messages) are sent to the server directly.
+  const direct = (url, init) => fetch(String(url).replace(CUT_URL, REX_URL), init);
+  const sources = [];
+  const Es = class extends eventSourceClass({ reconnectMs: 5 }) {
+    constructor(url) {
+      super(url);
+      sources.push(this);
+    }
+  };
+  const storage = memoryStorage();
+  const client = await RexClient.connect({
+    base: CUT_URL,
+    name: "Cut",
+    storage,
+    storageKey: "rex:" + REX_URL,
+    EventSource: Es,
+    fetch: direct,
+    retry: fastRetry,
+  });
+  const { first: start } = await client.send("noop");
+  const seen = collector();
+  const sub = client.events({ start, onEvent: seen.onEvent });
+  t.after(() => sub.close());
+
+  // Events are appended while the stream is being cut.
+  let last = start;
+  for (let i = 0; i < 10; i++) {
+    const r = await client.send("burst", 20);
+    last = r.first + r.count - 1;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const end = await client.send("tag", { tag: "end" });
+  await seen.until(end.first, 15000);
+
+  assert.deepEqual(seen.events, await rawEvents(start, end.first, savedToken(storage)));
+  assert.ok(last < end.first);
+  const source = sources.at(-1);
+  assert.equal(sources.length, 1, "the EventSource reconnected by itself; the client never had to reopen it");
+  assert.ok(source.requests.length >= 10, `only ${source.requests.length} connections: were streams cut?`);
+  const ids = source.requests.slice(1).map((r) => Number(r.lastEventId));
+  assert.ok(
+    source.requests.slice(1).every((r) => r.lastEventId !== null),
+    "every reconnect sends Last-Event-ID",
+  );
+  for (let i = 1; i < ids.length; i++) assert.ok(ids[i] >= ids[i - 1], `Last-Event-ID went back: ${ids}`);
+});
+
+test("after a server restart: onResync with the new epoch, then new events", { skip: !RESTART_URL, timeout: 20000 }, async (t) => {
+  const storage = memoryStorage();
+  const client = await RexClient.connect({ base: RESTART_URL, name: "Phoenix", storage, EventSource: ES, retry: fastRetry });
+  const oldEpoch = client.epoch;
+  const burst = await client.send("burst", 3);
+  const seen = collector();
+  let resolveResync;
+  const resynced = new Promise((r) => (resolveResync = r));
+  const resyncs = [];
+  const errors = [];
+  const sub = client.events({
+    start: 0,
+    onEvent: seen.onEvent,
+    onResync: (r) => {
+      resyncs.push({ ...r, seenBefore: seen.events.length });
+      resolveResync(r);
+    },
+    onError: (e) => errors.push(e),
+  });
+  t.after(() => sub.close());
+  await seen.until(burst.first + 2);
+
+  const restart = await fetch(`${CONTROL_URL}/restart`, { method: "POST" });
+  assert.equal(restart.status, 200);
+  // A keep-alive connection to the proxy may have been closed by the
+  // restart just now: undici does not retry on such a connection, so do.
+  const info = await fetch(`${RESTART_URL}/rex/v0/info`)
+    .catch(() => new Promise((r) => setTimeout(r, 50)).then(() => fetch(`${RESTART_URL}/rex/v0/info`)))
+    .then((r) => r.json());
+  assert.notEqual(info.epoch, oldEpoch);
+
+  const resync = await withTimeout(resynced, 10000, "onResync");
+  assert.equal(resync.epoch, info.epoch);
+  assert.equal(typeof resync.head, "number");
+  assert.equal(typeof resync.oldest, "number");
+  assert.equal(typeof resync.reason, "string");
+  assert.equal(client.epoch, info.epoch);
+  assert.equal(resyncs.length, 1);
+
+  // The old session does not exist on the new server: rejoin, then go on.
+  await assert.rejects(client.send("noop"), { code: "unauthorized", status: 401 });
+  const session = await client.rejoin("Phoenix");
+  assert.match(session, UUID);
+  const after = await client.send("tag", { tag: "after restart" });
+  // (Indexes start again from 0: wait for this very event.)
+  await seen.untilEvent((e) => e.kind === "tick" && e.data.tag === "after restart", "the tick after the restart");
+  // Events of the new epoch: those delivered after onResync.
+  const fresh = seen.events.slice(resyncs[0].seenBefore);
+  assert.ok(fresh.length >= 2, JSON.stringify(fresh));
+  assert.ok(fresh[0].index >= resync.head);
+  const tick = fresh.find((e) => e.kind === "tick");
+  assert.deepEqual([tick.index, tick.data.tag, tick.origin], [after.first, "after restart", session]);
+  assert.ok(fresh.some((e) => e.kind === "joined" && e.data.session === session));
+  assert.deepEqual(errors, []);
+  assert.equal(client.lastSeen, after.first, "lastSeen follows the new epoch once rejoined");
+  // The open subscription reads as the new session now: its private
+  // events arrive too (before the fix in client.js's `rejoin`, the stream
+  // stayed anonymous after a resync and they were skipped for good).
+  const secret = await client.send("secret", { to: [session], text: "for the new me" });
+  await seen.untilEvent((e) => e.kind === "secret", "the private event for the rejoined session", 5000);
+  const delivered = seen.events.find((e) => e.kind === "secret");
+  assert.deepEqual([delivered.index, delivered.to, delivered.data], [secret.first, [session], { text: "for the new me" }]);
+  const newEpoch = seen.events.slice(resyncs[0].seenBefore).map((e) => e.index);
+  assert.deepEqual(newEpoch, [...new Set(newEpoch)].sort((a, b) => a - b), "in order, once each");
+});
+
+test("send retries a lost response with the same id: the app handles it once", { timeout: 10000 }, async () => {
+  const posts = [];
+  let lost = null;
+  const lossy = async (url, init = {}) => {
+    const response = await fetch(url, init);
+    if (init.method === "POST" && String(url).endsWith("/rex/v0/messages")) {
+      const body = JSON.parse(init.body);
+      posts.push(body);
+      if (body.kind === "count" && lost === null) {
+        // The server has handled it; the answer is lost on the way back.
+        lost = { id: body.id, status: response.status, receipt: await response.json() };
+        throw new TypeError("fetch failed (simulated: connection reset after the request was sent)");
+      }
+    }
+    return response;
+  };
+  const storage = memoryStorage();
+  const client = await connect({ name: "Counter", storage, fetch: lossy });
+  const receipt = await client.send("count");
+  assert.equal(lost.status, 200);
+  const counts = posts.filter((p) => p.kind === "count");
+  assert.equal(counts.length, 2, "one retry");
+  assert.equal(counts[1].id, counts[0].id, "the retry has the same id");
+  assert.deepEqual(receipt, lost.receipt, "the retry's answer is the first outcome");
+  assert.equal(receipt.count, 1);
+
+  const events = await rawEvents(receipt.first, receipt.first, savedToken(storage));
+  assert.deepEqual([events.at(-1).kind, events.at(-1).data], ["counted", { times: 1 }]);
+  // The next one is the app's second: it saw the first exactly once.
+  const next = await client.send("count");
+  const nextEvents = await rawEvents(next.first, next.first, savedToken(storage));
+  assert.deepEqual(nextEvents.at(-1).data, { times: 2 });
+  assert.notEqual(posts.at(-1).id, counts[0].id);
+});
