@@ -43,12 +43,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    rex_examples::cli::init_tracing("warn");
     let args = Args::parse();
     let endpoint = match &args.url {
         Some(url) => Endpoint::parse(url),

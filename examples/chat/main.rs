@@ -30,12 +30,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    rex_examples::cli::init_tracing("info");
     let args = Args::parse();
     let server = Server::builder(ChatApp::default())
         .name(args.name)
@@ -43,32 +38,10 @@ async fn main() -> std::io::Result<()> {
         .await?;
     println!("listening on http://{}", server.local_addr());
     if args.no_discovery {
-        server.run(shutdown_signal()).await
+        server.run(rex_examples::cli::shutdown_signal()).await
     } else {
         server
-            .run_advertised(&Discovery::new(), shutdown_signal())
+            .run_advertised(&Discovery::new(), rex_examples::cli::shutdown_signal())
             .await
-    }
-}
-
-/// Completes on Ctrl-C, or on SIGTERM where there is one.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut sigterm) => {
-                sigterm.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
     }
 }

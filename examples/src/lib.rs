@@ -2,4 +2,5 @@
 //! their clients and the integration tests share one definition.
 
 pub mod chat;
+pub mod cli;
 pub mod trivia;

@@ -66,12 +66,7 @@ const BOT_NAMES: [&str; 12] = [
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    rex_examples::cli::init_tracing("warn");
     let args = Args::parse();
     let loaded = match &args.questions {
         Some(path) => questions::load(path),
@@ -124,10 +119,10 @@ async fn run_room(args: &Args, set: Vec<Question>, config: TriviaConfig) -> Resu
     tokio::spawn(narrate(local_url(addr), None));
     tokio::spawn(start_on_enter(server.handle()));
     if args.no_discovery {
-        server.run(shutdown_signal()).await?;
+        server.run(rex_examples::cli::shutdown_signal()).await?;
     } else {
         server
-            .run_advertised(&Discovery::new(), shutdown_signal())
+            .run_advertised(&Discovery::new(), rex_examples::cli::shutdown_signal())
             .await?;
     }
     Ok(())
@@ -430,27 +425,5 @@ impl TriviaEventHandler for Screen {
         println!("Final standings:");
         self.print_standings(&standings, false);
         self.finished = Some(standings);
-    }
-}
-
-/// Completes on Ctrl-C, or on SIGTERM where there is one.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut sigterm) => {
-                sigterm.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
     }
 }
