@@ -10,6 +10,18 @@ use rex_proto::{DecodeError, EncodeError, Epoch, ErrorBody, ErrorCode, EventInde
 /// Every error code of protocol v0 has its own variant carrying the server's
 /// reason (a sentence a person can act on), so an app can match on what
 /// happened and show the reason as is.
+///
+/// ```
+/// fn explain(error: &rex::ClientError) -> String {
+///     match error {
+///         rex::ClientError::Rejected { reason } => reason.clone(), // the app's words
+///         rex::ClientError::Unauthorized { .. } => "the room restarted; join again".to_owned(),
+///         e if e.is_transient() => format!("network trouble, try again: {e}"),
+///         e => e.to_string(),
+///     }
+/// }
+/// # let _ = explain;
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ClientError {

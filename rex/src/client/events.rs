@@ -79,6 +79,16 @@ pub struct Resync {
 }
 
 /// One item of an [`EventStream`].
+///
+/// ```
+/// # fn show<E: std::fmt::Debug>(item: rex::StreamItem<E>) {
+/// match item {
+///     rex::StreamItem::Event(e) => println!("#{} {:?}", e.meta.index, e.event),
+///     rex::StreamItem::Unknown { meta, kind, .. } => println!("#{} (newer kind `{kind}`)", meta.index),
+///     rex::StreamItem::Resync(r) => println!("missed events ({:?}); now at {}", r.cause, r.head),
+/// }
+/// # }
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub enum StreamItem<E> {
     /// An event of a kind this client knows.
@@ -108,6 +118,23 @@ pub enum StreamItem<E> {
 /// yielded as `Err(ClientError::Decode)` and the stream goes on. The stream
 /// ends only after yielding an error that will not change by retrying
 /// (for example `unauthorized`).
+///
+/// ```no_run
+/// # async fn example<M: rex::RexMessage, E: rex::RexEvent + Send + std::fmt::Debug + 'static>(client: rex::Client<M, E>) {
+/// use futures_util::StreamExt;
+///
+/// let mut events = client.events();
+/// while let Some(item) = events.next().await {
+///     match item {
+///         Ok(item) => println!("{item:?}"),
+///         // A payload that does not decode: reported, and the stream goes on.
+///         Err(rex::ClientError::Decode { index, error }) => eprintln!("event {index}: {error}"),
+///         // Anything else ends the stream.
+///         Err(e) => eprintln!("stream ended: {e}"),
+///     }
+/// }
+/// # }
+/// ```
 pub struct EventStream<E> {
     inner: Pin<Box<dyn Stream<Item = Result<StreamItem<E>, ClientError>> + Send>>,
 }
