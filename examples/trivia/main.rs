@@ -112,8 +112,11 @@ async fn run_room(args: &Args, set: Vec<Question>, config: TriviaConfig) -> Resu
         .await?;
     let addr = server.local_addr();
     println!("listening on http://{addr}");
+    // The browser pages (TV screen at `/`, phone pad at `/play`) are not
+    // built yet; until then players join with a REx client at these URLs
+    // (the JavaScript client is served at `/rex/v0/client.js`).
     for url in join_urls(addr) {
-        println!("players join at {url}/play (the TV screen is {url}/)");
+        println!("the room is at {url} (players join with a REx client; the browser pages are not built yet)");
     }
     println!("the first player to join is the host; or press Enter here to start the game");
     tokio::spawn(narrate(local_url(addr), None));
