@@ -81,7 +81,9 @@ pub fn interfaces() -> Vec<String> {
         .collect()
 }
 
-fn only_our_interfaces() -> bool {
+/// Whether every interface here is `lo` or one the test made: the check
+/// that must pass before any mDNS daemon starts.
+pub fn only_our_interfaces() -> bool {
     let foreign: Vec<String> = interfaces()
         .into_iter()
         .filter(|i| i != "lo" && !i.starts_with(PREFIX))
