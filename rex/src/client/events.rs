@@ -222,7 +222,7 @@ impl<E: RexEvent> Follow<E> {
             }
             let Some(body) = self.body.as_mut() else {
                 if self.retries > 0 {
-                    let wait = self.shared.config.retry.backoff(self.retries - 1);
+                    let wait = self.shared.transport.config.retry.backoff(self.retries - 1);
                     tokio::time::sleep(wait).await;
                 }
                 match self.open().await {
@@ -242,7 +242,7 @@ impl<E: RexEvent> Follow<E> {
                 }
                 continue;
             };
-            let idle = self.shared.config.idle_timeout;
+            let idle = self.shared.transport.config.idle_timeout;
             match tokio::time::timeout(idle, body.frame()).await {
                 Err(_) => {
                     tracing::debug!(?idle, "event stream silent for too long; reconnecting");
@@ -313,12 +313,21 @@ impl<E: RexEvent> Follow<E> {
             origin: record.origin,
             to: record.to,
         };
-        let item = match E::decode(&record.kind, record.data.clone()) {
+        // The payload goes to the decoder; keep a copy only when the kind is
+        // not one this client declares, where it may come back as
+        // `Unknown` (a type with open-ended kinds, like `Dynamic`, lists
+        // none and pays for the copy).
+        let spare = if E::KINDS.contains(&record.kind.as_str()) {
+            None
+        } else {
+            record.data.clone()
+        };
+        let item = match E::decode(&record.kind, record.data) {
             Ok(event) => Ok(StreamItem::Event(Event { meta, event })),
             Err(DecodeError::UnknownKind { .. }) => Ok(StreamItem::Unknown {
                 meta,
                 kind: record.kind,
-                data: record.data,
+                data: spare,
             }),
             Err(error) => Err(ClientError::Decode {
                 index: record.index,
@@ -354,7 +363,7 @@ impl<E: RexEvent> Follow<E> {
             return Opened::Streaming(response.into_body());
         }
         let body = match tokio::time::timeout(
-            self.shared.config.request_timeout,
+            self.shared.transport.config.request_timeout,
             response.into_body().collect(),
         )
         .await

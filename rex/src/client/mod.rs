@@ -119,8 +119,8 @@ struct Identity {
 
 /// What every clone of a client and its streams share.
 pub(crate) struct Shared {
+    /// The connection pools and the settings (`transport.config`).
     pub(crate) transport: Transport,
-    pub(crate) config: ClientConfig,
     identity: Mutex<Identity>,
     /// Bumped whenever the session changes, so open streams reconnect as it.
     identity_version: AtomicU64,
@@ -249,8 +249,7 @@ impl<M: RexMessage, E: RexEvent + Send + 'static> ClientBuilder<M, E> {
         // first one that answers.
         let endpoint = transport::first_answering(self.endpoint?, &self.config).await?;
         let shared = Arc::new(Shared {
-            transport: Transport::new(endpoint, self.config.clone()),
-            config: self.config,
+            transport: Transport::new(endpoint, self.config),
             identity: Mutex::new(Identity::default()),
             identity_version: AtomicU64::new(0),
             next_id: AtomicU64::new(first_message_id()),
@@ -559,7 +558,7 @@ impl<M: RexMessage, E: RexEvent + Send + 'static> Client<M, E> {
         body: Option<Bytes>,
         lost_is_retryable: bool,
     ) -> Result<transport::Answer, ClientError> {
-        let policy = self.shared.config.retry;
+        let policy = self.shared.transport.config.retry;
         let mut attempt = 0;
         loop {
             attempt += 1;

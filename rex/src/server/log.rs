@@ -10,6 +10,7 @@
 //! from the log, many events per write.
 
 use std::collections::VecDeque;
+use std::fmt::Write as _;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -355,11 +356,9 @@ fn write_framed(out: &mut BytesMut, index: EventIndex, entry: &Entry, framing: F
         Framing::Sse => {
             // serde_json never writes a raw newline inside compact JSON, so
             // the whole object fits on one `data:` line.
-            out.put_slice(b"id: ");
-            out.put_slice(index.to_string().as_bytes());
-            out.put_slice(b"\nevent: ");
-            out.put_slice(entry.kind.as_bytes());
-            out.put_slice(b"\ndata: ");
+            // `BytesMut` is a `fmt::Write` that cannot fail; no temporary
+            // string for the index.
+            let _ = write!(out, "id: {index}\nevent: {}\ndata: ", entry.kind);
             out.put_slice(entry.json());
             out.put_slice(b"\n\n");
         }

@@ -97,11 +97,14 @@ pub(crate) async fn serve<A: RexApp>(
     req: Request<Incoming>,
     shared: Arc<Shared<A>>,
 ) -> Result<Response<Body>, Infallible> {
+    // Kept for the refusal log line; both are cheap clones (a standard
+    // method is an enum, a URI shares its bytes).
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
+    let uri = req.uri().clone();
     let response = match route(req, &shared).await {
         Ok(response) => response,
         Err(error) => {
+            let path = uri.path();
             tracing::debug!(%method, %path, code = %error.body.error, reason = %error.body.reason, "request refused");
             error.into_response()
         }
