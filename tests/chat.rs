@@ -54,7 +54,7 @@ async fn readme_session_say_whisper_retry_resume() {
     assert_eq!(seen[3]["to"], json!(pair));
 
     // An anonymous reader does not see the whisper.
-    let public: Vec<u64> = http.snapshot(None).await.iter().map(index).collect();
+    let public: Vec<u64> = http.visible_log(None).await.iter().map(index).collect();
     assert_eq!(public, [0, 1, 2]);
     // Resuming after index 2 gives the whisper, once.
     let mut resumed = http.events("start=3", Some(b)).await;
@@ -91,14 +91,14 @@ async fn chat_rejects_empty_text_unknown_recipients_and_blank_names() {
         .message(a, &json!({"kind": "rename", "data": {"name": "Al"}}))
         .await;
     assert_eq!(reply.json(), json!({"first": 1, "count": 1}));
-    let renamed = http.snapshot(None).await.pop().unwrap();
+    let renamed = http.visible_log(None).await.pop().unwrap();
     assert_eq!(
         renamed["data"],
         json!({"session": alice.session, "name": "Al"})
     );
     // A session without a name gets a guest name.
     let guest = http.post("/rex/v0/sessions").send().await.json();
-    let joined = http.snapshot(None).await.pop().unwrap();
+    let joined = http.visible_log(None).await.pop().unwrap();
     assert_eq!(joined["data"]["session"], guest["session"]);
     assert!(joined["data"]["name"]
         .as_str()

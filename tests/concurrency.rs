@@ -209,7 +209,7 @@ async fn readers_that_drop_mid_stream_resume_exactly_once() {
 
     writing.await.unwrap();
     let ndjson = ndjson.await.unwrap();
-    let reference = http.snapshot(None).await;
+    let reference = http.visible_log(None).await;
     assert_eq!(ndjson, reference, "NDJSON reader after many resumes");
     let sse = sse.await.unwrap();
     assert_eq!(

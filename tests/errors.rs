@@ -58,7 +58,7 @@ async fn state(http: &Http) -> (Value, Vec<Value>) {
         "epoch": info["epoch"], "head": head, "oldest": oldest, "sessions": info["sessions"],
     });
     if oldest == 0 {
-        return (counters, http.snapshot(None).await);
+        return (counters, http.visible_log(None).await);
     }
     // Retention dropped the start of the log, which `snapshot` reads from.
     // Only used where every event is public.
@@ -354,9 +354,9 @@ async fn wrong_token_on_events_is_401_and_reveals_no_private_event() {
         assert!(!body.contains("psst"), "{label}: {body}");
     }
     // The private event was there to hide: Bob, and only Bob, sees it.
-    let public = http.snapshot(None).await;
+    let public = http.visible_log(None).await;
     assert!(!public.iter().any(|e| e["kind"] == "secret"));
-    let bobs = http.snapshot(Some(right)).await;
+    let bobs = http.visible_log(Some(right)).await;
     assert!(bobs.iter().any(|e| e["data"]["text"] == "psst"));
     server.stop().await;
 }
@@ -426,7 +426,7 @@ async fn app_rejection_is_409_and_appends_nothing_even_on_a_repeated_id() {
     }
     let ran = handled(&server).await;
     assert_eq!(ran, HashMap::from([("emit_then_reject", 2)]));
-    let log = http.snapshot(None).await;
+    let log = http.visible_log(None).await;
     assert!(!log.iter().any(|e| e["data"]["tag"] == "must not appear"));
     server.stop().await;
 }

@@ -80,7 +80,7 @@ async fn message_receipt_names_first_index_and_count() {
         .message(t, &json!({"kind": "tag", "data": {"tag": "x"}}))
         .await;
     assert_eq!(reply.json(), json!({"first": 4, "count": 1}));
-    let events = http.snapshot(None).await;
+    let events = http.visible_log(None).await;
     let kinds: Vec<_> = events.iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["joined", "tick", "tick", "tick", "tick"]);
     assert_eq!(events[4]["origin"], alice.session.to_string());
@@ -106,7 +106,7 @@ async fn repeated_message_id_gets_first_outcome_and_is_handled_once() {
     let times = server.handle.run(|app, _| app.counts).await.unwrap();
     assert_eq!(times, 2, "Alice's message once, Bob's once");
     let counted: Vec<_> = http
-        .snapshot(None)
+        .visible_log(None)
         .await
         .into_iter()
         .filter(|e| e["kind"] == "counted")
@@ -304,7 +304,7 @@ async fn private_events_reach_only_their_sessions_and_keep_global_indexes() {
     .await;
 
     // Bob, by header and by query token, sees the private event with `to`.
-    let bob_header = http.snapshot(Some(bob.token.expose())).await;
+    let bob_header = http.visible_log(Some(bob.token.expose())).await;
     let idx: Vec<u64> = bob_header.iter().map(index).collect();
     assert_eq!(idx, [0, 1, 2, 3, 4]);
     assert_eq!(bob_header[3]["to"], json!([bob.session]));
@@ -316,7 +316,7 @@ async fn private_events_reach_only_their_sessions_and_keep_global_indexes() {
 
     // Alice (the sender, not in `to`), Carol and anonymous readers see a gap.
     for token in [Some(alice.token.expose()), Some(carol.token.expose()), None] {
-        let events = http.snapshot(token).await;
+        let events = http.visible_log(token).await;
         let idx: Vec<u64> = events.iter().map(index).collect();
         assert_eq!(idx, [0, 1, 2, 4], "reader {token:?}");
         assert!(events.iter().all(|e| e["kind"] != "secret"));
@@ -333,7 +333,14 @@ async fn info_describes_app_log_and_kinds() {
     let alice = http.session("Alice").await;
     http.message(alice.token.expose(), &json!({"kind": "burst", "data": 2}))
         .await;
-    let info = http.info().await;
+    let mut info = http.info().await;
+    // The log's clock: milliseconds since the server started, at least as
+    // late as the newest event.
+    let time = info.as_object_mut().unwrap().remove("time").unwrap();
+    let newest = http.visible_log(None).await.last().unwrap()["time"]
+        .as_u64()
+        .unwrap();
+    assert!(time.as_u64().unwrap() >= newest, "{time} < {newest}");
     assert_eq!(
         info,
         json!({

@@ -75,6 +75,26 @@ pub struct EventRecord {
     pub data: Option<Value>,
 }
 
+/// Response body of `GET /rex/v0/snapshot` (`200 OK`): the app's state as
+/// the reader may see it, and the index of the log it reflects.
+///
+/// `data` reflects exactly the events before `index` (those the reader may
+/// see), so a reader that then follows `GET /events?start={index}` sees every
+/// later event once and none twice.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotRecord<T = Value> {
+    /// The epoch of the log `index` belongs to.
+    pub epoch: Epoch,
+    /// The head of the log when the snapshot was taken: the first event
+    /// `data` does not reflect.
+    pub index: EventIndex,
+    /// The log's clock when the snapshot was taken (milliseconds since the
+    /// epoch began, like an event's `time`).
+    pub time: u64,
+    /// The app's state, in the app's own JSON shape.
+    pub data: T,
+}
+
 /// Response body of `GET /rex/v0/info`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Info {
@@ -92,6 +112,11 @@ pub struct Info {
     pub oldest: EventIndex,
     /// How many sessions exist.
     pub sessions: u64,
+    /// The log's clock now: milliseconds since the epoch began, the clock of
+    /// every event's `time`. A page uses it to show a countdown to a time
+    /// an event named.
+    #[serde(default)]
+    pub time: u64,
     /// The message kinds the app accepts.
     pub messages: Vec<String>,
     /// The event kinds the app emits.

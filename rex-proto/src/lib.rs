@@ -26,7 +26,9 @@ mod ids;
 mod kind;
 pub mod path;
 
-pub use body::{CreateSession, EventRecord, Info, PostMessage, Receipt, SessionCreated};
+pub use body::{
+    CreateSession, EventRecord, Info, PostMessage, Receipt, SessionCreated, SnapshotRecord,
+};
 pub use dynamic::Dynamic;
 pub use error::{ErrorBody, ErrorCode};
 pub use ids::{Epoch, EventIndex, ParseIdError, SessionId, SessionToken};

@@ -10,3 +10,5 @@ pub const MESSAGES: &str = "/rex/v0/messages";
 pub const EVENTS: &str = "/rex/v0/events";
 /// `GET`: describe the server and its app.
 pub const INFO: &str = "/rex/v0/info";
+/// `GET`: the app's state as of an index of the log, to follow from there.
+pub const SNAPSHOT: &str = "/rex/v0/snapshot";

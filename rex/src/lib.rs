@@ -69,7 +69,7 @@ extern crate self as rex;
 pub use rex_proto::{
     path, CreateSession, DataEncoder, DataObject, DecodeError, EncodeError, Epoch, ErrorBody,
     ErrorCode, EventIndex, EventRecord, Info, ParseIdError, PostMessage, Receipt, RexEvent,
-    RexMessage, SessionCreated, SessionId, SessionToken, PROTOCOL_VERSION,
+    RexMessage, SessionCreated, SessionId, SessionToken, SnapshotRecord, PROTOCOL_VERSION,
 };
 
 /// Derives [`RexEvent`] (with the `{Enum}Handler` trait) for an enum of
@@ -103,13 +103,13 @@ pub use discovery::{discover, discover_one, Discovery, DiscoveryError, Discovery
 #[cfg(feature = "client")]
 pub use client::{
     Client, ClientBuilder, ClientError, Credentials, Endpoint, Event, EventMeta, EventStream,
-    IntoEndpoint, Resync, ResyncCause, RetryPolicy, StreamItem,
+    IntoEndpoint, Resync, ResyncCause, RetryPolicy, StateAt, StreamItem,
 };
 
 #[cfg(feature = "server")]
 pub use server::{
     AppHandle, AppStopped, Assets, Context, Reject, Retention, RexApp, Scheduled, Server,
-    ServerBuilder,
+    ServerBuilder, Snapshot,
 };
 
 /// What the derive macros' generated code refers to. Not public API: it may

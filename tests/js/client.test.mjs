@@ -396,6 +396,40 @@ test("after a server restart: onResync with the new epoch, then new events", { s
   assert.deepEqual(newEpoch, [...new Set(newEpoch)].sort((a, b) => a - b), "in order, once each");
 });
 
+test("snapshot: the state with its index; events({snapshot}) follows from there; serverTime", { timeout: 15000 }, async (t) => {
+  const client = await connect({ name: "Snap" });
+  assert.equal(typeof client.info.time, "number");
+  const clock = client.serverTime();
+  assert.ok(clock >= client.info.time && clock < client.info.time + 5000, `${clock} vs ${client.info.time}`);
+  await client.send("tag", { tag: "one" });
+  const last = await client.send("tag", { tag: "two" });
+
+  const snap = await client.snapshot();
+  assert.equal(snap.epoch, client.epoch);
+  assert.equal(snap.index, last.first + 1, "every event so far is in the snapshot");
+  assert.equal(typeof snap.time, "number");
+  assert.ok(snap.data.tags >= 2);
+  assert.equal(snap.data.viewer, client.session, "the snapshot is taken as this session");
+  const anonymous = await connect({ anonymous: true });
+  assert.equal((await anonymous.snapshot()).data.viewer, null);
+
+  const seen = collector();
+  const snapshots = [];
+  const sub = client.events({ snapshot: true, onSnapshot: (s) => snapshots.push(s), onEvent: seen.onEvent });
+  t.after(() => sub.close());
+  const next = await client.send("tag", { tag: "three" });
+  await seen.until(next.first);
+  assert.equal(snapshots.length, 1);
+  const [first] = snapshots;
+  assert.ok(first.index >= snap.index && first.index <= next.first);
+  // Nothing the snapshot reflects arrives again; everything after does.
+  assert.ok(seen.events.every((e) => e.index >= first.index), JSON.stringify(seen.indexes()));
+  const tick = seen.events.find((e) => e.index === next.first);
+  assert.deepEqual([tick.kind, tick.data.tag], ["tick", "three"]);
+  assert.equal((await client.snapshot()).data.tags, first.data.tags + 1);
+  assert.equal(seen.events.length, next.first - first.index + 1);
+});
+
 test("send retries a lost response with the same id: the app handles it once", { timeout: 10000 }, async () => {
   const posts = [];
   let lost = null;

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use rex::{Context, Reject, RexApp, RexEvent, RexMessage, SessionId};
+use rex::{Context, Reject, RexApp, RexEvent, RexMessage, SessionId, Snapshot};
 
 /// Messages of the test app: every shape (unit, newtype, struct).
 #[derive(Clone, Debug, PartialEq, Eq, RexMessage)]
@@ -112,5 +112,14 @@ impl RexApp for TestApp {
             }
         }
         Ok(())
+    }
+
+    /// How many `tag` messages the app handled (each appended one `tick`),
+    /// and who asked: enough for the JavaScript client's snapshot tests.
+    fn snapshot(&self, viewer: Option<SessionId>) -> Option<Snapshot> {
+        Some(Snapshot::new(&serde_json::json!({
+            "tags": self.handled.get("tag").copied().unwrap_or(0),
+            "viewer": viewer,
+        })))
     }
 }

@@ -247,7 +247,7 @@ impl Http {
     }
 
     /// Reads every event visible to `token` from 0 up to the current head.
-    pub async fn snapshot(&self, token: Option<&str>) -> Vec<Value> {
+    pub async fn visible_log(&self, token: Option<&str>) -> Vec<Value> {
         let head = self.info().await["head"].as_u64().unwrap();
         let mut stream = self.events("start=0", token).await;
         let mut events = Vec::new();

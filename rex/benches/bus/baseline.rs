@@ -234,6 +234,7 @@ async fn serve(req: Request<Incoming>, hub: Arc<Hub>) -> Result<Response<Body>, 
                 head,
                 oldest: 0,
                 sessions: hub.tokens.load(Ordering::Relaxed),
+                time: 0,
                 messages: vec!["say".to_owned()],
                 events: vec!["said".to_owned()],
             };

@@ -33,11 +33,27 @@ use bytes::Bytes;
 use http::{Method, StatusCode};
 use rex_proto::{
     path, CreateSession, Epoch, EventIndex, Info, Receipt, RexEvent, RexMessage, SessionCreated,
-    SessionId, SessionToken,
+    SessionId, SessionToken, SnapshotRecord,
 };
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 pub use error::ClientError;
+
+/// The app's state as of an index of the log, from [`Client::snapshot`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateAt<S> {
+    /// The state, decoded from the app's snapshot.
+    pub state: S,
+    /// The first index the state does not reflect: follow the log from
+    /// here ([`Client::events_from`]).
+    pub index: EventIndex,
+    /// The log's clock when the snapshot was taken, in milliseconds since
+    /// the epoch began (the clock of [`EventMeta::time`]).
+    pub time: u64,
+    /// The epoch `index` belongs to.
+    pub epoch: Epoch,
+}
 pub use events::{Event, EventMeta, EventStream, Resync, ResyncCause, StreamItem};
 pub use transport::{Endpoint, IntoEndpoint, RetryPolicy};
 
@@ -423,6 +439,54 @@ impl<M: RexMessage, E: RexEvent + Send + 'static> Client<M, E> {
             .call_retrying(Method::GET, path::INFO, None, None, true)
             .await?;
         expect(StatusCode::OK, answer.status, &answer.body)
+    }
+
+    /// The app's state as of an index of the log (`GET /snapshot`, for apps
+    /// that implement [`RexApp::snapshot`](crate::RexApp::snapshot)), as this
+    /// session may see it (or as anyone may, for an anonymous client).
+    /// Retries while the server is unreachable.
+    ///
+    /// Follow the log from [`StateAt::index`] and apply each event to the
+    /// state: every later event arrives once, and none the state already
+    /// reflects. After a [`StreamItem::Resync`], take a new snapshot.
+    ///
+    /// ```no_run
+    /// # async fn example<M: rex::RexMessage, E: rex::RexEvent + Send + std::fmt::Debug + 'static>(client: rex::Client<M, E>) -> Result<(), rex::ClientError> {
+    /// use futures_util::StreamExt;
+    ///
+    /// let mut now: rex::StateAt<u64> = client.snapshot().await?;
+    /// let mut events = client.events_from(now.index);
+    /// while let Some(item) = events.next().await {
+    ///     match item? {
+    ///         rex::StreamItem::Event(_) => now.state += 1, // apply the event
+    ///         rex::StreamItem::Resync(_) => {
+    ///             now = client.snapshot().await?;
+    ///             events = client.events_from(now.index);
+    ///         }
+    ///         rex::StreamItem::Unknown { .. } => {}
+    ///     }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn snapshot<S: DeserializeOwned>(&self) -> Result<StateAt<S>, ClientError> {
+        let token = {
+            let identity = self.shared.lock();
+            identity.session.as_ref().map(|s| s.token.clone())
+        };
+        let answer = self
+            .call_retrying(Method::GET, path::SNAPSHOT, token.as_ref(), None, true)
+            .await?;
+        let record: SnapshotRecord = expect(StatusCode::OK, answer.status, &answer.body)?;
+        let state = S::deserialize(record.data).map_err(|e| ClientError::Protocol {
+            reason: format!("the app's snapshot does not fit the state type: {e}"),
+        })?;
+        Ok(StateAt {
+            state,
+            index: record.index,
+            time: record.time,
+            epoch: record.epoch,
+        })
     }
 
     /// Creates a new session on the server (after an epoch change has made

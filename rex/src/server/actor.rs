@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rex_proto::{EventIndex, Receipt, SessionId, SessionToken};
+use rex_proto::{EventIndex, Receipt, SessionId, SessionToken, SnapshotRecord};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::app::{Context, RexApp, Scheduled};
@@ -29,6 +29,10 @@ pub(crate) enum Command<A: RexApp> {
     },
     Run(Job<A>),
     Timer(Scheduled, Job<A>),
+    Snapshot {
+        viewer: Option<SessionId>,
+        reply: oneshot::Sender<Result<SnapshotRecord, CallError>>,
+    },
 }
 
 /// A session the app accepted.
@@ -48,6 +52,8 @@ pub(crate) enum CallError {
     Internal(String),
     /// The session limit is reached.
     Full(usize),
+    /// The app does not provide snapshots.
+    NoSnapshot,
 }
 
 /// What a call has emitted and scheduled so far; committed only if the call
@@ -118,6 +124,9 @@ impl<A: RexApp> Actor<A> {
                     Ok(())
                 });
             }
+            Command::Snapshot { viewer, reply } => {
+                let _ = reply.send(self.snapshot(viewer));
+            }
             Command::Timer(scheduled, job) => {
                 if !scheduled.is_cancelled() {
                     let _ = self.call(None, |app, cx| {
@@ -127,6 +136,23 @@ impl<A: RexApp> Actor<A> {
                 }
             }
         }
+    }
+
+    /// The app's state for `viewer`, with the head it reflects. Taken here,
+    /// between two calls, so no event can be appended between reading the
+    /// state and reading the head.
+    fn snapshot(&self, viewer: Option<SessionId>) -> Result<SnapshotRecord, CallError> {
+        let snapshot = self.app.snapshot(viewer).ok_or(CallError::NoSnapshot)?;
+        let data = snapshot.into_data().map_err(|reason| {
+            tracing::error!(error = %reason, "the app's snapshot could not be encoded");
+            CallError::Internal(reason)
+        })?;
+        Ok(SnapshotRecord {
+            epoch: self.log.epoch(),
+            index: self.log.bounds().head,
+            time: self.log.now_ms(),
+            data,
+        })
     }
 
     fn join(&mut self, name: Option<String>) -> Result<Joined, CallError> {

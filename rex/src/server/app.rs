@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::actor::{Command, Job, Pending};
 use super::log::{Audience, Entry};
+use super::Snapshot;
 
 /// A REx application: the state behind one room, and how it answers.
 ///
@@ -97,6 +98,47 @@ pub trait RexApp: Send + Sized + 'static {
         from: SessionId,
         msg: Self::Message,
     ) -> Result<(), Reject>;
+
+    /// The app's state as `viewer` may see it (`None`: an anonymous
+    /// reader), for a reader that arrives late: `GET /rex/v0/snapshot`
+    /// returns it with the index of the log it reflects, and the reader
+    /// follows the log from there. Leave out what `viewer` must not see (the
+    /// other players' hands), as private events would.
+    ///
+    /// The server calls it on the app's task between two calls, so the
+    /// state reflects exactly the events appended before. The default, for
+    /// apps whose readers replay the log instead, is `None`: the endpoint
+    /// answers `404 not_found`.
+    ///
+    /// ```
+    /// # use rex::{Context, Reject, RexApp, RexEvent, RexMessage, SessionId, Snapshot};
+    /// # #[derive(RexMessage)] pub enum Msg { Add(i64) }
+    /// # #[derive(RexEvent)] pub enum Evt { Total(i64) }
+    /// #[derive(Default)]
+    /// struct Counter {
+    ///     total: i64,
+    /// }
+    ///
+    /// impl RexApp for Counter {
+    ///     # type Message = Msg;
+    ///     # type Event = Evt;
+    ///     # const ID: &'static str = "counter";
+    ///     # fn message(&mut self, cx: &mut Context<'_, Self>, _: SessionId, msg: Msg) -> Result<(), Reject> {
+    ///     #     let Msg::Add(n) = msg;
+    ///     #     self.total += n;
+    ///     #     cx.emit(Evt::Total(self.total));
+    ///     #     Ok(())
+    ///     # }
+    ///     // … message handling as above …
+    ///     fn snapshot(&self, _viewer: Option<SessionId>) -> Option<Snapshot> {
+    ///         Some(Snapshot::new(&self.total))
+    ///     }
+    /// }
+    /// ```
+    fn snapshot(&self, viewer: Option<SessionId>) -> Option<Snapshot> {
+        let _ = viewer;
+        None
+    }
 }
 
 /// The app refused a message or a join. The reason goes to the client as is,

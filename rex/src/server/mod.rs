@@ -8,6 +8,7 @@ mod gate;
 mod log;
 mod routes;
 mod session;
+mod snapshot;
 mod stream;
 
 use std::future::Future;
@@ -28,6 +29,7 @@ use tokio::task::JoinHandle;
 pub use app::{AppHandle, AppStopped, Context, Reject, RexApp, Scheduled};
 pub use assets::{Assets, CLIENT_DTS_PATH, CLIENT_JS_PATH};
 pub use log::Retention;
+pub use snapshot::Snapshot;
 
 use actor::Actor;
 use gate::Gate;

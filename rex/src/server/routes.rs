@@ -133,6 +133,10 @@ async fn route<A: RexApp>(
             allow(&req, &Method::GET, "GET")?;
             Ok(info(shared))
         }
+        path::SNAPSHOT => {
+            allow(&req, &Method::GET, "GET")?;
+            snapshot(&req, shared).await
+        }
         other => {
             if let Some(asset) = assets::builtin(other) {
                 return serve_asset(&req, &asset);
@@ -149,10 +153,11 @@ fn not_found(other: &str) -> ApiError {
     ApiError::new(
         ErrorCode::NotFound,
         format!(
-            "no such path `{other}`; REx serves {}, {}, {} and {}",
+            "no such path `{other}`; REx serves {}, {}, {}, {} and {}",
             path::SESSIONS,
             path::MESSAGES,
             path::EVENTS,
+            path::SNAPSHOT,
             path::INFO
         ),
     )
@@ -365,6 +370,10 @@ fn call_error(error: CallError) -> ApiError {
             ErrorCode::Unavailable,
             format!("this room has reached its limit of {limit} sessions"),
         ),
+        CallError::NoSnapshot => ApiError::new(
+            ErrorCode::NotFound,
+            "this app does not provide snapshots; read the log from `oldest` (GET /rex/v0/events)",
+        ),
     }
 }
 
@@ -403,6 +412,43 @@ async fn post_message<A: RexApp>(
     shared.tx.send(cmd).await.map_err(|_| stopped())?;
     match rx.await.map_err(|_| stopped())? {
         Ok(receipt) => Ok(json_response(StatusCode::OK, &receipt)),
+        Err(error) => Err(call_error(error)),
+    }
+}
+
+/// `GET /snapshot`: the app's state for the reader (anonymous, or the
+/// session of the token), with the index it reflects.
+async fn snapshot<A: RexApp>(
+    req: &Request<Incoming>,
+    shared: &Shared<A>,
+) -> Result<Response<Body>, ApiError> {
+    let query = form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+        .find(|(key, _)| key == "token")
+        .map(|(_, token)| token.into_owned());
+    let token = bearer(req).map(str::to_owned).or(query);
+    let viewer = match token {
+        Some(token) => Some(authenticate(&shared.sessions, &token)?),
+        None => None,
+    };
+    let _pass = shared.gate.enter().ok_or_else(stopped)?;
+    let (reply, rx) = oneshot::channel();
+    let cmd = Command::Snapshot { viewer, reply };
+    shared.tx.send(cmd).await.map_err(|_| stopped())?;
+    match rx.await.map_err(|_| stopped())? {
+        Ok(record) => {
+            let mut response = json_response(StatusCode::OK, &record);
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            if let Ok(value) = HeaderValue::from_str(&record.epoch.to_string()) {
+                response.headers_mut().insert("rex-epoch", value);
+            }
+            Ok(response)
+        }
+        Err(CallError::Internal(reason)) => Err(ApiError::new(
+            ErrorCode::Internal,
+            format!("the app failed to encode its snapshot: {reason}"),
+        )),
         Err(error) => Err(call_error(error)),
     }
 }
@@ -557,6 +603,7 @@ fn info<A: RexApp>(shared: &Shared<A>) -> Response<Body> {
         head: bounds.head,
         oldest: bounds.oldest,
         sessions: shared.sessions.len() as u64,
+        time: shared.log.now_ms(),
         messages: A::Message::KINDS.iter().map(|k| (*k).to_owned()).collect(),
         events: A::Event::KINDS.iter().map(|k| (*k).to_owned()).collect(),
     };

@@ -40,8 +40,21 @@ export interface RexInfo {
   head: number;
   oldest: number;
   sessions: number;
+  /** The log's clock when /info answered (ms since the epoch began). */
+  time: number;
   messages: string[];
   events: string[];
+}
+
+/** `GET /rex/v0/snapshot`: the app's state, reflecting every event before `index`. */
+export interface RexSnapshot<State = unknown> {
+  epoch: string;
+  /** Follow the log from here. */
+  index: number;
+  /** The log's clock when the snapshot was taken. */
+  time: number;
+  /** The app's state, in the app's JSON shape. */
+  data: State;
 }
 
 export interface RexRetry {
@@ -69,6 +82,9 @@ export interface RexConnectOptions {
 
 export interface RexEventsOptions {
   start?: number;
+  /** Start from the app's snapshot (and take a new one after a resync). */
+  snapshot?: boolean;
+  onSnapshot?: (snapshot: RexSnapshot) => void;
   onEvent?: (event: RexEvent) => void;
   onResync?: (resync: RexResync) => void;
   onError?: (error: RexError) => void;
@@ -97,6 +113,9 @@ export class RexClient {
   readonly restored: boolean;
   readonly lastSeen: number | null;
   forget(): void;
+  /** The server's log clock now, estimated (ms since the epoch began); null before connect. */
+  serverTime(): number | null;
+  snapshot<State = unknown>(): Promise<RexSnapshot<State>>;
   rejoin(name?: string): Promise<string>;
   send(kind: string, data?: unknown): Promise<RexReceipt>;
   events(options?: RexEventsOptions): RexSubscription;

@@ -24,6 +24,9 @@ export class RexError extends Error {
   }
 }
 
+// A monotonic clock for estimating the server's, where there is one.
+const now = () => (globalThis.performance ? globalThis.performance.now() : Date.now());
+
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Exponential backoff with jitter: step n waits in [half, full] of min(initial·2^n, max). */
@@ -65,6 +68,8 @@ export class RexClient {
   #creds = null;
   #info = null;
   #restored = false;
+  // The server's log clock minus ours, from the last answer that carried it.
+  #clockOffset = null;
   // The open subscriptions, paused while `rejoin` makes a new session.
   #subscriptions = new Set();
 
@@ -104,6 +109,38 @@ export class RexClient {
   /** The last event index this page has seen in the current epoch, or null. */
   get lastSeen() {
     return this.#creds && this.#creds.lastSeen !== undefined ? this.#creds.lastSeen : null;
+  }
+
+  /**
+   * The server's log clock now, estimated: milliseconds since the epoch
+   * began, the clock of every event's `time` (and of times an app puts in
+   * its events, such as a deadline). Learnt from /info and snapshots, taken
+   * at the middle of the request. null before connect.
+   */
+  serverTime() {
+    return this.#clockOffset === null ? null : now() + this.#clockOffset;
+  }
+
+  #setClock(serverMs, askedAt) {
+    if (typeof serverMs !== "number") return;
+    this.#clockOffset = serverMs - (askedAt + now()) / 2;
+  }
+
+  /**
+   * The app's state as of an index of the log (`GET /snapshot`), as this
+   * session may see it: `{epoch, index, time, data}`. `data` reflects every
+   * event before `index`; follow the log from `index` (or use
+   * `events({snapshot: true})`, which does both). Rejects with a RexError
+   * with code "not_found" if the app provides no snapshots.
+   */
+  async snapshot() {
+    const creds = this.#creds;
+    const token = creds && this.#info && creds.epoch === this.#info.epoch ? creds.token : undefined;
+    const asked = now();
+    const record = await this.#call("GET", BASE + "/snapshot", { token, retryLost: true });
+    this.#setClock(record.time, asked);
+    if (this.#info) this.#info.epoch = record.epoch;
+    return record;
   }
 
   /** Forgets the saved session (a new one is made on the next connect). */
@@ -147,7 +184,9 @@ export class RexClient {
   }
 
   async #join(name, anonymous) {
+    const asked = now();
     this.#info = await this.#call("GET", BASE + "/info", { retryLost: true });
+    this.#setClock(this.#info.time, asked);
     if (anonymous) return;
     let saved = null;
     try {
@@ -210,9 +249,12 @@ export class RexClient {
    * server restarted, or dropped the events this page missed) it calls
    * `onResync({epoch, oldest, head, reason})` and continues from the head.
    * `onError(RexError)` hears errors that retrying will not fix; the
-   * subscription then stops. Returns `{close()}`.
+   * subscription then stops. With `snapshot: true` it first fetches the
+   * app's snapshot, hands it to `onSnapshot({epoch, index, time, data})`
+   * and follows from its index; after a resync it fetches a new one.
+   * Returns `{close()}`.
    */
-  events({ start, onEvent, onResync, onError, onOpen } = {}) {
+  events({ start, snapshot, onEvent, onResync, onSnapshot, onError, onOpen } = {}) {
     const client = this;
     let cursor = start !== undefined ? start : this.lastSeen !== null ? this.lastSeen + 1 : 0;
     let epoch = this.epoch;
@@ -290,7 +332,11 @@ export class RexClient {
         if (client.#info) client.#info.epoch = epoch;
         failures = 0;
         if (onResync) onResync({ epoch, oldest: error.body.oldest, head: cursor, reason: error.reason });
-        open();
+        if (snapshot) {
+          begin();
+        } else {
+          open();
+        }
         return;
       } else if (response && response.status !== 503 && response.status < 500) {
         closed = true;
@@ -326,7 +372,36 @@ export class RexClient {
     };
     client.#subscriptions.add(control);
 
-    open();
+    // With `snapshot`: the state first, then the log from where it ends.
+    const begin = async () => {
+      let record;
+      try {
+        record = await client.snapshot();
+      } catch (error) {
+        if (closed) return;
+        if (error.status === 0 || error.status === 503 || error.status >= 500) {
+          failures++;
+          await sleep(backoff(client.#retry, failures - 1));
+          begin();
+        } else {
+          closed = true;
+          if (onError) onError(error);
+        }
+        return;
+      }
+      if (closed) return;
+      epoch = record.epoch;
+      cursor = record.index;
+      failures = 0;
+      if (onSnapshot) onSnapshot(record);
+      open();
+    };
+
+    if (snapshot) {
+      begin();
+    } else {
+      open();
+    }
     return {
       close() {
         closed = true;
