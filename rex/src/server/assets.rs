@@ -68,7 +68,12 @@ impl Assets {
 
     /// Serves `body` at `path` (`"/"`, `"/play"`, `"/tv.js"`), with the
     /// content type its extension implies (`text/html` without one).
-    pub fn file(self, path: &str, body: &'static [u8]) -> Assets {
+    ///
+    /// `body` is anything that owns or borrows bytes for as long as the
+    /// server runs: an embedded file (`include_bytes!`, `include_str!`, a
+    /// `b"…"` literal), or one made at startup (a `String`, a `Vec<u8>`),
+    /// which the server keeps and frees with the `Assets`.
+    pub fn file(self, path: &str, body: impl AsRef<[u8]> + Send + Sync + 'static) -> Assets {
         let content_type = content_type_of(path);
         self.file_with_type(path, content_type, body)
     }
@@ -78,15 +83,18 @@ impl Assets {
         mut self,
         path: &str,
         content_type: &'static str,
-        body: &'static [u8],
+        body: impl AsRef<[u8]> + Send + Sync + 'static,
     ) -> Assets {
         if !path.starts_with('/') || path.starts_with("/rex/") || path == "/rex" {
             self.invalid.get_or_insert_with(|| path.to_owned());
             return self;
         }
+        // `from_owner` keeps the body itself (no copy, no leak): a static
+        // one stays where it is, an owned one is dropped with the last
+        // clone of these `Assets`.
         self.files.insert(
             path.to_owned(),
-            Asset::new(content_type, Bytes::from_static(body)),
+            Asset::new(content_type, Bytes::from_owner(body)),
         );
         self
     }
@@ -163,6 +171,50 @@ mod tests {
         assert!(Assets::new().file("/", b"x").check().is_ok());
         assert!(Assets::new().file("/rex/v0/x", b"x").check().is_err());
         assert!(Assets::new().file("play", b"x").check().is_err());
+    }
+
+    #[test]
+    fn owned_bodies_are_served_as_given() {
+        let svg = format!("<svg>{}</svg>", "x".repeat(3));
+        let assets = Assets::new()
+            .file("/join.svg", svg)
+            .file("/join.json", br#"{"url":"http://a/play"}"#.to_vec())
+            .file("/static.txt", "static");
+        assert!(assets.check().is_ok());
+        let svg = assets.get("/join.svg").unwrap();
+        assert_eq!(svg.content_type, "image/svg+xml");
+        assert_eq!(&svg.body[..], b"<svg>xxx</svg>");
+        let json = assets.get("/join.json").unwrap();
+        assert_eq!(json.content_type, "application/json");
+        assert_eq!(&json.body[..], br#"{"url":"http://a/play"}"#);
+        assert_eq!(&assets.get("/static.txt").unwrap().body[..], b"static");
+    }
+
+    #[test]
+    fn an_owned_body_is_freed_with_the_last_clone() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+
+        struct Tracked(Vec<u8>, Arc<AtomicBool>);
+        impl AsRef<[u8]> for Tracked {
+            fn as_ref(&self) -> &[u8] {
+                &self.0
+            }
+        }
+        impl Drop for Tracked {
+            fn drop(&mut self) {
+                self.1.store(true, Ordering::SeqCst);
+            }
+        }
+
+        let dropped = Arc::new(AtomicBool::new(false));
+        let assets = Assets::new().file("/qr.svg", Tracked(b"<svg/>".to_vec(), dropped.clone()));
+        let copy = assets.clone();
+        drop(assets);
+        assert!(!dropped.load(Ordering::SeqCst));
+        assert_eq!(&copy.get("/qr.svg").unwrap().body[..], b"<svg/>");
+        drop(copy);
+        assert!(dropped.load(Ordering::SeqCst));
     }
 
     #[test]
