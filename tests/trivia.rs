@@ -1,9 +1,13 @@
 //! The trivia example end to end: a whole game with four bot players over
-//! real TCP, checked against what the log says; and a player who comes back
-//! with the same session in the middle of a game.
+//! real TCP, checked against what the log says; a player who comes back
+//! with the same session in the middle of a game; and the `trivia --demo`
+//! binary, whose printout is checked against the log it served.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use rex::{Server, SessionId, StreamItem};
@@ -101,7 +105,7 @@ async fn four_bots_play_a_whole_game_and_the_standings_agree_with_the_log() {
                 if i == 3 && q.number == 2 {
                     return None;
                 }
-                let right = (i as u32 + q.number) % 3 != 0;
+                let right = !(i as u32 + q.number).is_multiple_of(3);
                 let choice = if right { correct } else { (correct + 1) % 4 };
                 Some((Duration::from_millis(40 * i as u64 + 10), choice))
             })
@@ -271,4 +275,234 @@ async fn a_player_who_comes_back_keeps_the_score_and_sees_the_open_question() {
     assert!(scores[0].1 > 1000 + 500, "{scores:?}"); // two right answers
     assert!(scores[1].1 >= 500 && scores[1].1 <= 1000, "{scores:?}");
     server.stop().await;
+}
+
+/// The built `trivia` example binary. `cargo test --workspace` builds the
+/// examples before it runs any test, next to the test binaries:
+/// `target/debug/deps/trivia-…` → `target/debug/examples/trivia`. When only
+/// this test was built, it builds the example (cargo releases its build
+/// lock while tests run, so the nested cargo does not wait on the outer).
+fn trivia_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
+    let bin = profile_dir
+        .join("examples")
+        .join(format!("trivia{}", std::env::consts::EXE_SUFFIX));
+    if bin.exists() {
+        return bin;
+    }
+    let build = "cargo build -p rex-examples --example trivia";
+    let mut cargo = Command::new(env!("CARGO"))
+        .args(["build", "-p", "rex-examples", "--example", "trivia"])
+        .arg("--target-dir")
+        .arg(profile_dir.parent().unwrap())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run `{build}` ({e}); run it, then this test"));
+    let status = wait_or_kill(&mut cargo, Duration::from_secs(900)).unwrap_or_else(|| {
+        panic!("`{build}` did not finish in 15 minutes; run it, then this test")
+    });
+    assert!(status.success(), "`{build}` failed; run it to see why");
+    assert!(
+        bin.exists(),
+        "`{build}` did not produce {}; build it that way, then run this test",
+        bin.display()
+    );
+    bin
+}
+
+/// Waits for `child` to exit, up to `limit` (a hang guard, not a timing
+/// check); kills it and returns `None` past the limit.
+fn wait_or_kill(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A standing as the demo prints it: `   2. Boris        1450  (+850)`
+/// → (2, "Boris", 1450, 850).
+fn parse_standing(line: &str) -> Option<(u32, String, u32, u32)> {
+    let (rank, rest) = line.trim_start().split_once(". ")?;
+    let rank: u32 = rank.parse().ok()?;
+    let (rest, gain) = match rest.rsplit_once("  (+") {
+        Some((rest, gain)) => (rest, gain.strip_suffix(')')?.parse().ok()?),
+        None => (rest, 0),
+    };
+    let (name, score) = rest.trim_end().rsplit_once(' ')?;
+    Some((rank, name.trim().to_owned(), score.parse().ok()?, gain))
+}
+
+#[test]
+fn the_demo_prints_the_game_its_log_tells() {
+    let bin = trivia_binary();
+    let mut demo = Command::new(&bin)
+        .args(["--demo", "4", "--rounds", "3", "--seconds", "2"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read stdout line by line as it comes (the first line is the URL),
+    // and stderr to the end, each on a thread of its own so neither pipe
+    // fills up.
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
+    let stdout = demo.stdout.take().unwrap();
+    let out_reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut stderr = demo.stderr.take().unwrap();
+    let err_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+
+    let first = lines_rx.recv_timeout(Duration::from_secs(60));
+    let Ok(first) = first else {
+        let _ = demo.kill();
+        panic!(
+            "the demo printed nothing in 60 s; stderr:\n{}",
+            err_reader.join().unwrap()
+        );
+    };
+    let url = first
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("the first line is not `listening on URL`: {first:?}"))
+        .to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+
+    // An anonymous reader (a TV, say) follows the game while it runs.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let observer = runtime.spawn(public_log(url));
+
+    let status = wait_or_kill(&mut demo, Duration::from_secs(120));
+    out_reader.join().unwrap();
+    let stderr = err_reader.join().unwrap();
+    let printed: Vec<String> = std::iter::once(first).chain(lines_rx.try_iter()).collect();
+    let all = printed.join("\n");
+    let status = status.unwrap_or_else(|| {
+        panic!(
+            "the demo did not finish within 120 s (killed); it printed:\n{all}\nstderr:\n{stderr}"
+        )
+    });
+    assert!(
+        status.success(),
+        "the demo exited with {status}; it printed:\n{all}\nstderr:\n{stderr}"
+    );
+    let log = runtime
+        .block_on(async { tokio::time::timeout(Duration::from_secs(10), observer).await })
+        .expect("the reader did not see the end of the game")
+        .unwrap();
+
+    // Each question of the log was printed, with its choices.
+    let asked: Vec<(u32, u32, u32, String, Vec<String>)> = log
+        .iter()
+        .filter_map(|e| match e {
+            TriviaEvent::Question {
+                number,
+                total,
+                seconds,
+                text,
+                choices,
+                ..
+            } => Some((*number, *total, *seconds, text.clone(), choices.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(asked.len(), 3, "{log:?}");
+    for (number, total, seconds, text, choices) in &asked {
+        let header = format!("Question {number}/{total} ({seconds} s): {text}");
+        let at = printed
+            .iter()
+            .position(|l| *l == header)
+            .unwrap_or_else(|| panic!("`{header}` was not printed:\n{all}"));
+        let next = &printed[at + 1];
+        for (i, choice) in choices.iter().enumerate() {
+            let lettered = format!("{}) {choice}", char::from(b'A' + i as u8));
+            assert!(next.contains(&lettered), "{next:?} lacks {lettered:?}");
+        }
+    }
+
+    // The final standings it printed are the `finished` event's.
+    let Some(TriviaEvent::Finished { standings }) = log.last() else {
+        panic!("the log does not end with the final standings: {log:?}");
+    };
+    let at = printed
+        .iter()
+        .position(|l| l == "Final standings:")
+        .unwrap_or_else(|| panic!("no final standings printed:\n{all}"));
+    let final_printed: Vec<(u32, String, u32)> = printed[at + 1..]
+        .iter()
+        .map_while(|l| parse_standing(l))
+        .map(|(rank, name, score, _)| (rank, name, score))
+        .collect();
+    let final_logged: Vec<(u32, String, u32)> = standings
+        .iter()
+        .map(|s| (s.rank, s.name.clone(), s.score))
+        .collect();
+    assert_eq!(final_printed, final_logged, "{all}");
+    assert_eq!(final_logged.len(), 4);
+
+    // The standings are the sum of each question's gains, as the `scores`
+    // events give them; each gain is a possible score for one question;
+    // and the demo printed the same gains.
+    let mut before: HashMap<SessionId, u32> = HashMap::new();
+    let mut sums: HashMap<SessionId, u32> = HashMap::new();
+    let mut logged_gains: Vec<HashMap<String, u32>> = Vec::new();
+    for event in &log {
+        if let TriviaEvent::Scores { standings, .. } = event {
+            let mut gains = HashMap::new();
+            for s in standings {
+                let was = before.get(&s.session).copied().unwrap_or(0);
+                assert!(s.score >= was, "a score went down: {s:?}");
+                let gain = s.score - was;
+                assert!(
+                    gain == 0 || (500..=1000).contains(&gain),
+                    "{s:?} gained {gain}"
+                );
+                *sums.entry(s.session).or_default() += gain;
+                before.insert(s.session, s.score);
+                gains.insert(s.name.clone(), gain);
+            }
+            logged_gains.push(gains);
+        }
+    }
+    for s in standings {
+        assert_eq!(sums.get(&s.session).copied().unwrap_or(0), s.score, "{s:?}");
+    }
+    let printed_gains: Vec<HashMap<String, u32>> = printed
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| *l == "  scores:")
+        .map(|(at, _)| {
+            printed[at + 1..]
+                .iter()
+                .map_while(|l| parse_standing(l))
+                .map(|(_, name, _, gain)| (name, gain))
+                .collect()
+        })
+        .collect();
+    assert_eq!(printed_gains, logged_gains, "{all}");
+    assert!(
+        printed.last().is_some_and(|l| l.starts_with("checked: ")),
+        "{all}"
+    );
 }

@@ -2,10 +2,12 @@
 //!
 //! Trivia night. Without `--demo` it runs a real room: it listens on every
 //! interface, advertises itself on the local network (unless
-//! `--no-discovery`), prints the addresses players join at, and shows the
-//! game in the terminal as it happens; the first player to join is the host
-//! and starts the game from their phone, or press Enter here to start it.
-//! Ctrl-C or SIGTERM shuts it down gracefully.
+//! `--no-discovery`), and serves the TV screen at `/` and the phone
+//! controller at `/play` from the same port (pages embedded in the binary).
+//! It prints the join URL with its QR code, and shows the game in the
+//! terminal as it happens; the first player to join is the host and starts
+//! the game from their phone, or press Enter here to start it. Ctrl-C or
+//! SIGTERM shuts it down gracefully.
 //!
 //! With `--demo N` it plays a short game on loopback with N bot players
 //! (typed Rust clients answering through the generated `TriviaMsgClient`
@@ -24,10 +26,11 @@ use clap::Parser;
 use futures_util::StreamExt;
 use rex::{AppHandle, Discovery, EventMeta, Server, SessionId};
 use rex_examples::trivia::bot::{self, Asked, BotReport, TriviaClient};
+use rex_examples::trivia::show::{choices_line, letter, standing_line};
 use rex_examples::trivia::{
-    questions, Question, Standing, TriviaApp, TriviaConfig, TriviaEventHandler, TriviaMsgClient,
+    questions, web, Question, Standing, TriviaApp, TriviaConfig, TriviaEventHandler,
+    TriviaMsgClient,
 };
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// A REx trivia room.
 #[derive(Debug, Parser)]
@@ -106,17 +109,25 @@ async fn run_room(args: &Args, set: Vec<Question>, config: TriviaConfig) -> Resu
     let bind = args
         .bind
         .unwrap_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)));
+    // The listener is bound before the pages are made, since the join URL
+    // (and its QR code) needs the port.
+    let listener = tokio::net::TcpListener::bind(bind).await?;
+    let addr = listener.local_addr()?;
+    let urls = join_urls(addr);
+    let room_url = urls.first().cloned().unwrap_or_else(|| local_url(addr));
+    let join_url = format!("{room_url}/play");
     let server = Server::builder(TriviaApp::new(set, config))
         .name(&args.name)
-        .bind(bind)
-        .await?;
-    let addr = server.local_addr();
+        .assets(web::assets(&join_url))
+        .listener(listener)?;
     println!("listening on http://{addr}");
-    // The browser pages (TV screen at `/`, phone pad at `/play`) are not
-    // built yet; until then players join with a REx client at these URLs
-    // (the JavaScript client is served at `/rex/v0/client.js`).
-    for url in join_urls(addr) {
-        println!("the room is at {url} (players join with a REx client; the browser pages are not built yet)");
+    println!("open {room_url}/ on the TV");
+    for url in urls.iter().skip(1) {
+        println!("  (also reachable at {url}/)");
+    }
+    println!("players join at {join_url}");
+    if let Some(qr) = web::terminal_qr(&join_url) {
+        println!("{qr}");
     }
     println!("the first player to join is the host; or press Enter here to start the game");
     tokio::spawn(narrate(local_url(addr), None));
@@ -165,9 +176,20 @@ fn local_url(addr: SocketAddr) -> String {
 
 /// Enter on the terminal starts the game: the TV's own input, through the
 /// app's handle rather than a session.
+///
+/// Stdin is read on a thread of its own: tokio reads it on a blocking-pool
+/// thread that the runtime waits for when it shuts down, so after Ctrl-C
+/// or SIGTERM the process would hang until someone pressed Enter.
 async fn start_on_enter(handle: AppHandle<TriviaApp>) {
-    let mut lines = BufReader::new(tokio::io::stdin()).lines();
-    while let Ok(Some(_)) = lines.next_line().await {
+    let (enter, mut entered) = tokio::sync::mpsc::channel::<()>(1);
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lines() {
+            if line.is_err() || enter.blocking_send(()).is_err() {
+                return;
+            }
+        }
+    });
+    while entered.recv().await.is_some() {
         match handle.run(|app, cx| app.start_game(cx)).await {
             Ok(Ok(())) => {}
             Ok(Err(reject)) => println!("! {reject}"),
@@ -332,10 +354,6 @@ struct Screen {
     finished: Option<Vec<Standing>>,
 }
 
-fn letter(i: usize) -> char {
-    char::from(b'A' + (i % 26) as u8)
-}
-
 impl Screen {
     fn name(&self, session: SessionId) -> String {
         self.names
@@ -346,12 +364,9 @@ impl Screen {
 
     fn print_standings(&mut self, standings: &[Standing], with_gain: bool) {
         for s in standings {
-            let gain = s.score - self.scores.get(&s.session).copied().unwrap_or(0);
-            if with_gain && gain > 0 {
-                println!("  {:>2}. {:<10} {:>5}  (+{gain})", s.rank, s.name, s.score);
-            } else {
-                println!("  {:>2}. {:<10} {:>5}", s.rank, s.name, s.score);
-            }
+            let before = self.scores.get(&s.session).copied().unwrap_or(0);
+            let gain = with_gain.then(|| s.score.saturating_sub(before));
+            println!("{}", standing_line(s, gain));
             self.scores.insert(s.session, s.score);
         }
     }
@@ -385,12 +400,7 @@ impl TriviaEventHandler for Screen {
     ) {
         println!();
         println!("Question {number}/{total} ({seconds} s): {text}");
-        let line: Vec<String> = choices
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{}) {c}", letter(i)))
-            .collect();
-        println!("  {}", line.join("   "));
+        println!("  {}", choices_line(&choices));
         self.choices = choices;
         self.answered = 0;
     }

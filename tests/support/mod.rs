@@ -9,6 +9,7 @@
 #![allow(missing_docs)]
 
 pub mod app;
+pub mod browser;
 pub mod proxy;
 
 use std::net::SocketAddr;

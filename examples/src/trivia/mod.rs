@@ -4,12 +4,20 @@
 //!   bots and (as JSON) the browser pages;
 //! - [`game`]: the [`TriviaApp`] the server runs;
 //! - [`questions`]: the question file format and its validation;
-//! - [`bot`]: a player driven by code, for the demo and the tests.
+//! - [`bot`]: a player driven by code, for the demo and the tests;
+//! - [`player`]: the terminal player's screen and input (the
+//!   `trivia-player` example);
+//! - [`show`]: the text both terminal programs print (letters, scoreboard
+//!   lines);
+//! - [`web`]: the browser pages, the TV screen and the phone controller.
 
 pub mod bot;
 pub mod game;
+pub mod player;
 pub mod protocol;
 pub mod questions;
+pub mod show;
+pub mod web;
 
 pub use game::{Phase, TriviaApp, TriviaConfig};
 pub use protocol::{

@@ -1,0 +1,127 @@
+//! The trivia room's browser pages, served from the room's own port: the
+//! TV screen at `/` and the phone controller at `/play`.
+//!
+//! The pages are plain HTML, CSS and JavaScript modules (in `web/`, next to
+//! this file) embedded in the binary, so the TV app stays one file. They
+//! import the JavaScript client every REx server ships at
+//! `/rex/v0/client.js` and rebuild their whole screen from the room's log,
+//! which is why a reloaded phone comes back as the same player on the same
+//! question. Two files are made at startup: `/join.svg`, the QR code of the
+//! join URL the TV shows, and `/join.json`, `{"url": …}` for the text
+//! under it.
+
+use qrcode::render::{svg, unicode};
+use qrcode::QrCode;
+
+/// The TV page.
+const TV_HTML: &str = include_str!("web/tv.html");
+/// The phone page.
+const PLAY_HTML: &str = include_str!("web/play.html");
+/// The TV page's script.
+const TV_JS: &str = include_str!("web/tv.js");
+/// The phone page's script.
+const PLAY_JS: &str = include_str!("web/play.js");
+/// What both scripts share: the room's state as the log builds it, the
+/// server's clock, DOM helpers that never parse text as HTML.
+const ROOM_JS: &str = include_str!("web/room.js");
+/// The look both pages share.
+const TRIVIA_CSS: &str = include_str!("web/trivia.css");
+
+/// Every page and file of the trivia room; `join_url` is where players
+/// open the phone page (`http://<LAN address>:<port>/play`), shown on the
+/// TV as text and as a QR code.
+///
+/// If `join_url` is too long for a QR code (thousands of characters), the
+/// TV shows the text alone.
+pub fn assets(join_url: &str) -> rex::Assets {
+    let join = serde_json::json!({ "url": join_url }).to_string();
+    let assets = rex::Assets::new()
+        .file("/", TV_HTML)
+        .file("/play", PLAY_HTML)
+        .file("/tv.js", TV_JS)
+        .file("/play.js", PLAY_JS)
+        .file("/room.js", ROOM_JS)
+        .file("/trivia.css", TRIVIA_CSS)
+        .file("/join.json", join);
+    match svg_qr(join_url) {
+        Some(svg) => assets.file("/join.svg", svg),
+        None => assets,
+    }
+}
+
+/// The QR code of `url` as an SVG image: black on white with the quiet
+/// zone scanners need, scaled by the page. `None` if `url` is too long to
+/// fit in a QR code.
+pub fn svg_qr(url: &str) -> Option<String> {
+    let code = QrCode::new(url.as_bytes()).ok()?;
+    Some(
+        code.render::<svg::Color<'_>>()
+            .dark_color(svg::Color("#000000"))
+            .light_color(svg::Color("#ffffff"))
+            .min_dimensions(256, 256)
+            .build(),
+    )
+}
+
+/// The QR code of `url` for a terminal, two modules per character. `None`
+/// if `url` is too long to fit in a QR code.
+///
+/// Drawn for the usual light-on-dark terminal: light modules (and the
+/// quiet zone around the code) are block characters, dark ones are
+/// blanks, so a phone's camera sees dark on light.
+pub fn terminal_qr(url: &str) -> Option<String> {
+    let code = QrCode::new(url.as_bytes()).ok()?;
+    Some(
+        code.render::<unicode::Dense1x2>()
+            .dark_color(unicode::Dense1x2::Light)
+            .light_color(unicode::Dense1x2::Dark)
+            .quiet_zone(true)
+            .build(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pages_and_the_join_files_are_served() {
+        let assets = assets("http://192.0.2.7:8080/play");
+        let mut paths: Vec<&str> = assets.paths().collect();
+        paths.sort_unstable();
+        assert_eq!(
+            paths,
+            [
+                "/",
+                "/join.json",
+                "/join.svg",
+                "/play",
+                "/play.js",
+                "/room.js",
+                "/trivia.css",
+                "/tv.js"
+            ]
+        );
+    }
+
+    #[test]
+    fn qr_codes_encode_the_url_or_say_they_cannot() {
+        let svg = svg_qr("http://192.0.2.7:8080/play").unwrap();
+        assert!(svg.contains("<svg") && svg.contains("#000000"), "{svg}");
+        let text = terminal_qr("http://192.0.2.7:8080/play").unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        // Square: one module per column, two per line; a code is 17 + 4v
+        // modules wide (v, its version, from 1), with a quiet zone of 4 on
+        // each side.
+        let width = lines[0].chars().count();
+        assert!(width > 25, "width {width}");
+        assert_eq!((width - 25) % 4, 0, "width {width}");
+        assert!(lines.iter().all(|l| l.chars().count() == width));
+        assert_eq!(lines.len(), width.div_ceil(2));
+        // The quiet zone is light, so the first line is all blocks.
+        assert!(lines[0].chars().all(|c| c == '█'), "{}", lines[0]);
+        let too_long = format!("http://h/{}", "x".repeat(8000));
+        assert_eq!(svg_qr(&too_long), None);
+        assert_eq!(terminal_qr(&too_long), None);
+    }
+}

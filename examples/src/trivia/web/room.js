@@ -1,0 +1,285 @@
+// What the trivia TV page (tv.js) and phone page (play.js) share: the room's
+// state as the log builds it, an estimate of the server's clock for
+// countdowns, and DOM helpers.
+//
+// The log is the state: a page reads it from index 0 and applies every event
+// in order, so a reloaded page draws exactly what it drew before. Names and
+// questions are only ever put in the page as text (never parsed as HTML).
+
+export { RexClient, RexError } from "/rex/v0/client.js";
+
+/** The four answers: a colour and a shape each, the same on TV and phone. */
+export const CHOICES = [
+  { name: "red", shape: "triangle" },
+  { name: "blue", shape: "diamond" },
+  { name: "yellow", shape: "circle" },
+  { name: "green", shape: "square" },
+];
+
+/** The room as the events so far describe it. */
+export class Room {
+  /** `me`: this page's session (a phone), or null (the TV). */
+  constructor(me = null) {
+    this.me = me;
+    /** Every player, in join order: session → {session, name, host}. */
+    this.players = new Map();
+    this.host = null;
+    /** "lobby", "starting", "asking", "revealed" or "finished". */
+    this.phase = "lobby";
+    /** {questions, seconds} of the game being played. */
+    this.game = null;
+    /** The last question's event data, plus `index`, its place in the log. */
+    this.question = null;
+    /** Who answered the last question. */
+    this.answered = new Set();
+    /** The last reveal: {number, correct, counts}. */
+    this.reveal = null;
+    /** This player's result for the last reveal, if they got one. */
+    this.result = null;
+    /** The scoreboard, best first, as the last `scores` or `finished` gave it. */
+    this.standings = [];
+    /** Points each player won at the last `scores`. */
+    this.gains = new Map();
+    /** The final standings, once the game is over. */
+    this.final = null;
+    /** Where in the log the game started and ended (to tell games apart). */
+    this.startedAt = null;
+    this.finishedAt = null;
+  }
+
+  /** Applies one event of the log. Unknown kinds are ignored. */
+  apply(event) {
+    const d = event.data || {};
+    switch (event.kind) {
+      case "joined":
+        this.players.set(d.session, { session: d.session, name: d.name, host: d.host });
+        if (d.host) this.host = d.session;
+        break;
+      case "renamed": {
+        const player = this.players.get(d.session);
+        if (player) player.name = d.name;
+        for (const s of this.standings) if (s.session === d.session) s.name = d.name;
+        break;
+      }
+      case "started":
+        this.phase = "starting";
+        this.startedAt = event.index;
+        this.game = { questions: d.questions, seconds: d.seconds };
+        this.question = null;
+        this.answered = new Set();
+        this.reveal = null;
+        this.result = null;
+        this.standings = [];
+        this.gains = new Map();
+        this.final = null;
+        break;
+      case "question":
+        this.phase = "asking";
+        this.question = { ...d, index: event.index };
+        this.answered = new Set();
+        this.reveal = null;
+        this.result = null;
+        break;
+      case "answered":
+        if (this.question && d.number === this.question.number) this.answered.add(d.session);
+        break;
+      case "revealed":
+        this.phase = "revealed";
+        this.reveal = d;
+        break;
+      case "result":
+        // Private: only this player's page receives it.
+        if (this.reveal && d.number === this.reveal.number) this.result = d;
+        break;
+      case "scores": {
+        const before = new Map(this.standings.map((s) => [s.session, s.score]));
+        this.gains = new Map(d.standings.map((s) => [s.session, s.score - (before.get(s.session) || 0)]));
+        this.standings = d.standings.map((s) => ({ ...s }));
+        break;
+      }
+      case "finished":
+        this.phase = "finished";
+        this.finishedAt = event.index;
+        this.final = d.standings.map((s) => ({ ...s }));
+        this.standings = d.standings.map((s) => ({ ...s }));
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** A player's current name. */
+  nameOf(session) {
+    const player = this.players.get(session);
+    return player ? player.name : "someone";
+  }
+
+  /** Whether this page's player is the host. */
+  get isHost() {
+    return this.me !== null && this.host === this.me;
+  }
+
+  /** This player's line of the scoreboard, or null before the first one. */
+  get mine() {
+    return this.standings.find((s) => s.session === this.me) || null;
+  }
+}
+
+/**
+ * The server's log clock (milliseconds since its epoch began, the clock of
+ * every event's `time` and of `closes_at_ms`), estimated from this page.
+ *
+ * Two sources: the client's own estimate (`RexClient.serverTime()`, from
+ * `GET /info` at connect), and lower bounds: the server's clock was at
+ * least `time` when an answer carrying it arrived (`/info`'s `time`, each
+ * live event's). The larger wins, so a stale estimate is corrected by the
+ * next event, and a client or server without the estimate still counts
+ * down from the events alone.
+ */
+export class Clock {
+  constructor() {
+    /** The largest lower bound, as server time minus performance.now(). */
+    this.offset = null;
+    /** Returns the client's estimate of the server's clock, or null. */
+    this.estimate = null;
+  }
+
+  /** Uses `estimate()` too, e.g. `() => rex.serverTime()`. */
+  follow(estimate) {
+    this.estimate = estimate;
+  }
+
+  /** The server's clock was at least `time` at `at` (performance.now()). */
+  saw(time, at = performance.now()) {
+    if (typeof time !== "number" || !Number.isFinite(time)) return;
+    const offset = time - at;
+    if (this.offset === null || offset > this.offset) this.offset = offset;
+  }
+
+  /** The server's clock now, or null if nothing says yet. */
+  now() {
+    const bound = this.offset === null ? null : performance.now() + this.offset;
+    const guess = this.estimate ? this.estimate() : null;
+    if (typeof guess !== "number" || !Number.isFinite(guess)) return bound;
+    return bound === null ? guess : Math.max(guess, bound);
+  }
+
+  /** Milliseconds until the server's clock reaches `time` (≥ 0), or null. */
+  until(time) {
+    const now = this.now();
+    return now === null ? null : Math.max(0, time - now);
+  }
+}
+
+/**
+ * Creates an element. `props`: attributes, plus `class`, `dataset`, and
+ * `on<event>` listeners; `children`: nodes or strings, added as text.
+ */
+export function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(props || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") el.className = value;
+    else if (key === "dataset") Object.assign(el.dataset, value);
+    else if (key.startsWith("on") && typeof value === "function") el.addEventListener(key.slice(2), value);
+    else el.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : String(child));
+  }
+  return el;
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+
+/** Creates an SVG element with the given attributes. */
+export function svg(tag, attrs = {}) {
+  const el = document.createElementNS(SVG, tag);
+  for (const [key, value] of Object.entries(attrs)) el.setAttribute(key, String(value));
+  return el;
+}
+
+/** The shape of answer `i` (triangle, diamond, circle, square), in currentColor. */
+export function shape(i) {
+  const kind = (CHOICES[i] || CHOICES[0]).shape;
+  const icon = svg("svg", { viewBox: "0 0 100 100", class: "shape", "aria-hidden": "true" });
+  if (kind === "triangle") icon.append(svg("path", { d: "M50 10 L94 88 L6 88 Z" }));
+  else if (kind === "diamond") icon.append(svg("path", { d: "M50 4 L96 50 L50 96 L4 50 Z" }));
+  else if (kind === "circle") icon.append(svg("circle", { cx: 50, cy: 50, r: 44 }));
+  else icon.append(svg("rect", { x: 10, y: 10, width: 80, height: 80, rx: 6 }));
+  return icon;
+}
+
+const ICONS = {
+  check: "M20 52 L40 72 L80 28",
+  cross: "M26 26 L74 74 M74 26 L26 74",
+  clock: "M50 14 A36 36 0 1 1 49.9 14 M50 30 V50 L64 60",
+};
+
+/** A line icon ("check", "cross", "clock"), in currentColor. */
+export function icon(name) {
+  const el = svg("svg", { viewBox: "0 0 100 100", class: "icon icon-" + name, "aria-hidden": "true" });
+  el.append(svg("path", { d: ICONS[name] || ICONS.check }));
+  return el;
+}
+
+/**
+ * Shrinks each answer text under `root` that does not fit its tile (a long
+ * word, a long answer from a custom question file), down to half size;
+ * past that, lets it break anywhere. Call after drawing.
+ */
+export function fitAnswers(root) {
+  for (const text of root.querySelectorAll(".answer-text")) {
+    const tile = text.closest(".answer");
+    if (!tile) continue;
+    text.style.fontSize = "";
+    text.style.overflowWrap = "";
+    const overflows = () => text.scrollWidth > text.clientWidth + 1 || tile.scrollHeight > tile.clientHeight + 1;
+    for (let scale = 0.92; scale >= 0.5 && overflows(); scale -= 0.08) text.style.fontSize = `${scale}em`;
+    if (overflows()) text.style.overflowWrap = "anywhere";
+  }
+}
+
+/** The class that gives answer `i` its colour. */
+export function choiceClass(i) {
+  return "choice-" + (CHOICES[i] || CHOICES[0]).name;
+}
+
+/** 1 → "1st", 2 → "2nd", 11 → "11th". */
+export function ordinal(n) {
+  const tens = n % 100;
+  if (tens >= 11 && tens <= 13) return n + "th";
+  return n + ({ 1: "st", 2: "nd", 3: "rd" }[n % 10] || "th");
+}
+
+/** 12345 → "12,345". */
+export function points(n) {
+  return Number(n || 0).toLocaleString("en-US");
+}
+
+/** A countdown as whole seconds, rounded up: 0.2 s left shows 1. */
+export function seconds(ms) {
+  return Math.ceil(ms / 1000);
+}
+
+/**
+ * Calls `draw` once per animation frame at most, however many events
+ * arrive: reading a long log at load draws once, not once per event.
+ */
+export function scheduler(draw) {
+  let pending = false;
+  const run = () => {
+    if (!pending) return;
+    pending = false;
+    draw();
+  };
+  return () => {
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(run);
+    // A hidden page gets no animation frames; keep its screen current
+    // anyway, so it is right the moment it shows.
+    setTimeout(run, 250);
+  };
+}

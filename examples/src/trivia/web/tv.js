@@ -1,0 +1,298 @@
+// The trivia TV screen, served at `/`: how to join (QR code and URL), who
+// plays, the question with its countdown, who has answered, the reveal with
+// the count per answer, the scoreboard with each player's gain, and the
+// final standings. Read from across a room: everything is big.
+//
+// The TV has no session (`anonymous: true`): it reads the public log from
+// index 0 and draws the room from it, so a reload shows the same screen.
+
+import { RexClient, Room, Clock, h, svg, shape, icon, choiceClass, fitAnswers, ordinal, points, seconds, scheduler } from "/room.js";
+
+const app = document.getElementById("app");
+const room = new Room(null);
+const clock = new Clock();
+const draw = scheduler(render);
+
+let roomName = "Trivia night";
+// What the screen has shown, so only what is new pops in (see `fresh`).
+const seen = new Set();
+let joinUrl = location.origin + "/play";
+// Made once and moved between screens, so the QR code does not reload.
+const qrBig = h("img", { class: "qr", src: "/join.svg", alt: "QR code to join the game" });
+const qrSmall = h("img", { class: "qr", src: "/join.svg", alt: "" });
+for (const img of [qrBig, qrSmall]) img.addEventListener("error", () => img.remove());
+
+main().catch(fail);
+addEventListener("resize", () => fitAnswers(app));
+
+async function main() {
+  const join = fetch("/join.json")
+    .then((r) => (r.ok ? r.json() : {}))
+    .catch(() => ({}));
+  const rex = await RexClient.connect({ anonymous: true });
+  // Older clients have no serverTime(): the events alone then set the clock.
+  if (typeof rex.serverTime === "function") clock.follow(() => rex.serverTime());
+  clock.saw(rex.info.time);
+  roomName = rex.info.name || roomName;
+  document.title = roomName;
+  const url = (await join).url;
+  if (typeof url === "string" && url) joinUrl = url;
+  rex.events({
+    start: 0,
+    onEvent(event) {
+      clock.saw(event.time);
+      room.apply(event);
+      draw();
+    },
+    // The room restarted: its log begins again; so does this page.
+    onResync: () => location.reload(),
+    onError: fail,
+  });
+  draw();
+  setInterval(tick, 200);
+}
+
+function fail(err) {
+  const reason = (err && (err.reason || err.message)) || String(err);
+  app.replaceChildren(
+    h("main", { class: "status" }, h("h1", {}, "Lost the room"), h("p", {}, reason), h("p", {}, "Reload the page to try again.")),
+  );
+}
+
+/** The join URL as people type it. */
+function shortUrl() {
+  return joinUrl.replace(/^https?:\/\//, "");
+}
+
+/** " pop" the first time `key` is drawn, so a new thing animates once. */
+function fresh(key) {
+  if (seen.has(key)) return "";
+  seen.add(key);
+  return " pop";
+}
+
+function render() {
+  const screens = { lobby, starting, asking: round, revealed: round, finished };
+  const screen = (screens[room.phase] || lobby)();
+  app.replaceChildren(header(), screen);
+  fitAnswers(app);
+  document.body.dataset.phase = room.phase;
+  tick();
+}
+
+function header() {
+  const q = room.question;
+  let progress = "";
+  if (room.phase === "starting" && room.game) progress = `${room.game.questions} questions`;
+  else if ((room.phase === "asking" || room.phase === "revealed") && q) progress = `Question ${q.number} of ${q.total}`;
+  else if (room.phase === "finished") progress = "Game over";
+  return h(
+    "header",
+    { class: "bar" },
+    h("div", { class: "brand" }, h("span", { class: "logo" }, "REx"), h("span", { class: "room-name" }, roomName)),
+    h("div", { class: "progress" }, progress),
+    room.phase === "lobby"
+      ? h("div", {})
+      : h("div", { class: "join-mini" }, qrSmall, h("div", {}, h("small", {}, "Join at"), h("b", {}, shortUrl()))),
+  );
+}
+
+/** The players as chips; `mark(p)`: whether to tick one (has answered). */
+function playerChips(mark) {
+  const players = [...room.players.values()];
+  const where = room.phase === "asking" && room.question ? `q${room.question.index}` : room.phase;
+  return h(
+    "ul",
+    { class: "chips", id: "players" },
+    players.map((p) =>
+      h(
+        "li",
+        {
+          class: "chip" + (p.host ? " host" : "") + (mark && mark(p) ? " done" : "") + fresh(`${where}:${p.session}:${Boolean(mark && mark(p))}`),
+          dataset: { session: p.session },
+        },
+        mark && mark(p) ? icon("check") : null,
+        h("span", { class: "name" }, p.name),
+        p.host ? h("span", { class: "badge" }, "host") : null,
+      ),
+    ),
+  );
+}
+
+function hostLine(what) {
+  return room.host ? `Waiting for ${room.nameOf(room.host)} to ${what}…` : "The first player to join is the host.";
+}
+
+function lobby() {
+  const count = room.players.size;
+  return h(
+    "main",
+    { class: "lobby" },
+    h(
+      "section",
+      { class: "join-card" },
+      h("h1", {}, "Join the game"),
+      h("p", { class: "lead" }, "Scan with your phone's camera"),
+      qrBig,
+      h("p", { class: "url" }, "or open ", h("b", { id: "join-url" }, shortUrl())),
+    ),
+    h(
+      "section",
+      { class: "roster" },
+      h("h2", {}, "Players ", h("span", { class: "count", id: "player-count" }, count)),
+      count ? playerChips() : h("p", { class: "empty" }, "Nobody yet. Grab your phone!"),
+      h(
+        "ol",
+        { class: "how" },
+        h("li", {}, h("b", {}, "1"), h("span", {}, "Scan the code, or type the address")),
+        h("li", {}, h("b", {}, "2"), h("span", {}, "Pick a name: the first one in is the host")),
+        h(
+          "li",
+          {},
+          h("b", {}, "3"),
+          h("span", {}, "Tap the answer's colour. The faster, the more points"),
+          h("span", { class: "shapes" }, [0, 1, 2, 3].map((i) => h("span", { class: `answer ${choiceClass(i)}` }, shape(i)))),
+        ),
+      ),
+      h("p", { class: "hint" }, hostLine("start the game")),
+    ),
+  );
+}
+
+function starting() {
+  const game = room.game || { questions: 0, seconds: 0 };
+  return h(
+    "main",
+    { class: "starting" },
+    h("h1", { class: fresh(`start:${room.startedAt}`).trim() }, "Get ready!"),
+    h("p", { class: "lead" }, `${game.questions} questions · ${game.seconds} seconds each · faster answers score more`),
+    playerChips(),
+  );
+}
+
+function round() {
+  const q = room.question;
+  if (!q) return starting();
+  const reveal = room.phase === "revealed" && room.reveal && room.reveal.number === q.number ? room.reveal : null;
+  const answered = reveal ? reveal.counts.reduce((a, b) => a + b, 0) : 0;
+  return h(
+    "main",
+    { class: "round" + (reveal ? " revealed" : "") },
+    h("div", { class: "question" }, h("h1", { id: "question" }, q.text)),
+    h(
+      "div",
+      { class: "answers", id: "answers" },
+      q.choices.map((text, i) => {
+        const correct = reveal && reveal.correct === i;
+        const count = reveal ? reveal.counts[i] || 0 : 0;
+        const share = answered ? Math.round((100 * count) / answered) : 0;
+        return h(
+          "div",
+          {
+            class: `answer ${choiceClass(i)}` + (reveal ? (correct ? " correct" : " wrong") : ""),
+            dataset: { choice: i },
+            style: reveal ? `--share: ${share}%` : null,
+          },
+          shape(i),
+          h("span", { class: "answer-text" }, text),
+          reveal ? h("span", { class: "count" + (correct ? " right" : ""), title: "players who chose it" }, correct ? icon("check") : null, count) : null,
+        );
+      }),
+    ),
+    h("aside", { class: "side" }, reveal ? scoreboard() : countdown()),
+  );
+}
+
+function countdown() {
+  const ring = svg("svg", { viewBox: "0 0 100 100", "aria-hidden": "true" });
+  ring.append(svg("circle", { class: "track", cx: 50, cy: 50, r: 45 }), svg("circle", { class: "left", id: "ring", cx: 50, cy: 50, r: 45 }));
+  const total = room.players.size;
+  return [
+    h("div", { class: "countdown" }, ring, h("span", { id: "seconds" }, "")),
+    h(
+      "section",
+      { class: "answered" },
+      h("h2", {}, h("span", { id: "answered-count" }, room.answered.size), ` of ${total} answered`),
+      playerChips((p) => room.answered.has(p.session)),
+    ),
+  ];
+}
+
+function scoreboard() {
+  const rows = room.standings;
+  const shown = rows.slice(0, 8);
+  return h(
+    "section",
+    { class: "scoreboard" },
+    h("h2", {}, "Scores"),
+    h(
+      "ol",
+      { id: "scoreboard" },
+      shown.map((s) => {
+        const gain = room.gains.get(s.session) || 0;
+        return h(
+          "li",
+          { class: "rank-" + s.rank + fresh(`scores:${room.question && room.question.index}:${s.session}`), dataset: { session: s.session } },
+          h("span", { class: "rank" }, s.rank),
+          h("span", { class: "name" }, s.name),
+          h("span", { class: "gain" + (gain ? "" : " none") }, gain ? "+" + points(gain) : ""),
+          h("span", { class: "score" }, points(s.score)),
+        );
+      }),
+    ),
+    rows.length > shown.length ? h("p", { class: "more" }, `and ${rows.length - shown.length} more`) : null,
+  );
+}
+
+function finished() {
+  const standings = room.final || [];
+  // The podium shows 2nd, 1st, 3rd from the left, as podiums do.
+  const podium = [standings[1], standings[0], standings[2]].filter(Boolean);
+  // Two lines of the rest fit under the podium.
+  const others = standings.slice(3);
+  const rest = others.length > 6 ? others.slice(0, 5) : others;
+  const more = others.length - rest.length;
+  return h(
+    "main",
+    { class: "final" },
+    h("h1", {}, standings.length ? `${standings[0].name} wins!` : "Game over"),
+    h(
+      "div",
+      { class: "podium", id: "final" },
+      podium.map((s) =>
+        h(
+          "div",
+          { class: `step place-${standings.indexOf(s) + 1}` + fresh(`final:${room.finishedAt}:${s.session}`), dataset: { session: s.session } },
+          h("span", { class: "name" }, s.name),
+          h("span", { class: "score" }, points(s.score)),
+          h("div", { class: "block" }, ordinal(s.rank)),
+        ),
+      ),
+    ),
+    rest.length
+      ? h(
+          "ol",
+          { class: "rest" },
+          rest.map((s) =>
+            h("li", {}, h("span", { class: "rank" }, ordinal(s.rank)), h("span", { class: "name" }, s.name), h("span", { class: "score" }, points(s.score))),
+          ),
+          more > 0 ? h("li", { class: "more" }, `and ${more} more`) : null,
+        )
+      : null,
+    h("p", { class: "hint" }, hostLine("start a new game")),
+  );
+}
+
+/** Updates the countdown between events. */
+function tick() {
+  const q = room.question;
+  const label = document.getElementById("seconds");
+  if (!q || !label || room.phase !== "asking") return;
+  const limit = q.seconds * 1000;
+  const left = clock.until(q.closes_at_ms);
+  const ms = left === null ? limit : Math.min(left, limit);
+  label.textContent = seconds(ms);
+  label.parentElement.classList.toggle("urgent", ms <= 5000);
+  const ring = document.getElementById("ring");
+  if (ring) ring.style.strokeDashoffset = String(283 * (1 - ms / limit));
+}

@@ -1,0 +1,209 @@
+//! The trivia pages in a real browser: headless Chromium (`/usr/bin/chromium`)
+//! driven by `browser/trivia.mjs` through `playwright-core`, against a
+//! trivia room on 127.0.0.1 serving `rex_examples::trivia::web::assets`.
+//!
+//! A TV page and two phone pages (separate browser contexts, so separate
+//! storage) play a short game with four bot players: they join, the host
+//! starts, each phone sees its own private result, the TV shows who has
+//! answered and the scoreboard; then a phone is reloaded mid-question (same
+//! player, same score) and the other one's connection is cut (it goes
+//! through a fault-injection proxy) and it still answers the open question.
+//! Screenshots go to `<target dir>/browser/`.
+//!
+//! Without `node`, `/usr/bin/chromium` or `browser/node_modules` (made by
+//! `npm ci --prefix tests/browser`) the test passes with `SKIPPED: …`,
+//! unless `REX_REQUIRE_BROWSER=1` (as `.ci/run` sets), when it fails.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rex::Server;
+use rex_examples::trivia::bot::{self, Asked, BotReport, TriviaClient};
+use rex_examples::trivia::{web, Question, TriviaApp, TriviaConfig};
+use rex_tests::browser::{control_server, run_node, shots_dir, should_skip, CHROMIUM};
+use rex_tests::proxy::Proxy;
+use tokio::net::TcpListener;
+use tokio::sync::{oneshot, Mutex};
+use tokio::task::JoinHandle;
+
+/// How long the browser script may run in all.
+const NODE_LIMIT: Duration = Duration::from_secs(240);
+/// Seconds to answer a question: long, since each question closes as soon
+/// as every player has answered, and the script takes its time (a reload,
+/// a cut connection) before the last answer.
+const SECONDS: u32 = 60;
+/// How long the room shows a reveal and its scoreboard: the script checks
+/// and photographs the reveal in this window.
+const PAUSE: Duration = Duration::from_secs(6);
+/// The bots who fill the room, so the TV has a crowd to show.
+const BOTS: [&str; 4] = ["Chloé", "Dmitri", "Esme", "Farid"];
+
+fn questions() -> Vec<Question> {
+    let q = |text: &str, choices: [&str; 4], answer| Question {
+        text: text.to_owned(),
+        choices: choices.map(String::from).to_vec(),
+        answer,
+    };
+    vec![
+        q(
+            "Which colour do you get by mixing blue and yellow?",
+            ["Red", "Green", "Purple", "Orange"],
+            1,
+        ),
+        q(
+            "Which planet is known as the Red Planet?",
+            ["Venus", "Jupiter", "Mars", "Saturn"],
+            2,
+        ),
+        q(
+            "How many legs does a spider have?",
+            ["Six", "Eight", "Ten", "Twelve"],
+            1,
+        ),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trivia_pages_in_headless_chromium() {
+    if should_skip() {
+        return;
+    }
+
+    let app = TriviaApp::new(
+        questions(),
+        TriviaConfig {
+            rounds: 2,
+            seconds: SECONDS,
+            pause: PAUSE,
+        },
+    );
+    // The pages are made for the room's address (the join URL and its QR
+    // code), so bind first.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let url = format!("http://{addr}");
+    let server = Server::builder(app)
+        .name("Trivia night")
+        .assets(web::assets(&format!("{url}/play")))
+        .listener(listener)
+        .unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let serving = tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+
+    // Phone 2 reaches the room through this proxy, which the script cuts.
+    let proxy = Proxy::start(addr).await;
+    let bots: Bots = Arc::default();
+    let control = Control {
+        proxy: proxy.clone(),
+        url: url.clone(),
+        bots: bots.clone(),
+    };
+    let (control_addr, control_task) =
+        control_server(move |request| control.clone().answer(request)).await;
+
+    let shots = shots_dir();
+    // Only this run's pictures (a failed run adds `trivia-failed-*.png`).
+    for entry in std::fs::read_dir(&shots).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("trivia-") && name.ends_with(".png") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    let key: Vec<serde_json::Value> = questions()
+        .iter()
+        .map(|q| serde_json::json!({"text": q.text, "choices": q.choices, "answer": q.answer}))
+        .collect();
+    let env = vec![
+        ("REX_URL", url),
+        ("REX_CUT_URL", format!("http://{}", proxy.addr())),
+        ("REX_CONTROL_URL", format!("http://{control_addr}")),
+        ("REX_SHOTS", shots.display().to_string()),
+        ("REX_CHROMIUM", CHROMIUM.to_owned()),
+        ("REX_QUESTIONS", serde_json::Value::from(key).to_string()),
+        ("REX_BOTS", serde_json::json!(BOTS).to_string()),
+    ];
+    let run = run_node("trivia.mjs", env, NODE_LIMIT).await;
+
+    control_task.abort();
+    proxy.shutdown();
+    let playing = std::mem::take(&mut *bots.lock().await);
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(20), serving)
+        .await
+        .expect("the server did not stop within 20 s")
+        .unwrap()
+        .unwrap();
+    run.assert_success("browser/trivia.mjs", NODE_LIMIT);
+
+    // The bots played the same game to the end, next to the browsers.
+    assert_eq!(playing.len(), BOTS.len());
+    for bot in playing {
+        let report: BotReport = bot.await.unwrap().unwrap();
+        assert_eq!(report.results.len(), 2, "{report:?}");
+        assert!(report.rejected.is_empty(), "{report:?}");
+        assert_eq!(report.standings.len(), 2 + BOTS.len());
+    }
+    println!("screenshots in {}", shots.display());
+}
+
+/// The bots' games, once `POST /bots` started them.
+type Bots = Arc<Mutex<Vec<JoinHandle<Result<BotReport, rex::ClientError>>>>>;
+
+/// What the script can ask of the test.
+#[derive(Clone)]
+struct Control {
+    proxy: Proxy,
+    url: String,
+    bots: Bots,
+}
+
+impl Control {
+    /// Answers one request of the script:
+    /// - `POST /cut`: closes every connection through the proxy (phone
+    ///   2's); answers `{"connections": n}`, how many it had accepted;
+    /// - `GET /connections`: `{"connections": n}`, to see phone 2 reconnect;
+    /// - `POST /bots`: the bots join (in order, after the phones, so a
+    ///   phone is the host) and start playing; answers once all joined.
+    async fn answer(self, request: String) -> (u16, String) {
+        let connections = || serde_json::json!({"connections": self.proxy.connections()});
+        match request.as_str() {
+            "POST /cut" => {
+                let before = connections();
+                self.proxy.cut_all();
+                (200, before.to_string())
+            }
+            "GET /connections" => (200, connections().to_string()),
+            "POST /bots" => {
+                let mut bots = self.bots.lock().await;
+                if bots.is_empty() {
+                    for (i, name) in BOTS.iter().enumerate() {
+                        let client: TriviaClient = TriviaClient::builder(self.url.as_str())
+                            .name(*name)
+                            .connect()
+                            .await
+                            .unwrap();
+                        bots.push(tokio::spawn(play_bot(client, i)));
+                    }
+                }
+                (200, "{}".to_owned())
+            }
+            _ => (404, "{}".to_owned()),
+        }
+    }
+}
+
+/// Bot `i` answers every question within a second and a half: right when
+/// `i` and the question's number are both even or both odd, else the next
+/// choice.
+async fn play_bot(client: TriviaClient, i: usize) -> Result<BotReport, rex::ClientError> {
+    let key = bot::answer_key(&questions());
+    bot::play(client, &key, move |q: &Asked<'_>| {
+        let correct = q.correct?;
+        let right = i as u32 % 2 == q.number % 2;
+        let choice = if right { correct } else { (correct + 1) % 4 };
+        Some((Duration::from_millis(300 + 300 * i as u64), choice))
+    })
+    .await
+}

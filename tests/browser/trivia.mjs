@@ -1,0 +1,277 @@
+// The trivia pages (TV at /, phone at /play) in headless Chromium, driven
+// with playwright-core. Started by tests/browser.rs, which passes:
+//
+//   REX_URL          the trivia room (TV and phone 1 load their pages here)
+//   REX_CUT_URL      a fault-injection proxy to the same room (phone 2)
+//   REX_CONTROL_URL  POST /cut closes every connection through the proxy;
+//                    GET /connections counts the proxy's connections;
+//                    POST /bots makes the bot players join
+//   REX_SHOTS        where to save screenshots
+//   REX_CHROMIUM     the browser to launch (/usr/bin/chromium)
+//   REX_QUESTIONS    the questions, in order: [{text, choices, answer}]
+//   REX_BOTS         the bots' names
+//
+// Every check waits for what a person would see on the page (with a
+// generous timeout): nothing here sleeps and hopes.
+
+import { chromium } from "playwright-core";
+
+const URL = need("REX_URL");
+const CUT_URL = need("REX_CUT_URL");
+const CONTROL_URL = need("REX_CONTROL_URL");
+const SHOTS = need("REX_SHOTS");
+const CHROMIUM = need("REX_CHROMIUM");
+const QUESTIONS = JSON.parse(need("REX_QUESTIONS"));
+const BOTS = JSON.parse(need("REX_BOTS"));
+const WAIT = 30_000;
+
+function need(name) {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run this through \`cargo test -p rex-tests --test browser\``);
+  return value;
+}
+
+let step = "starting";
+function log(text) {
+  step = text;
+  console.log(`· ${text}`);
+}
+
+function assert(ok, what) {
+  if (!ok) throw new Error(`assertion failed: ${what}`);
+}
+
+async function control(method, path) {
+  const response = await fetch(CONTROL_URL + path, { method });
+  assert(response.ok, `${method} ${path} answered ${response.status}`);
+  return response.json();
+}
+
+/**
+ * Waits until an element matching `selector` (a Playwright selector) has
+ * text matching `pattern` (a RegExp), and returns that text.
+ */
+async function waitText(page, selector, pattern, what = `${selector} ~ ${pattern}`) {
+  const match = page.locator(selector).filter({ hasText: pattern }).first();
+  try {
+    await match.waitFor({ timeout: WAIT });
+    return (await match.textContent()).trim();
+  } catch (err) {
+    const now = await page.locator(selector).first().textContent({ timeout: 1000 }).catch(() => "(missing)");
+    throw new Error(`waiting for ${what}: ${err.message.split("\n")[0]}; it shows ${JSON.stringify(now)}`);
+  }
+}
+
+/**
+ * Waits for the phone's private result of question `number` and returns it
+ * as the page shows it: {kind, number, points, total}.
+ */
+async function result(page, number) {
+  // `data-points` appears with the player's `result` event; the reveal
+  // alone (which may be drawn a frame earlier) has none.
+  const el = page.locator(`#result[data-number="${number}"][data-points]`);
+  await el.waitFor({ timeout: WAIT });
+  return el.evaluate((e) => ({ ...e.dataset }));
+}
+
+function escape(text) {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  headless: true,
+  // Playwright gives each launch a fresh, temporary profile. Without the
+  // background-networking flags Chromium tries to reach Google.
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
+});
+
+const pages = {};
+const errors = [];
+
+async function open(name, url, options) {
+  const context = await browser.newContext(options);
+  const page = await context.newPage();
+  page.on("pageerror", (err) => errors.push(`${name}: ${err.message}`));
+  page.on("console", (msg) => {
+    if (msg.type() === "error") console.log(`  [${name} console] ${msg.text()}`);
+  });
+  await page.goto(url);
+  pages[name] = page;
+  return page;
+}
+
+async function shot(page, file) {
+  // Animations finished: the picture shows where things settle.
+  await page.screenshot({ path: `${SHOTS}/${file}`, animations: "disabled" });
+}
+
+const phone = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, hasTouch: true, isMobile: true };
+
+try {
+  log("the TV opens the room");
+  const tv = await open("tv", URL + "/", { viewport: { width: 1920, height: 1080 } });
+  await waitText(tv, "#join-url", new RegExp(escape(URL.replace(/^http:\/\//, "")) + "/play"));
+  const qr = tv.locator(".join-card img.qr");
+  await qr.waitFor({ timeout: WAIT });
+  // decode() waits for the image to load (and fails if it cannot).
+  const qrWidth = await qr.evaluate((img) => img.decode().then(() => img.naturalWidth, () => 0));
+  assert(qrWidth > 0, "the QR code image loads");
+
+  log("two phones join");
+  const alice = await open("alice", URL + "/play", phone);
+  const bob = await open("bob", CUT_URL + "/play", phone);
+  const markup = "<b>Bob</b>";
+  for (const [page, name] of [
+    [alice, "Alice"],
+    [bob, markup],
+  ]) {
+    await page.locator("#name").fill(name);
+    await page.locator("#join-button").tap();
+    await waitText(page, "#me", new RegExp("^" + escape(name) + "$"));
+  }
+  // Alice joined first: she is the host and has the Start button; Bob waits.
+  await alice.locator("#start").waitFor({ timeout: WAIT });
+  await waitText(bob, ".lobby .lead", /Waiting for Alice to start/);
+  assert((await bob.locator("#start").count()) === 0, "only the host has a Start button");
+
+  log("the TV shows both players; a name is text, never markup");
+  await waitText(tv, "#players", /Alice/);
+  await waitText(tv, "#players", new RegExp(escape(markup)));
+  assert((await tv.locator("#players b").count()) === 0, "a name's markup is shown as text");
+  assert((await bob.locator(".bar b#score").count()) === 1 && (await bob.locator("#me b").count()) === 0, "the phone shows it as text too");
+
+  log("Bob changes his name");
+  await bob.locator("#change-name").tap();
+  await bob.locator("#rename").fill("Bob");
+  await bob.locator("#rename-save").tap();
+  await waitText(bob, "#me", /^Bob$/);
+  await waitText(tv, "#players", /^(?!.*<b>).*Bob/);
+  await shot(bob, "trivia-phone-lobby.png");
+
+  log("the bots join");
+  await control("POST", "/bots");
+  await waitText(tv, "#player-count", new RegExp(`^${2 + BOTS.length}$`));
+  for (const name of BOTS) await waitText(tv, "#players", new RegExp(escape(name)));
+  await shot(tv, "trivia-tv-lobby.png");
+
+  log("the host starts the game");
+  await alice.locator("#start").tap();
+  const [q1, q2] = QUESTIONS;
+  for (const page of [tv, alice, bob]) await waitText(page, "#question", new RegExp("^" + escape(q1.text) + "$"));
+  await waitText(alice, "#qnum", /Question 1 of 2/);
+  const left = Number(await waitText(alice, "#seconds", /^\d+$/));
+  assert(left > 0 && left <= 60, `the countdown shows a sensible time (${left})`);
+  await shot(bob, "trivia-phone-question.png");
+
+  log("Alice answers question 1 right; the TV sees that she answered");
+  const wrong1 = (q1.answer + 1) % 4;
+  await alice.locator(`#pad .answer[data-choice="${q1.answer}"]`).tap();
+  await waitText(alice, "#locked h1", /Answer locked in/);
+  await tv.waitForSelector(`#players .chip.done:has-text("Alice")`, { timeout: WAIT });
+  await shot(tv, "trivia-tv-question.png");
+  await shot(alice, "trivia-phone-locked.png");
+
+  log("Bob answers question 1 wrong; each phone shows its own result, the TV the scoreboard");
+  await bob.locator(`#pad .answer[data-choice="${wrong1}"]`).tap();
+  // The reveal stays up for a few seconds: check the three screens at once.
+  const aliceResult = await result(alice, 1);
+  const alicePoints = Number(aliceResult.points);
+  const shown = alicePoints.toLocaleString("en-US");
+  await Promise.all([
+    (async () => {
+      assert(aliceResult.kind === "correct", "Alice was right");
+      assert(alicePoints >= 500 && alicePoints <= 1000, `a right answer scores 500 to 1000 (${alicePoints})`);
+      await waitText(alice, "#points", new RegExp(`\\+${shown} points`));
+      await waitText(alice, "#score", new RegExp(`^${shown}$`));
+    })(),
+    (async () => {
+      const bobResult = await result(bob, 1);
+      assert(bobResult.kind === "wrong", "Bob was wrong");
+      assert(bobResult.points === "0", "a wrong answer scores 0");
+      await waitText(bob, "#points", /\+0 points/);
+      await waitText(bob, "#result .chose", new RegExp(escape(q1.choices[wrong1])));
+      await waitText(bob, "#score", /^0$/);
+      // Alice's points are hers alone: Bob's page never shows them.
+      const bobText = await bob.locator("body").textContent();
+      assert(!bobText.includes(shown), `Bob's page does not show Alice's ${shown}`);
+    })(),
+    (async () => {
+      await tv.waitForSelector(`#answers .answer.correct[data-choice="${q1.answer}"]`, { timeout: WAIT });
+      await waitText(tv, `#scoreboard li:has-text("Alice")`, new RegExp(`\\+${shown}`));
+      await waitText(tv, `#scoreboard li:has-text("Bob")`, /0$/);
+    })(),
+  ]);
+  await Promise.all([
+    shot(tv, "trivia-tv-reveal.png"),
+    shot(alice, "trivia-phone-result.png"),
+    shot(bob, "trivia-phone-result-wrong.png"),
+  ]);
+
+  log("question 2 opens; Alice's phone reloads and is the same player");
+  for (const page of [tv, alice, bob]) await waitText(page, "#question", new RegExp("^" + escape(q2.text) + "$"));
+  // A few seconds into the question, so a page that lost track of time
+  // (and showed all 60 again) would be caught.
+  const before = Number(await waitText(alice, "#seconds", /^([0-9]|[1-4][0-9]|5[0-7])$/, "the countdown at 57 or less"));
+  await alice.reload();
+  await waitText(alice, "#me", /^Alice$/);
+  await waitText(alice, "#qnum", /Question 2 of 2/);
+  await waitText(alice, "#question", new RegExp("^" + escape(q2.text) + "$"));
+  await waitText(alice, "#score", new RegExp(`^${alicePoints.toLocaleString("en-US")}$`));
+  assert((await alice.locator(".bar .badge").count()) === 1, "Alice is still the host");
+  const after = Number(await waitText(alice, "#seconds", /^\d+$/));
+  assert(after > 0 && after <= before + 1, `the countdown goes on after a reload (${before} s, then ${after} s)`);
+
+  log("Bob's connection is cut mid-question; he reconnects and answers");
+  const { connections } = await control("POST", "/cut");
+  // The page keeps the open question while the stream is down...
+  await waitText(bob, "#question", new RegExp("^" + escape(q2.text) + "$"));
+  // ...and reopens the stream by itself: a new connection through the
+  // proxy (the page sends nothing else meanwhile).
+  const deadline = Date.now() + WAIT;
+  while ((await control("GET", "/connections")).connections <= connections) {
+    assert(Date.now() < deadline, "Bob's page reconnects through the proxy");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await waitText(bob, "#question", new RegExp("^" + escape(q2.text) + "$"));
+  await alice.locator(`#pad .answer[data-choice="${q2.answer}"]`).tap();
+  await bob.locator(`#pad .answer[data-choice="${q2.answer}"]`).tap();
+  // The reveal and Bob's private result were sent after the cut: he gets
+  // them on the reopened stream.
+  const bob2 = await result(bob, 2);
+  assert(bob2.kind === "correct", "Bob was right this time");
+  assert((await result(alice, 2)).kind === "correct", "Alice was right again");
+  const bobPoints = Number(bob2.points);
+  assert(bobPoints >= 500, `Bob scored (${bobPoints})`);
+  await waitText(bob, "#score", new RegExp(`^${bobPoints.toLocaleString("en-US")}$`));
+
+  log("the game ends: final standings on the TV, places on the phones");
+  await waitText(tv, "#final", /Alice/);
+  await waitText(tv, ".final", /Bob/);
+  await alice.locator("#finished").waitFor({ timeout: WAIT });
+  await bob.locator("#finished").waitFor({ timeout: WAIT });
+  await alice.locator("#start").waitFor({ timeout: WAIT });
+  await waitText(alice, "#start", /Play again/);
+  await shot(tv, "trivia-tv-final.png");
+  await shot(alice, "trivia-phone-final.png");
+
+  assert(errors.length === 0, `no script errors on the pages: ${errors.join("; ")}`);
+  console.log("browser test passed");
+} catch (err) {
+  console.error(`FAILED at "${step}": ${err.stack || err}`);
+  for (const [name, page] of Object.entries(pages)) {
+    await page.screenshot({ path: `${SHOTS}/trivia-failed-${name}.png` }).catch(() => {});
+  }
+  if (errors.length) console.error(`errors on the pages: ${errors.join("; ")}`);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
