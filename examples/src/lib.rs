@@ -3,4 +3,5 @@
 
 pub mod chat;
 pub mod cli;
+pub mod remote;
 pub mod trivia;

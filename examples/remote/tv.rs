@@ -1,0 +1,137 @@
+//! Run with: `cargo run --example remote-tv -- [--bind ADDR] [--no-discovery] [--name NAME] [--paused]`
+//!
+//! The TV side of the remote-control media player: a simulated player with
+//! a bundled playlist that any number of remotes control at once (play,
+//! pause, next, previous, seek, volume, mute, shuffle, queue). It listens on
+//! every interface, advertises itself on the local network (unless
+//! `--no-discovery`), and prints one line per change of its state, read
+//! the way a remote reads it: a snapshot (`GET /rex/v0/snapshot`), then the
+//! log from the snapshot's index. The first line on stdout is
+//! `listening on http://<addr>`; Ctrl-C or SIGTERM shuts it down
+//! gracefully.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use clap::Parser;
+use futures_util::StreamExt;
+use rex::{Discovery, Server, StateAt, StreamItem};
+use rex_examples::remote::{tracks, PlayerView, RemoteApp, RemoteClient};
+
+/// A REx media player, controlled by remotes.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Address to listen on; port 0 picks a free one.
+    #[arg(long, default_value = "0.0.0.0:0")]
+    bind: SocketAddr,
+    /// Do not advertise the player on the local network (mDNS).
+    #[arg(long)]
+    no_discovery: bool,
+    /// The player's display name, as remotes list it.
+    #[arg(long, default_value = "REx TV")]
+    name: String,
+    /// Start paused instead of playing the first track at once.
+    #[arg(long)]
+    paused: bool,
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    rex_examples::cli::init_tracing("warn");
+    let args = Args::parse();
+    let app = RemoteApp::new(tracks::bundled()).autoplay(!args.paused);
+    let server = Server::builder(app)
+        .name(&args.name)
+        // The browser remote: a touch page at `/`.
+        .assets(rex_examples::remote::web::assets())
+        .bind(args.bind)
+        .await?;
+    let addr = server.local_addr();
+    println!("listening on http://{addr}");
+    for url in phone_urls(addr) {
+        println!("open {url}/ on a phone");
+    }
+    tokio::spawn(show(local_url(addr)));
+    if args.no_discovery {
+        server.run(rex_examples::cli::shutdown_signal()).await
+    } else {
+        server
+            .run_advertised(&Discovery::new(), rex_examples::cli::shutdown_signal())
+            .await
+    }
+}
+
+/// Where a phone on the network opens the browser remote: the bound
+/// address, or each of the machine's IPv4 addresses when bound to all.
+fn phone_urls(addr: SocketAddr) -> Vec<String> {
+    if !addr.ip().is_unspecified() {
+        return vec![format!("http://{addr}")];
+    }
+    let mut ips: Vec<IpAddr> = if_addrs::get_if_addrs()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|i| i.ip())
+        .filter(|ip| ip.is_ipv4() && !ip.is_loopback())
+        .collect();
+    ips.sort();
+    ips.dedup();
+    if ips.is_empty() {
+        ips.push(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    }
+    ips.into_iter()
+        .map(|ip| format!("http://{}", SocketAddr::new(ip, addr.port())))
+        .collect()
+}
+
+/// How this process reaches its own server.
+fn local_url(addr: SocketAddr) -> String {
+    let ip = if addr.ip().is_unspecified() {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        addr.ip()
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
+}
+
+/// Prints the player's state, then a line for each change: a remote's
+/// view, by snapshot and log.
+async fn show(url: String) {
+    let client = match RemoteClient::builder(url.as_str())
+        .anonymous()
+        .connect()
+        .await
+    {
+        Ok(client) => client,
+        Err(e) => {
+            eprintln!("! cannot follow the player: {e}");
+            return;
+        }
+    };
+    loop {
+        let now: StateAt<PlayerView> = match client.snapshot().await {
+            Ok(now) => now,
+            Err(e) => {
+                eprintln!("! cannot read the player's state: {e}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let mut view = now.state;
+        println!("{}", view.status_line(now.time));
+        let mut events = client.events_from(now.index);
+        while let Some(item) = events.next().await {
+            match item {
+                Ok(StreamItem::Event(e)) => {
+                    view.apply(&e.event);
+                    println!("{}", view.status_line(e.meta.time));
+                }
+                Ok(StreamItem::Unknown { kind, .. }) => {
+                    eprintln!("! an event this build does not know: `{kind}`");
+                }
+                // Missed events: start over from a new snapshot.
+                Ok(StreamItem::Resync(_)) => break,
+                Err(e) => eprintln!("! {e}"),
+            }
+        }
+    }
+}

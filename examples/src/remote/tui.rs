@@ -1,0 +1,584 @@
+//! The terminal remote, minus the terminal: what it shows
+//! ([`RemoteScreen`]: the player's view as of a log index, an estimate of
+//! the TV's clock, the status line), how a key becomes a command
+//! ([`RemoteScreen::on_key`]), how the screen is drawn ([`draw`]), and how
+//! it is kept up to date ([`Link`]: the TV's snapshot, then its log;
+//! commands sent in order without holding up the keys).
+//!
+//! The `remote` example binary only sets up the terminal and runs the
+//! loop; everything here runs the same against ratatui's `TestBackend`,
+//! which is how the tests check what a person would see.
+
+mod draw;
+mod link;
+
+use std::time::Instant;
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use rex::{Epoch, Event, EventIndex, RexMessage, StateAt};
+
+pub use draw::draw;
+pub use link::Link;
+
+use super::protocol::{RemoteEvent, RemoteMsg};
+use super::view::PlayerView;
+
+/// How far `←` and `→` seek.
+pub const SEEK_STEP_MS: i64 = 10_000;
+
+/// An estimate of the TV's log clock (milliseconds since its log began,
+/// the clock of events' `time` and of the view's `at_ms`), so the progress
+/// bar moves between events.
+///
+/// Every log time a remote hears (a snapshot's `time`, an event's
+/// `meta.time`) was current on the TV at or before the moment it arrived,
+/// so each is a lower bound of the TV's clock then; the estimate keeps the
+/// highest one and runs it forward with the local monotonic clock. It is
+/// late by at most the fastest delivery it has seen, which on a LAN is a
+/// few milliseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LogClock {
+    /// A log time and the local instant it was (at least) current at.
+    base: Option<(u64, Instant)>,
+}
+
+impl LogClock {
+    /// Learns from `log_ms`, a log time heard at `seen`.
+    pub fn observe(&mut self, log_ms: u64, seen: Instant) {
+        if self.at(seen).is_none_or(|known| log_ms > known) {
+            self.base = Some((log_ms, seen));
+        }
+    }
+
+    /// The log time at `now`; `None` before anything was heard.
+    pub fn at(&self, now: Instant) -> Option<u64> {
+        let (log_ms, base) = self.base?;
+        let since = now.saturating_duration_since(base).as_millis();
+        Some(log_ms.saturating_add(u64::try_from(since).unwrap_or(u64::MAX)))
+    }
+
+    /// Forgets everything: a new log (the TV restarted) has a new clock.
+    pub fn reset(&mut self) {
+        self.base = None;
+    }
+}
+
+/// What the status line says, most pressing first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// The TV cannot be reached (or its state not read); the remote keeps
+    /// trying.
+    Trouble(String),
+    /// The TV refused the last command, with its reason.
+    Rejected(String),
+    /// The last command could not be sent.
+    Failed(String),
+    /// All is well: connected, and the last command (if any) was accepted.
+    Connected,
+    /// Waiting for the TV's state.
+    Connecting,
+}
+
+/// What a key asks the remote to do, beyond changing the screen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Send this to the TV.
+    Send(RemoteMsg),
+    /// Leave.
+    Quit,
+}
+
+/// Everything the terminal remote shows.
+///
+/// The player's state comes only from the TV: a snapshot ([`load`]), then
+/// each event after it ([`apply`]); keys never change it directly (the
+/// TV decides, and its events say what happened), so several remotes
+/// acting at once all show the TV's state.
+///
+/// [`load`]: RemoteScreen::load
+/// [`apply`]: RemoteScreen::apply
+#[derive(Clone, Debug)]
+pub struct RemoteScreen {
+    /// Which TV, for the title: its name or URL.
+    tv: String,
+    /// Who this remote is, as the TV knows it.
+    name: String,
+    /// The player's state; `None` until the first snapshot.
+    player: Option<PlayerView>,
+    /// The first index `player` does not reflect.
+    next: EventIndex,
+    /// The log `next` belongs to.
+    epoch: Option<Epoch>,
+    clock: LogClock,
+    /// The instant the screen is drawn for (set by [`RemoteScreen::tick`]),
+    /// so drawing is a function of the screen alone.
+    now: Instant,
+    /// The highlighted playlist row (a track id), for `Enter`.
+    selected: usize,
+    /// Connection trouble, which outranks `notice` on the status line.
+    trouble: Option<String>,
+    /// The outcome of the last command that did not simply succeed.
+    notice: Option<Status>,
+}
+
+impl RemoteScreen {
+    /// A screen for the TV at `tv` (its name or URL), for a remote called
+    /// `name`, before anything is known of the player.
+    pub fn new(tv: impl Into<String>, name: impl Into<String>, now: Instant) -> RemoteScreen {
+        RemoteScreen {
+            tv: tv.into(),
+            name: name.into(),
+            player: None,
+            next: 0,
+            epoch: None,
+            clock: LogClock::default(),
+            now,
+            selected: 0,
+            trouble: None,
+            notice: None,
+        }
+    }
+
+    /// Starts over from the TV's snapshot, received at `seen`.
+    pub fn load(&mut self, at: &StateAt<PlayerView>, seen: Instant) {
+        if self.epoch != Some(at.epoch) {
+            self.clock.reset();
+        }
+        self.epoch = Some(at.epoch);
+        self.next = at.index;
+        self.clock.observe(at.time, seen);
+        self.selected = self.selected.min(at.state.tracks.len().saturating_sub(1));
+        self.player = Some(at.state.clone());
+        self.trouble = None;
+    }
+
+    /// Applies the next event of the log, received at `seen`. An event the
+    /// view already reflects (before [`RemoteScreen::next_index`]) is
+    /// ignored, so applying is idempotent.
+    pub fn apply(&mut self, event: &Event<RemoteEvent>, seen: Instant) {
+        if event.meta.index < self.next {
+            return;
+        }
+        let Some(player) = self.player.as_mut() else {
+            return;
+        };
+        player.apply(&event.event);
+        self.next = event.meta.index + 1;
+        self.clock.observe(event.meta.time, seen);
+        self.trouble = None;
+    }
+
+    /// Sets the instant the screen is drawn for.
+    pub fn tick(&mut self, now: Instant) {
+        self.now = now;
+    }
+
+    /// The player's state, once known.
+    pub fn view(&self) -> Option<&PlayerView> {
+        self.player.as_ref()
+    }
+
+    /// The first log index the view does not reflect.
+    pub fn next_index(&self) -> EventIndex {
+        self.next
+    }
+
+    /// The TV's log clock at the screen's instant, once known.
+    pub fn log_now(&self) -> Option<u64> {
+        self.clock.at(self.now)
+    }
+
+    /// Where the current track is at the screen's instant.
+    pub fn position(&self) -> Option<u64> {
+        Some(self.player.as_ref()?.position_at(self.log_now()?))
+    }
+
+    /// The TV, as the title shows it.
+    pub fn tv(&self) -> &str {
+        &self.tv
+    }
+
+    /// This remote's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The highlighted playlist row.
+    pub fn selected(&self) -> usize {
+        self.selected
+    }
+
+    /// The TV cannot be reached (or read) right now.
+    pub fn trouble(&mut self, what: impl Into<String>) {
+        self.trouble = Some(what.into());
+    }
+
+    /// The TV answers again.
+    pub fn reachable(&mut self) {
+        self.trouble = None;
+    }
+
+    /// The TV handled a command: an old refusal no longer applies.
+    pub fn accepted(&mut self) {
+        self.notice = None;
+        self.trouble = None;
+    }
+
+    /// The TV refused a command.
+    pub fn rejected(&mut self, reason: impl Into<String>) {
+        self.notice = Some(Status::Rejected(reason.into()));
+    }
+
+    /// A command could not be sent.
+    pub fn failed(&mut self, what: impl Into<String>) {
+        self.notice = Some(Status::Failed(what.into()));
+    }
+
+    /// What the status line says.
+    pub fn status(&self) -> Status {
+        if let Some(trouble) = &self.trouble {
+            return Status::Trouble(trouble.clone());
+        }
+        if let Some(notice) = &self.notice {
+            return notice.clone();
+        }
+        if self.player.is_some() {
+            Status::Connected
+        } else {
+            Status::Connecting
+        }
+    }
+
+    /// What a key does: moves the playlist highlight, or asks for a
+    /// command. Commands that toggle (play/pause, mute, shuffle) toggle
+    /// what the screen shows; before the player's state is known they do
+    /// nothing.
+    ///
+    /// | key | |
+    /// |---|---|
+    /// | space | play / pause |
+    /// | `n` / `p` | next / previous |
+    /// | `←` / `→` | seek back / forward 10 s |
+    /// | `+` / `-` | volume up / down |
+    /// | `m` / `s` | mute / shuffle on or off |
+    /// | `1`–`9`, `0` | queue track 1–10 of the playlist |
+    /// | `↑` / `↓`, `Enter` | pick a playlist track, queue it |
+    /// | `q`, `Esc`, `Ctrl-C` | quit |
+    pub fn on_key(&mut self, key: KeyEvent) -> Option<Command> {
+        // Terminals that report releases (Windows, or with the kitty
+        // protocol) would otherwise act twice per press.
+        if key.kind == KeyEventKind::Release {
+            return None;
+        }
+        if key.modifiers.contains(KeyModifiers::CONTROL) {
+            return matches!(key.code, KeyCode::Char('c' | 'd')).then_some(Command::Quit);
+        }
+        let send = |msg| Some(Command::Send(msg));
+        match key.code {
+            KeyCode::Char('q') | KeyCode::Esc => Some(Command::Quit),
+            KeyCode::Char('n') => send(RemoteMsg::Next),
+            KeyCode::Char('p') => send(RemoteMsg::Previous),
+            KeyCode::Left => send(RemoteMsg::SeekBy {
+                offset_ms: -SEEK_STEP_MS,
+            }),
+            KeyCode::Right => send(RemoteMsg::SeekBy {
+                offset_ms: SEEK_STEP_MS,
+            }),
+            KeyCode::Char('+' | '=') => send(RemoteMsg::VolumeUp),
+            KeyCode::Char('-' | '_') => send(RemoteMsg::VolumeDown),
+            KeyCode::Char(digit @ '0'..='9') => {
+                // `1` is the first track; `0` the tenth, as on a keyboard.
+                let track = (u32::from(digit) - u32::from('0') + 9) % 10;
+                send(RemoteMsg::Queue { track })
+            }
+            KeyCode::Up | KeyCode::Char('k') => {
+                self.selected = self.selected.saturating_sub(1);
+                None
+            }
+            KeyCode::Down | KeyCode::Char('j') => {
+                let last = self.view().map_or(0, |v| v.tracks.len().saturating_sub(1));
+                self.selected = (self.selected + 1).min(last);
+                None
+            }
+            KeyCode::Enter => {
+                let track = self.view()?.tracks.get(self.selected)?.id;
+                send(RemoteMsg::Queue { track })
+            }
+            KeyCode::Char(' ') => {
+                let view = self.view()?;
+                send(if view.playing {
+                    RemoteMsg::Pause
+                } else {
+                    RemoteMsg::Play
+                })
+            }
+            KeyCode::Char('m') => {
+                let muted = !self.view()?.muted;
+                send(RemoteMsg::Mute { muted })
+            }
+            KeyCode::Char('s') => {
+                let on = !self.view()?.shuffle;
+                send(RemoteMsg::Shuffle { on })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A command as the status line names it: `next`, `seek_by`.
+fn kind(msg: &RemoteMsg) -> &'static str {
+    msg.kind()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+    use rex::EventMeta;
+
+    use super::*;
+    use crate::remote::tracks;
+
+    fn key(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    fn at(state: PlayerView, index: EventIndex, time: u64) -> StateAt<PlayerView> {
+        StateAt {
+            state,
+            index,
+            time,
+            epoch: "6f1c2a52-1d7e-4f3a-9d33-1a0c5b7e8f90".parse().unwrap(),
+        }
+    }
+
+    fn event(index: EventIndex, time: u64, event: RemoteEvent) -> Event<RemoteEvent> {
+        Event {
+            meta: EventMeta {
+                index,
+                time,
+                origin: None,
+                to: None,
+            },
+            event,
+        }
+    }
+
+    /// The screen as text, one line per row.
+    fn text(screen: &RemoteScreen, width: u16, height: u16) -> String {
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+        terminal.draw(|frame| draw(frame, screen)).unwrap();
+        let buffer = terminal.backend().buffer();
+        let mut text = String::new();
+        for y in 0..height {
+            for x in 0..width {
+                text.push_str(buffer[(x, y)].symbol());
+            }
+            text.push('\n');
+        }
+        text
+    }
+
+    #[test]
+    fn the_clock_keeps_the_latest_lower_bound_and_runs_on() {
+        let t0 = Instant::now();
+        let mut clock = LogClock::default();
+        assert_eq!(clock.at(t0), None);
+        clock.observe(1_000, t0);
+        assert_eq!(clock.at(t0 + Duration::from_millis(250)), Some(1_250));
+        // An old event replayed later says nothing new.
+        clock.observe(900, t0 + Duration::from_millis(500));
+        assert_eq!(clock.at(t0 + Duration::from_millis(500)), Some(1_500));
+        // A time ahead of the estimate: the estimate was late.
+        clock.observe(1_700, t0 + Duration::from_millis(500));
+        assert_eq!(clock.at(t0 + Duration::from_secs(1)), Some(2_200));
+        // An instant before the base does not run the clock backwards.
+        assert_eq!(clock.at(t0), Some(1_700));
+        clock.reset();
+        assert_eq!(clock.at(t0), None);
+    }
+
+    #[test]
+    fn keys_map_to_commands_by_what_the_screen_shows() {
+        let t0 = Instant::now();
+        let mut screen = RemoteScreen::new("http://tv", "me", t0);
+        // Toggles need the state; plain commands do not.
+        assert_eq!(screen.on_key(key(KeyCode::Char(' '))), None);
+        assert_eq!(screen.on_key(key(KeyCode::Char('m'))), None);
+        assert_eq!(
+            screen.on_key(key(KeyCode::Char('n'))),
+            Some(Command::Send(RemoteMsg::Next))
+        );
+        screen.load(&at(PlayerView::new(tracks::bundled()), 0, 0), t0);
+        let send = |msg| Some(Command::Send(msg));
+        let cases = [
+            (KeyCode::Char(' '), send(RemoteMsg::Play)),
+            (KeyCode::Char('n'), send(RemoteMsg::Next)),
+            (KeyCode::Char('p'), send(RemoteMsg::Previous)),
+            (
+                KeyCode::Left,
+                send(RemoteMsg::SeekBy { offset_ms: -10_000 }),
+            ),
+            (
+                KeyCode::Right,
+                send(RemoteMsg::SeekBy { offset_ms: 10_000 }),
+            ),
+            (KeyCode::Char('+'), send(RemoteMsg::VolumeUp)),
+            (KeyCode::Char('='), send(RemoteMsg::VolumeUp)),
+            (KeyCode::Char('-'), send(RemoteMsg::VolumeDown)),
+            (KeyCode::Char('m'), send(RemoteMsg::Mute { muted: true })),
+            (KeyCode::Char('s'), send(RemoteMsg::Shuffle { on: true })),
+            (KeyCode::Char('1'), send(RemoteMsg::Queue { track: 0 })),
+            (KeyCode::Char('9'), send(RemoteMsg::Queue { track: 8 })),
+            (KeyCode::Char('0'), send(RemoteMsg::Queue { track: 9 })),
+            (KeyCode::Char('q'), Some(Command::Quit)),
+            (KeyCode::Esc, Some(Command::Quit)),
+            (KeyCode::Char('x'), None),
+        ];
+        for (code, want) in cases {
+            assert_eq!(screen.on_key(key(code)), want, "{code:?}");
+        }
+        assert_eq!(
+            screen.on_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Some(Command::Quit)
+        );
+        let mut release = key(KeyCode::Char('q'));
+        release.kind = KeyEventKind::Release;
+        assert_eq!(screen.on_key(release), None);
+
+        // The toggles follow the state the TV reports.
+        let playing = RemoteEvent::Playing {
+            position_ms: 0,
+            at_ms: 5,
+        };
+        screen.apply(&event(0, 5, playing), t0);
+        screen.apply(
+            &event(
+                1,
+                6,
+                RemoteEvent::Volume {
+                    level: 40,
+                    muted: true,
+                },
+            ),
+            t0,
+        );
+        assert_eq!(
+            screen.on_key(key(KeyCode::Char(' '))),
+            send(RemoteMsg::Pause)
+        );
+        assert_eq!(
+            screen.on_key(key(KeyCode::Char('m'))),
+            send(RemoteMsg::Mute { muted: false })
+        );
+
+        // The highlight stays within the playlist; Enter queues it.
+        assert_eq!(screen.on_key(key(KeyCode::Up)), None);
+        assert_eq!(screen.selected(), 0);
+        for _ in 0..3 {
+            screen.on_key(key(KeyCode::Down));
+        }
+        assert_eq!(
+            screen.on_key(key(KeyCode::Enter)),
+            send(RemoteMsg::Queue { track: 3 })
+        );
+        for _ in 0..20 {
+            screen.on_key(key(KeyCode::Char('j')));
+        }
+        assert_eq!(screen.selected(), 11);
+    }
+
+    #[test]
+    fn events_apply_once_after_the_snapshot() {
+        let t0 = Instant::now();
+        let mut screen = RemoteScreen::new("tv", "me", t0);
+        screen.load(&at(PlayerView::new(tracks::bundled()), 7, 100), t0);
+        let volume = |level| RemoteEvent::Volume {
+            level,
+            muted: false,
+        };
+        // Before the snapshot's index: already in the view.
+        screen.apply(&event(6, 90, volume(10)), t0);
+        assert_eq!(screen.view().unwrap().volume, 40);
+        screen.apply(&event(7, 120, volume(45)), t0);
+        assert_eq!(
+            (screen.view().unwrap().volume, screen.next_index()),
+            (45, 8)
+        );
+        screen.apply(&event(7, 120, volume(99)), t0);
+        assert_eq!(screen.view().unwrap().volume, 45);
+    }
+
+    #[test]
+    fn the_progress_runs_with_the_estimated_clock() {
+        let t0 = Instant::now();
+        let mut screen = RemoteScreen::new("tv", "me", t0);
+        assert_eq!(screen.position(), None);
+        screen.load(&at(PlayerView::new(tracks::bundled()), 0, 10_000), t0);
+        screen.apply(
+            &event(
+                0,
+                10_000,
+                RemoteEvent::Playing {
+                    position_ms: 60_000,
+                    at_ms: 10_000,
+                },
+            ),
+            t0,
+        );
+        screen.tick(t0 + Duration::from_millis(2_500));
+        assert_eq!(screen.position(), Some(62_500));
+        assert!(text(&screen, 80, 24).contains("1:02 / 4:05"));
+    }
+
+    #[test]
+    fn the_screen_shows_track_progress_volume_queue_and_playlist() {
+        let t0 = Instant::now();
+        let mut screen = RemoteScreen::new("Living room", "alice", t0);
+        let shown = text(&screen, 80, 24);
+        assert!(shown.contains("Living room"), "{shown}");
+        assert!(shown.contains("connecting"), "{shown}");
+
+        let mut view = PlayerView::new(tracks::bundled());
+        view.track = 2;
+        view.cursor = 2;
+        view.queue = vec![5, 9];
+        view.volume = 65;
+        view.muted = true;
+        view.shuffle = true;
+        view.position_ms = 30_000;
+        screen.load(&at(view, 12, 1_000), t0);
+        screen.rejected("“Slow Tram to Lisbon” is 5:12 long; 9:00 is past its end");
+        let shown = text(&screen, 80, 24);
+        for want in [
+            "Slow Tram to Lisbon",
+            "Orquestra Miúda",
+            "0:30 / 5:12",
+            "65",
+            "muted",
+            "shuffle on",
+            "Fjord Echoes",
+            "Neon Orchard",
+            "Harbour Lights",
+            "Lighthouse Keeper",
+            "9:00 is past its end",
+            "alice",
+            "q quit",
+        ] {
+            assert!(shown.contains(want), "no {want:?} in\n{shown}");
+        }
+        // Trouble outranks the refusal, and clears when the TV answers.
+        screen.trouble("cannot reach the TV; reconnecting…");
+        assert!(text(&screen, 80, 24).contains("reconnecting…"));
+        screen.reachable();
+        assert!(text(&screen, 80, 24).contains("past its end"));
+        screen.accepted();
+        let shown = text(&screen, 80, 24);
+        assert!(!shown.contains("past its end"), "{shown}");
+        // A small terminal still shows the essentials.
+        let shown = text(&screen, 40, 12);
+        assert!(shown.contains("Slow Tram"), "{shown}");
+    }
+}

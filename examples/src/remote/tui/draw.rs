@@ -1,0 +1,243 @@
+//! [`draw`]: the terminal remote's one screen.
+//!
+//! ```text
+//! ┌ REx TV · alice ──────────────────────────────────────────────────────────────┐
+//! │▶ Playing · track 1 of 12                                                     │
+//! │Harbour Lights                                                                │
+//! │The Quiet Engines                                                             │
+//! │█████████████████████████████████2:01 / 4:05                                  │
+//! └──────────────────────────────────────────────────────────────────────────────┘
+//! ┌ Playlist · Enter queues ─────────────────┐┌ Sound ───────────────────────────┐
+//! │▶ 1 Harbour Lights — The Quiet Engin  4:05││████████████volume 45             │
+//! │  2 Paper Satellites — Mina Okafor    3:18││shuffle off                       │
+//! │  3 Slow Tram to Lisbon — Orquestra   5:12│└──────────────────────────────────┘
+//! │  4 Night Shift at the Observatory —  3:47│┌ Up next · 2 queued ──────────────┐
+//! │  5 Copper Kettle Blues — June Marlo  3:03││1. Fjord Echoes — Sigrun Tal      │
+//! │  6 Fjord Echoes — Sigrun Tal         4:36││2. Cartographer's Waltz — Ensemble│
+//! │  …                                       ││then Paper Satellites — Mina Okafo│
+//! └──────────────────────────────────────────┘└──────────────────────────────────┘
+//! ✗ the TV's reason for refusing the last command, or ⚠ reconnecting…
+//!
+//! space play/pause  n next  p previous  ← → seek ∓10 s
+//! + - volume  m mute  s shuffle  ↑ ↓ Enter or 1…0 queue  q quit
+//! ```
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Style, Stylize};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Cell, Gauge, Paragraph, Row, Table, TableState, Wrap};
+use ratatui::Frame;
+
+use super::{RemoteScreen, Status};
+use crate::remote::view::{clock, PlayerView};
+
+/// The key help, two lines so it fits 80 columns.
+const HELP: [&[(&str, &str)]; 2] = [
+    &[
+        ("space", "play/pause"),
+        ("n", "next"),
+        ("p", "previous"),
+        ("← →", "seek ∓10 s"),
+    ],
+    &[
+        ("+ -", "volume"),
+        ("m", "mute"),
+        ("s", "shuffle"),
+        ("↑ ↓ Enter or 1…0", "queue"),
+        ("q", "quit"),
+    ],
+];
+
+/// Draws `screen` over the whole frame: now playing with its progress,
+/// the playlist, sound, the up-next queue, the status line and the keys.
+pub fn draw(frame: &mut Frame<'_>, screen: &RemoteScreen) {
+    let [playing, body, status, help] = Layout::vertical([
+        Constraint::Length(6),
+        Constraint::Min(0),
+        Constraint::Length(2),
+        Constraint::Length(2),
+    ])
+    .areas(frame.area());
+    let [playlist, side] =
+        Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(body);
+    let [sound, next] = Layout::vertical([Constraint::Length(4), Constraint::Min(0)]).areas(side);
+
+    let title = format!(" {} · {} ", screen.tv(), screen.name());
+    let block = Block::bordered().title(title.bold());
+    let inner = block.inner(playing);
+    frame.render_widget(block, playing);
+    match screen.view() {
+        Some(view) => now_playing(frame, inner, screen, view),
+        None => frame.render_widget(
+            Paragraph::new(format!("connecting to {}…", screen.tv())).dim(),
+            inner,
+        ),
+    }
+    if let Some(view) = screen.view() {
+        draw_playlist(frame, playlist, screen, view);
+        draw_sound(frame, sound, view);
+        draw_up_next(frame, next, view);
+    }
+    // Two lines: the TV's reasons are sentences.
+    frame.render_widget(
+        Paragraph::new(status_line(screen)).wrap(Wrap { trim: true }),
+        status,
+    );
+    let help_lines: Vec<Line<'_>> = HELP.iter().map(|keys| help_line(keys)).collect();
+    frame.render_widget(Paragraph::new(help_lines), help);
+}
+
+/// State, title, artist and the progress bar.
+fn now_playing(frame: &mut Frame<'_>, area: Rect, screen: &RemoteScreen, view: &PlayerView) {
+    let [state, title, artist, progress] = Layout::vertical([Constraint::Length(1); 4]).areas(area);
+    let Some(track) = view.current() else {
+        frame.render_widget(Paragraph::new("the playlist is empty").dim(), title);
+        return;
+    };
+    let mut line = vec![if view.playing {
+        "▶ Playing".green().bold()
+    } else {
+        "❚❚ Paused".yellow().bold()
+    }];
+    if view.from_queue {
+        line.push(" · from the queue".into());
+    } else {
+        line.push(format!(" · track {} of {}", view.cursor + 1, view.order.len()).into());
+    }
+    frame.render_widget(Line::from(line), state);
+    frame.render_widget(Line::from(track.title.as_str().bold()), title);
+    frame.render_widget(Line::from(track.artist.as_str()), artist);
+    let position = screen.position().unwrap_or(view.position_ms);
+    let ratio = if track.duration_ms == 0 {
+        0.0
+    } else {
+        (position as f64 / track.duration_ms as f64).clamp(0.0, 1.0)
+    };
+    let label = format!("{} / {}", clock(position), clock(track.duration_ms));
+    frame.render_widget(
+        Gauge::default()
+            .ratio(ratio)
+            .label(Span::from(label).bold())
+            .gauge_style(Style::new().fg(Color::Cyan).bg(Color::DarkGray))
+            .use_unicode(true),
+        progress,
+    );
+}
+
+/// Every track, by id: the number key that queues it, the current one
+/// marked, the highlighted one for `Enter`.
+fn draw_playlist(frame: &mut Frame<'_>, area: Rect, screen: &RemoteScreen, view: &PlayerView) {
+    let rows = view.tracks.iter().map(|t| {
+        let key = match t.id {
+            0..=8 => format!("{}", t.id + 1),
+            9 => "0".to_owned(),
+            _ => String::new(),
+        };
+        let current = t.id == view.track;
+        let mark = if current { "▶" } else { " " };
+        let row = Row::new([
+            Cell::from(format!("{mark}{key:>2}")),
+            Cell::from(Line::from(vec![
+                Span::from(t.title.as_str()),
+                Span::from(format!(" — {}", t.artist)).dim(),
+            ])),
+            Cell::from(Line::from(clock(t.duration_ms)).right_aligned()),
+        ]);
+        if current {
+            row.green().bold()
+        } else {
+            row
+        }
+    });
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(3),
+            Constraint::Fill(1),
+            Constraint::Length(5),
+        ],
+    )
+    .block(Block::bordered().title(" Playlist · Enter queues "))
+    .row_highlight_style(Style::new().reversed());
+    let mut state = TableState::default().with_selected(Some(screen.selected()));
+    frame.render_stateful_widget(table, area, &mut state);
+}
+
+/// The volume bar, mute and shuffle.
+fn draw_sound(frame: &mut Frame<'_>, area: Rect, view: &PlayerView) {
+    let block = Block::bordered().title(" Sound ");
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let [volume, shuffle] = Layout::vertical([Constraint::Length(1); 2]).areas(inner);
+    let (label, color) = if view.muted {
+        (format!("muted · {}", view.volume), Color::DarkGray)
+    } else {
+        (format!("volume {}", view.volume), Color::Magenta)
+    };
+    frame.render_widget(
+        Gauge::default()
+            .percent(u16::from(view.volume.min(100)))
+            .label(Span::from(label).bold())
+            .gauge_style(Style::new().fg(color).bg(Color::Black))
+            .use_unicode(true),
+        volume,
+    );
+    let shuffle_text = if view.shuffle {
+        "shuffle on".bold()
+    } else {
+        "shuffle off".dim()
+    };
+    frame.render_widget(Line::from(shuffle_text), shuffle);
+}
+
+/// The queue, head first, then where the playlist goes on.
+fn draw_up_next(frame: &mut Frame<'_>, area: Rect, view: &PlayerView) {
+    let name = |id: u32| match view.track_by_id(id) {
+        Some(t) => format!("{} — {}", t.title, t.artist),
+        None => format!("(track {id})"),
+    };
+    let mut lines: Vec<Line<'_>> = view
+        .queue
+        .iter()
+        .enumerate()
+        .map(|(i, id)| Line::from(format!("{}. {}", i + 1, name(*id))))
+        .collect();
+    if lines.is_empty() {
+        lines.push(Line::from("nothing queued".dim()));
+    }
+    let after = view
+        .cursor
+        .checked_add(1)
+        .and_then(|c| view.order.get(c as usize));
+    match after {
+        Some(id) => lines.push(Line::from(format!("then {}", name(*id)).dim())),
+        None if view.queue.is_empty() => lines.push(Line::from("then the end".dim())),
+        None => {}
+    }
+    let block = Block::bordered().title(format!(" Up next · {} queued ", view.queue.len()));
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+fn status_line(screen: &RemoteScreen) -> Line<'static> {
+    match screen.status() {
+        Status::Trouble(what) => Line::from(format!("⚠ {what}")).yellow().bold(),
+        Status::Rejected(reason) => Line::from(format!("✗ {reason}")).red().bold(),
+        Status::Failed(what) => Line::from(format!("✗ {what}")).red(),
+        Status::Connected => {
+            Line::from(format!("connected to {} as {}", screen.tv(), screen.name())).dim()
+        }
+        Status::Connecting => Line::from(format!("connecting to {}…", screen.tv())).dim(),
+    }
+}
+
+fn help_line(keys: &[(&'static str, &'static str)]) -> Line<'static> {
+    let mut spans = Vec::new();
+    for (i, (key, what)) in keys.iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::raw("  "));
+        }
+        spans.push(Span::from(*key).bold());
+        spans.push(Span::from(format!(" {what}")).dim());
+    }
+    Line::from(spans)
+}

@@ -1,0 +1,178 @@
+//! [`Link`]: keeps a [`RemoteScreen`] in step with the TV and sends its
+//! commands.
+
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use rex::{ClientError, RetryPolicy, StreamItem};
+use tokio::sync::{mpsc, watch};
+use tokio::task::AbortHandle;
+
+use super::{kind, RemoteScreen};
+use crate::remote::{PlayerView, RemoteClient, RemoteMsg};
+
+/// How often the link checks that the TV answers. The event stream
+/// reconnects by itself and says nothing while it does, so without a check
+/// the screen could not tell a quiet TV from an unreachable one.
+const PROBE_EVERY: Duration = Duration::from_secs(1);
+/// How long the TV may take to answer a check before the screen says it
+/// is reconnecting.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// The wait before reading the TV's state again after a failure.
+const RETRY_AFTER: Duration = Duration::from_millis(500);
+
+/// The tasks behind a terminal remote: one follows the TV (its snapshot,
+/// then its log, and a new snapshot whenever the log cannot be followed),
+/// one sends the remote's commands one after another in the order they were
+/// given, and one checks that the TV answers. Each updates the screen
+/// through the `watch` channel, which also tells the UI to redraw.
+///
+/// Dropping the link stops them.
+#[derive(Debug)]
+pub struct Link {
+    commands: mpsc::UnboundedSender<RemoteMsg>,
+    tasks: Vec<AbortHandle>,
+}
+
+impl Link {
+    /// Starts following the TV `client` is connected to (as a session, so
+    /// the TV knows who sends). `name` is the remote's name, for the new
+    /// session it needs after the TV restarts.
+    pub fn start(
+        client: RemoteClient,
+        name: Option<String>,
+        screen: watch::Sender<RemoteScreen>,
+    ) -> Link {
+        let (commands, queue) = mpsc::unbounded_channel();
+        let tasks = vec![
+            tokio::spawn(follow(client.clone(), name, screen.clone())).abort_handle(),
+            tokio::spawn(send_all(client.clone(), queue, screen.clone())).abort_handle(),
+            tokio::spawn(probe(client, screen)).abort_handle(),
+        ];
+        Link { commands, tasks }
+    }
+
+    /// Sends `msg` after the commands before it, without waiting: the
+    /// outcome shows on the screen (a refusal's reason, or the trouble).
+    pub fn send(&self, msg: RemoteMsg) {
+        // The sending task ends only when the link is dropped.
+        let _ = self.commands.send(msg);
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// The snapshot, then the log after it, forever.
+async fn follow(client: RemoteClient, name: Option<String>, screen: watch::Sender<RemoteScreen>) {
+    loop {
+        let at = match client.snapshot::<PlayerView>().await {
+            Ok(at) => at,
+            Err(ClientError::Unauthorized { .. }) => {
+                // The TV restarted: this remote's session went with its
+                // old log. Come back as a new one.
+                screen.send_modify(|s| s.trouble("the TV restarted; joining it again…"));
+                if let Err(e) = client.rejoin(name.clone()).await {
+                    screen.send_modify(|s| s.trouble(format!("cannot join the TV again: {e}")));
+                    tokio::time::sleep(RETRY_AFTER).await;
+                }
+                continue;
+            }
+            Err(e) => {
+                screen.send_modify(|s| {
+                    s.trouble(format!("cannot read the TV's state ({e}); reconnecting…"))
+                });
+                tokio::time::sleep(RETRY_AFTER).await;
+                continue;
+            }
+        };
+        let seen = Instant::now();
+        screen.send_modify(|s| s.load(&at, seen));
+        let mut events = client.events_from(at.index);
+        while let Some(item) = events.next().await {
+            match item {
+                Ok(StreamItem::Event(e)) => {
+                    let seen = Instant::now();
+                    screen.send_modify(|s| s.apply(&e, seen));
+                }
+                // Events were missed (or the TV restarted): a new snapshot
+                // has their effect.
+                Ok(StreamItem::Resync(_)) => break,
+                // A kind this build cannot apply (a newer TV), or a payload
+                // that does not decode: the view would go wrong from here,
+                // and a new snapshot has the event's effect.
+                Ok(StreamItem::Unknown { .. }) | Err(ClientError::Decode { .. }) => break,
+                Err(e) => {
+                    screen.send_modify(|s| {
+                        s.trouble(format!("lost the TV's log ({e}); reconnecting…"))
+                    });
+                    tokio::time::sleep(RETRY_AFTER).await;
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Sends the queued commands in order; each outcome goes to the screen.
+async fn send_all(
+    client: RemoteClient,
+    mut queue: mpsc::UnboundedReceiver<RemoteMsg>,
+    screen: watch::Sender<RemoteScreen>,
+) {
+    while let Some(msg) = queue.recv().await {
+        let result = client.send(&msg).await;
+        screen.send_modify(|s| match result {
+            Ok(_) => s.accepted(),
+            Err(ClientError::Rejected { reason }) => s.rejected(reason),
+            Err(ClientError::Unauthorized { .. }) => s.failed(format!(
+                "`{}` was not sent: the TV restarted; try again in a moment",
+                kind(&msg)
+            )),
+            Err(e) => s.failed(format!("`{}` was not sent: {e}", kind(&msg))),
+        });
+    }
+}
+
+/// Asks the TV for its `/info` every [`PROBE_EVERY`], once, with a short
+/// timeout; the screen shows trouble while it does not answer.
+async fn probe(client: RemoteClient, screen: watch::Sender<RemoteScreen>) {
+    let once = RetryPolicy {
+        max_attempts: 1,
+        ..RetryPolicy::default()
+    };
+    let mut checker: Option<RemoteClient> = None;
+    let mut failing = false;
+    loop {
+        let answered = match &checker {
+            Some(checker) => checker.info().await.map(drop),
+            None => RemoteClient::builder(client.endpoint().clone())
+                .anonymous()
+                .retry(once)
+                .connect_timeout(PROBE_TIMEOUT)
+                .request_timeout(PROBE_TIMEOUT)
+                .connect()
+                .await
+                .map(|c| checker = Some(c)),
+        };
+        match answered {
+            Ok(()) if failing => {
+                failing = false;
+                screen.send_modify(RemoteScreen::reachable);
+            }
+            Ok(()) => {}
+            Err(e) => {
+                failing = true;
+                screen.send_modify(|s| {
+                    s.trouble(format!("cannot reach the TV ({e}); reconnecting…"))
+                });
+            }
+        }
+        tokio::time::sleep(PROBE_EVERY).await;
+    }
+}

@@ -1,0 +1,93 @@
+// The player's state as every remote shows it: the JavaScript twin of
+// `PlayerView` (examples/src/remote/view.rs), with the same field names as
+// its JSON, so a page that starts from the TV's snapshot and applies the
+// events after it holds exactly what the TV's snapshot says at that index.
+//
+// `apply` must mirror `PlayerView::apply` assignment for assignment: the
+// browser test compares the page's view with a fresh snapshot, field by
+// field.
+
+/** The event kinds `apply` knows; any other means the view cannot follow. */
+export const KINDS = ["playing", "paused", "seeked", "track_changed", "volume", "shuffled", "queued"];
+
+/** A deep copy of a snapshot's `data`, to be moved forward by `apply`. */
+export function fromSnapshot(data) {
+  return JSON.parse(JSON.stringify(data));
+}
+
+/**
+ * Moves `view` forward by one event `{kind, data}` (in place). Returns
+ * false, changing nothing, for a kind it does not know.
+ */
+export function apply(view, event) {
+  const d = event.data || {};
+  switch (event.kind) {
+    case "playing":
+      view.playing = true;
+      view.position_ms = d.position_ms;
+      view.at_ms = d.at_ms;
+      return true;
+    case "paused":
+      view.playing = false;
+      view.position_ms = d.position_ms;
+      view.at_ms = d.at_ms;
+      return true;
+    case "seeked":
+      view.position_ms = d.position_ms;
+      view.at_ms = d.at_ms;
+      return true;
+    case "track_changed":
+      view.track = d.track;
+      view.cursor = d.cursor;
+      view.from_queue = d.from_queue;
+      view.queue = [...d.queue];
+      view.playing = d.playing;
+      view.position_ms = d.position_ms;
+      view.at_ms = d.at_ms;
+      return true;
+    case "volume":
+      view.volume = d.level;
+      view.muted = d.muted;
+      return true;
+    case "shuffled":
+      view.shuffle = d.on;
+      view.order = [...d.order];
+      view.cursor = d.cursor;
+      return true;
+    case "queued":
+      view.queue = [...d.queue];
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** A track by id, or null. */
+export function trackById(view, id) {
+  const track = view.tracks[id];
+  return track && track.id === id ? track : null;
+}
+
+/** The current track, or null (an empty playlist). */
+export function current(view) {
+  return trackById(view, view.track);
+}
+
+/**
+ * Where the current track is at log time `nowMs`: it runs while playing and
+ * stops at the track's end (as `PlayerView::position_at`).
+ */
+export function positionAt(view, nowMs) {
+  let position = view.position_ms;
+  if (view.playing && nowMs !== null && nowMs > view.at_ms) position += nowMs - view.at_ms;
+  const track = current(view);
+  return track ? Math.min(position, track.duration_ms) : position;
+}
+
+/** Milliseconds as players show them: `4:05`, `1:02:05`. */
+export function clock(ms) {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  const pad = (n) => String(n).padStart(2, "0");
+  if (s >= 3600) return `${Math.floor(s / 3600)}:${pad(Math.floor(s / 60) % 60)}:${pad(s % 60)}`;
+  return `${Math.floor(s / 60)}:${pad(s % 60)}`;
+}
