@@ -24,24 +24,9 @@ type Restarting = Arc<Mutex<Option<TestServer<TestApp>>>>;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn js_client_against_real_servers() {
-    match Command::new("node").arg("--version").output() {
-        Ok(out) if out.status.success() => {
-            let version = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-            let major: u32 = version
-                .trim_start_matches('v')
-                .split('.')
-                .next()
-                .and_then(|m| m.parse().ok())
-                .unwrap_or(0);
-            if major < 20 {
-                println!("SKIPPED: node {version} is too old (the tests need 20 or later)");
-                return;
-            }
-        }
-        _ => {
-            println!("SKIPPED: node not found");
-            return;
-        }
+    if let Some(reason) = rex_tests::browser::node_missing() {
+        println!("SKIPPED: {reason}");
+        return;
     }
 
     let server = start_test_app().await;

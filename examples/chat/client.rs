@@ -17,8 +17,9 @@ use std::time::Duration;
 
 use clap::Parser;
 use futures_util::StreamExt;
-use rex::{Client, ClientError, Credentials, Endpoint, EventMeta, Resync, SessionId};
+use rex::{Client, ClientError, Endpoint, EventMeta, Resync, SessionId};
 use rex_examples::chat::{ChatEvent, ChatEventHandler, ChatMsg, ChatMsgClient};
+use rex_examples::cli::{load_credentials, save_credentials};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -65,7 +66,7 @@ async fn main() {
 }
 
 async fn run(args: Args, endpoint: Endpoint) -> Result<(), ClientError> {
-    let saved = args.session_file.as_ref().and_then(load);
+    let saved = args.session_file.as_deref().and_then(load_credentials);
     let mut builder = ChatClient::builder(endpoint).name(&args.name);
     if let Some(credentials) = saved {
         builder = builder.restore(credentials);
@@ -77,7 +78,7 @@ async fn run(args: Args, endpoint: Endpoint) -> Result<(), ClientError> {
     } else {
         println!("* joined {} as {} ({me})", client.endpoint(), args.name);
     }
-    save(&client, args.session_file.as_ref());
+    save_credentials(client.credentials(), args.session_file.as_deref());
 
     // Replay the whole log to learn who is who, but print only what this
     // session has not seen yet (everything, for a new session).
@@ -117,7 +118,7 @@ async fn run(args: Args, endpoint: Endpoint) -> Result<(), ClientError> {
         }
     }
     printer.abort();
-    save(&client, args.session_file.as_ref());
+    save_credentials(client.credentials(), args.session_file.as_deref());
     Ok(())
 }
 
@@ -240,28 +241,5 @@ async fn print_room(client: ChatClient, names: Names, me: SessionId, print_from:
             Ok(item) => room.handle(item),
             Err(e) => eprintln!("! {e}"),
         }
-    }
-}
-
-fn load(path: &PathBuf) -> Option<Credentials> {
-    let text = std::fs::read_to_string(path).ok()?;
-    match serde_json::from_str(&text) {
-        Ok(credentials) => Some(credentials),
-        Err(e) => {
-            eprintln!("! ignoring {}: {e}", path.display());
-            None
-        }
-    }
-}
-
-fn save(client: &ChatClient, path: Option<&PathBuf>) {
-    let (Some(path), Some(credentials)) = (path, client.credentials()) else {
-        return;
-    };
-    let written = serde_json::to_string_pretty(&credentials)
-        .map_err(std::io::Error::other)
-        .and_then(|json| std::fs::write(path, json));
-    if let Err(e) = written {
-        eprintln!("! could not save the session to {}: {e}", path.display());
     }
 }

@@ -10,7 +10,7 @@
 //! `listening on http://<addr>`; Ctrl-C or SIGTERM shuts it down
 //! gracefully.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Parser;
@@ -48,10 +48,10 @@ async fn main() -> std::io::Result<()> {
         .await?;
     let addr = server.local_addr();
     println!("listening on http://{addr}");
-    for url in phone_urls(addr) {
+    for url in rex_examples::cli::lan_urls(addr) {
         println!("open {url}/ on a phone");
     }
-    tokio::spawn(show(local_url(addr)));
+    tokio::spawn(show(rex_examples::cli::local_url(addr)));
     if args.no_discovery {
         server.run(rex_examples::cli::shutdown_signal()).await
     } else {
@@ -59,38 +59,6 @@ async fn main() -> std::io::Result<()> {
             .run_advertised(&Discovery::new(), rex_examples::cli::shutdown_signal())
             .await
     }
-}
-
-/// Where a phone on the network opens the browser remote: the bound
-/// address, or each of the machine's IPv4 addresses when bound to all.
-fn phone_urls(addr: SocketAddr) -> Vec<String> {
-    if !addr.ip().is_unspecified() {
-        return vec![format!("http://{addr}")];
-    }
-    let mut ips: Vec<IpAddr> = if_addrs::get_if_addrs()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|i| i.ip())
-        .filter(|ip| ip.is_ipv4() && !ip.is_loopback())
-        .collect();
-    ips.sort();
-    ips.dedup();
-    if ips.is_empty() {
-        ips.push(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    }
-    ips.into_iter()
-        .map(|ip| format!("http://{}", SocketAddr::new(ip, addr.port())))
-        .collect()
-}
-
-/// How this process reaches its own server.
-fn local_url(addr: SocketAddr) -> String {
-    let ip = if addr.ip().is_unspecified() {
-        IpAddr::V4(Ipv4Addr::LOCALHOST)
-    } else {
-        addr.ip()
-    };
-    format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
 /// Prints the player's state, then a line for each change: a remote's

@@ -1,5 +1,10 @@
-//! What every example binary needs around its app: logs and a shutdown
-//! signal.
+//! What every example binary needs around its app: logs, a shutdown
+//! signal, the URLs to print, and a saved session.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
+
+use rex::Credentials;
 
 /// Sends `tracing` output to stderr (stdout is for the example's own
 /// output), filtered by `RUST_LOG`, or by `default` when it is unset.
@@ -33,5 +38,67 @@ pub async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {}
         () = terminate => {}
+    }
+}
+
+/// The URLs a server bound to `addr` can be reached at from other devices:
+/// the bound address, or each of the machine's IPv4 addresses (loopback
+/// left out) when bound to all of them; loopback if there is no other.
+pub fn lan_urls(addr: SocketAddr) -> Vec<String> {
+    if !addr.ip().is_unspecified() {
+        return vec![format!("http://{addr}")];
+    }
+    let mut ips: Vec<IpAddr> = if_addrs::get_if_addrs()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|i| i.ip())
+        .filter(|ip| ip.is_ipv4() && !ip.is_loopback())
+        .collect();
+    ips.sort();
+    ips.dedup();
+    if ips.is_empty() {
+        ips.push(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    }
+    ips.into_iter()
+        .map(|ip| format!("http://{}", SocketAddr::new(ip, addr.port())))
+        .collect()
+}
+
+/// How a process reaches its own server bound to `addr` (loopback when
+/// bound to all addresses).
+pub fn local_url(addr: SocketAddr) -> String {
+    let ip = if addr.ip().is_unspecified() {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        addr.ip()
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
+}
+
+/// The session saved at `path` by [`save_credentials`], if the file holds
+/// one; a file that does not parse is reported and ignored (a new session
+/// is made instead).
+pub fn load_credentials(path: &Path) -> Option<Credentials> {
+    let text = std::fs::read_to_string(path).ok()?;
+    match serde_json::from_str(&text) {
+        Ok(credentials) => Some(credentials),
+        Err(e) => {
+            eprintln!("! ignoring {}: {e}", path.display());
+            None
+        }
+    }
+}
+
+/// Saves `credentials` at `path` (when both are given), so the next start
+/// comes back as the same session; a failure is reported, not fatal.
+pub fn save_credentials(credentials: Option<Credentials>, path: Option<&Path>) {
+    let (Some(path), Some(credentials)) = (path, credentials) else {
+        return;
+    };
+    let written = serde_json::to_string_pretty(&credentials)
+        .map_err(std::io::Error::other)
+        .and_then(|json| std::fs::write(path, json));
+    if let Err(e) = written {
+        eprintln!("! could not save the session to {}: {e}", path.display());
     }
 }

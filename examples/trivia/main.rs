@@ -17,7 +17,7 @@
 //! `listening on http://<addr>`.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -113,8 +113,11 @@ async fn run_room(args: &Args, set: Vec<Question>, config: TriviaConfig) -> Resu
     // (and its QR code) needs the port.
     let listener = tokio::net::TcpListener::bind(bind).await?;
     let addr = listener.local_addr()?;
-    let urls = join_urls(addr);
-    let room_url = urls.first().cloned().unwrap_or_else(|| local_url(addr));
+    let urls = rex_examples::cli::lan_urls(addr);
+    let room_url = urls
+        .first()
+        .cloned()
+        .unwrap_or_else(|| rex_examples::cli::local_url(addr));
     let join_url = format!("{room_url}/play");
     let server = Server::builder(TriviaApp::new(set, config))
         .name(&args.name)
@@ -130,7 +133,7 @@ async fn run_room(args: &Args, set: Vec<Question>, config: TriviaConfig) -> Resu
         println!("{qr}");
     }
     println!("the first player to join is the host; or press Enter here to start the game");
-    tokio::spawn(narrate(local_url(addr), None));
+    tokio::spawn(narrate(rex_examples::cli::local_url(addr), None));
     tokio::spawn(start_on_enter(server.handle()));
     if args.no_discovery {
         server.run(rex_examples::cli::shutdown_signal()).await?;
@@ -140,38 +143,6 @@ async fn run_room(args: &Args, set: Vec<Question>, config: TriviaConfig) -> Resu
             .await?;
     }
     Ok(())
-}
-
-/// The URLs the room can be reached at: the bound address, or each of the
-/// machine's IPv4 addresses when bound to all of them.
-fn join_urls(addr: SocketAddr) -> Vec<String> {
-    if !addr.ip().is_unspecified() {
-        return vec![format!("http://{addr}")];
-    }
-    let mut ips: Vec<IpAddr> = if_addrs::get_if_addrs()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|i| i.ip())
-        .filter(|ip| ip.is_ipv4() && !ip.is_loopback())
-        .collect();
-    ips.sort();
-    ips.dedup();
-    if ips.is_empty() {
-        ips.push(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    }
-    ips.into_iter()
-        .map(|ip| format!("http://{}", SocketAddr::new(ip, addr.port())))
-        .collect()
-}
-
-/// How this process reaches its own server.
-fn local_url(addr: SocketAddr) -> String {
-    let ip = if addr.ip().is_unspecified() {
-        IpAddr::V4(Ipv4Addr::LOCALHOST)
-    } else {
-        addr.ip()
-    };
-    format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
 /// Enter on the terminal starts the game: the TV's own input, through the
@@ -214,7 +185,7 @@ async fn run_demo(
         .name(&args.name)
         .bind(bind)
         .await?;
-    let url = local_url(server.local_addr());
+    let url = rex_examples::cli::local_url(server.local_addr());
     println!("listening on {url}");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let serving = tokio::spawn(server.run(async {

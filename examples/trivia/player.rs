@@ -15,12 +15,13 @@
 //! `TriviaClient` following the log through the generated
 //! `TriviaEventHandler`; this file adds the command line around it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use rex::{ClientError, Credentials, Endpoint, RexApp};
+use rex::{ClientError, Endpoint, RexApp};
+use rex_examples::cli::{load_credentials, save_credentials};
 use rex_examples::trivia::bot::TriviaClient;
 use rex_examples::trivia::{player, TriviaApp};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -77,7 +78,7 @@ async fn run(args: &Args, endpoint: Result<Endpoint, ClientError>) -> Result<(),
     if let Some(name) = &args.name {
         builder = builder.name(name);
     }
-    let saved = args.session_file.as_deref().and_then(load);
+    let saved = args.session_file.as_deref().and_then(load_credentials);
     let had_saved = saved.is_some();
     if let Some(credentials) = saved {
         builder = builder.restore(credentials);
@@ -91,7 +92,7 @@ async fn run(args: &Args, endpoint: Result<Endpoint, ClientError>) -> Result<(),
     } else {
         println!("* joined {} ({me})", client.endpoint());
     }
-    save(&client, args.session_file.as_deref());
+    save_credentials(client.credentials(), args.session_file.as_deref());
 
     // The keyboard, a line at a time.
     let stdin = BufReader::new(tokio::io::stdin()).lines();
@@ -104,36 +105,12 @@ async fn run(args: &Args, endpoint: Result<Endpoint, ClientError>) -> Result<(),
         () = rex_examples::cli::shutdown_signal() => {
             // Ctrl-C while stdin is being read: save, and leave without
             // waiting for a line that will not come.
-            save(&client, args.session_file.as_deref());
+            save_credentials(client.credentials(), args.session_file.as_deref());
             std::process::exit(0);
         }
     };
     // The session may have changed (the room restarted and we joined it
     // again): save the one we leave with.
-    save(&client, args.session_file.as_deref());
+    save_credentials(client.credentials(), args.session_file.as_deref());
     played
-}
-
-/// The saved session, if the file holds one.
-fn load(path: &Path) -> Option<Credentials> {
-    let text = std::fs::read_to_string(path).ok()?;
-    match serde_json::from_str(&text) {
-        Ok(credentials) => Some(credentials),
-        Err(e) => {
-            eprintln!("! ignoring {}: {e}", path.display());
-            None
-        }
-    }
-}
-
-fn save(client: &TriviaClient, path: Option<&Path>) {
-    let (Some(path), Some(credentials)) = (path, client.credentials()) else {
-        return;
-    };
-    let written = serde_json::to_string_pretty(&credentials)
-        .map_err(std::io::Error::other)
-        .and_then(|json| std::fs::write(path, json));
-    if let Err(e) = written {
-        eprintln!("! could not save the session to {}: {e}", path.display());
-    }
 }

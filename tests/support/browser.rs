@@ -32,9 +32,9 @@ pub fn browser_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("browser")
 }
 
-/// Why a browser test cannot run here (no Node 20+, no Chromium, no
-/// `node_modules`), or `None` if it can.
-pub fn skip_reason() -> Option<String> {
+/// Why Node cannot run the tests' scripts here (missing, or older than
+/// 20), or `None` if it can.
+pub fn node_missing() -> Option<String> {
     match Command::new("node").arg("--version").output() {
         Ok(out) if out.status.success() => {
             let version = String::from_utf8_lossy(&out.stdout).trim().to_owned();
@@ -44,11 +44,17 @@ pub fn skip_reason() -> Option<String> {
                 .next()
                 .and_then(|m| m.parse().ok())
                 .unwrap_or(0);
-            if major < 20 {
-                return Some(format!("node {version} is too old (20 or later needed)"));
-            }
+            (major < 20).then(|| format!("node {version} is too old (20 or later needed)"))
         }
-        _ => return Some("node not found".to_owned()),
+        _ => Some("node not found".to_owned()),
+    }
+}
+
+/// Why a browser test cannot run here (no Node 20+, no Chromium, no
+/// `node_modules`), or `None` if it can.
+pub fn skip_reason() -> Option<String> {
+    if let Some(reason) = node_missing() {
+        return Some(reason);
     }
     if !Path::new(CHROMIUM).exists() {
         return Some(format!("{CHROMIUM} not found (apt-get install chromium)"));
