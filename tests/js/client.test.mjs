@@ -430,6 +430,52 @@ test("snapshot: the state with its index; events({snapshot}) follows from there;
   assert.equal(seen.events.length, next.first - first.index + 1);
 });
 
+test("events({snapshot}) takes a new snapshot after a server restart and follows the new log", { skip: !RESTART_URL, timeout: 20000 }, async (t) => {
+  const client = await RexClient.connect({ base: RESTART_URL, anonymous: true, storage: memoryStorage(), EventSource: ES, retry: fastRetry });
+  const writer = await RexClient.connect({ base: RESTART_URL, name: "Writer", storage: memoryStorage(), EventSource: ES, retry: fastRetry });
+  await writer.send("tag", { tag: "before" });
+  const oldEpoch = client.epoch;
+  const snapshots = [];
+  let wake = () => {};
+  const seen = collector();
+  const sub = client.events({
+    snapshot: true,
+    onSnapshot: (s) => {
+      snapshots.push(s);
+      wake();
+    },
+    onEvent: seen.onEvent,
+  });
+  t.after(() => sub.close());
+  const waitSnapshots = (n) =>
+    withTimeout(
+      new Promise((resolve) => {
+        wake = () => snapshots.length >= n && resolve();
+        wake();
+      }),
+      10000,
+      `${n} snapshot(s)`,
+    );
+  await waitSnapshots(1);
+  assert.equal(snapshots[0].epoch, oldEpoch);
+  assert.ok(snapshots[0].data.tags >= 1);
+
+  const restart = await fetch(`${CONTROL_URL}/restart`, { method: "POST" });
+  assert.equal(restart.status, 200);
+  await waitSnapshots(2);
+  const [, second] = snapshots;
+  assert.notEqual(second.epoch, oldEpoch, "the new snapshot is of the new log");
+  assert.equal(second.data.tags, 0, "the restarted app's state, not the old one");
+  assert.equal(client.epoch, second.epoch);
+
+  await writer.rejoin("Writer");
+  const after = await writer.send("tag", { tag: "after" });
+  await seen.untilEvent((e) => e.kind === "tick" && e.data.tag === "after", "the tick after the restart");
+  const tick = seen.events.find((e) => e.kind === "tick" && e.data.tag === "after");
+  assert.equal(tick.index, after.first);
+  assert.ok(tick.index >= second.index);
+});
+
 test("send retries a lost response with the same id: the app handles it once", { timeout: 10000 }, async () => {
   const posts = [];
   let lost = null;
