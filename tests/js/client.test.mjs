@@ -426,6 +426,7 @@ test("snapshot: the state with its index; events({snapshot}) follows from there;
   assert.ok(seen.events.every((e) => e.index >= first.index), JSON.stringify(seen.indexes()));
   const tick = seen.events.find((e) => e.index === next.first);
   assert.deepEqual([tick.kind, tick.data.tag], ["tick", "three"]);
+  assert.ok(client.serverTime() >= tick.time, "each event delivered raises the clock to at least its time");
   assert.equal((await client.snapshot()).data.tags, first.data.tags + 1);
   assert.equal(seen.events.length, next.first - first.index + 1);
 });

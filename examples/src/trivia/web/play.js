@@ -7,7 +7,7 @@
 // included, say everything it shows. A locked phone's stream is reopened by
 // the client when the page shows again; a reloaded page is the same player.
 
-import { RexClient, RexError, Room, Clock, h, shape, icon, choiceClass, fitAnswers, ordinal, points, seconds, scheduler } from "/room.js";
+import { RexClient, RexError, Room, until, h, shape, icon, choiceClass, fitAnswers, ordinal, points, seconds, scheduler } from "/room.js";
 
 // The name this phone joined with: with it, a reload (or a room restart,
 // which makes a new session) skips the name form.
@@ -19,7 +19,6 @@ const ANSWER_KEY = "trivia:answer";
 const app = document.getElementById("app");
 const toastBox = document.getElementById("toast");
 const room = new Room(null);
-const clock = new Clock();
 const draw = scheduler(render);
 
 let rex = null;
@@ -124,13 +123,9 @@ async function join(name) {
   room.me = rex.session;
   roomName = rex.info.name || roomName;
   document.title = roomName;
-  // Older clients have no serverTime(): the events alone then set the clock.
-  if (typeof rex.serverTime === "function") clock.follow(() => rex.serverTime());
-  clock.saw(rex.info.time);
   rex.events({
     start: 0,
     onEvent(event) {
-      clock.saw(event.time);
       room.apply(event);
       draw();
     },
@@ -413,7 +408,7 @@ function tick() {
   const label = document.getElementById("seconds");
   if (!q || !label || room.phase !== "asking") return;
   const limit = q.seconds * 1000;
-  const left = clock.until(q.closes_at_ms);
+  const left = until(rex, q.closes_at_ms);
   const ms = left === null ? limit : Math.min(left, limit);
   label.textContent = seconds(ms);
   const bar = document.getElementById("timebar");

@@ -126,49 +126,12 @@ export class Room {
 }
 
 /**
- * The server's log clock (milliseconds since its epoch began, the clock of
- * every event's `time` and of `closes_at_ms`), estimated from this page.
- *
- * Two sources: the client's own estimate (`RexClient.serverTime()`, from
- * `GET /info` at connect), and lower bounds: the server's clock was at
- * least `time` when an answer carrying it arrived (`/info`'s `time`, each
- * live event's). The larger wins, so a stale estimate is corrected by the
- * next event, and a client or server without the estimate still counts
- * down from the events alone.
+ * Milliseconds until the server's log clock (`rex.serverTime()`) reaches
+ * `time` (≥ 0), or null before the client knows the clock.
  */
-export class Clock {
-  constructor() {
-    /** The largest lower bound, as server time minus performance.now(). */
-    this.offset = null;
-    /** Returns the client's estimate of the server's clock, or null. */
-    this.estimate = null;
-  }
-
-  /** Uses `estimate()` too, e.g. `() => rex.serverTime()`. */
-  follow(estimate) {
-    this.estimate = estimate;
-  }
-
-  /** The server's clock was at least `time` at `at` (performance.now()). */
-  saw(time, at = performance.now()) {
-    if (typeof time !== "number" || !Number.isFinite(time)) return;
-    const offset = time - at;
-    if (this.offset === null || offset > this.offset) this.offset = offset;
-  }
-
-  /** The server's clock now, or null if nothing says yet. */
-  now() {
-    const bound = this.offset === null ? null : performance.now() + this.offset;
-    const guess = this.estimate ? this.estimate() : null;
-    if (typeof guess !== "number" || !Number.isFinite(guess)) return bound;
-    return bound === null ? guess : Math.max(guess, bound);
-  }
-
-  /** Milliseconds until the server's clock reaches `time` (≥ 0), or null. */
-  until(time) {
-    const now = this.now();
-    return now === null ? null : Math.max(0, time - now);
-  }
+export function until(rex, time) {
+  const now = rex ? rex.serverTime() : null;
+  return now === null ? null : Math.max(0, time - now);
 }
 
 /**

@@ -6,12 +6,13 @@
 // The TV has no session (`anonymous: true`): it reads the public log from
 // index 0 and draws the room from it, so a reload shows the same screen.
 
-import { RexClient, Room, Clock, h, svg, shape, icon, choiceClass, fitAnswers, ordinal, points, seconds, scheduler } from "/room.js";
+import { RexClient, Room, until, h, svg, shape, icon, choiceClass, fitAnswers, ordinal, points, seconds, scheduler } from "/room.js";
 
 const app = document.getElementById("app");
 const room = new Room(null);
-const clock = new Clock();
 const draw = scheduler(render);
+// The client, once connected: the countdown reads its server clock.
+let rex = null;
 
 let roomName = "Trivia night";
 // What the screen has shown, so only what is new pops in (see `fresh`).
@@ -29,10 +30,7 @@ async function main() {
   const join = fetch("/join.json")
     .then((r) => (r.ok ? r.json() : {}))
     .catch(() => ({}));
-  const rex = await RexClient.connect({ anonymous: true });
-  // Older clients have no serverTime(): the events alone then set the clock.
-  if (typeof rex.serverTime === "function") clock.follow(() => rex.serverTime());
-  clock.saw(rex.info.time);
+  rex = await RexClient.connect({ anonymous: true });
   roomName = rex.info.name || roomName;
   document.title = roomName;
   const url = (await join).url;
@@ -40,7 +38,6 @@ async function main() {
   rex.events({
     start: 0,
     onEvent(event) {
-      clock.saw(event.time);
       room.apply(event);
       draw();
     },
@@ -289,7 +286,7 @@ function tick() {
   const label = document.getElementById("seconds");
   if (!q || !label || room.phase !== "asking") return;
   const limit = q.seconds * 1000;
-  const left = clock.until(q.closes_at_ms);
+  const left = until(rex, q.closes_at_ms);
   const ms = left === null ? limit : Math.min(left, limit);
   label.textContent = seconds(ms);
   label.parentElement.classList.toggle("urgent", ms <= 5000);

@@ -114,16 +114,26 @@ export class RexClient {
   /**
    * The server's log clock now, estimated: milliseconds since the epoch
    * began, the clock of every event's `time` (and of times an app puts in
-   * its events, such as a deadline). Learnt from /info and snapshots, taken
-   * at the middle of the request. null before connect.
+   * its events, such as a deadline). Learnt from /info and snapshots (taken
+   * at the middle of the request) and raised by each event delivered (the
+   * clock was at least its `time` when it arrived), so it never runs back.
+   * null before connect.
    */
   serverTime() {
     return this.#clockOffset === null ? null : now() + this.#clockOffset;
   }
 
-  #setClock(serverMs, askedAt) {
-    if (typeof serverMs !== "number") return;
-    this.#clockOffset = serverMs - (askedAt + now()) / 2;
+  /** The server's clock was about (or at least) `serverMs` at local `at`. */
+  #setClock(serverMs, at) {
+    if (typeof serverMs !== "number" || !Number.isFinite(serverMs)) return;
+    const offset = serverMs - at;
+    if (this.#clockOffset === null || offset > this.#clockOffset) this.#clockOffset = offset;
+  }
+
+  /** A new epoch's log clock starts again from 0. */
+  #newEpoch(epoch) {
+    if (this.#info && this.#info.epoch !== epoch) this.#clockOffset = null;
+    if (this.#info) this.#info.epoch = epoch;
   }
 
   /**
@@ -138,8 +148,8 @@ export class RexClient {
     const token = creds && this.#info && creds.epoch === this.#info.epoch ? creds.token : undefined;
     const asked = now();
     const record = await this.#call("GET", BASE + "/snapshot", { token, retryLost: true });
-    this.#setClock(record.time, asked);
-    if (this.#info) this.#info.epoch = record.epoch;
+    this.#newEpoch(record.epoch);
+    this.#setClock(record.time, (asked + now()) / 2);
     return record;
   }
 
@@ -186,7 +196,7 @@ export class RexClient {
   async #join(name, anonymous) {
     const asked = now();
     this.#info = await this.#call("GET", BASE + "/info", { retryLost: true });
-    this.#setClock(this.#info.time, asked);
+    this.#setClock(this.#info.time, (asked + now()) / 2);
     if (anonymous) return;
     let saved = null;
     try {
@@ -280,6 +290,7 @@ export class RexClient {
       }
       if (typeof event.index !== "number" || event.index < cursor) return;
       cursor = event.index + 1;
+      client.#setClock(event.time, now());
       failures = 0;
       if (client.#creds && client.#creds.epoch === epoch) {
         client.#creds.lastSeen = event.index;
@@ -329,7 +340,7 @@ export class RexClient {
         const error = await readError(response);
         epoch = error.body.epoch || epoch;
         cursor = error.body.head !== undefined ? error.body.head : cursor;
-        if (client.#info) client.#info.epoch = epoch;
+        client.#newEpoch(epoch);
         failures = 0;
         if (onResync) onResync({ epoch, oldest: error.body.oldest, head: cursor, reason: error.reason });
         if (snapshot) {
