@@ -15,7 +15,7 @@
 // remoteFirstEventIndex (the events applied after it), remoteNext.
 
 import { deepStrictEqual } from "node:assert/strict";
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 
 const URL = need("REX_URL");
 const CONTROL_URL = need("REX_CONTROL_URL");
@@ -84,21 +84,7 @@ async function agreesWithTheTv(page) {
   return fresh;
 }
 
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  // Playwright gives each launch a fresh, temporary profile. Without the
-  // background-networking flags Chromium tries to reach Google.
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
+const browser = await launch(CHROMIUM);
 
 const problems = [];
 

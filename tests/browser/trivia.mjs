@@ -14,7 +14,7 @@
 // Every check waits for what a person would see on the page (with a
 // generous timeout): nothing here sleeps and hopes.
 
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 
 const URL = need("REX_URL");
 const CUT_URL = need("REX_CUT_URL");
@@ -78,21 +78,7 @@ function escape(text) {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  // Playwright gives each launch a fresh, temporary profile. Without the
-  // background-networking flags Chromium tries to reach Google.
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
+const browser = await launch(CHROMIUM);
 
 const pages = {};
 const errors = [];
