@@ -29,6 +29,12 @@ if (!REX_URL) throw new Error("REX_URL is not set: run this through `cargo test 
 
 const ES = eventSourceClass({ reconnectMs: 20 });
 const fastRetry = { initialMs: 5, maxMs: 50 };
+// How long a test waits for something the server will do: generous, since
+// the suite runs on busy two-core machines; a wait that runs out names what
+// it was waiting for.
+const WAIT_MS = 30000;
+// A whole test's limit: above any one wait.
+const TEST_MS = 60000;
 
 function connect(options = {}) {
   return RexClient.connect({ base: REX_URL, EventSource: ES, storage: memoryStorage(), retry: fastRetry, ...options });
@@ -52,7 +58,7 @@ function collector() {
     events.push(event);
     waiters = waiters.filter((w) => !w(event));
   };
-  const until = (index, ms = 8000) =>
+  const until = (index, ms = WAIT_MS) =>
     withTimeout(
       new Promise((resolve) => {
         if (events.some((e) => e.index >= index)) return resolve();
@@ -61,7 +67,7 @@ function collector() {
       ms,
       `an event at index >= ${index} (have ${events.length}, last ${events.at(-1)?.index})`,
     );
-  const untilEvent = (predicate, what, ms = 8000) =>
+  const untilEvent = (predicate, what, ms = WAIT_MS) =>
     withTimeout(
       new Promise((resolve) => {
         if (events.some(predicate)) return resolve();
@@ -101,7 +107,7 @@ async function rawEvents(start, last, token, base = REX_URL) {
     }
   };
   try {
-    return await withTimeout(read(), 5000, `raw events ${start}..=${last}`);
+    return await withTimeout(read(), WAIT_MS, `raw events ${start}..=${last}`);
   } finally {
     abort.abort();
   }
@@ -113,7 +119,7 @@ function savedToken(storage) {
   return JSON.parse(storage.getItem(key)).token;
 }
 
-test("the server serves this very client.js, as JavaScript", { timeout: 5000 }, async () => {
+test("the server serves this very client.js, as JavaScript", { timeout: TEST_MS }, async () => {
   const response = await fetch(`${REX_URL}/rex/v0/client.js`);
   assert.equal(response.status, 200);
   assert.match(response.headers.get("content-type"), /^text\/javascript(;|$)/);
@@ -121,7 +127,7 @@ test("the server serves this very client.js, as JavaScript", { timeout: 5000 }, 
   assert.ok(served.equals(readFileSync(CLIENT_PATH)), "GET /rex/v0/client.js differs from rex/src/server/js/client.js");
 });
 
-test("connect creates a session; the same storage restores it; fresh storage makes a new one", { timeout: 10000 }, async () => {
+test("connect creates a session; the same storage restores it; fresh storage makes a new one", { timeout: TEST_MS }, async () => {
   const storage = memoryStorage();
   const first = await connect({ name: "Alice", storage });
   assert.equal(first.restored, false);
@@ -151,7 +157,7 @@ test("connect creates a session; the same storage restores it; fresh storage mak
   await assert.rejects(anonymous.send("noop"), { name: "RexError", code: "no_session" });
 });
 
-test("send resolves with the receipt, or rejects with the server's code and reason", { timeout: 10000 }, async () => {
+test("send resolves with the receipt, or rejects with the server's code and reason", { timeout: TEST_MS }, async () => {
   const client = await connect({ name: "Sender" });
   const receipt = await client.send("tag", { tag: "x" });
   assert.deepEqual(Object.keys(receipt).sort(), ["count", "first"]);
@@ -180,7 +186,7 @@ test("send resolves with the receipt, or rejects with the server's code and reas
   assert.equal(next.first, receipt.first + 1);
 });
 
-test("events: every event once, in order; private events only for their sessions", { timeout: 15000 }, async (t) => {
+test("events: every event once, in order; private events only for their sessions", { timeout: TEST_MS }, async (t) => {
   const aliceStorage = memoryStorage();
   const bobStorage = memoryStorage();
   const alice = await connect({ name: "Alice", storage: aliceStorage });
@@ -234,7 +240,7 @@ test("events: every event once, in order; private events only for their sessions
   assert.deepEqual(seen.anonymous.events, await rawEvents(start, end.first, null));
 });
 
-test("events resume after lastSeen on a restored client: no gap, no repeat", { timeout: 15000 }, async (t) => {
+test("events resume after lastSeen on a restored client: no gap, no repeat", { timeout: TEST_MS }, async (t) => {
   const storage = memoryStorage();
   const client = await connect({ name: "Resumer", storage });
   const { first: start } = await client.send("noop");
@@ -257,7 +263,7 @@ test("events resume after lastSeen on a restored client: no gap, no repeat", { t
   });
   t.after(() => sub.close());
   const burst = await client.send("burst", 30);
-  await withTimeout(closed, 8000, "the tenth tick");
+  await withTimeout(closed, WAIT_MS, "the tenth tick");
   // Closing from inside onEvent stops delivery at once.
   await new Promise((r) => setTimeout(r, 100));
   assert.equal(closedAt, burst.first + 9);
@@ -281,7 +287,7 @@ test("events resume after lastSeen on a restored client: no gap, no repeat", { t
   );
 });
 
-test("a stream cut again and again resumes with Last-Event-ID: each index once, in order", { skip: !CUT_URL, timeout: 20000 }, async (t) => {
+test("a stream cut again and again resumes with Last-Event-ID: each index once, in order", { skip: !CUT_URL, timeout: TEST_MS }, async (t) => {
   // Only the event stream goes through the cutting proxy: the client's own
   // requests (info, sessions, messages) are sent to the server directly.
   const direct = (url, init) => fetch(String(url).replace(CUT_URL, REX_URL), init);
@@ -315,7 +321,7 @@ test("a stream cut again and again resumes with Last-Event-ID: each index once, 
     await new Promise((r) => setTimeout(r, 10));
   }
   const end = await client.send("tag", { tag: "end" });
-  await seen.until(end.first, 15000);
+  await seen.until(end.first, WAIT_MS);
 
   assert.deepEqual(seen.events, await rawEvents(start, end.first, savedToken(storage)));
   assert.ok(last < end.first);
@@ -330,7 +336,7 @@ test("a stream cut again and again resumes with Last-Event-ID: each index once, 
   for (let i = 1; i < ids.length; i++) assert.ok(ids[i] >= ids[i - 1], `Last-Event-ID went back: ${ids}`);
 });
 
-test("after a server restart: onResync with the new epoch, then new events", { skip: !RESTART_URL, timeout: 20000 }, async (t) => {
+test("after a server restart: onResync with the new epoch, then new events", { skip: !RESTART_URL, timeout: TEST_MS }, async (t) => {
   const storage = memoryStorage();
   const client = await RexClient.connect({ base: RESTART_URL, name: "Phoenix", storage, EventSource: ES, retry: fastRetry });
   const oldEpoch = client.epoch;
@@ -361,7 +367,7 @@ test("after a server restart: onResync with the new epoch, then new events", { s
     .then((r) => r.json());
   assert.notEqual(info.epoch, oldEpoch);
 
-  const resync = await withTimeout(resynced, 10000, "onResync");
+  const resync = await withTimeout(resynced, WAIT_MS, "onResync");
   assert.equal(resync.epoch, info.epoch);
   assert.equal(typeof resync.head, "number");
   assert.equal(typeof resync.oldest, "number");
@@ -389,18 +395,18 @@ test("after a server restart: onResync with the new epoch, then new events", { s
   // events arrive too (before the fix in client.js's `rejoin`, the stream
   // stayed anonymous after a resync and they were skipped for good).
   const secret = await client.send("secret", { to: [session], text: "for the new me" });
-  await seen.untilEvent((e) => e.kind === "secret", "the private event for the rejoined session", 5000);
+  await seen.untilEvent((e) => e.kind === "secret", "the private event for the rejoined session");
   const delivered = seen.events.find((e) => e.kind === "secret");
   assert.deepEqual([delivered.index, delivered.to, delivered.data], [secret.first, [session], { text: "for the new me" }]);
   const newEpoch = seen.events.slice(resyncs[0].seenBefore).map((e) => e.index);
   assert.deepEqual(newEpoch, [...new Set(newEpoch)].sort((a, b) => a - b), "in order, once each");
 });
 
-test("snapshot: the state with its index; events({snapshot}) follows from there; serverTime", { timeout: 15000 }, async (t) => {
+test("snapshot: the state with its index; events({snapshot}) follows from there; serverTime", { timeout: TEST_MS }, async (t) => {
   const client = await connect({ name: "Snap" });
   assert.equal(typeof client.info.time, "number");
   const clock = client.serverTime();
-  assert.ok(clock >= client.info.time && clock < client.info.time + 5000, `${clock} vs ${client.info.time}`);
+  assert.ok(clock >= client.info.time && clock < client.info.time + WAIT_MS, `${clock} vs ${client.info.time}`);
   await client.send("tag", { tag: "one" });
   const last = await client.send("tag", { tag: "two" });
 
@@ -415,13 +421,27 @@ test("snapshot: the state with its index; events({snapshot}) follows from there;
 
   const seen = collector();
   const snapshots = [];
-  const sub = client.events({ snapshot: true, onSnapshot: (s) => snapshots.push(s), onEvent: seen.onEvent });
+  let snapshotTaken;
+  const taken = new Promise((resolve) => (snapshotTaken = resolve));
+  const sub = client.events({
+    snapshot: true,
+    onSnapshot: (s) => {
+      snapshots.push(s);
+      snapshotTaken();
+    },
+    onEvent: seen.onEvent,
+  });
   t.after(() => sub.close());
+  // The subscription fetches its snapshot asynchronously: send only once it
+  // has one, so "three" is an event after the snapshot and must be
+  // delivered. (Sent earlier, it may already be in the snapshot, and then it
+  // is rightly never delivered.)
+  await withTimeout(taken, WAIT_MS, "the subscription's snapshot");
   const next = await client.send("tag", { tag: "three" });
   await seen.until(next.first);
   assert.equal(snapshots.length, 1);
   const [first] = snapshots;
-  assert.ok(first.index >= snap.index && first.index <= next.first);
+  assert.ok(first.index >= snap.index && first.index <= next.first, `snapshot at ${first.index}, "three" at ${next.first}`);
   // Nothing the snapshot reflects arrives again; everything after does.
   assert.ok(seen.events.every((e) => e.index >= first.index), JSON.stringify(seen.indexes()));
   const tick = seen.events.find((e) => e.index === next.first);
@@ -431,7 +451,7 @@ test("snapshot: the state with its index; events({snapshot}) follows from there;
   assert.equal(seen.events.length, next.first - first.index + 1);
 });
 
-test("events({snapshot}) takes a new snapshot after a server restart and follows the new log", { skip: !RESTART_URL, timeout: 20000 }, async (t) => {
+test("events({snapshot}) takes a new snapshot after a server restart and follows the new log", { skip: !RESTART_URL, timeout: TEST_MS }, async (t) => {
   const client = await RexClient.connect({ base: RESTART_URL, anonymous: true, storage: memoryStorage(), EventSource: ES, retry: fastRetry });
   const writer = await RexClient.connect({ base: RESTART_URL, name: "Writer", storage: memoryStorage(), EventSource: ES, retry: fastRetry });
   await writer.send("tag", { tag: "before" });
@@ -454,7 +474,7 @@ test("events({snapshot}) takes a new snapshot after a server restart and follows
         wake = () => snapshots.length >= n && resolve();
         wake();
       }),
-      10000,
+      WAIT_MS,
       `${n} snapshot(s)`,
     );
   await waitSnapshots(1);
@@ -477,7 +497,7 @@ test("events({snapshot}) takes a new snapshot after a server restart and follows
   assert.ok(tick.index >= second.index);
 });
 
-test("send retries a lost response with the same id: the app handles it once", { timeout: 10000 }, async () => {
+test("send retries a lost response with the same id: the app handles it once", { timeout: TEST_MS }, async () => {
   const posts = [];
   let lost = null;
   const lossy = async (url, init = {}) => {
