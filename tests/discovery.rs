@@ -448,9 +448,7 @@ fn phone_half_of_the_two_host_test() {
     // Started by `SecondHost` inside the test's own namespaces; refuse to
     // multicast anywhere else, even if the role was set by hand.
     if std::env::var_os(netns::NETNS_ENV).is_none() || !netns::only_our_interfaces() {
-        println!(
-            "SKIPPED phone_half_of_the_two_host_test: not inside the test's own network namespace"
-        );
+        rex_tests::skip::skip("not inside the test's own network namespace", None);
         return;
     }
     block_on(async {

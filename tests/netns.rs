@@ -6,8 +6,9 @@
 //! `unshare -rn` (a new user and network namespace with only `lo`, which
 //! works unprivileged too) and reports the child's result; inside, it checks
 //! that `/proc/net/dev` lists only interfaces the test made, and runs.
-//! Without `unshare` (or where it is refused), the test prints why and
-//! passes without running.
+//! Without `unshare` (or where it is refused), the test writes why to
+//! stderr and passes without running, or fails where skipping is forbidden
+//! (`REX_REQUIRE_ALL=1`, as `.ci/run` sets; see `rex_tests::skip`).
 
 #![allow(dead_code)]
 
@@ -43,13 +44,24 @@ pub fn isolated(test: &str) -> bool {
     let output = match output {
         Ok(output) => output,
         Err(e) => {
-            println!("SKIPPED {test}: cannot run `unshare` ({e}); mDNS tests need a network namespace of their own");
+            rex_tests::skip::skip(
+                &format!(
+                    "cannot run `unshare` ({e}); mDNS tests need a network namespace of their own"
+                ),
+                None,
+            );
             return false;
         }
     };
     let stderr = String::from_utf8_lossy(&output.stderr);
     if !output.status.success() && stderr.starts_with("unshare:") {
-        println!("SKIPPED {test}: this machine refuses a private network namespace ({}); mDNS tests never run on the real network", stderr.trim());
+        rex_tests::skip::skip(
+            &format!(
+                "this machine refuses a private network namespace ({}); mDNS tests never run on the real network",
+                stderr.trim()
+            ),
+            None,
+        );
         return false;
     }
     forward(&output);
@@ -91,9 +103,12 @@ pub fn only_our_interfaces() -> bool {
     if foreign.is_empty() {
         true
     } else {
-        println!(
-            "SKIPPED: this namespace has interfaces the test did not create ({}); not starting mDNS here",
-            foreign.join(", ")
+        rex_tests::skip::skip(
+            &format!(
+                "this namespace has interfaces the test did not create ({}); not starting mDNS here",
+                foreign.join(", ")
+            ),
+            None,
         );
         false
     }

@@ -3,9 +3,9 @@
 //! test started on 127.0.0.1.
 //!
 //! - [`skip_reason`] / [`should_skip`]: the tools a browser test needs, and
-//!   the skip rule: without them the test prints `SKIPPED: <reason>` and
-//!   passes, unless `REX_REQUIRE_BROWSER=1` (as `.ci/run` sets), when it
-//!   fails;
+//!   the skip rule: without them the test writes `SKIPPED <test>: <reason>`
+//!   to stderr and passes, unless `REX_REQUIRE_BROWSER=1` or
+//!   `REX_REQUIRE_ALL=1` (as `.ci/run` sets), when it fails;
 //! - [`run_node`]: runs `node <script>` with environment variables and a
 //!   hard time limit, killing it (and the browser it started) on overrun;
 //! - [`shots_dir`]: where screenshots go, `<target dir>/browser/`;
@@ -67,17 +67,17 @@ pub fn skip_reason() -> Option<String> {
     None
 }
 
-/// The skip rule: `true` (after printing `SKIPPED: <reason>`) if the tools
-/// are missing and the test should pass without running. Panics instead
-/// when `REX_REQUIRE_BROWSER=1`.
+/// The skip rule: `true` (after writing `SKIPPED <test>: <reason>` to
+/// stderr, where a normal run shows it) if the tools are missing and the
+/// test should pass without running. Panics instead when skipping is
+/// forbidden: `REX_REQUIRE_BROWSER=1` or `REX_REQUIRE_ALL=1` (as `.ci/run`
+/// sets); see [`crate::skip`].
+#[track_caller]
 pub fn should_skip() -> bool {
     let Some(reason) = skip_reason() else {
         return false;
     };
-    if std::env::var("REX_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
-        panic!("REX_REQUIRE_BROWSER=1 but the browser test cannot run: {reason}");
-    }
-    println!("SKIPPED: {reason}");
+    crate::skip::skip(&reason, Some("REX_REQUIRE_BROWSER"));
     true
 }
 

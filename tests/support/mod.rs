@@ -11,6 +11,7 @@
 pub mod app;
 pub mod browser;
 pub mod proxy;
+pub mod skip;
 
 use std::net::SocketAddr;
 use std::time::Duration;
