@@ -346,6 +346,9 @@ fn the_demo_prints_the_game_its_log_tells() {
     let bin = trivia_binary();
     let mut demo = Command::new(&bin)
         .args(["--demo", "4", "--rounds", "3", "--seconds", "2"])
+        // Some log lines, to check they are plain text when piped.
+        .env("RUST_LOG", "info")
+        .env_remove("NO_COLOR")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -406,6 +409,11 @@ fn the_demo_prints_the_game_its_log_tells() {
     assert!(
         status.success(),
         "the demo exited with {status}; it printed:\n{all}\nstderr:\n{stderr}"
+    );
+    // Logs piped to a file carry no colour codes.
+    assert!(
+        stderr.contains("serving") && !stderr.contains('\x1b'),
+        "expected the server's log lines, without escape codes, on a piped stderr:\n{stderr:?}"
     );
     let log = runtime
         .block_on(async { tokio::time::timeout(Duration::from_secs(10), observer).await })

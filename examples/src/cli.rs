@@ -1,6 +1,7 @@
 //! What every example binary needs around its app: logs, a shutdown
 //! signal, the URLs to print, and a saved session.
 
+use std::io::IsTerminal;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 
@@ -8,6 +9,8 @@ use rex::Credentials;
 
 /// Sends `tracing` output to stderr (stdout is for the example's own
 /// output), filtered by `RUST_LOG`, or by `default` when it is unset.
+/// Coloured only when stderr is a terminal and `NO_COLOR` is unset, so a
+/// log piped to a file (`2>&1 | tee log`) holds no escape codes.
 pub fn init_tracing(default: &str) {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -15,7 +18,17 @@ pub fn init_tracing(default: &str) {
                 .unwrap_or_else(|_| default.into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(color_allowed(
+            std::io::stderr().is_terminal(),
+            std::env::var_os("NO_COLOR").as_deref(),
+        ))
         .init();
+}
+
+/// Whether to colour output: only on a terminal, and not when `NO_COLOR`
+/// is set to anything but the empty string (<https://no-color.org>).
+pub fn color_allowed(terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
 /// Completes on Ctrl-C, or on SIGTERM where there is one: what a server's
@@ -100,5 +113,19 @@ pub fn save_credentials(credentials: Option<Credentials>, path: Option<&Path>) {
         .and_then(|json| std::fs::write(path, json));
     if let Err(e) = written {
         eprintln!("! could not save the session to {}: {e}", path.display());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::color_allowed;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(color_allowed(true, None));
+        assert!(color_allowed(true, Some(OsStr::new(""))));
+        assert!(!color_allowed(true, Some(OsStr::new("1"))));
+        assert!(!color_allowed(false, None));
     }
 }
