@@ -26,7 +26,9 @@ use clap::Parser;
 use futures_util::StreamExt;
 use rex::{AppHandle, Discovery, EventMeta, Server, SessionId};
 use rex_examples::trivia::bot::{self, Asked, BotReport, TriviaClient};
-use rex_examples::trivia::show::{choices_line, letter, standing_line};
+use rex_examples::trivia::show::{
+    answered_tally, choices_line, letter, right_tally, standing_line,
+};
 use rex_examples::trivia::{
     questions, web, Question, Standing, TriviaApp, TriviaConfig, TriviaEventHandler,
     TriviaMsgClient,
@@ -281,8 +283,8 @@ fn check(reports: &[BotReport], standings: &[Standing]) -> Result<(), Error> {
 }
 
 /// Prints the game from the public log, as the TV shows it; returns the
-/// final standings. `players`: in a demo, how many play (for "2/4
-/// answered").
+/// final standings. `players`: in a demo, how many play (for "answered
+/// (2/4)"); in a live room, everyone who joined.
 async fn narrate(url: String, players: Option<usize>) -> Vec<Standing> {
     let client = match TriviaClient::builder(url.as_str())
         .anonymous()
@@ -378,8 +380,13 @@ impl TriviaEventHandler for Screen {
 
     fn answered(&mut self, _: &EventMeta, _number: u32, session: SessionId) {
         self.answered += 1;
-        let of = self.players.map(|n| format!("/{n}")).unwrap_or_default();
-        println!("  {} answered ({}{of})", self.name(session), self.answered);
+        // In a live room everyone who joined plays.
+        let players = self.players.unwrap_or(self.names.len());
+        println!(
+            "  {} answered {}",
+            self.name(session),
+            answered_tally(self.answered, players)
+        );
     }
 
     fn revealed(&mut self, _: &EventMeta, _number: u32, correct: u32, counts: Vec<u32>) {
@@ -387,13 +394,18 @@ impl TriviaEventHandler for Screen {
         let right = counts.get(i).copied().unwrap_or(0);
         let all: u32 = counts.iter().sum();
         let text = self.choices.get(i).cloned().unwrap_or_default();
+        let tally = right_tally(right, all);
+        if all == 0 {
+            println!("  answer: {}) {text}; {tally}", letter(i));
+            return;
+        }
         let spread: Vec<String> = counts
             .iter()
             .enumerate()
             .map(|(i, n)| format!("{} {n}", letter(i)))
             .collect();
         println!(
-            "  answer: {}) {text}; {right} of {all} right ({})",
+            "  answer: {}) {text}; {tally} ({})",
             letter(i),
             spread.join(" · ")
         );

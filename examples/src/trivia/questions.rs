@@ -185,9 +185,12 @@ fn parse_entry(entry: &Value) -> Result<Question, String> {
         }
     };
     if !(MIN_CHOICES..=MAX_CHOICES).contains(&list.len()) {
+        let entries = match list.len() {
+            1 => "1 entry".to_owned(),
+            n => format!("{n} entries"),
+        };
         return Err(format!(
-            "`choices` has {} entries; a question needs {MIN_CHOICES} to {MAX_CHOICES}",
-            list.len()
+            "`choices` has {entries}; a question needs {MIN_CHOICES} to {MAX_CHOICES}"
         ));
     }
     let mut choices: Vec<String> = Vec::with_capacity(list.len());
@@ -333,7 +336,7 @@ mod tests {
             ),
             (
                 r#"{"question": "Q", "choices": ["a"], "answer": 0}"#,
-                "question 3: `choices` has 1 entries; a question needs 2 to 6",
+                "question 3: `choices` has 1 entry; a question needs 2 to 6",
             ),
             (
                 r#"{"question": "Q", "choices": ["a", ""], "answer": 0}"#,

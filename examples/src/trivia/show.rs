@@ -52,6 +52,22 @@ pub fn standing_line(s: &Standing, gain: Option<u32>) -> String {
     line
 }
 
+/// How many have answered so far, out of how many play: `(2/4)`. A player
+/// who joined mid-question still counts, so the first never exceeds the
+/// second.
+pub fn answered_tally(answered: usize, players: usize) -> String {
+    format!("({answered}/{})", players.max(answered))
+}
+
+/// How a question went: `1 of 4 right`, or `nobody answered`.
+pub fn right_tally(right: u32, answered: u32) -> String {
+    if answered == 0 {
+        "nobody answered".to_owned()
+    } else {
+        format!("{right} of {answered} right")
+    }
+}
+
 /// A place as people say it: `1st`, `2nd`, `3rd`, `4th`, `11th`, `22nd`.
 pub fn ordinal(n: u32) -> String {
     let suffix = match (n % 10, n % 100) {
@@ -82,6 +98,15 @@ mod tests {
         assert_eq!(index_of_letter('1'), None);
         assert_eq!(index_of_letter('é'), None);
         assert_eq!(letter_range(4), "A–D");
+    }
+
+    #[test]
+    fn tallies_read_well() {
+        assert_eq!(answered_tally(1, 4), "(1/4)");
+        assert_eq!(answered_tally(5, 4), "(5/5)");
+        assert_eq!(right_tally(1, 4), "1 of 4 right");
+        assert_eq!(right_tally(0, 3), "0 of 3 right");
+        assert_eq!(right_tally(0, 0), "nobody answered");
     }
 
     #[test]

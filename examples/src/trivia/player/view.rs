@@ -492,7 +492,7 @@ impl TriviaEventHandler for PlayerView {
         );
         self.say(
             meta,
-            format!("  the answer: {answer} ({right} of {all} right)"),
+            format!("  the answer: {answer} ({})", show::right_tally(right, all)),
         );
     }
 
