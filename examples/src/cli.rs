@@ -103,22 +103,46 @@ pub fn load_credentials(path: &Path) -> Option<Credentials> {
 }
 
 /// Saves `credentials` at `path` (when both are given), so the next start
-/// comes back as the same session; a failure is reported, not fatal.
+/// comes back as the same session; a failure is reported, not fatal. The
+/// file is replaced whole: a process killed while saving leaves the old
+/// session or the new one, never an empty file.
 pub fn save_credentials(credentials: Option<Credentials>, path: Option<&Path>) {
     let (Some(path), Some(credentials)) = (path, credentials) else {
         return;
     };
     let written = serde_json::to_string_pretty(&credentials)
         .map_err(std::io::Error::other)
-        .and_then(|json| std::fs::write(path, json));
+        .and_then(|json| write_atomically(path, json.as_bytes()));
     if let Err(e) = written {
         eprintln!("! could not save the session to {}: {e}", path.display());
     }
 }
 
+/// Writes `bytes` to a file beside `path`, then renames it over `path`
+/// (atomic on the same file system).
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::color_allowed;
+    use super::{color_allowed, write_atomically};
+
+    #[test]
+    fn saving_replaces_the_file_whole_and_leaves_no_temporary() {
+        let dir = std::env::temp_dir().join(format!("rex-cli-save-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("session.json");
+        write_atomically(&path, b"old").unwrap();
+        write_atomically(&path, b"new").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        assert!(!dir.join("session.json.tmp").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
     use std::ffi::OsStr;
 
     #[test]
