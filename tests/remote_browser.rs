@@ -9,7 +9,11 @@
 //! tracks, and both phones show the queue; a seek past the end shows the
 //! TV's reason; a page opened late shows the state at once from the
 //! snapshot; and every page's state equals a fresh `GET /snapshot`,
-//! exactly. Screenshots go to `<target dir>/browser/remote-*.png`.
+//! exactly. The name form and the remote fit their window (no sideways
+//! scrolling) at 1280×720, 1366×768, 1920×1080, 3840×2160 and a 390×844
+//! phone; the page has an icon, and no page logs an error or a failed
+//! request but the TV's refusals (409). Screenshots go to
+//! `<target dir>/browser/remote-*.png`.
 //!
 //! Without `node`, `/usr/bin/chromium` or `browser/node_modules` the test
 //! passes with `SKIPPED: …`, unless `REX_REQUIRE_BROWSER=1`.

@@ -13,9 +13,13 @@
 // checks: window.remoteView (the PlayerView they reduced),
 // remoteSnapshotIndex (the snapshot they started from), remoteEvents and
 // remoteFirstEventIndex (the events applied after it), remoteNext.
+// Both screens (the name form and the remote) must fit their window at
+// each size of `SIZES` (checks.mjs), the page must have an icon, and no
+// page may log an error or a failed request but the TV's refusals.
 
 import { deepStrictEqual } from "node:assert/strict";
 import { launch } from "./chromium.mjs";
+import { assertFits, assertIcon, watch } from "./checks.mjs";
 
 const URL = need("REX_URL");
 const CONTROL_URL = need("REX_CONTROL_URL");
@@ -88,8 +92,17 @@ const browser = await launch(CHROMIUM);
 
 const problems = [];
 
-/** A phone: its own context (own storage), portrait, touch. */
-async function phone(name) {
+/**
+ * A refused command is a 409 answer, which Chromium also logs as a failed
+ * resource load: that is the TV speaking, not a page error. Nothing else
+ * is excused (a missing `/favicon.ico` is a 404 in the console).
+ */
+function refusal(what) {
+  return /^409 POST /.test(what) || what.includes("the server responded with a status of 409");
+}
+
+/** A new page in its own context (own storage): a phone, portrait, touch. */
+async function newPhone(name) {
   const context = await browser.newContext({
     viewport: { width: 390, height: 844 },
     deviceScaleFactor: 2,
@@ -98,20 +111,28 @@ async function phone(name) {
   });
   const page = await context.newPage();
   page.remoteName = name;
-  page.on("pageerror", (err) => problems.push(`${name}: ${err.message}`));
-  page.on("console", (msg) => {
-    // A refused command is a 409 answer, which Chromium logs as a failed
-    // resource load: that is the app speaking, not a page error.
-    if (msg.type() === "error" && !msg.text().startsWith("Failed to load resource")) {
-      problems.push(`${name}: console: ${msg.text()}`);
-    }
-  });
+  watch(page, name, problems, refusal);
+  return page;
+}
+
+/** A phone with the remote open as `name`, once it shows the TV's state. */
+async function phone(name) {
+  const page = await newPhone(name);
   await page.goto(`${URL}/?name=${encodeURIComponent(name)}`);
   await waitFor(page, "the first snapshot", () => window.remoteView !== null);
+  await assertIcon(page, name);
   return page;
 }
 
 try {
+  log("a phone new to the remote asks for a name");
+  const fresh = await newPhone("new");
+  await fresh.goto(`${URL}/`);
+  await fresh.locator("#join").waitFor({ timeout: WAIT });
+  await assertIcon(fresh, "new");
+  await assertFits(fresh, "new", "name", "#join:not([hidden])");
+  await fresh.context().close();
+
   log("two phones open the remote");
   const first = await snapshot();
   const firstTitle = first.data.tracks[first.data.track].title;
@@ -171,6 +192,8 @@ try {
   assert(!other.includes("would pass the end"), "phone 2 shows phone 1's refusal");
   await one.screenshot({ path: `${SHOTS}/remote-phone-refused.png` });
   await agreesWithTheTv(one);
+  // The fullest screen: a queue, and the reason in the toast.
+  await assertFits(one, "Ann", "remote", "#remote:not([hidden]) #queue li + li");
 
   log("a third page opened late shows the state at once, from the snapshot");
   const before = await snapshot();
@@ -207,7 +230,7 @@ try {
     await waitText(page, "#volume", /^45$/);
   }
 
-  assert(problems.length === 0, `the pages reported errors:\n${problems.join("\n")}`);
+  assert(problems.length === 0, `no errors or failed requests on the pages:\n  ${problems.join("\n  ")}`);
   log("ok");
 } finally {
   await browser.close();

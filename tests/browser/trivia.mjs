@@ -12,9 +12,13 @@
 //   REX_BOTS         the bots' names
 //
 // Every check waits for what a person would see on the page (with a
-// generous timeout): nothing here sleeps and hopes.
+// generous timeout): nothing here sleeps and hopes. Every screen of both
+// pages must fit its window at each size of `SIZES` (checks.mjs), every
+// page must have an icon, and no page may log an error or a failed
+// request, except the ones the cut connection causes.
 
 import { launch } from "./chromium.mjs";
+import { assertFits, assertIcon, watch } from "./checks.mjs";
 
 const URL = need("REX_URL");
 const CUT_URL = need("REX_CUT_URL");
@@ -82,17 +86,24 @@ const browser = await launch(CHROMIUM);
 
 const pages = {};
 const errors = [];
+// Set when the script cuts Bob's connection: from then on his page may
+// log the network errors of the cut stream.
+let cut = false;
 
 async function open(name, url, options) {
   const context = await browser.newContext(options);
   const page = await context.newPage();
-  page.on("pageerror", (err) => errors.push(`${name}: ${err.message}`));
-  page.on("console", (msg) => {
-    if (msg.type() === "error") console.log(`  [${name} console] ${msg.text()}`);
-  });
+  watch(page, name, errors, (what) => name === "bob" && cut && /net::ERR_/.test(what));
+  page.rexName = name;
   await page.goto(url);
+  await assertIcon(page, name);
   pages[name] = page;
   return page;
+}
+
+/** Checks that each page's current screen fits at every size. */
+async function fits(screen, ...checks) {
+  await Promise.all(checks.map(([page, marker]) => assertFits(page, page.rexName, screen, marker)));
 }
 
 async function shot(page, file) {
@@ -115,6 +126,8 @@ try {
   log("two phones join");
   const alice = await open("alice", URL + "/play", phone);
   const bob = await open("bob", CUT_URL + "/play", phone);
+  await alice.locator("#name").waitFor({ timeout: WAIT });
+  await fits("join", [alice, ".welcome"]);
   const markup = "<b>Bob</b>";
   for (const [page, name] of [
     [alice, "Alice"],
@@ -128,6 +141,7 @@ try {
   await alice.locator("#start").waitFor({ timeout: WAIT });
   await waitText(bob, ".lobby .lead", /Waiting for Alice to start/);
   assert((await bob.locator("#start").count()) === 0, "only the host has a Start button");
+  await fits("lobby", [alice, ".lobby #start"], [bob, ".lobby"]);
 
   log("the TV shows both players; a name is text, never markup");
   await waitText(tv, "#players", /Alice/);
@@ -137,6 +151,8 @@ try {
 
   log("Bob changes his name");
   await bob.locator("#change-name").tap();
+  await bob.locator("#rename").waitFor({ timeout: WAIT });
+  await fits("rename", [bob, ".rename"]);
   await bob.locator("#rename").fill("Bob");
   await bob.locator("#rename-save").tap();
   await waitText(bob, "#me", /^Bob$/);
@@ -148,15 +164,22 @@ try {
   await waitText(tv, "#player-count", new RegExp(`^${2 + BOTS.length}$`));
   for (const name of BOTS) await waitText(tv, "#players", new RegExp(escape(name)));
   await shot(tv, "trivia-tv-lobby.png");
+  await fits("lobby", [tv, ".lobby"]);
 
-  log("the host starts the game");
+  log("the host starts the game; every page says to get ready");
   await alice.locator("#start").tap();
+  // This screen lasts the room's pause (tests/browser.rs gives it 15 s).
+  for (const page of [tv, alice, bob]) await page.locator("main.starting").waitFor({ timeout: WAIT });
+  await fits("get ready", [tv, "main.starting"], [alice, "main.starting"], [bob, "main.starting"]);
+
+  log("question 1 opens");
   const [q1, q2] = QUESTIONS;
   for (const page of [tv, alice, bob]) await waitText(page, "#question", new RegExp("^" + escape(q1.text) + "$"));
   await waitText(alice, "#qnum", /Question 1 of 2/);
   const left = Number(await waitText(alice, "#seconds", /^\d+$/));
   assert(left > 0 && left <= 60, `the countdown shows a sensible time (${left})`);
   await shot(bob, "trivia-phone-question.png");
+  await fits("question", [bob, "#pad"]);
 
   log("Alice answers question 1 right; the TV sees that she answered");
   const wrong1 = (q1.answer + 1) % 4;
@@ -165,6 +188,8 @@ try {
   await tv.waitForSelector(`#players .chip.done:has-text("Alice")`, { timeout: WAIT });
   await shot(tv, "trivia-tv-question.png");
   await shot(alice, "trivia-phone-locked.png");
+  await fits("question", [tv, "main.round:not(.revealed)"]);
+  await fits("answered", [alice, "#locked"]);
 
   log("Bob answers question 1 wrong; each phone shows its own result, the TV the scoreboard");
   await bob.locator(`#pad .answer[data-choice="${wrong1}"]`).tap();
@@ -201,6 +226,8 @@ try {
     shot(alice, "trivia-phone-result.png"),
     shot(bob, "trivia-phone-result-wrong.png"),
   ]);
+  // Within the room's pause, like the screenshots.
+  await fits("reveal", [tv, "main.round.revealed"], [alice, '#result[data-number="1"]'], [bob, '#result[data-number="1"]']);
 
   log("question 2 opens; Alice's phone reloads and is the same player");
   for (const page of [tv, alice, bob]) await waitText(page, "#question", new RegExp("^" + escape(q2.text) + "$"));
@@ -217,6 +244,7 @@ try {
   assert(after > 0 && after <= before + 1, `the countdown goes on after a reload (${before} s, then ${after} s)`);
 
   log("Bob's connection is cut mid-question; he reconnects and answers");
+  cut = true;
   const { connections } = await control("POST", "/cut");
   // The page keeps the open question while the stream is down...
   await waitText(bob, "#question", new RegExp("^" + escape(q2.text) + "$"));
@@ -248,15 +276,16 @@ try {
   await waitText(alice, "#start", /Play again/);
   await shot(tv, "trivia-tv-final.png");
   await shot(alice, "trivia-phone-final.png");
+  await fits("final", [tv, "main.final"], [alice, "#finished #start"], [bob, "#finished"]);
 
-  assert(errors.length === 0, `no script errors on the pages: ${errors.join("; ")}`);
+  assert(errors.length === 0, `no errors or failed requests on the pages:\n  ${errors.join("\n  ")}`);
   console.log("browser test passed");
 } catch (err) {
   console.error(`FAILED at "${step}": ${err.stack || err}`);
   for (const [name, page] of Object.entries(pages)) {
     await page.screenshot({ path: `${SHOTS}/trivia-failed-${name}.png` }).catch(() => {});
   }
-  if (errors.length) console.error(`errors on the pages: ${errors.join("; ")}`);
+  if (errors.length) console.error(`errors on the pages:\n  ${errors.join("\n  ")}`);
   process.exitCode = 1;
 } finally {
   await browser.close();

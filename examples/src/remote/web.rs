@@ -16,9 +16,12 @@ const REMOTE_JS: &str = include_str!("web/remote.js");
 const VIEW_JS: &str = include_str!("web/view.js");
 /// The look.
 const REMOTE_CSS: &str = include_str!("web/remote.css");
+/// The page's icon (`<link rel="icon">`), so no browser asks for a
+/// missing `/favicon.ico`.
+const ICON_SVG: &str = include_str!("web/icon.svg");
 
-/// The browser remote's files: `/` (the page), `/remote.js`, `/view.js`
-/// and `/remote.css`. Serve them with
+/// The browser remote's files: `/` (the page), `/remote.js`, `/view.js`,
+/// `/remote.css` and `/icon.svg`. Serve them with
 /// [`ServerBuilder::assets`](rex::ServerBuilder::assets).
 pub fn assets() -> rex::Assets {
     rex::Assets::new()
@@ -26,4 +29,5 @@ pub fn assets() -> rex::Assets {
         .file("/remote.js", REMOTE_JS)
         .file("/view.js", VIEW_JS)
         .file("/remote.css", REMOTE_CSS)
+        .file("/icon.svg", ICON_SVG)
 }

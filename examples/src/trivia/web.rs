@@ -26,6 +26,9 @@ const PLAY_JS: &str = include_str!("web/play.js");
 const ROOM_JS: &str = include_str!("web/room.js");
 /// The look both pages share.
 const TRIVIA_CSS: &str = include_str!("web/trivia.css");
+/// The pages' icon (`<link rel="icon">`), so no browser asks for a
+/// missing `/favicon.ico`.
+const ICON_SVG: &str = include_str!("web/icon.svg");
 
 /// Every page and file of the trivia room; `join_url` is where players
 /// open the phone page (`http://<LAN address>:<port>/play`), shown on the
@@ -42,6 +45,7 @@ pub fn assets(join_url: &str) -> rex::Assets {
         .file("/play.js", PLAY_JS)
         .file("/room.js", ROOM_JS)
         .file("/trivia.css", TRIVIA_CSS)
+        .file("/icon.svg", ICON_SVG)
         .file("/join.json", join);
     match svg_qr(join_url) {
         Some(svg) => assets.file("/join.svg", svg),
@@ -93,6 +97,7 @@ mod tests {
             paths,
             [
                 "/",
+                "/icon.svg",
                 "/join.json",
                 "/join.svg",
                 "/play",
