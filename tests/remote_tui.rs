@@ -4,7 +4,7 @@
 //! screen converges to what a fresh snapshot says (and draws it), shows
 //! the TV's reason when it refuses a command, and converges again after its
 //! connections are cut, showing "reconnecting…" while the TV does not
-//! answer.
+//! answer. A refusal does not outlive the TV it came from.
 
 use std::time::{Duration, Instant};
 
@@ -69,35 +69,58 @@ async fn screen_when(
         .map(|shown| shown.unwrap().clone());
     match waited {
         Ok(shown) => shown,
-        Err(_) => panic!(
-            "the screen did not show {what} within {PATIENCE:?}; it shows\n{}",
-            text(&screen.borrow())
-        ),
+        Err(_) => {
+            let shown = screen.borrow();
+            panic!(
+                "the screen did not show {what} within {PATIENCE:?}; it is at index {} and shows\n{}",
+                shown.next_index(),
+                text(&shown)
+            )
+        }
     }
 }
 
-/// Pauses the player (so no track ends on its own and the log stays put),
-/// takes a fresh snapshot, and waits for the screen to show exactly it.
+/// Makes the log stay put, takes a fresh snapshot, and waits for the
+/// screen to show exactly it.
+///
+/// The log stays put only once nothing can still change the state: the
+/// caller has awaited the other remote's commands, this waits for the
+/// TV's answer to every key pressed on the screen, then pauses the player
+/// so no track ends on its own. The keys must be waited for here: the link
+/// sends them from a task of its own and retries them after a cut, so one
+/// can reach the TV well after the other remote is done (a volume key cut
+/// by the proxy used to land after the snapshot, and the screen, one event
+/// past it, never showed it).
 async fn converged(
     other: &RemoteClient,
+    link: &Link,
     screen: &mut watch::Receiver<RemoteScreen>,
 ) -> (RemoteScreen, StateAt<PlayerView>) {
+    if tokio::time::timeout(PATIENCE, link.flush()).await.is_err() {
+        panic!("the TV did not answer the terminal's commands within {PATIENCE:?}");
+    }
     other.pause().await.unwrap();
     let fresh: StateAt<PlayerView> = other.snapshot().await.unwrap();
     let index: EventIndex = fresh.index;
-    let shown = screen_when(screen, "the fresh snapshot", |s| {
-        s.next_index() >= index && s.view() == Some(&fresh.state)
-    })
-    .await;
+    let what = format!("the fresh snapshot's index {index}");
+    let shown = screen_when(screen, &what, |s| s.next_index() >= index).await;
     assert_eq!(
         shown.next_index(),
         index,
-        "the screen is past the TV's head"
+        "events reached the screen after the snapshot, so something still \
+         changed the TV's state:\n{}",
+        text(&shown)
+    );
+    assert_eq!(
+        shown.view(),
+        Some(&fresh.state),
+        "the screen at the snapshot's index is not the snapshot"
     );
     (shown, fresh)
 }
 
-/// What the screen must show for `view`: the track, the volume, the queue.
+/// What the screen must show for `view`: where the player is, numbered as
+/// the playlist marks it, the track, the volume, the queue.
 fn assert_shows(screen: &RemoteScreen, view: &PlayerView) {
     let shown = text(screen);
     let track = view.current().unwrap();
@@ -106,7 +129,16 @@ fn assert_shows(screen: &RemoteScreen, view: &PlayerView) {
     } else {
         format!("volume {}", view.volume)
     };
-    let mut wanted = vec![track.title.clone(), volume];
+    // The header's number and the playlist's mark agree, shuffled or not
+    // (the playlist box shows all 12 tracks at 80×24).
+    let number = view.number(view.track).unwrap();
+    let row: String = track.title.chars().take(12).collect();
+    let mut wanted = vec![
+        view.place().unwrap(),
+        format!("▶{number:>2} {row}"),
+        track.title.clone(),
+        volume,
+    ];
     // The up-next box is 34 columns wide: the first queued titles fit.
     for id in view.queue.iter().take(3) {
         let title = &view.track_by_id(*id).unwrap().title;
@@ -162,10 +194,13 @@ async fn the_terminal_remote_shows_the_tvs_state_through_others_and_cuts() {
         watch::channel(RemoteScreen::new("living room", "terminal", Instant::now()));
     let link = Link::start(client, Some("terminal".to_owned()), screen.clone());
 
-    // The TV's state at once, from its snapshot.
-    let first = screen_when(&mut shown, "the player", |s| s.view().is_some()).await;
+    // The TV's state at once, from its snapshot, and a status line that
+    // says all is well.
+    let first = screen_when(&mut shown, "the player, connected", |s| {
+        s.view().is_some() && s.status() == Status::Connected
+    })
+    .await;
     assert!(first.view().unwrap().playing, "autoplay");
-    assert_eq!(first.status(), Status::Connected);
 
     // The other remote and this one act at the same time.
     let others = tokio::spawn(storm(other.clone(), 1, 60));
@@ -195,7 +230,7 @@ async fn the_terminal_remote_shows_the_tvs_state_through_others_and_cuts() {
         .unwrap();
     other.queue(4u32).await.unwrap();
     other.queue(7u32).await.unwrap();
-    let (now, fresh) = converged(&other, &mut shown).await;
+    let (now, fresh) = converged(&other, &link, &mut shown).await;
     assert_shows(&now, &fresh.state);
 
     // A refusal shows the TV's reason.
@@ -229,7 +264,7 @@ async fn the_terminal_remote_shows_the_tvs_state_through_others_and_cuts() {
         .unwrap()
         .unwrap();
     other.queue(1u32).await.unwrap();
-    let (now, fresh) = converged(&other, &mut shown).await;
+    let (now, fresh) = converged(&other, &link, &mut shown).await;
     assert!(
         proxy.connections() > connections,
         "the cuts did not make the screen reconnect"
@@ -257,7 +292,7 @@ async fn the_terminal_remote_shows_the_tvs_state_through_others_and_cuts() {
     other.volume_up().await.unwrap();
     other.mute(true).await.unwrap();
     proxy.stall(false);
-    let (now, fresh) = converged(&other, &mut shown).await;
+    let (now, fresh) = converged(&other, &link, &mut shown).await;
     assert!(fresh.state.muted);
     assert_shows(&now, &fresh.state);
     screen_when(&mut shown, "the trouble gone", |s| {
@@ -268,4 +303,60 @@ async fn the_terminal_remote_shows_the_tvs_state_through_others_and_cuts() {
     drop(link);
     proxy.shutdown();
     server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_does_not_outlive_the_tv_that_restarted() {
+    let player = || RemoteApp::new(tracks::bundled()).autoplay(true);
+    let tv = TestServer::start(Server::builder(player()).name("living room")).await;
+    let proxy = Proxy::start(tv.addr).await;
+    let client = remote(&format!("http://{}", proxy.addr()), "terminal").await;
+    let (screen, mut shown) =
+        watch::channel(RemoteScreen::new("living room", "terminal", Instant::now()));
+    let link = Link::start(client, Some("terminal".to_owned()), screen.clone());
+
+    // Two tracks on, the third cannot be skipped through by seeking.
+    press(&screen, &link, KeyCode::Char('n'));
+    press(&screen, &link, KeyCode::Char('n'));
+    link.send(RemoteMsg::SeekBy { offset_ms: 600_000 });
+    let refused = screen_when(&mut shown, "the refusal", |s| {
+        matches!(s.status(), Status::Rejected(_))
+    })
+    .await;
+    let Status::Rejected(reason) = refused.status() else {
+        unreachable!()
+    };
+    assert!(
+        reason.contains("would pass the end of “Slow Tram to Lisbon”"),
+        "{reason}"
+    );
+    assert!(text(&refused).contains("would pass the end"));
+
+    // The TV restarts (a new log, and this remote's session is gone) and
+    // plays its first track.
+    let restarted = TestServer::start(Server::builder(player()).name("living room")).await;
+    proxy.retarget(restarted.addr);
+    tv.stop().await;
+    proxy.cut_all();
+    let other = remote(&format!("http://{}", restarted.addr), "other").await;
+    let fresh: StateAt<PlayerView> = other.snapshot().await.unwrap();
+    assert_eq!(fresh.state.current().unwrap().title, "Harbour Lights");
+
+    // The screen shows the new TV, and the refusal, which spoke of a track
+    // of the old one, is gone with it.
+    let now = screen_when(&mut shown, "the restarted TV, all well", |s| {
+        s.view() == Some(&fresh.state) && s.status() == Status::Connected
+    })
+    .await;
+    let screen_text = text(&now);
+    assert!(!screen_text.contains("would pass the end"), "{screen_text}");
+    assert!(
+        screen_text.contains("connected to living room as terminal"),
+        "{screen_text}"
+    );
+    assert_shows(&now, &fresh.state);
+
+    drop(link);
+    proxy.shutdown();
+    restarted.stop().await;
 }

@@ -25,6 +25,10 @@ use tokio::sync::{mpsc, watch};
 /// How often the screen is redrawn while nothing happens, so the progress
 /// bar moves.
 const REDRAW_EVERY: Duration = Duration::from_millis(250);
+/// How long quitting waits for the commands still being sent (a key
+/// pressed just before `q`); a TV that does not answer does not hold the
+/// terminal longer.
+const QUIT_GRACE: Duration = Duration::from_secs(1);
 
 /// A terminal remote for the REx media player.
 #[derive(Debug, Parser)]
@@ -88,6 +92,7 @@ async fn main() {
         }
     };
     let result = run(&mut terminal, &screen, &link).await;
+    let _ = tokio::time::timeout(QUIT_GRACE, link.flush()).await;
     ratatui::restore();
     if let Err(e) = result {
         fail(e);

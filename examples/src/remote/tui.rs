@@ -12,7 +12,7 @@
 mod draw;
 mod link;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use rex::{Epoch, Event, EventIndex, RexMessage, StateAt};
@@ -25,6 +25,11 @@ use super::view::PlayerView;
 
 /// How far `←` and `→` seek.
 pub const SEEK_STEP_MS: i64 = 10_000;
+
+/// How long a refusal or a failed send stays on the status line when
+/// nothing else clears it: long enough to read the TV's sentence, short
+/// enough that an old complaint does not read as news.
+pub const NOTICE_FOR: Duration = Duration::from_secs(10);
 
 /// An estimate of the TV's log clock (milliseconds since its log began,
 /// the clock of events' `time` and of the view's `at_ms`), so the progress
@@ -117,8 +122,11 @@ pub struct RemoteScreen {
     selected: usize,
     /// Connection trouble, which outranks `notice` on the status line.
     trouble: Option<String>,
-    /// The outcome of the last command that did not simply succeed.
-    notice: Option<Status>,
+    /// The outcome of the last command that did not simply succeed, and
+    /// when it came. It speaks of the state the command met, so it goes
+    /// when that state is gone (a new snapshot, another track) or after
+    /// [`NOTICE_FOR`].
+    notice: Option<(Status, Instant)>,
 }
 
 impl RemoteScreen {
@@ -139,7 +147,9 @@ impl RemoteScreen {
         }
     }
 
-    /// Starts over from the TV's snapshot, received at `seen`.
+    /// Starts over from the TV's snapshot, received at `seen`. A refusal
+    /// shown so far goes: it spoke of a state the snapshot replaces (after
+    /// missed events, or a TV that restarted and plays something else).
     pub fn load(&mut self, at: &StateAt<PlayerView>, seen: Instant) {
         if self.epoch != Some(at.epoch) {
             self.clock.reset();
@@ -150,11 +160,14 @@ impl RemoteScreen {
         self.selected = self.selected.min(at.state.tracks.len().saturating_sub(1));
         self.player = Some(at.state.clone());
         self.trouble = None;
+        self.notice = None;
     }
 
     /// Applies the next event of the log, received at `seen`. An event the
     /// view already reflects (before [`RemoteScreen::next_index`]) is
-    /// ignored, so applying is idempotent.
+    /// ignored, so applying is idempotent. Another track clears a refusal:
+    /// what was refused (seeking past the end, `previous` at the start) was
+    /// about the track before.
     pub fn apply(&mut self, event: &Event<RemoteEvent>, seen: Instant) {
         if event.meta.index < self.next {
             return;
@@ -163,6 +176,9 @@ impl RemoteScreen {
             return;
         };
         player.apply(&event.event);
+        if matches!(event.event, RemoteEvent::TrackChanged { .. }) {
+            self.notice = None;
+        }
         self.next = event.meta.index + 1;
         self.clock.observe(event.meta.time, seen);
         self.trouble = None;
@@ -224,23 +240,25 @@ impl RemoteScreen {
         self.trouble = None;
     }
 
-    /// The TV refused a command.
-    pub fn rejected(&mut self, reason: impl Into<String>) {
-        self.notice = Some(Status::Rejected(reason.into()));
+    /// The TV refused a command; its answer came at `seen`.
+    pub fn rejected(&mut self, reason: impl Into<String>, seen: Instant) {
+        self.notice = Some((Status::Rejected(reason.into()), seen));
     }
 
-    /// A command could not be sent.
-    pub fn failed(&mut self, what: impl Into<String>) {
-        self.notice = Some(Status::Failed(what.into()));
+    /// A command could not be sent; the client gave up at `seen`.
+    pub fn failed(&mut self, what: impl Into<String>, seen: Instant) {
+        self.notice = Some((Status::Failed(what.into()), seen));
     }
 
-    /// What the status line says.
+    /// What the status line says at the screen's instant.
     pub fn status(&self) -> Status {
         if let Some(trouble) = &self.trouble {
             return Status::Trouble(trouble.clone());
         }
-        if let Some(notice) = &self.notice {
-            return notice.clone();
+        if let Some((notice, seen)) = &self.notice {
+            if self.now.saturating_duration_since(*seen) < NOTICE_FOR {
+                return notice.clone();
+            }
         }
         if self.player.is_some() {
             Status::Connected
@@ -550,11 +568,15 @@ mod tests {
         view.shuffle = true;
         view.position_ms = 30_000;
         screen.load(&at(view, 12, 1_000), t0);
-        screen.rejected("“Slow Tram to Lisbon” is 5:12 long; 9:00 is past its end");
+        screen.rejected(
+            "“Slow Tram to Lisbon” is 5:12 long; 9:00 is past its end",
+            t0,
+        );
         let shown = text(&screen, 80, 24);
         for want in [
             "Slow Tram to Lisbon",
             "Orquestra Miúda",
+            "track 3 of 12 · 3rd in shuffle order",
             "0:30 / 5:12",
             "65",
             "muted",
@@ -580,5 +602,107 @@ mod tests {
         // A small terminal still shows the essentials.
         let shown = text(&screen, 40, 12);
         assert!(shown.contains("Slow Tram"), "{shown}");
+    }
+    /// The status line as drawn (the row under the boxes).
+    fn status_row(screen: &RemoteScreen) -> String {
+        let shown = text(screen, 80, 24);
+        shown.lines().nth(20).unwrap_or_default().trim().to_owned()
+    }
+
+    #[test]
+    fn a_refusal_goes_when_the_state_it_spoke_of_is_gone() {
+        let t0 = Instant::now();
+        let refusal = "seeking +10 s from 4:00 would pass the end of “Harbour Lights” (4:05); skip it with next instead";
+        let mut screen = RemoteScreen::new("tv", "me", t0);
+        screen.load(&at(PlayerView::new(tracks::bundled()), 3, 1_000), t0);
+
+        // Events that leave the track as it was keep it.
+        screen.rejected(refusal, t0);
+        let volume = RemoteEvent::Volume {
+            level: 45,
+            muted: false,
+        };
+        screen.apply(&event(3, 1_100, volume), t0);
+        assert_eq!(screen.status(), Status::Rejected(refusal.to_owned()));
+        assert!(status_row(&screen).contains("would pass the end"));
+
+        // Another track: it was about the one before.
+        let changed = RemoteEvent::TrackChanged {
+            track: 1,
+            cursor: 1,
+            from_queue: false,
+            queue: Vec::new(),
+            playing: true,
+            position_ms: 0,
+            at_ms: 1_200,
+        };
+        screen.apply(&event(4, 1_200, changed), t0);
+        assert_eq!(screen.status(), Status::Connected);
+        assert!(
+            status_row(&screen).starts_with("connected to tv as me"),
+            "{}",
+            text(&screen, 80, 24)
+        );
+
+        // A new snapshot (a resync, or the TV restarted): the state it was
+        // about is gone. So is a failed send's complaint.
+        screen.rejected(refusal, t0);
+        screen.load(&at(PlayerView::new(tracks::bundled()), 0, 0), t0);
+        assert_eq!(screen.status(), Status::Connected);
+        screen.failed(
+            "`next` was not sent: the TV restarted; try again in a moment",
+            t0,
+        );
+        screen.load(&at(PlayerView::new(tracks::bundled()), 0, 0), t0);
+        assert_eq!(screen.status(), Status::Connected);
+
+        // Otherwise it goes after a while, as the screen's clock runs.
+        let later = t0 + Duration::from_secs(1);
+        screen.rejected(refusal, later);
+        screen.tick(later + NOTICE_FOR - Duration::from_millis(1));
+        assert!(status_row(&screen).contains("would pass the end"));
+        screen.tick(later + NOTICE_FOR);
+        assert_eq!(screen.status(), Status::Connected);
+        assert!(!text(&screen, 80, 24).contains("would pass the end"));
+    }
+
+    #[test]
+    fn the_header_and_the_playlist_number_the_playing_track_alike() {
+        let t0 = Instant::now();
+        let mut screen = RemoteScreen::new("tv", "me", t0);
+        let mut view = PlayerView::new(tracks::bundled());
+        // Shuffled, and the eighth track of the playlist plays first.
+        view.shuffle = true;
+        view.order = vec![7, 3, 11, 0, 1, 2, 4, 5, 6, 8, 9, 10];
+        view.cursor = 0;
+        view.track = 7;
+        screen.load(&at(view.clone(), 5, 0), t0);
+        let shown = text(&screen, 80, 24);
+        assert!(
+            shown.contains("track 8 of 12 · 1st in shuffle order"),
+            "{shown}"
+        );
+        assert!(shown.contains("▶ 8 Seven Small Rains"), "{shown}");
+
+        // The tenth and later tracks are numbered too, as the header
+        // counts them (the key `0` queues the tenth).
+        view.track = 11;
+        view.cursor = 2;
+        screen.load(&at(view.clone(), 6, 0), t0);
+        let shown = text(&screen, 80, 24);
+        assert!(
+            shown.contains("track 12 of 12 · 3rd in shuffle order"),
+            "{shown}"
+        );
+        assert!(shown.contains("▶12 Lighthouse Keeper"), "{shown}");
+        assert!(shown.contains(" 10 Neon Orchard"), "{shown}");
+
+        // A queued track: its playlist number, and where it came from.
+        view.track = 2;
+        view.from_queue = true;
+        screen.load(&at(view, 7, 0), t0);
+        let shown = text(&screen, 80, 24);
+        assert!(shown.contains("track 3 of 12 · from the queue"), "{shown}");
+        assert!(shown.contains("▶ 3 Slow Tram"), "{shown}");
     }
 }

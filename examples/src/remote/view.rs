@@ -133,6 +133,33 @@ impl PlayerView {
         self.track_by_id(self.track)
     }
 
+    /// A track's number, from 1: its place in the playlist, which remotes
+    /// show beside it. Shuffling does not renumber tracks, so the number
+    /// is how a person names one ("queue 8").
+    pub fn number(&self, id: u32) -> Option<usize> {
+        self.tracks.iter().position(|t| t.id == id).map(|i| i + 1)
+    }
+
+    /// Where the player is, for a remote's header: `track 8 of 12` by the
+    /// playlist's numbers (the ones the list shows), then, while shuffled,
+    /// `· 1st in shuffle order` (how far through the shuffled playlist it
+    /// is), or `· from the queue`. `None` without a current track.
+    ///
+    /// The number is the playlist's and never the play order's: a header
+    /// saying "track 1" while the list marks the playing track as 8 reads
+    /// as a bug, and the play order is only news while shuffled.
+    pub fn place(&self) -> Option<String> {
+        let number = self.number(self.track)?;
+        let mut place = format!("track {number} of {}", self.tracks.len());
+        if self.from_queue {
+            place.push_str(" · from the queue");
+        } else if self.shuffle {
+            let nth = ordinal(self.cursor as usize + 1);
+            place.push_str(&format!(" · {nth} in shuffle order"));
+        }
+        Some(place)
+    }
+
     /// The position in the current track at log time `now_ms`: it advances
     /// while playing, and stops at the track's end (where the TV moves on).
     pub fn position_at(&self, now_ms: u64) -> u64 {
@@ -171,6 +198,18 @@ impl PlayerView {
     }
 }
 
+/// `1st`, `2nd`, `3rd`, `4th`, … `11th`, `12th`, `13th`, … `21st`.
+fn ordinal(n: usize) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
 /// Milliseconds as `m:ss` (or `h:mm:ss` from an hour on), as players show
 /// them.
 pub fn clock(ms: u64) -> String {
@@ -193,6 +232,59 @@ mod tests {
         assert_eq!(clock(133_999), "2:13");
         assert_eq!(clock(245_000), "4:05");
         assert_eq!(clock(3_725_000), "1:02:05");
+    }
+
+    #[test]
+    fn the_place_numbers_tracks_as_the_playlist_does_whatever_the_order() {
+        let mut view = PlayerView::new(tracks::bundled());
+        assert_eq!(view.place().unwrap(), "track 1 of 12");
+        // Shuffled: the eighth track plays first. Its number stays 8.
+        view.apply(&RemoteEvent::Shuffled {
+            on: true,
+            order: vec![7, 3, 11, 0, 1, 2, 4, 5, 6, 8, 9, 10],
+            cursor: 0,
+        });
+        view.track = 7;
+        assert_eq!(view.number(view.track), Some(8));
+        assert_eq!(
+            view.place().unwrap(),
+            "track 8 of 12 · 1st in shuffle order"
+        );
+        view.apply(&RemoteEvent::TrackChanged {
+            track: 11,
+            cursor: 2,
+            from_queue: false,
+            queue: vec![],
+            playing: true,
+            position_ms: 0,
+            at_ms: 0,
+        });
+        assert_eq!(
+            view.place().unwrap(),
+            "track 12 of 12 · 3rd in shuffle order"
+        );
+        view.apply(&RemoteEvent::TrackChanged {
+            track: 4,
+            cursor: 2,
+            from_queue: true,
+            queue: vec![],
+            playing: true,
+            position_ms: 0,
+            at_ms: 0,
+        });
+        assert_eq!(view.place().unwrap(), "track 5 of 12 · from the queue");
+        let ordinals: Vec<String> = [1, 2, 3, 4, 11, 12, 13, 21, 22, 23, 101, 111]
+            .into_iter()
+            .map(ordinal)
+            .collect();
+        assert_eq!(
+            ordinals,
+            [
+                "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "23rd",
+                "101st", "111th"
+            ]
+        );
+        assert_eq!(PlayerView::new(Vec::new()).place(), None);
     }
 
     #[test]

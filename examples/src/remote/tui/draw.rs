@@ -99,10 +99,8 @@ fn now_playing(frame: &mut Frame<'_>, area: Rect, screen: &RemoteScreen, view: &
     } else {
         "❚❚ Paused".yellow().bold()
     }];
-    if view.from_queue {
-        line.push(" · from the queue".into());
-    } else {
-        line.push(format!(" · track {} of {}", view.cursor + 1, view.order.len()).into());
+    if let Some(place) = view.place() {
+        line.push(format!(" · {place}").into());
     }
     frame.render_widget(Line::from(line), state);
     frame.render_widget(Line::from(track.title.as_str().bold()), title);
@@ -124,19 +122,17 @@ fn now_playing(frame: &mut Frame<'_>, area: Rect, screen: &RemoteScreen, view: &
     );
 }
 
-/// Every track, by id: the number key that queues it, the current one
+/// Every track in playlist order, numbered as the header counts (the
+/// number keys queue tracks 1 to 10, `0` being 10), the current one
 /// marked, the highlighted one for `Enter`.
 fn draw_playlist(frame: &mut Frame<'_>, area: Rect, screen: &RemoteScreen, view: &PlayerView) {
-    let rows = view.tracks.iter().map(|t| {
-        let key = match t.id {
-            0..=8 => format!("{}", t.id + 1),
-            9 => "0".to_owned(),
-            _ => String::new(),
-        };
+    let digits = view.tracks.len().max(1).to_string().len();
+    let rows = view.tracks.iter().enumerate().map(|(i, t)| {
+        let number = i + 1;
         let current = t.id == view.track;
         let mark = if current { "▶" } else { " " };
         let row = Row::new([
-            Cell::from(format!("{mark}{key:>2}")),
+            Cell::from(format!("{mark}{number:>digits$}")),
             Cell::from(Line::from(vec![
                 Span::from(t.title.as_str()),
                 Span::from(format!(" — {}", t.artist)).dim(),
@@ -152,7 +148,7 @@ fn draw_playlist(frame: &mut Frame<'_>, area: Rect, screen: &RemoteScreen, view:
     let table = Table::new(
         rows,
         [
-            Constraint::Length(3),
+            Constraint::Length(1 + digits as u16),
             Constraint::Fill(1),
             Constraint::Length(5),
         ],

@@ -1,6 +1,7 @@
 //! [`Link`]: keeps a [`RemoteScreen`] in step with the TV and sends its
 //! commands.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -27,10 +28,19 @@ const RETRY_AFTER: Duration = Duration::from_millis(500);
 /// given, and one checks that the TV answers. Each updates the screen
 /// through the `watch` channel, which also tells the UI to redraw.
 ///
-/// Dropping the link stops them.
+/// Dropping the link stops them (a command not yet answered may then
+/// never reach the TV: [`Link::flush`] first).
 #[derive(Debug)]
 pub struct Link {
     commands: mpsc::UnboundedSender<RemoteMsg>,
+    /// How many commands [`Link::send`] was given, so that
+    /// [`Link::flush`] knows how many answers to wait for.
+    given: AtomicU64,
+    /// How many of them have an outcome on the screen, counted by the
+    /// sending task after it shows each one. A count and not a signal per
+    /// command: a command may wait through reconnections (the client
+    /// retries it), and whoever flushes only needs "all before this".
+    answered: watch::Receiver<u64>,
     tasks: Vec<AbortHandle>,
 }
 
@@ -44,19 +54,43 @@ impl Link {
         screen: watch::Sender<RemoteScreen>,
     ) -> Link {
         let (commands, queue) = mpsc::unbounded_channel();
+        let (answers, answered) = watch::channel(0);
         let tasks = vec![
             tokio::spawn(follow(client.clone(), name, screen.clone())).abort_handle(),
-            tokio::spawn(send_all(client.clone(), queue, screen.clone())).abort_handle(),
+            tokio::spawn(send_all(client.clone(), queue, screen.clone(), answers)).abort_handle(),
             tokio::spawn(probe(client, screen)).abort_handle(),
         ];
-        Link { commands, tasks }
+        Link {
+            commands,
+            given: AtomicU64::new(0),
+            answered,
+            tasks,
+        }
     }
 
     /// Sends `msg` after the commands before it, without waiting: the
     /// outcome shows on the screen (a refusal's reason, or the trouble).
     pub fn send(&self, msg: RemoteMsg) {
+        self.given.fetch_add(1, Ordering::SeqCst);
         // The sending task ends only when the link is dropped.
         let _ = self.commands.send(msg);
+    }
+
+    /// Waits until every command given to [`Link::send`] before this call
+    /// has its outcome on the screen: the TV accepted or refused it, or the
+    /// client gave up sending it. After that, the TV's log holds whatever
+    /// those commands did. The remote flushes before it quits, so a key
+    /// pressed just before `q` still reaches the TV.
+    ///
+    /// While the TV is unreachable a command is retried for as long as the
+    /// client's retry policy allows (about 12 s by default), so bound the
+    /// wait with a timeout.
+    pub async fn flush(&self) {
+        let given = self.given.load(Ordering::SeqCst);
+        let mut answered = self.answered.clone();
+        // An error means the sending task is gone (the runtime is shutting
+        // down): nothing will be answered any more.
+        let _ = answered.wait_for(|&n| n >= given).await;
     }
 }
 
@@ -119,23 +153,30 @@ async fn follow(client: RemoteClient, name: Option<String>, screen: watch::Sende
     }
 }
 
-/// Sends the queued commands in order; each outcome goes to the screen.
+/// Sends the queued commands in order; each outcome goes to the screen,
+/// then counts in `answered` (for [`Link::flush`]).
 async fn send_all(
     client: RemoteClient,
     mut queue: mpsc::UnboundedReceiver<RemoteMsg>,
     screen: watch::Sender<RemoteScreen>,
+    answered: watch::Sender<u64>,
 ) {
     while let Some(msg) = queue.recv().await {
         let result = client.send(&msg).await;
+        let seen = Instant::now();
         screen.send_modify(|s| match result {
             Ok(_) => s.accepted(),
-            Err(ClientError::Rejected { reason }) => s.rejected(reason),
-            Err(ClientError::Unauthorized { .. }) => s.failed(format!(
-                "`{}` was not sent: the TV restarted; try again in a moment",
-                kind(&msg)
-            )),
-            Err(e) => s.failed(format!("`{}` was not sent: {e}", kind(&msg))),
+            Err(ClientError::Rejected { reason }) => s.rejected(reason, seen),
+            Err(ClientError::Unauthorized { .. }) => s.failed(
+                format!(
+                    "`{}` was not sent: the TV restarted; try again in a moment",
+                    kind(&msg)
+                ),
+                seen,
+            ),
+            Err(e) => s.failed(format!("`{}` was not sent: {e}", kind(&msg)), seen),
         });
+        answered.send_modify(|n| *n += 1);
     }
 }
 
