@@ -160,8 +160,20 @@ try {
   await waitText(two, "#title", "Paper Satellites");
   await waitText(two, "#artist", "Mina Okafor");
   await waitText(two, "#volume", /^50$/);
-  await waitText(two, "#state", /^Playing · track 2 of 12/);
+  await waitText(two, "#state", /^Playing · track 2 of 12$/);
   await agreesWithTheTv(two);
+
+  log("with shuffle on, the header and the list give the playing track one number");
+  await two.locator("#shuffle").tap();
+  await waitText(one, "#state", /^Playing · track 2 of 12 · \d+(st|nd|rd|th) in shuffle order$/);
+  await waitText(two, "#state", /in shuffle order$/);
+  for (const page of [one, two]) {
+    const header = (await page.locator("#state").textContent()).match(/track (\d+) of 12/);
+    const marked = await page.locator("#playlist button.current .num").textContent();
+    assert(header && header[1] === marked.trim(), `header "${await page.locator("#state").textContent()}" vs the list's current row ${marked}`);
+  }
+  await two.locator("#shuffle").tap();
+  await waitText(one, "#state", /^Playing · track \d+ of 12$/);
 
   log("phone 2 and a Rust remote queue tracks; phone 1 shows the queue");
   await two.locator('#playlist button[data-track="5"]').tap();

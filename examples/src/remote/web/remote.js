@@ -182,9 +182,10 @@ function el(tag, className, text) {
 function render() {
   if (!view) return;
   const track = player.current(view);
-  $("state").textContent =
-    (view.playing ? "Playing" : "Paused") +
-    (view.from_queue ? " · from the queue" : ` · track ${view.cursor + 1} of ${view.order.length}`);
+  // The playlist's number, as the list and the terminal remote show it
+  // (not the play order, which disagrees with the list while shuffled).
+  const where = player.place(view);
+  $("state").textContent = (view.playing ? "Playing" : "Paused") + (where ? ` · ${where}` : "");
   $("state").dataset.playing = String(view.playing);
   $("title").textContent = track ? track.title : "The playlist is empty";
   $("artist").textContent = track ? track.artist : "";
@@ -229,7 +230,7 @@ function render() {
       button.classList.toggle("queued", queued.has(t.id));
       const text = el("span", "text");
       text.append(el("span", "name", t.title), el("span", "by", t.artist));
-      button.append(el("span", "num", String(t.id + 1)), text, el("span", "len", player.clock(t.duration_ms)));
+      button.append(el("span", "num", String(player.number(view, t.id))), text, el("span", "len", player.clock(t.duration_ms)));
       button.setAttribute("aria-label", `Queue ${t.title} by ${t.artist}`);
       item.append(button);
       return item;

@@ -68,6 +68,32 @@ export function trackById(view, id) {
   return track && track.id === id ? track : null;
 }
 
+/** A track's number in the playlist, from 1 (as `PlayerView::number`), or null. */
+export function number(view, id) {
+  const i = view.tracks.findIndex((t) => t.id === id);
+  return i < 0 ? null : i + 1;
+}
+
+function ordinal(n) {
+  const suffix = n % 100 >= 11 && n % 100 <= 13 ? "th" : { 1: "st", 2: "nd", 3: "rd" }[n % 10] || "th";
+  return `${n}${suffix}`;
+}
+
+/**
+ * Where the player is, as `PlayerView::place` words it: `track 8 of 12`
+ * by the playlist's numbers (the ones the list shows), then, while
+ * shuffled, `· 1st in shuffle order`, or `· from the queue`; null without
+ * a current track.
+ */
+export function place(view) {
+  const n = number(view, view.track);
+  if (n === null) return null;
+  let text = `track ${n} of ${view.tracks.length}`;
+  if (view.from_queue) text += " · from the queue";
+  else if (view.shuffle) text += ` · ${ordinal(view.cursor + 1)} in shuffle order`;
+  return text;
+}
+
 /** The current track, or null (an empty playlist). */
 export function current(view) {
   return trackById(view, view.track);
