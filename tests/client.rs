@@ -4,12 +4,12 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use rex::{Client, ClientError, Credentials, RexEvent, Server, StreamItem};
+use rex::{Client, ClientError, Credentials, RexEvent, RexMessage, Server, StreamItem};
 use rex_examples::chat::{ChatApp, ChatEvent, ChatMsg};
 use rex_tests::app::{TestEvent, TestMsg};
 use rex_tests::{start_test_app, TestApp, TestServer};
 
-type TestClient = Client<TestMsg, TestEvent>;
+type TestClient = Client<TestMsg>;
 
 async fn next_item<E: std::fmt::Debug>(
     events: &mut rex::EventStream<E>,
@@ -30,12 +30,12 @@ async fn next_event<E: std::fmt::Debug>(events: &mut rex::EventStream<E>) -> rex
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_and_follow_with_typed_messages_and_events() {
     let server = TestServer::start(Server::builder(ChatApp::default())).await;
-    let alice = Client::<ChatMsg, ChatEvent>::builder(server.addr)
+    let alice = Client::<ChatMsg>::builder(server.addr)
         .name("Alice")
         .connect()
         .await
         .unwrap();
-    let bob = Client::<ChatMsg, ChatEvent>::builder(format!("http://{}/", server.addr))
+    let bob = Client::<ChatMsg>::builder(format!("http://{}/", server.addr))
         .name("Bob")
         .connect()
         .await
@@ -91,7 +91,7 @@ async fn send_and_follow_with_typed_messages_and_events() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_errors_map_to_typed_variants_with_the_reason() {
     let server = TestServer::start(Server::builder(ChatApp::default())).await;
-    let alice = Client::<ChatMsg, ChatEvent>::builder(server.addr)
+    let alice = Client::<ChatMsg>::builder(server.addr)
         .name("Alice")
         .connect()
         .await
@@ -116,7 +116,7 @@ async fn server_errors_map_to_typed_variants_with_the_reason() {
     let err = test_client.send(&TestMsg::Burst(1)).await.unwrap_err();
     assert!(matches!(err, ClientError::UnknownKind { .. }));
     // An anonymous client cannot send.
-    let watcher = Client::<ChatMsg, ChatEvent>::builder(server.addr)
+    let watcher = Client::<ChatMsg>::builder(server.addr)
         .anonymous()
         .connect()
         .await
@@ -126,7 +126,7 @@ async fn server_errors_map_to_typed_variants_with_the_reason() {
         Err(ClientError::NoSession)
     ));
     // Not a REx server / nothing listening.
-    let err = Client::<ChatMsg, ChatEvent>::builder("http://example/nope")
+    let err = Client::<ChatMsg>::builder("http://example/nope")
         .connect()
         .await
         .unwrap_err();
@@ -201,8 +201,17 @@ async fn restored_credentials_come_back_as_the_same_session_and_resume() {
     server.stop().await;
 }
 
-/// The test app's events as an older client knows them: without `counted`,
-/// and with a `secret` whose `text` it expects to be a number.
+/// The test app's protocol as an older client knows it: the same app and
+/// messages it sends, and events without `counted` and with a `secret`
+/// whose `text` it expects to be a number.
+#[derive(Debug, PartialEq, RexMessage)]
+#[rex(app = "test", events = OldEvent)]
+enum OldMsg {
+    Count,
+    Secret { to: Vec<rex::SessionId>, text: String },
+    Tag { tag: String },
+}
+
 #[derive(Debug, PartialEq, RexEvent)]
 enum OldEvent {
     Joined { session: rex::SessionId },
@@ -213,22 +222,22 @@ enum OldEvent {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_kinds_arrive_as_unknown_and_bad_payloads_as_errors_without_ending_the_stream() {
     let server = start_test_app().await;
-    let client = Client::<TestMsg, OldEvent>::builder(server.addr)
+    let client = Client::<OldMsg>::builder(server.addr)
         .name("old")
         .connect()
         .await
         .unwrap();
     let me = client.session().unwrap();
-    client.send(&TestMsg::Count).await.unwrap();
+    client.send(&OldMsg::Count).await.unwrap();
     client
-        .send(&TestMsg::Secret {
+        .send(&OldMsg::Secret {
             to: vec![me],
             text: "not a number".into(),
         })
         .await
         .unwrap();
     client
-        .send(&TestMsg::Tag {
+        .send(&OldMsg::Tag {
             tag: "after".into(),
         })
         .await
@@ -334,5 +343,40 @@ async fn clones_share_the_session_and_many_sends_run_concurrently() {
     firsts.sort();
     assert_eq!(firsts, (1..=50).collect::<Vec<_>>());
     assert_eq!(server.handle.run(|app, _| app.counts).await.unwrap(), 50);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_of_another_app_is_refused_with_both_ids_and_creates_nothing() {
+    let server = start_test_app().await;
+    let http = server.client();
+    let before = http.info().await;
+    let err = Client::<ChatMsg>::builder(server.addr)
+        .name("lost")
+        .connect()
+        .await
+        .unwrap_err();
+    match &err {
+        ClientError::WrongApp { expected, found } => {
+            assert_eq!((*expected, found.as_str()), ("chat", "test"));
+        }
+        other => panic!("expected WrongApp, got {other:?}"),
+    }
+    let text = err.to_string();
+    assert!(
+        text.contains("`test`") && text.contains("`chat`"),
+        "{text}"
+    );
+    // The generated client checks the same way.
+    let err = rex_examples::chat::ChatMsgClient::connect(server.addr)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::WrongApp { .. }), "{err:?}");
+    // Nothing was created on the way: same head, same sessions.
+    let after = http.info().await;
+    assert_eq!(
+        (after["head"].clone(), after["sessions"].clone()),
+        (before["head"].clone(), before["sessions"].clone())
+    );
     server.stop().await;
 }

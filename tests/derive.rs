@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use rex::{Client, EventMeta, Resync, RexEvent, RexMessage, Server, SessionId, StreamItem};
+use rex::{EventMeta, Resync, RexEvent, RexMessage, Server, SessionId, StreamItem};
 use rex_tests::app::{TestEvent, TestEventHandler, TestMsg, TestMsgClient};
 use rex_tests::{start_test_app, TestApp, TestServer};
 
@@ -35,7 +35,7 @@ pub mod hygiene {
 
     /// Messages with every shape, and a keyword-named variant.
     #[derive(::rex::RexMessage, ::core::fmt::Debug, ::core::cmp::PartialEq)]
-    #[rex(rename_all = "kebab-case")]
+    #[rex(rename_all = "kebab-case", app = "hygiene", events = Ev)]
     pub enum Msg {
         /// A unit variant.
         Start,
@@ -144,7 +144,7 @@ fn every_shape_round_trips_and_errors_name_the_field() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_stubs_send_every_shape_over_tcp() {
     let server = start_test_app().await;
-    let client = Client::<TestMsg, TestEvent>::builder(server.addr)
+    let client = TestMsgClient::builder(server.addr)
         .name("Alice")
         .connect()
         .await
@@ -198,7 +198,7 @@ impl TestEventHandler for Recorder {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn event_handler_routes_stream_items_and_defaults_ignore_the_rest() {
     let server = TestServer::start(Server::builder(TestApp::default())).await;
-    let client = Client::<TestMsg, TestEvent>::builder(server.addr)
+    let client = TestMsgClient::builder(server.addr)
         .name("Alice")
         .connect()
         .await

@@ -137,7 +137,7 @@ fn advertise_discover_connect_send_receive() {
         assert_eq!(room.port, tv.addr.port());
         assert_eq!(room.addrs, vec![tv.addr], "advertised where it is bound");
 
-        let alice = Client::<ChatMsg, ChatEvent>::builder(&room)
+        let alice = Client::<ChatMsg>::builder(&room)
             .name("Alice")
             .connect()
             .await
@@ -418,7 +418,7 @@ fn a_phone_on_another_host_finds_and_joins_the_tv() {
             "the phone's half did not run"
         );
         // The TV's log has the phone's message.
-        let tv_side = Client::<Dynamic, Dynamic>::builder(tv.addr)
+        let tv_side = Client::<Dynamic>::builder(tv.addr)
             .anonymous()
             .connect()
             .await
@@ -466,7 +466,7 @@ fn phone_half_of_the_two_host_test() {
             "IPv4 first: {:?}",
             room.addrs
         );
-        let phone = Client::<Dynamic, Dynamic>::builder(&room)
+        let phone = Client::<Dynamic>::builder(&room)
             .name("Phone")
             .connect()
             .await

@@ -10,7 +10,7 @@ use rex_tests::app::{TestEvent, TestMsg};
 use rex_tests::proxy::Proxy;
 use rex_tests::{start_test_app, TestApp, TestServer};
 
-type TestClient = Client<TestMsg, TestEvent>;
+type TestClient = Client<TestMsg>;
 
 /// Quick retries, so many cuts do not make the test slow.
 fn fast_retry() -> RetryPolicy {

@@ -22,6 +22,7 @@ const SNAPSHOT: &str = "/rex/v0/snapshot";
 
 /// What a phone can do to the tally.
 #[derive(Clone, Debug, PartialEq, Eq, RexMessage)]
+#[rex(app = "tally", events = TallyEvent)]
 enum TallyMsg {
     /// Adds `n` to the counter `key`.
     Add { key: String, n: i64 },
@@ -67,34 +68,7 @@ struct Tally {
 }
 
 impl RexApp for Tally {
-    type Message = TallyMsg;
-    type Event = TallyEvent;
-    const ID: &'static str = "tally";
-
-    fn message(
-        &mut self,
-        cx: &mut Context<'_, Self>,
-        from: SessionId,
-        msg: TallyMsg,
-    ) -> Result<(), Reject> {
-        match msg {
-            TallyMsg::Add { key, n } => {
-                if n == 0 {
-                    return Err(Reject::new("adding 0 changes nothing"));
-                }
-                let total = self.totals.entry(key.clone()).or_default();
-                *total += n;
-                let total = *total;
-                cx.emit(TallyEvent::Added { key, total });
-            }
-            TallyMsg::Note { text } => {
-                self.notes.entry(from).or_default().push(text.clone());
-                cx.emit_to([from], TallyEvent::Noted { text });
-            }
-            TallyMsg::Break => self.broken = true,
-        }
-        Ok(())
-    }
+    type Protocol = TallyMsg;
 
     fn snapshot(&self, viewer: Option<SessionId>) -> Option<Snapshot> {
         if self.broken {
@@ -112,7 +86,37 @@ impl RexApp for Tally {
     }
 }
 
-type TallyClient = Client<TallyMsg, TallyEvent>;
+impl TallyMsgHandler for Tally {
+    fn add(
+        &mut self,
+        cx: &mut Context<'_, Self>,
+        _from: SessionId,
+        key: String,
+        n: i64,
+    ) -> Result<(), Reject> {
+        if n == 0 {
+            return Err(Reject::new("adding 0 changes nothing"));
+        }
+        let total = self.totals.entry(key.clone()).or_default();
+        *total += n;
+        let total = *total;
+        cx.emit(TallyEvent::Added { key, total });
+        Ok(())
+    }
+
+    fn note(&mut self, cx: &mut Context<'_, Self>, from: SessionId, text: String) -> Result<(), Reject> {
+        self.notes.entry(from).or_default().push(text.clone());
+        cx.emit_to([from], TallyEvent::Noted { text });
+        Ok(())
+    }
+
+    fn r#break(&mut self, _cx: &mut Context<'_, Self>, _from: SessionId) -> Result<(), Reject> {
+        self.broken = true;
+        Ok(())
+    }
+}
+
+type TallyClient = Client<TallyMsg>;
 
 async fn tally(retention: Retention) -> TestServer<Tally> {
     TestServer::start(
@@ -241,7 +245,7 @@ async fn an_app_without_snapshots_answers_not_found() {
     assert!(reason.contains("snapshot"), "{reason}");
     assert_eq!(counters(&http).await, before);
 
-    let client = Client::<rex_examples::chat::ChatMsg, rex_examples::chat::ChatEvent>::builder(
+    let client = Client::<rex_examples::chat::ChatMsg>::builder(
         url(server.addr).as_str(),
     )
     .anonymous()

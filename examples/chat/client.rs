@@ -28,13 +28,13 @@ use rex::{
     Client, ClientError, Credentials, Endpoint, EventIndex, EventMeta, EventStream, Resync,
     ResyncCause, SessionId, StreamItem,
 };
-use rex_examples::chat::{ChatEvent, ChatEventHandler, ChatMsg};
+use rex_examples::chat::{ChatEvent, ChatEventHandler, ChatMsg, ChatMsgClient};
 use rex_examples::cli::{load_credentials, save_credentials, shutdown_signal};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::time::Instant;
 
-type ChatClient = Client<ChatMsg, ChatEvent>;
+type ChatClient = ChatMsgClient;
 
 /// What `/help` shows, and where an unknown command points.
 const HELP: &[&str] = &[

@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use ratatui::crossterm::event::{self, Event};
 use ratatui::DefaultTerminal;
-use rex::{Endpoint, RexApp};
+use rex::Endpoint;
 use rex_examples::remote::tui::{draw, Command, Link, RemoteScreen};
-use rex_examples::remote::{RemoteApp, RemoteClient};
+use rex_examples::remote::RemoteClient;
 use tokio::sync::{mpsc, watch};
 
 /// How often the screen is redrawn while nothing happens, so the progress
@@ -56,7 +56,7 @@ async fn main() {
         },
         None => {
             println!("looking for the TV on the local network…");
-            match rex::discover_one(RemoteApp::ID, Duration::from_secs(5)).await {
+            match rex::discover_one(<rex_examples::remote::RemoteMsg as rex::Protocol>::APP, Duration::from_secs(5)).await {
                 Ok(room) => match Endpoint::from_addrs(room.addrs) {
                     Ok(endpoint) => (endpoint, room.name),
                     Err(e) => fail(e),

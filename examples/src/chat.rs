@@ -15,8 +15,10 @@ use rex::{Context, Reject, RexApp, RexEvent, RexMessage, SessionId};
 /// The longest chat line the room accepts, in characters.
 pub const MAX_TEXT_CHARS: usize = 500;
 
-/// What a phone can say to the room.
+/// What a phone can say to the room: the chat protocol, whose events are
+/// [`ChatEvent`]s.
 #[derive(Clone, Debug, PartialEq, Eq, RexMessage)]
+#[rex(app = "chat", events = ChatEvent)]
 pub enum ChatMsg {
     /// Say something to the whole room.
     Say {
@@ -101,9 +103,7 @@ fn check_text(what: &str, text: &str) -> Result<(), Reject> {
 }
 
 impl RexApp for ChatApp {
-    type Message = ChatMsg;
-    type Event = ChatEvent;
-    const ID: &'static str = "chat";
+    type Protocol = ChatMsg;
 
     fn join(
         &mut self,
@@ -117,15 +117,6 @@ impl RexApp for ChatApp {
         self.names.insert(session, name.clone());
         cx.emit(ChatEvent::Joined { session, name });
         Ok(())
-    }
-
-    fn message(
-        &mut self,
-        cx: &mut Context<'_, Self>,
-        from: SessionId,
-        msg: ChatMsg,
-    ) -> Result<(), Reject> {
-        self.dispatch(cx, from, msg)
     }
 }
 

@@ -31,7 +31,6 @@ use rex_examples::trivia::show::{
 };
 use rex_examples::trivia::{
     questions, web, Question, Standing, TriviaApp, TriviaConfig, TriviaEventHandler,
-    TriviaMsgClient,
 };
 
 /// A REx trivia room.

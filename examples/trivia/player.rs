@@ -20,10 +20,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use rex::{ClientError, Endpoint, RexApp};
+use rex::{ClientError, Endpoint};
 use rex_examples::cli::{load_credentials, save_credentials};
 use rex_examples::trivia::bot::TriviaClient;
-use rex_examples::trivia::{player, TriviaApp};
+use rex_examples::trivia::player;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// A terminal player for the REx trivia example.
@@ -47,7 +47,7 @@ async fn main() -> ExitCode {
     let args = Args::parse();
     let endpoint = match &args.url {
         Some(url) => Endpoint::parse(url),
-        None => match rex::discover_one(TriviaApp::ID, Duration::from_secs(5)).await {
+        None => match rex::discover_one(<rex_examples::trivia::TriviaMsg as rex::Protocol>::APP, Duration::from_secs(5)).await {
             Ok(room) => {
                 let addrs: Vec<String> = room.addrs.iter().map(ToString::to_string).collect();
                 println!(

@@ -4,7 +4,7 @@
 
 use proc_macro2::{Ident, Span};
 use syn::ext::IdentExt;
-use syn::{Attribute, Data, DeriveInput, Fields, Type, Visibility};
+use syn::{Attribute, Data, DeriveInput, Fields, LitStr, Type, Visibility};
 
 use crate::attr;
 use crate::case::{snake_case, RenameRule};
@@ -32,6 +32,11 @@ pub(crate) struct Enum<'a> {
     pub(crate) vis: &'a Visibility,
     pub(crate) role: Role,
     pub(crate) variants: Vec<Variant<'a>>,
+    /// `#[rex(app = "…")]`: the app id a message enum names (`valid`
+    /// requires it there and refuses it on an event enum).
+    pub(crate) app: Option<LitStr>,
+    /// `#[rex(events = …)]`: the event enum a message enum names.
+    pub(crate) events: Option<Type>,
 }
 
 pub(crate) struct Variant<'a> {
@@ -99,6 +104,8 @@ impl<'a> Enum<'a> {
             vis: &input.vis,
             role,
             variants,
+            app: container.app,
+            events: container.events,
         })
     }
 }

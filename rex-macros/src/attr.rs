@@ -1,7 +1,7 @@
 //! `#[rex(…)]` attributes: parsed with `parse_nested_meta`, every unknown key
 //! an error at that key listing the valid ones.
 
-use syn::{Attribute, LitStr};
+use syn::{Attribute, LitStr, Type};
 
 use crate::case::{RenameRule, RULE_NAMES};
 use crate::ctxt::Ctxt;
@@ -10,7 +10,14 @@ use crate::ctxt::Ctxt;
 #[derive(Default)]
 pub(crate) struct Container {
     pub(crate) rename_all: Option<RenameRule>,
+    /// `app = "…"`: the app id (message enums only; checked in `valid`).
+    pub(crate) app: Option<LitStr>,
+    /// `events = Type`: the event enum (message enums only).
+    pub(crate) events: Option<Type>,
 }
+
+/// The keys an enum's `#[rex(…)]` accepts, for "expected one of".
+const CONTAINER_KEYS: &str = "app, events, rename_all";
 
 /// Attributes on a variant.
 #[derive(Default)]
@@ -47,11 +54,25 @@ pub(crate) fn container(cx: &mut Ctxt, attrs: &[Attribute]) -> Container {
                     }
                 }
                 Ok(())
+            } else if meta.path.is_ident("app") {
+                let value: LitStr = meta.value()?.parse()?;
+                if out.app.is_some() {
+                    return Err(meta.error("duplicate rex attribute `app`"));
+                }
+                out.app = Some(value);
+                Ok(())
+            } else if meta.path.is_ident("events") {
+                let value: Type = meta.value()?.parse()?;
+                if out.events.is_some() {
+                    return Err(meta.error("duplicate rex attribute `events`"));
+                }
+                out.events = Some(value);
+                Ok(())
             } else if meta.path.is_ident("rename") {
                 Err(meta.error("`rename` goes on a variant; on the enum, use `rename_all`"))
             } else {
                 Err(meta.error(format!(
-                    "unknown rex attribute `{}` on an enum; expected one of: rename_all",
+                    "unknown rex attribute `{}` on an enum; expected one of: {CONTAINER_KEYS}",
                     path_name(&meta.path)
                 )))
             }

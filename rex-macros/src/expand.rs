@@ -19,12 +19,12 @@ pub(crate) fn derive(input: &DeriveInput, role: Role) -> TokenStream {
     }
     let tokens = match (cx.check(), parsed) {
         (Ok(()), Some(e)) => expand(&e),
-        (Err(errors), _) => {
-            let mut tokens = fallback(input, role);
+        (Err(errors), parsed) => {
+            let mut tokens = fallback(input, role, parsed.as_ref());
             tokens.extend(errors.to_compile_error());
             tokens
         }
-        (Ok(()), None) => fallback(input, role),
+        (Ok(()), None) => fallback(input, role, None),
     };
     if std::env::var_os("REX_MACROS_DEBUG").is_some() {
         eprintln!(
@@ -39,13 +39,27 @@ pub(crate) fn derive(input: &DeriveInput, role: Role) -> TokenStream {
 /// After an error, still implement the trait (with bodies that are never
 /// run, since the crate does not compile) so the user sees their mistake and
 /// not a cascade of "trait not implemented" errors.
-fn fallback(input: &DeriveInput, role: Role) -> TokenStream {
+fn fallback(input: &DeriveInput, role: Role, parsed: Option<&Enum<'_>>) -> TokenStream {
     if !matches!(input.data, syn::Data::Enum(_)) || !input.generics.params.is_empty() {
         return TokenStream::new();
     }
     let ident = &input.ident;
     let trait_path = trait_path(role);
+    // The app's `type Protocol = …` would fail too without this.
+    let protocol = match parsed.and_then(|e| e.events.as_ref()) {
+        Some(events) if role == Role::Message => quote! {
+            const _: () = {
+                #[automatically_derived]
+                impl ::rex::__private::Protocol for #ident {
+                    const APP: &'static str = "";
+                    type Event = #events;
+                }
+            };
+        },
+        _ => TokenStream::new(),
+    };
     quote! {
+        #protocol
         const _: () = {
             #[automatically_derived]
             impl #trait_path for #ident {
@@ -75,9 +89,11 @@ fn expand(e: &Enum<'_>) -> TokenStream {
     let codec = expand_codec(e);
     let extra = match e.role {
         Role::Message => {
+            let protocol = expand_protocol(e);
             let handler = expand_message_handler(e);
             let client = expand_client(e);
             quote! {
+                #protocol
                 ::rex::__private::if_server! { #handler }
                 ::rex::__private::if_client! { #client }
             }
@@ -241,16 +257,35 @@ fn expand_codec(e: &Enum<'_>) -> TokenStream {
     }
 }
 
-/// `{Enum}Handler`: one method per message kind, and `dispatch`.
+/// The `Protocol` impl: the app id and the event enum the attribute names.
+fn expand_protocol(e: &Enum<'_>) -> TokenStream {
+    let ident = e.ident;
+    // `valid` made sure both are there.
+    let (Some(app), Some(events)) = (&e.app, &e.events) else {
+        return TokenStream::new();
+    };
+    quote! {
+        const _: () = {
+            #[automatically_derived]
+            impl ::rex::__private::Protocol for #ident {
+                const APP: &'static str = #app;
+                type Event = #events;
+            }
+        };
+    }
+}
+
+/// `{Enum}Handler`: one method per message kind, and the `Dispatch` impl
+/// that routes each message to its method for every app implementing it.
 fn expand_message_handler(e: &Enum<'_>) -> TokenStream {
     let ident = e.ident;
     let vis = e.vis;
     let trait_ident = format_ident!("{}Handler", ident);
     let trait_doc = format!(
         "Handles [`{ident}`] messages on the server, one method per kind.\n\n\
-         Implement it for your app and route to it from `RexApp::message` with \
-         `self.dispatch(cx, from, msg)`. Each method gets the session that sent \
-         the message; return `Err(Reject::new(\"…\"))` to refuse it."
+         Implement it for an app whose `RexApp::Protocol` is `{ident}`: the server \
+         routes every message to the method of its kind. Each method gets the \
+         session that sent the message; return `Err(Reject::new(\"…\"))` to refuse it."
     );
     let methods = e.variants.iter().map(|v| {
         let method = method_ident(v);
@@ -277,39 +312,44 @@ fn expand_message_handler(e: &Enum<'_>) -> TokenStream {
             ) -> ::core::result::Result<(), ::rex::__private::Reject>;
         }
     });
+    let app = Ident::new("__RexApp", Span::call_site());
     let arms = e.variants.iter().map(|v| {
         let variant = v.ident;
         let method = method_ident(v);
+        let call = quote!(<#app as #trait_ident>::#method);
         match &v.shape {
             Shape::Unit => quote! {
-                #ident::#variant => <Self as #trait_ident>::#method(self, cx, from),
+                #ident::#variant => #call(app, cx, from),
             },
             Shape::Newtype(_) => quote! {
-                #ident::#variant(value) => <Self as #trait_ident>::#method(self, cx, from, value),
+                #ident::#variant(value) => #call(app, cx, from, value),
             },
             Shape::Struct(fields) => {
                 let names: Vec<_> = fields.iter().map(|f| f.ident).collect();
                 quote! {
-                    #ident::#variant { #(#names),* } => <Self as #trait_ident>::#method(self, cx, from, #(#names),*),
+                    #ident::#variant { #(#names),* } => #call(app, cx, from, #(#names),*),
                 }
             }
         }
     });
+    // `match self {}` on an empty enum is fine by value.
     quote! {
         #[doc = #trait_doc]
         // A private protocol enum need not use every generated trait.
         #[allow(dead_code)]
-        #vis trait #trait_ident: ::rex::__private::RexApp {
+        #vis trait #trait_ident: ::rex::__private::RexApp<Protocol = #ident> {
             #(#methods)*
+        }
 
-            /// Calls the method of `msg`'s kind.
+        #[automatically_derived]
+        impl<#app: #trait_ident> ::rex::__private::Dispatch<#app> for #ident {
             fn dispatch(
-                &mut self,
-                cx: &mut ::rex::__private::Context<'_, Self>,
+                self,
+                app: &mut #app,
+                cx: &mut ::rex::__private::Context<'_, #app>,
                 from: ::rex::__private::SessionId,
-                msg: #ident,
             ) -> ::core::result::Result<(), ::rex::__private::Reject> {
-                match msg {
+                match self {
                     #(#arms)*
                 }
             }
@@ -317,83 +357,121 @@ fn expand_message_handler(e: &Enum<'_>) -> TokenStream {
     }
 }
 
-/// `{Enum}Client`: one sending method per message kind, for `rex::Client`.
+/// `{Enum}Client`: the generic client of this protocol, wrapped in a type
+/// whose only methods are one sending stub per message kind (so no kind can
+/// be shadowed by a generic method); the rest through `Deref`.
 fn expand_client(e: &Enum<'_>) -> TokenStream {
     let ident = e.ident;
     let vis = e.vis;
-    let trait_ident = format_ident!("{}Client", ident);
-    let trait_doc = format!(
-        "Typed stubs for sending [`{ident}`] messages: one method per kind, \
-         implemented for `rex::Client<{ident}, _>`.\n\n\
+    let client_ident = format_ident!("{}Client", ident);
+    let client = quote!(::rex::__private::Client<#ident>);
+    let struct_doc = format!(
+        "A client of the [`{ident}`] protocol with one sending method per message kind.\n\n\
          Each method sends its message and waits until the app has handled it, \
          retrying on network failures without the app handling it twice; it \
-         returns the `Receipt`, or the app's refusal as `ClientError::Rejected`."
+         returns the `Receipt`, or the app's refusal as `ClientError::Rejected`. \
+         Everything else of `rex::Client<{ident}>` (events, snapshots, the session) \
+         is reachable through `Deref`. Build one with `{client_ident}::builder(url)` \
+         or `{client_ident}::connect(url)` (also `rex::TypedClient` methods)."
     );
     let future = quote! {
         impl ::core::future::Future<
             Output = ::core::result::Result<::rex::__private::Receipt, ::rex::__private::ClientError>,
         > + ::core::marker::Send + '_
     };
-    let signatures: Vec<TokenStream> = e
-        .variants
-        .iter()
-        .map(|v| {
-            let method = method_ident(v);
-            let params = match &v.shape {
-                Shape::Unit => quote!(),
-                Shape::Newtype(ty) => quote!(, value: impl ::core::convert::Into<#ty>),
-                Shape::Struct(fields) => {
-                    let params = fields.iter().map(|f| {
-                        let (name, ty) = (f.ident, f.ty);
-                        quote!(, #name: impl ::core::convert::Into<#ty>)
-                    });
-                    quote!(#(#params)*)
-                }
-            };
-            quote!(fn #method(&self #params) -> #future)
-        })
-        .collect();
-    let declarations = e.variants.iter().zip(&signatures).map(|(v, signature)| {
+    let stubs = e.variants.iter().map(|v| {
+        let method = method_ident(v);
         let docs = docs_or(v, format!("Sends [`{ident}::{}`].", v.ident));
-        quote! {
-            #docs
-            #signature;
-        }
-    });
-    let definitions = e.variants.iter().zip(&signatures).map(|(v, signature)| {
         let variant = v.ident;
-        let value = match &v.shape {
-            Shape::Unit => quote!(#ident::#variant),
-            Shape::Newtype(_) => quote!(#ident::#variant(::core::convert::Into::into(value))),
+        let (params, value) = match &v.shape {
+            Shape::Unit => (quote!(), quote!(#ident::#variant)),
+            Shape::Newtype(ty) => (
+                quote!(, value: impl ::core::convert::Into<#ty>),
+                quote!(#ident::#variant(::core::convert::Into::into(value))),
+            ),
             Shape::Struct(fields) => {
+                let params = fields.iter().map(|f| {
+                    let (name, ty) = (f.ident, f.ty);
+                    quote!(, #name: impl ::core::convert::Into<#ty>)
+                });
                 let inits = fields.iter().map(|f| {
                     let name = f.ident;
                     quote!(#name: ::core::convert::Into::into(#name))
                 });
-                quote!(#ident::#variant { #(#inits),* })
+                (quote!(#(#params)*), quote!(#ident::#variant { #(#inits),* }))
             }
         };
         quote! {
-            #signature {
-                ::rex::__private::Client::send(self, &#value)
+            #docs
+            #[allow(clippy::too_many_arguments)]
+            #vis fn #method(&self #params) -> #future {
+                <#client>::send(&self.client, &#value)
             }
         }
     });
-    let event = Ident::new("__RexEvent", Span::call_site());
+    // `builder` and `connect` as inherent functions too, for the common
+    // case; a kind that takes one of those names keeps it, and the
+    // `TypedClient` functions remain.
+    let taken = |name: &str| e.variants.iter().any(|v| v.method == name);
+    let builder = (!taken("builder")).then(|| {
+        quote! {
+            /// Starts configuring a client for the server at `endpoint` (a
+            /// URL such as `"http://192.168.1.20:7700"`, a room found by
+            /// discovery, or a socket address).
+            #vis fn builder(
+                endpoint: impl ::rex::__private::IntoEndpoint,
+            ) -> ::rex::__private::ClientBuilder<Self> {
+                <Self as ::rex::__private::TypedClient>::builder(endpoint)
+            }
+        }
+    });
+    let connect = (!taken("connect")).then(|| {
+        quote! {
+            /// Connects to the server at `endpoint` with a new session with
+            /// no name and the default settings.
+            #vis async fn connect(
+                endpoint: impl ::rex::__private::IntoEndpoint,
+            ) -> ::core::result::Result<Self, ::rex::__private::ClientError> {
+                <Self as ::rex::__private::TypedClient>::builder(endpoint).connect().await
+            }
+        }
+    });
     quote! {
-        #[doc = #trait_doc]
-        // A private protocol enum need not use every generated trait.
+        #[doc = #struct_doc]
+        // A private protocol enum need not use every generated item.
         #[allow(dead_code)]
-        #vis trait #trait_ident {
-            #(#declarations)*
+        #[derive(::core::clone::Clone, ::core::fmt::Debug)]
+        #vis struct #client_ident {
+            client: #client,
+        }
+
+        #[allow(dead_code)]
+        impl #client_ident {
+            #builder
+            #connect
+            #(#stubs)*
         }
 
         #[automatically_derived]
-        impl<#event> #trait_ident for ::rex::__private::Client<#ident, #event>
-        where
-            #event: ::rex::__private::RexEvent + ::core::marker::Send + 'static,
-        {
-            #(#definitions)*
+        impl ::rex::__private::TypedClient for #client_ident {
+            type Protocol = #ident;
+
+            fn from_client(client: #client) -> Self {
+                #client_ident { client }
+            }
+
+            fn client(&self) -> &#client {
+                &self.client
+            }
+        }
+
+        #[automatically_derived]
+        impl ::core::ops::Deref for #client_ident {
+            type Target = #client;
+
+            fn deref(&self) -> &#client {
+                &self.client
+            }
         }
     }
 }

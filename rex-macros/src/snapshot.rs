@@ -10,6 +10,7 @@ use crate::expand::derive;
 
 const MESSAGE: &str = r#"
 /// What a player's phone can say to the TV.
+#[rex(app = "chat", events = ChatEvent)]
 pub enum ChatMsg {
     /// Say something to the whole room.
     Say { text: String },

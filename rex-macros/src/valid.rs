@@ -9,33 +9,22 @@ use crate::ctxt::Ctxt;
 /// The longest kind name accepted (docs/protocol.md, "Kinds").
 pub(crate) const MAX_KIND_LEN: usize = 64;
 
-/// Methods of `rex::Client` (inherent and from its trait impls): a stub of
-/// the same name would be shadowed or ambiguous.
-const CLIENT_METHODS: &[&str] = &[
-    "builder",
-    "clone",
-    "clone_from",
-    "connect",
-    "credentials",
-    "endpoint",
-    "events",
-    "events_from",
-    "fmt",
-    "info",
-    "joined_at",
-    "rejoin",
-    "restored",
-    "send",
-    "session",
-];
-
-/// Methods the generated traits already have.
-const MESSAGE_HANDLER_METHODS: &[&str] = &["dispatch"];
+/// Methods the generated event handler trait has besides one per kind.
 const EVENT_HANDLER_METHODS: &[&str] = &["handle", "unknown", "resync"];
+
+/// The longest app id accepted.
+pub(crate) const MAX_APP_LEN: usize = 64;
 
 /// Parameters the generated methods take before the variant's fields.
 const MESSAGE_PARAMS: &[&str] = &["cx", "from"];
 const EVENT_PARAMS: &[&str] = &["meta"];
+
+/// Whether `app` may be an app id: 1 to 64 ASCII letters, digits, `_`,
+/// `-` or `.`, starting with a letter (it goes into URLs, DNS-SD TXT
+/// records and error messages).
+pub(crate) fn is_valid_app(app: &str) -> bool {
+    is_valid_kind(app) && app.len() <= MAX_APP_LEN
+}
 
 /// Whether `kind` may be used as a kind on the wire: 1 to 64 ASCII letters,
 /// digits, `_`, `-` or `.`, starting with a letter.
@@ -58,11 +47,15 @@ pub(crate) fn check(cx: &mut Ctxt, e: &Enum<'_>) {
             ),
         );
     }
+    check_protocol_attrs(cx, e);
     let mut kinds: HashMap<&str, &syn::Ident> = HashMap::new();
     let mut methods: HashMap<&str, &syn::Ident> = HashMap::new();
-    let (reserved, params): (&[&[&str]], &[&str]) = match e.role {
-        Role::Message => (&[MESSAGE_HANDLER_METHODS, CLIENT_METHODS], MESSAGE_PARAMS),
-        Role::Event => (&[EVENT_HANDLER_METHODS], EVENT_PARAMS),
+    // The message side generates only one method per kind (the handler
+    // trait's and the client's stubs, each on a type of its own); the event
+    // handler trait has methods of its own beside them.
+    let (reserved, params): (&[&str], &[&str]) = match e.role {
+        Role::Message => (&[], MESSAGE_PARAMS),
+        Role::Event => (EVENT_HANDLER_METHODS, EVENT_PARAMS),
     };
     for v in &e.variants {
         if !is_valid_kind(&v.kind) {
@@ -91,23 +84,14 @@ pub(crate) fn check(cx: &mut Ctxt, e: &Enum<'_>) {
                 ),
             );
         }
-        let owner = if CLIENT_METHODS.contains(&v.method.as_str()) && e.role == Role::Message {
-            Some("`rex::Client` already has".to_owned())
-        } else if reserved[0].contains(&v.method.as_str()) {
-            Some(format!(
-                "the generated `{}Handler` trait already has",
-                e.ident
-            ))
-        } else {
-            None
-        };
-        if let Some(owner) = owner {
+        if reserved.contains(&v.method.as_str()) {
             cx.error_spanned_by(
                 v.ident,
                 format!(
-                    "variant `{}` would generate the method `{}`, which {owner}; rename the \
-                     variant and add `#[rex(rename = \"{}\")]` to keep its kind on the wire",
-                    v.ident, v.method, v.kind
+                    "variant `{}` would generate the method `{}`, which the generated `{}Handler` \
+                     trait already has; rename the variant and add `#[rex(rename = \"{}\")]` to \
+                     keep its kind on the wire",
+                    v.ident, v.method, e.ident, v.kind
                 ),
             );
         }
@@ -132,6 +116,60 @@ pub(crate) fn check(cx: &mut Ctxt, e: &Enum<'_>) {
                         ),
                     );
                 }
+            }
+        }
+    }
+}
+
+/// A message enum names its app and its events; an event enum names
+/// neither.
+fn check_protocol_attrs(cx: &mut Ctxt, e: &Enum<'_>) {
+    match e.role {
+        Role::Message => {
+            match &e.app {
+                Some(app) if !is_valid_app(&app.value()) => cx.push(syn::Error::new(
+                    app.span(),
+                    format!(
+                        "`{}` is not a valid app id: use 1 to {MAX_APP_LEN} ASCII letters, \
+                         digits, `_`, `-` or `.`, starting with a letter (lowercase and `-` \
+                         read best: \"trivia-night\")",
+                        app.value()
+                    ),
+                )),
+                Some(_) => {}
+                None => cx.error_spanned_by(
+                    e.ident,
+                    format!(
+                        "a message enum names its app and its event enum: add \
+                         `#[rex(app = \"your-app\", events = YourEvent)]` to `{}`",
+                        e.ident
+                    ),
+                ),
+            }
+            if e.app.is_some() && e.events.is_none() {
+                cx.error_spanned_by(
+                    e.ident,
+                    format!(
+                        "`{}` names its app but not its events: add `events = YourEvent` (the \
+                         enum that derives RexEvent) to its `#[rex(…)]`",
+                        e.ident
+                    ),
+                );
+            }
+        }
+        Role::Event => {
+            if let Some(app) = &e.app {
+                cx.push(syn::Error::new(
+                    app.span(),
+                    "`app` goes on the message enum (`#[rex(app = \"…\", events = ThisEnum)]`), \
+                     not on the event enum",
+                ));
+            }
+            if let Some(events) = &e.events {
+                cx.error_spanned_by(
+                    events,
+                    "`events` goes on the message enum and names this event enum there",
+                );
             }
         }
     }

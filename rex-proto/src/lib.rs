@@ -1,9 +1,10 @@
 //! Wire types of the REx protocol, version 0.
 //!
 //! This crate is pure data: identifiers, the JSON bodies of every request and
-//! response, the error codes, the path constants, and the two traits an app's
-//! protocol implements ([`RexMessage`] for what clients send, [`RexEvent`] for
-//! what the app appends to the log). It does no I/O and pulls in no async
+//! response, the error codes, the path constants, and the traits an app's protocol
+//! implements ([`RexMessage`] for what clients send, [`RexEvent`] for what
+//! the app appends to the log, and [`Protocol`], which names both and the
+//! app's id with one type). It does no I/O and pulls in no async
 //! runtime, so a client of any kind (a phone build, a CLI, a test) can use it.
 //!
 //! The normative description of the protocol is `docs/protocol.md` in the
@@ -25,6 +26,7 @@ mod error;
 mod ids;
 mod kind;
 pub mod path;
+mod protocol;
 
 pub use body::{
     CreateSession, EventRecord, Info, PostMessage, Receipt, SessionCreated, SnapshotRecord,
@@ -33,6 +35,7 @@ pub use dynamic::Dynamic;
 pub use error::{ErrorBody, ErrorCode};
 pub use ids::{Epoch, EventIndex, ParseIdError, SessionId, SessionToken};
 pub use kind::{DataEncoder, DataObject, DecodeError, EncodeError, RexEvent, RexMessage};
+pub use protocol::Protocol;
 
 /// The protocol version this crate speaks; it is the `v0` in every path and
 /// the `protocol` field of [`Info`].

@@ -8,15 +8,19 @@
 //! and resumes by index after a disconnect.
 //!
 //! An app declares its protocol as two enums implementing [`RexMessage`]
-//! (what phones send) and [`RexEvent`] (what the app appends), and its logic
-//! as a [`RexApp`]. The [`Server`] runs the app as an actor behind HTTP/1.1;
-//! the wire protocol is specified in `docs/protocol.md`.
+//! (what phones send) and [`RexEvent`] (what the app appends); the message
+//! enum names the app id and the event enum, so that one type is the
+//! [`Protocol`]. Its logic is a [`RexApp`] plus the handler trait the
+//! derive generates, one method per message kind. The [`Server`] runs the
+//! app as an actor behind HTTP/1.1; the wire protocol is specified in
+//! `docs/protocol.md`.
 //!
 //! ```no_run
 //! use rex::{Context, Reject, RexApp, RexEvent, RexMessage, Server, SessionId};
 //!
 //! /// What phones send.
 //! #[derive(Debug, RexMessage)]
+//! #[rex(app = "ping-pong", events = Event)]
 //! pub enum Msg {
 //!     /// Ask the TV for a pong.
 //!     Ping,
@@ -32,13 +36,7 @@
 //! struct PingPong;
 //!
 //! impl RexApp for PingPong {
-//!     type Message = Msg;
-//!     type Event = Event;
-//!     const ID: &'static str = "ping-pong";
-//!
-//!     fn message(&mut self, cx: &mut Context<'_, Self>, from: SessionId, msg: Msg) -> Result<(), Reject> {
-//!         self.dispatch(cx, from, msg) // routes to `MsgHandler::ping`
-//!     }
+//!     type Protocol = Msg;
 //! }
 //!
 //! impl MsgHandler for PingPong {
@@ -56,8 +54,9 @@
 //! }
 //! ```
 //!
-//! A phone talks to it with the typed [`Client`] and the generated stubs:
-//! `client.ping().await?` sends a `Ping` (see `docs/client.md`).
+//! A phone talks to it with the generated `MsgClient` (a typed [`Client`]
+//! with one method per message kind): `client.ping().await?` sends a `Ping`
+//! (see `docs/client.md`).
 //!
 //! Cargo features: `server` (the runtime above) and `client` (for the typed
 //! client), both on by default; a phone build can turn `server` off.
@@ -68,15 +67,17 @@ extern crate self as rex;
 
 pub use rex_proto::{
     path, CreateSession, DataEncoder, DataObject, DecodeError, EncodeError, Epoch, ErrorBody,
-    ErrorCode, EventIndex, EventRecord, Info, ParseIdError, PostMessage, Receipt, RexEvent,
-    RexMessage, SessionCreated, SessionId, SessionToken, SnapshotRecord, PROTOCOL_VERSION,
+    ErrorCode, EventIndex, EventRecord, Info, ParseIdError, PostMessage, Protocol, Receipt,
+    RexEvent, RexMessage, SessionCreated, SessionId, SessionToken, SnapshotRecord,
+    PROTOCOL_VERSION,
 };
 
 /// Derives [`RexEvent`] (with the `{Enum}Handler` trait) for an enum of
 /// events. See the `rex-macros` crate.
 pub use rex_macros::RexEvent;
-/// Derives [`RexMessage`] (with the `{Enum}Handler` routing trait and the
-/// `{Enum}Client` stubs) for an enum of messages. See the `rex-macros` crate.
+/// Derives [`RexMessage`] and [`Protocol`] (with the `{Enum}Handler` trait
+/// and its routing, and the `{Enum}Client` stubs) for an enum of messages,
+/// named with `#[rex(app = "…", events = …)]`. See the `rex-macros` crate.
 pub use rex_macros::RexMessage;
 
 /// The wire types, as a module (everything in it is also at the crate root).
@@ -103,13 +104,13 @@ pub use discovery::{discover, discover_one, Discovery, DiscoveryError, Discovery
 #[cfg(feature = "client")]
 pub use client::{
     Client, ClientBuilder, ClientError, Credentials, Endpoint, Event, EventMeta, EventStream,
-    IntoEndpoint, Resync, ResyncCause, RetryPolicy, StateAt, StreamItem,
+    IntoEndpoint, Resync, ResyncCause, RetryPolicy, StateAt, StreamItem, TypedClient,
 };
 
 #[cfg(feature = "server")]
 pub use server::{
-    AppHandle, AppStopped, Assets, Context, Reject, Retention, RexApp, Scheduled, Server,
-    ServerBuilder, Snapshot,
+    AppHandle, AppStopped, Assets, Context, Dispatch, EventOf, Reject, Retention, RexApp,
+    Scheduled, Server, ServerBuilder, Snapshot,
 };
 
 /// What the derive macros' generated code refers to. Not public API: it may
@@ -117,14 +118,18 @@ pub use server::{
 #[doc(hidden)]
 pub mod __private {
     pub use crate::{
-        DataEncoder, DataObject, DecodeError, EncodeError, Receipt, RexEvent, RexMessage, SessionId,
+        DataEncoder, DataObject, DecodeError, EncodeError, Protocol, Receipt, RexEvent, RexMessage,
+        SessionId,
     };
     pub use serde_json::Value;
 
     #[cfg(feature = "client")]
-    pub use crate::client::{Client, ClientError, EventMeta, Resync, StreamItem};
+    pub use crate::client::{
+        Client, ClientBuilder, ClientError, EventMeta, IntoEndpoint, Resync, StreamItem,
+        TypedClient,
+    };
     #[cfg(feature = "server")]
-    pub use crate::server::{Context, Reject, RexApp};
+    pub use crate::server::{Context, Dispatch, Reject, RexApp};
 
     pub use crate::{__rex_if_client as if_client, __rex_if_server as if_server};
 }

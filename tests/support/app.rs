@@ -5,10 +5,11 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use rex::{Context, Reject, RexApp, RexEvent, RexMessage, SessionId, Snapshot};
+use rex::{Context, Dispatch, Reject, RexApp, RexEvent, RexMessage, SessionId, Snapshot};
 
 /// Messages of the test app: every shape (unit, newtype, struct).
 #[derive(Clone, Debug, PartialEq, Eq, RexMessage)]
+#[rex(app = "test", events = TestEvent)]
 pub enum TestMsg {
     /// Emits nothing.
     Noop,
@@ -47,9 +48,7 @@ pub struct TestApp {
 }
 
 impl RexApp for TestApp {
-    type Message = TestMsg;
-    type Event = TestEvent;
-    const ID: &'static str = "test";
+    type Protocol = TestMsg;
 
     fn join(
         &mut self,
@@ -64,14 +63,27 @@ impl RexApp for TestApp {
         Ok(())
     }
 
-    fn message(
-        &mut self,
-        cx: &mut Context<'_, Self>,
+    /// How many `tag` messages the app handled (each appended one `tick`),
+    /// and who asked: enough for the JavaScript client's snapshot tests.
+    fn snapshot(&self, viewer: Option<SessionId>) -> Option<Snapshot> {
+        Some(Snapshot::new(&serde_json::json!({
+            "tags": self.handled.get("tag").copied().unwrap_or(0),
+            "viewer": viewer,
+        })))
+    }
+}
+
+/// Routing by hand (rather than with the derived `TestMsgHandler`): the
+/// app counts every message, whatever its kind, before handling it.
+impl Dispatch<TestApp> for TestMsg {
+    fn dispatch(
+        self,
+        app: &mut TestApp,
+        cx: &mut Context<'_, TestApp>,
         _from: SessionId,
-        msg: TestMsg,
     ) -> Result<(), Reject> {
-        *self.handled.entry(msg.kind()).or_default() += 1;
-        match msg {
+        *app.handled.entry(self.kind()).or_default() += 1;
+        match self {
             TestMsg::Noop => {}
             TestMsg::Burst(n) => {
                 for i in 0..n {
@@ -93,8 +105,8 @@ impl RexApp for TestApp {
                 return Err(Reject::new("rejected after emitting, on purpose"));
             }
             TestMsg::Count => {
-                self.counts += 1;
-                cx.emit(TestEvent::Counted { times: self.counts });
+                app.counts += 1;
+                cx.emit(TestEvent::Counted { times: app.counts });
             }
             TestMsg::Later { ms } => {
                 cx.after(Duration::from_millis(ms), |_, cx| {
@@ -104,7 +116,7 @@ impl RexApp for TestApp {
                 });
             }
             TestMsg::Slow { ms } => {
-                if let Some(started) = &self.slow_started {
+                if let Some(started) = &app.slow_started {
                     let _ = started.send(());
                 }
                 std::thread::sleep(Duration::from_millis(ms));
@@ -112,14 +124,5 @@ impl RexApp for TestApp {
             }
         }
         Ok(())
-    }
-
-    /// How many `tag` messages the app handled (each appended one `tick`),
-    /// and who asked: enough for the JavaScript client's snapshot tests.
-    fn snapshot(&self, viewer: Option<SessionId>) -> Option<Snapshot> {
-        Some(Snapshot::new(&serde_json::json!({
-            "tags": self.handled.get("tag").copied().unwrap_or(0),
-            "viewer": viewer,
-        })))
     }
 }

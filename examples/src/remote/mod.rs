@@ -26,7 +26,6 @@ pub use protocol::{RemoteEvent, RemoteEventHandler, RemoteMsg, RemoteMsgClient, 
 pub use tracks::Track;
 pub use view::PlayerView;
 
-/// A typed remote: sends [`RemoteMsg`]s (with the generated
-/// [`RemoteMsgClient`] methods: `remote.volume_up().await?`) and reads
-/// [`RemoteEvent`]s.
-pub type RemoteClient = rex::Client<RemoteMsg, RemoteEvent>;
+/// A typed remote: sends [`RemoteMsg`]s (one generated method per kind:
+/// `remote.volume_up().await?`) and reads [`RemoteEvent`]s.
+pub type RemoteClient = RemoteMsgClient;

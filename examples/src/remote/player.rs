@@ -255,9 +255,7 @@ fn signed_seconds(ms: i64) -> String {
 }
 
 impl RexApp for RemoteApp {
-    type Message = RemoteMsg;
-    type Event = RemoteEvent;
-    const ID: &'static str = "media-player";
+    type Protocol = RemoteMsg;
 
     fn start(&mut self, cx: &mut Context<'_, Self>) {
         if self.autoplay {
@@ -265,15 +263,6 @@ impl RexApp for RemoteApp {
             // play anyway.
             let _ = self.resume(cx);
         }
-    }
-
-    fn message(
-        &mut self,
-        cx: &mut Context<'_, Self>,
-        from: SessionId,
-        msg: RemoteMsg,
-    ) -> Result<(), Reject> {
-        self.dispatch(cx, from, msg)
     }
 
     /// The whole view, for every reader alike: the player has no secrets.
@@ -542,7 +531,7 @@ mod tests {
         async fn send(&self, msg: RemoteMsg) -> Result<(), String> {
             let from = self.remote;
             self.handle
-                .run(move |app, cx| app.message(cx, from, msg))
+                .run(move |app, cx| rex::Dispatch::dispatch(msg, app, cx, from))
                 .await
                 .unwrap()
                 .map_err(|r| r.reason().to_owned())

@@ -22,6 +22,7 @@ use rex::{RexEvent, RexMessage};
 /// `volume_up`, `next`) applies to the state at the moment it is handled,
 /// not to what the sender's screen showed.
 #[derive(Clone, Debug, PartialEq, Eq, RexMessage)]
+#[rex(app = "media-player", events = RemoteEvent)]
 pub enum RemoteMsg {
     /// Start or resume playing. Accepted (and does nothing) while playing.
     Play,

@@ -1,7 +1,7 @@
 //! A trivia player driven by code: the `--demo` bots and the tests' players.
 //!
-//! A bot is a typed [`Client`] that follows the log and answers each
-//! question through the generated [`TriviaMsgClient`] stub, after a delay
+//! A bot is a typed client ([`TriviaMsgClient`]) that follows the log and answers each
+//! question through its generated stub, after a delay
 //! and with a choice that its `decide` function picks. Bots know the
 //! answer key (they are in the same process as the question set), so
 //! `decide` sets how often they are right; how random that is is up to the
@@ -11,13 +11,13 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use rex::{Client, ClientError, SessionId, StreamItem};
+use rex::{ClientError, SessionId, StreamItem};
 
-use super::protocol::{Standing, TriviaEvent, TriviaMsg, TriviaMsgClient};
+use super::protocol::{Standing, TriviaEvent, TriviaMsgClient};
 use super::questions::Question;
 
 /// A typed client of the trivia protocol.
-pub type TriviaClient = Client<TriviaMsg, TriviaEvent>;
+pub type TriviaClient = TriviaMsgClient;
 
 /// A question as a bot sees it, with the correct answer looked up in the
 /// key.

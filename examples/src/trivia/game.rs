@@ -346,9 +346,7 @@ fn clean_name(name: &str) -> String {
 }
 
 impl RexApp for TriviaApp {
-    type Message = TriviaMsg;
-    type Event = TriviaEvent;
-    const ID: &'static str = "trivia";
+    type Protocol = TriviaMsg;
 
     fn join(
         &mut self,
@@ -380,15 +378,6 @@ impl RexApp for TriviaApp {
             },
         );
         Ok(())
-    }
-
-    fn message(
-        &mut self,
-        cx: &mut Context<'_, Self>,
-        from: SessionId,
-        msg: TriviaMsg,
-    ) -> Result<(), Reject> {
-        self.dispatch(cx, from, msg)
     }
 }
 
@@ -582,7 +571,7 @@ mod tests {
         /// Sends a message as `from`, as `POST /messages` would.
         async fn send(&self, from: SessionId, msg: TriviaMsg) -> Result<(), String> {
             self.handle
-                .run(move |app, cx| app.message(cx, from, msg))
+                .run(move |app, cx| rex::Dispatch::dispatch(msg, app, cx, from))
                 .await
                 .unwrap()
                 .map_err(|r| r.reason().to_owned())

@@ -9,8 +9,10 @@
 use rex::{RexEvent, RexMessage, SessionId};
 use serde::{Deserialize, Serialize};
 
-/// What a phone can say to the room.
+/// What a phone can say to the room: the trivia protocol, whose events
+/// are [`TriviaEvent`]s.
 #[derive(Clone, Debug, PartialEq, Eq, RexMessage)]
+#[rex(app = "trivia", events = TriviaEvent)]
 pub enum TriviaMsg {
     /// Start the game (or a new one, after the final standings). Only the
     /// host — the first session that joined the room — may start it.

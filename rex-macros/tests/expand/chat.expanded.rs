@@ -99,12 +99,20 @@ const _: () = {
     }
 };
 
+const _: () = {
+    #[automatically_derived]
+    impl ::rex::__private::Protocol for ChatMsg {
+        const APP: &'static str = "chat";
+        type Event = ChatEvent;
+    }
+};
+
 // ::rex::__private::if_server! { … }: present when rex's `server` feature is on
 /**Handles [`ChatMsg`] messages on the server, one method per kind.
 
-Implement it for your app and route to it from `RexApp::message` with `self.dispatch(cx, from, msg)`. Each method gets the session that sent the message; return `Err(Reject::new("…"))` to refuse it.*/
+Implement it for an app whose `RexApp::Protocol` is `ChatMsg`: the server routes every message to the method of its kind. Each method gets the session that sent the message; return `Err(Reject::new("…"))` to refuse it.*/
 #[allow(dead_code)]
-pub trait ChatMsgHandler: ::rex::__private::RexApp {
+pub trait ChatMsgHandler: ::rex::__private::RexApp<Protocol = ChatMsg> {
     /// Say something to the whole room.
     #[allow(clippy::too_many_arguments)]
     fn say(
@@ -137,79 +145,59 @@ pub trait ChatMsgHandler: ::rex::__private::RexApp {
         cx: &mut ::rex::__private::Context<'_, Self>,
         from: ::rex::__private::SessionId,
     ) -> ::core::result::Result<(), ::rex::__private::Reject>;
-    /// Calls the method of `msg`'s kind.
+}
+#[automatically_derived]
+impl<__RexApp: ChatMsgHandler> ::rex::__private::Dispatch<__RexApp> for ChatMsg {
     fn dispatch(
-        &mut self,
-        cx: &mut ::rex::__private::Context<'_, Self>,
+        self,
+        app: &mut __RexApp,
+        cx: &mut ::rex::__private::Context<'_, __RexApp>,
         from: ::rex::__private::SessionId,
-        msg: ChatMsg,
     ) -> ::core::result::Result<(), ::rex::__private::Reject> {
-        match msg {
-            ChatMsg::Say { text } => <Self as ChatMsgHandler>::say(self, cx, from, text),
+        match self {
+            ChatMsg::Say { text } => {
+                <__RexApp as ChatMsgHandler>::say(app, cx, from, text)
+            }
             ChatMsg::Whisper { to, text } => {
-                <Self as ChatMsgHandler>::whisper(self, cx, from, to, text)
+                <__RexApp as ChatMsgHandler>::whisper(app, cx, from, to, text)
             }
             ChatMsg::SetName(value) => {
-                <Self as ChatMsgHandler>::set_name(self, cx, from, value)
+                <__RexApp as ChatMsgHandler>::set_name(app, cx, from, value)
             }
-            ChatMsg::Leave => <Self as ChatMsgHandler>::leave(self, cx, from),
+            ChatMsg::Leave => <__RexApp as ChatMsgHandler>::leave(app, cx, from),
         }
     }
 }
 
 // ::rex::__private::if_client! { … }: present when rex's `client` feature is on
-/**Typed stubs for sending [`ChatMsg`] messages: one method per kind, implemented for `rex::Client<ChatMsg, _>`.
+/**A client of the [`ChatMsg`] protocol with one sending method per message kind.
 
-Each method sends its message and waits until the app has handled it, retrying on network failures without the app handling it twice; it returns the `Receipt`, or the app's refusal as `ClientError::Rejected`.*/
+Each method sends its message and waits until the app has handled it, retrying on network failures without the app handling it twice; it returns the `Receipt`, or the app's refusal as `ClientError::Rejected`. Everything else of `rex::Client<ChatMsg>` (events, snapshots, the session) is reachable through `Deref`. Build one with `ChatMsgClient::builder(url)` or `ChatMsgClient::connect(url)` (also `rex::TypedClient` methods).*/
 #[allow(dead_code)]
-pub trait ChatMsgClient {
-    /// Say something to the whole room.
-    fn say(
-        &self,
-        text: impl ::core::convert::Into<String>,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<
-            ::rex::__private::Receipt,
-            ::rex::__private::ClientError,
-        >,
-    > + ::core::marker::Send + '_;
-    /// Say something to one player only.
-    fn whisper(
-        &self,
-        to: impl ::core::convert::Into<SessionId>,
-        text: impl ::core::convert::Into<String>,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<
-            ::rex::__private::Receipt,
-            ::rex::__private::ClientError,
-        >,
-    > + ::core::marker::Send + '_;
-    /// Change your display name.
-    fn set_name(
-        &self,
-        value: impl ::core::convert::Into<String>,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<
-            ::rex::__private::Receipt,
-            ::rex::__private::ClientError,
-        >,
-    > + ::core::marker::Send + '_;
-    /// Leave the room.
-    fn leave(
-        &self,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<
-            ::rex::__private::Receipt,
-            ::rex::__private::ClientError,
-        >,
-    > + ::core::marker::Send + '_;
+#[derive(::core::clone::Clone, ::core::fmt::Debug)]
+pub struct ChatMsgClient {
+    client: ::rex::__private::Client<ChatMsg>,
 }
-#[automatically_derived]
-impl<__RexEvent> ChatMsgClient for ::rex::__private::Client<ChatMsg, __RexEvent>
-where
-    __RexEvent: ::rex::__private::RexEvent + ::core::marker::Send + 'static,
-{
-    fn say(
+#[allow(dead_code)]
+impl ChatMsgClient {
+    /// Starts configuring a client for the server at `endpoint` (a
+    /// URL such as `"http://192.168.1.20:7700"`, a room found by
+    /// discovery, or a socket address).
+    pub fn builder(
+        endpoint: impl ::rex::__private::IntoEndpoint,
+    ) -> ::rex::__private::ClientBuilder<Self> {
+        <Self as ::rex::__private::TypedClient>::builder(endpoint)
+    }
+    /// Connects to the server at `endpoint` with a new session with
+    /// no name and the default settings.
+    pub async fn connect(
+        endpoint: impl ::rex::__private::IntoEndpoint,
+    ) -> ::core::result::Result<Self, ::rex::__private::ClientError> {
+        <Self as ::rex::__private::TypedClient>::builder(endpoint).connect().await
+    }
+    /// Say something to the whole room.
+    #[allow(clippy::too_many_arguments)]
+    pub fn say(
         &self,
         text: impl ::core::convert::Into<String>,
     ) -> impl ::core::future::Future<
@@ -218,14 +206,18 @@ where
             ::rex::__private::ClientError,
         >,
     > + ::core::marker::Send + '_ {
-        ::rex::__private::Client::send(
-            self,
+        <::rex::__private::Client<
+            ChatMsg,
+        >>::send(
+            &self.client,
             &ChatMsg::Say {
                 text: ::core::convert::Into::into(text),
             },
         )
     }
-    fn whisper(
+    /// Say something to one player only.
+    #[allow(clippy::too_many_arguments)]
+    pub fn whisper(
         &self,
         to: impl ::core::convert::Into<SessionId>,
         text: impl ::core::convert::Into<String>,
@@ -235,15 +227,19 @@ where
             ::rex::__private::ClientError,
         >,
     > + ::core::marker::Send + '_ {
-        ::rex::__private::Client::send(
-            self,
+        <::rex::__private::Client<
+            ChatMsg,
+        >>::send(
+            &self.client,
             &ChatMsg::Whisper {
                 to: ::core::convert::Into::into(to),
                 text: ::core::convert::Into::into(text),
             },
         )
     }
-    fn set_name(
+    /// Change your display name.
+    #[allow(clippy::too_many_arguments)]
+    pub fn set_name(
         &self,
         value: impl ::core::convert::Into<String>,
     ) -> impl ::core::future::Future<
@@ -252,12 +248,13 @@ where
             ::rex::__private::ClientError,
         >,
     > + ::core::marker::Send + '_ {
-        ::rex::__private::Client::send(
-            self,
-            &ChatMsg::SetName(::core::convert::Into::into(value)),
-        )
+        <::rex::__private::Client<
+            ChatMsg,
+        >>::send(&self.client, &ChatMsg::SetName(::core::convert::Into::into(value)))
     }
-    fn leave(
+    /// Leave the room.
+    #[allow(clippy::too_many_arguments)]
+    pub fn leave(
         &self,
     ) -> impl ::core::future::Future<
         Output = ::core::result::Result<
@@ -265,7 +262,24 @@ where
             ::rex::__private::ClientError,
         >,
     > + ::core::marker::Send + '_ {
-        ::rex::__private::Client::send(self, &ChatMsg::Leave)
+        <::rex::__private::Client<ChatMsg>>::send(&self.client, &ChatMsg::Leave)
+    }
+}
+#[automatically_derived]
+impl ::rex::__private::TypedClient for ChatMsgClient {
+    type Protocol = ChatMsg;
+    fn from_client(client: ::rex::__private::Client<ChatMsg>) -> Self {
+        ChatMsgClient { client }
+    }
+    fn client(&self) -> &::rex::__private::Client<ChatMsg> {
+        &self.client
+    }
+}
+#[automatically_derived]
+impl ::core::ops::Deref for ChatMsgClient {
+    type Target = ::rex::__private::Client<ChatMsg>;
+    fn deref(&self) -> &::rex::__private::Client<ChatMsg> {
+        &self.client
     }
 }
 

@@ -5,6 +5,7 @@ use rex::{Context, Reject, RexApp, RexEvent, RexMessage, SessionId};
 
 /// What a client sends: `say {text}`.
 #[derive(Clone, Debug, RexMessage)]
+#[rex(app = "bench", events = BenchEvent)]
 pub(crate) enum BenchMsg {
     Say { text: String },
 }
@@ -19,18 +20,7 @@ pub(crate) enum BenchEvent {
 pub(crate) struct BenchApp;
 
 impl RexApp for BenchApp {
-    type Message = BenchMsg;
-    type Event = BenchEvent;
-    const ID: &'static str = "bench";
-
-    fn message(
-        &mut self,
-        cx: &mut Context<'_, Self>,
-        from: SessionId,
-        msg: BenchMsg,
-    ) -> Result<(), Reject> {
-        self.dispatch(cx, from, msg)
-    }
+    type Protocol = BenchMsg;
 }
 
 impl BenchMsgHandler for BenchApp {

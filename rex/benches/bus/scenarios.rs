@@ -411,7 +411,7 @@ async fn end_to_end_once(side: Side, plan: &Plan) -> Result<Hist, BoxError> {
             r.open.load(Ordering::Relaxed) >= n
         })
         .await?;
-    let client = rex::Client::<BenchMsg, BenchEvent>::builder(server.addr)
+    let client = rex::Client::<BenchMsg>::builder(server.addr)
         .name("e2e")
         .connect()
         .await?;

@@ -437,8 +437,8 @@ fn room_json(room: &Room) -> Value {
 }
 
 /// An anonymous client of any app: it only reads.
-async fn reader(url: &str) -> Result<Client<Dynamic, Dynamic>, ClientError> {
-    Client::<Dynamic, Dynamic>::builder(url)
+async fn reader(url: &str) -> Result<Client<Dynamic>, ClientError> {
+    Client::<Dynamic>::builder(url)
         .anonymous()
         .connect()
         .await
@@ -590,7 +590,7 @@ async fn send(console: &mut Console<'_>, args: SendArgs) -> Result<(), Failure> 
         None => session::default_path().map_err(Failure::Message)?,
     };
     let mut sessions = session::Sessions::load(&path).map_err(Failure::Message)?;
-    let mut builder = Client::<Dynamic, Dynamic>::builder(server.as_str()).name(&args.name);
+    let mut builder = Client::<Dynamic>::builder(server.as_str()).name(&args.name);
     if let Some(saved) = sessions.get(&server) {
         builder = builder.restore(saved.clone());
     }

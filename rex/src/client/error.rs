@@ -133,6 +133,14 @@ pub enum ClientError {
         /// What did not fit.
         error: DecodeError,
     },
+    /// The server runs another app than the client's protocol is for (a
+    /// trivia client pointed at a chat room): nothing was sent.
+    WrongApp {
+        /// The app id of the client's protocol.
+        expected: &'static str,
+        /// The app id the server reported in `/info`.
+        found: String,
+    },
     /// The server answered something that is not protocol v0.
     Protocol {
         /// What was wrong.
@@ -258,6 +266,10 @@ impl fmt::Display for ClientError {
             ),
             ClientError::Encode(e) => e.fmt(f),
             ClientError::Decode { index, error } => write!(f, "event {index}: {error}"),
+            ClientError::WrongApp { expected, found } => write!(
+                f,
+                "this server runs the app `{found}`, not `{expected}`; check the address"
+            ),
             ClientError::Protocol { reason } => write!(f, "not a REx v0 answer: {reason}"),
         }
     }

@@ -1,11 +1,15 @@
 //! The typed client: a session that survives reconnects, sends that are
 //! handled exactly once, and a resumable event stream.
 //!
+//! A client is generic over the app's [`Protocol`] (its message enum);
+//! with derived enums, the generated `{Msg}Client` wraps it and adds one
+//! sending method per message kind.
+//!
 //! ```no_run
-//! # use rex::{Client, ClientError, RexEvent, RexMessage, StreamItem};
+//! # use rex::{Client, ClientError, Protocol, StreamItem};
 //! # use futures_util::StreamExt;
-//! # async fn example<M: RexMessage, E: RexEvent + Send + std::fmt::Debug + 'static>(hello: M) -> Result<(), ClientError> {
-//! let client = Client::<M, E>::builder("http://192.168.1.20:7700").name("Alice").connect().await?;
+//! # async fn example<P: Protocol>(hello: P) -> Result<(), ClientError> where P::Event: std::fmt::Debug {
+//! let client = Client::<P>::builder("http://192.168.1.20:7700").name("Alice").connect().await?;
 //! let mut events = client.events();
 //! client.send(&hello).await?;
 //! while let Some(item) = events.next().await {
@@ -13,6 +17,7 @@
 //!         StreamItem::Event(e) => println!("{}: {:?}", e.meta.index, e.event),
 //!         StreamItem::Unknown { kind, .. } => println!("(a newer server's `{kind}` event)"),
 //!         StreamItem::Resync(r) => println!("missed events; continuing at {}", r.head),
+//!         _ => {}
 //!     }
 //! }
 //! # Ok(())
@@ -22,6 +27,7 @@
 mod error;
 mod events;
 mod transport;
+mod typed;
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -32,7 +38,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Method, StatusCode};
 use rex_proto::{
-    path, CreateSession, Epoch, EventIndex, Info, Receipt, RexEvent, RexMessage, SessionCreated,
+    path, CreateSession, Epoch, EventIndex, Info, Protocol, Receipt, RexMessage, SessionCreated,
     SessionId, SessionToken, SnapshotRecord,
 };
 use serde::de::DeserializeOwned;
@@ -56,6 +62,7 @@ pub struct StateAt<S> {
 }
 pub use events::{Event, EventMeta, EventStream, Resync, ResyncCause, StreamItem};
 pub use transport::{Endpoint, IntoEndpoint, RetryPolicy};
+pub use typed::TypedClient;
 
 use transport::{CallFailure, Transport};
 
@@ -65,14 +72,14 @@ use transport::{CallFailure, Transport};
 /// the app keeps its other secrets.
 ///
 /// ```no_run
-/// # async fn example<M: rex::RexMessage, E: rex::RexEvent + Send + 'static>(client: rex::Client<M, E>) -> Result<(), Box<dyn std::error::Error>> {
+/// # async fn example<P: rex::Protocol>(client: rex::Client<P>) -> Result<(), Box<dyn std::error::Error>> {
 /// // Before the app goes to the background:
 /// if let Some(credentials) = client.credentials() {
 ///     std::fs::write("session.json", serde_json::to_string(&credentials)?)?;
 /// }
 /// // When it comes back:
 /// let saved: rex::Credentials = serde_json::from_str(&std::fs::read_to_string("session.json")?)?;
-/// let client = rex::Client::<M, E>::builder("http://192.168.1.20:7700")
+/// let client = rex::Client::<P>::builder("http://192.168.1.20:7700")
 ///     .name("Alice")
 ///     .restore(saved)
 ///     .connect()
@@ -187,17 +194,19 @@ enum Join {
     Anonymous,
 }
 
-/// Configures a [`Client`]; made by [`Client::builder`].
+/// Configures a client; made by [`Client::builder`] or by a generated
+/// `{Msg}Client::builder`, and [`connect`](ClientBuilder::connect) gives
+/// that type (`C`).
 #[must_use = "a builder does nothing until `connect` is called"]
-pub struct ClientBuilder<M, E> {
+pub struct ClientBuilder<C> {
     endpoint: Result<Endpoint, ClientError>,
     name: Option<String>,
     join: Join,
     config: ClientConfig,
-    _protocol: PhantomData<fn(M) -> E>,
+    _client: PhantomData<fn() -> C>,
 }
 
-impl<M, E> fmt::Debug for ClientBuilder<M, E> {
+impl<C> fmt::Debug for ClientBuilder<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientBuilder")
             .field("endpoint", &self.endpoint)
@@ -207,7 +216,19 @@ impl<M, E> fmt::Debug for ClientBuilder<M, E> {
     }
 }
 
-impl<M: RexMessage, E: RexEvent + Send + 'static> ClientBuilder<M, E> {
+impl<C: TypedClient> ClientBuilder<C> {
+    /// Starts configuring a client for the server at `endpoint` (a URL such
+    /// as `"http://192.168.1.20:7700"`, or a socket address).
+    pub fn new(endpoint: impl IntoEndpoint) -> Self {
+        ClientBuilder {
+            endpoint: endpoint.into_endpoint(),
+            name: None,
+            join: Join::Create,
+            config: ClientConfig::default(),
+            _client: PhantomData,
+        }
+    }
+
     /// The display name to create the session with.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
@@ -258,9 +279,14 @@ impl<M: RexMessage, E: RexEvent + Send + 'static> ClientBuilder<M, E> {
         self
     }
 
-    /// Connects: checks that a REx server answers, then creates or
-    /// restores the session.
-    pub async fn connect(self) -> Result<Client<M, E>, ClientError> {
+    /// Connects: checks that a REx server of the protocol's app answers
+    /// (another app is [`ClientError::WrongApp`]), then creates or restores
+    /// the session.
+    pub async fn connect(self) -> Result<C, ClientError> {
+        self.connect_generic().await.map(C::from_client)
+    }
+
+    async fn connect_generic(self) -> Result<Client<C::Protocol>, ClientError> {
         // A server with several addresses (a discovered room): keep the
         // first one that answers.
         let endpoint = transport::first_answering(self.endpoint?, &self.config).await?;
@@ -276,12 +302,20 @@ impl<M: RexMessage, E: RexEvent + Send + 'static> ClientBuilder<M, E> {
             _protocol: PhantomData,
         };
         let info = client.info().await?;
-        let missing: Vec<&str> = M::KINDS
+        if !C::Protocol::speaks(&info.app) {
+            return Err(ClientError::WrongApp {
+                expected: C::Protocol::APP,
+                found: info.app,
+            });
+        }
+        let missing: Vec<&str> = <C::Protocol as RexMessage>::KINDS
             .iter()
             .copied()
             .filter(|k| !info.messages.iter().any(|m| m == k))
             .collect();
         if !missing.is_empty() {
+            // The same app, another version: sends of those kinds will be
+            // refused with `unknown_kind`; the rest works.
             tracing::warn!(app = %info.app, ?missing, "the server's app does not accept some of this client's message kinds");
         }
         match self.join {
@@ -319,18 +353,20 @@ fn first_message_id() -> u64 {
     (uuid::Uuid::new_v4().as_u128() as u64) & ((1 << 52) - 1)
 }
 
-/// A typed REx client: `M` is what it sends, `E` what it receives.
+/// A typed REx client of the protocol `P`: it sends `P` (the app's message
+/// enum) and receives `P::Event`.
 ///
 /// Cheap to clone; clones share the session, the connection pool and the
 /// message ids. Built with [`Client::connect`] (a new session with no name)
 /// or [`Client::builder`]. With derived protocol enums, the generated
-/// `{Msg}Client` trait adds one sending method per message kind.
+/// `{Msg}Client` wraps a `Client<Msg>` and adds one sending method per
+/// message kind; everything here stays reachable through it (`Deref`).
 ///
 /// ```no_run
-/// # async fn example<M: rex::RexMessage, E: rex::RexEvent + Send + 'static>() -> Result<(), rex::ClientError> {
+/// # async fn example<P: rex::Protocol>() -> Result<(), rex::ClientError> {
 /// use std::time::Duration;
 ///
-/// let client = rex::Client::<M, E>::builder("http://192.168.1.20:7700")
+/// let client = rex::Client::<P>::builder("http://192.168.1.20:7700")
 ///     .name("Alice")
 ///     .request_timeout(Duration::from_secs(5))
 ///     .connect()
@@ -339,13 +375,13 @@ fn first_message_id() -> u64 {
 /// # Ok(())
 /// # }
 /// ```
-pub struct Client<M, E> {
+pub struct Client<P> {
     shared: Arc<Shared>,
     restored: bool,
-    _protocol: PhantomData<fn(M) -> E>,
+    _protocol: PhantomData<fn(P) -> P>,
 }
 
-impl<M, E> Clone for Client<M, E> {
+impl<P> Clone for Client<P> {
     fn clone(&self) -> Self {
         Client {
             shared: self.shared.clone(),
@@ -355,7 +391,7 @@ impl<M, E> Clone for Client<M, E> {
     }
 }
 
-impl<M, E> fmt::Debug for Client<M, E> {
+impl<P> fmt::Debug for Client<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let session = self.shared.lock().session.as_ref().map(|s| s.session);
         f.debug_struct("Client")
@@ -365,13 +401,13 @@ impl<M, E> fmt::Debug for Client<M, E> {
     }
 }
 
-impl<M: RexMessage, E: RexEvent + Send + 'static> Client<M, E> {
+impl<P: Protocol> Client<P> {
     /// Connects to a server and creates a session with no name, with the
     /// default settings.
     ///
     /// ```no_run
-    /// # async fn example<M: rex::RexMessage, E: rex::RexEvent + Send + 'static>() -> Result<(), rex::ClientError> {
-    /// let client = rex::Client::<M, E>::connect("http://127.0.0.1:7700").await?;
+    /// # async fn example<P: rex::Protocol>() -> Result<(), rex::ClientError> {
+    /// let client = rex::Client::<P>::connect("http://127.0.0.1:7700").await?;
     /// # Ok(())
     /// # }
     /// ```
@@ -381,14 +417,8 @@ impl<M: RexMessage, E: RexEvent + Send + 'static> Client<M, E> {
 
     /// Starts configuring a client for the server at `endpoint` (a URL such
     /// as `"http://192.168.1.20:7700"`, or a socket address).
-    pub fn builder(endpoint: impl IntoEndpoint) -> ClientBuilder<M, E> {
-        ClientBuilder {
-            endpoint: endpoint.into_endpoint(),
-            name: None,
-            join: Join::Create,
-            config: ClientConfig::default(),
-            _protocol: PhantomData,
-        }
+    pub fn builder(endpoint: impl IntoEndpoint) -> ClientBuilder<Self> {
+        ClientBuilder::new(endpoint)
     }
 
     /// The server this client talks to.
@@ -451,7 +481,7 @@ impl<M: RexMessage, E: RexEvent + Send + 'static> Client<M, E> {
     /// reflects. After a [`StreamItem::Resync`], take a new snapshot.
     ///
     /// ```no_run
-    /// # async fn example<M: rex::RexMessage, E: rex::RexEvent + Send + std::fmt::Debug + 'static>(client: rex::Client<M, E>) -> Result<(), rex::ClientError> {
+    /// # async fn example<P: rex::Protocol>(client: rex::Client<P>) -> Result<(), rex::ClientError> {
     /// use futures_util::StreamExt;
     ///
     /// let mut now: rex::StateAt<u64> = client.snapshot().await?;
@@ -527,10 +557,10 @@ impl<M: RexMessage, E: RexEvent + Send + 'static> Client<M, E> {
     /// [`ClientError::Rejected`] with the app's reason.
     ///
     /// The message is encoded before this returns, so the future borrows
-    /// only the client (it is `Send` whatever `M` is).
+    /// only the client (it is `Send` whatever `P` is).
     ///
     /// ```no_run
-    /// # async fn example<M: rex::RexMessage, E: rex::RexEvent + Send + 'static>(client: rex::Client<M, E>, msg: M) {
+    /// # async fn example<P: rex::Protocol>(client: rex::Client<P>, msg: P) {
     /// match client.send(&msg).await {
     ///     Ok(receipt) => println!("handled; its events start at {}", receipt.first),
     ///     Err(rex::ClientError::Rejected { reason }) => println!("refused: {reason}"),
@@ -540,7 +570,7 @@ impl<M: RexMessage, E: RexEvent + Send + 'static> Client<M, E> {
     /// ```
     pub fn send(
         &self,
-        msg: &M,
+        msg: &P,
     ) -> impl std::future::Future<Output = Result<Receipt, ClientError>> + Send + '_ {
         let prepared = self.prepare(msg);
         async move {
@@ -553,7 +583,7 @@ impl<M: RexMessage, E: RexEvent + Send + 'static> Client<M, E> {
     }
 
     /// Picks the session's token and the next id, and encodes the body.
-    fn prepare(&self, msg: &M) -> Result<(SessionToken, Bytes), ClientError> {
+    fn prepare(&self, msg: &P) -> Result<(SessionToken, Bytes), ClientError> {
         #[derive(Serialize)]
         struct Body<'a> {
             kind: &'a str,
@@ -582,7 +612,7 @@ impl<M: RexMessage, E: RexEvent + Send + 'static> Client<M, E> {
     /// [`EventStream`] for what it guarantees.
     ///
     /// ```no_run
-    /// # async fn example<M: rex::RexMessage, E: rex::RexEvent + Send + std::fmt::Debug + 'static>(client: rex::Client<M, E>) -> Result<(), rex::ClientError> {
+    /// # async fn example<P: rex::Protocol>(client: rex::Client<P>) -> Result<(), rex::ClientError> where P::Event: std::fmt::Debug {
     /// use futures_util::StreamExt;
     ///
     /// let mut events = client.events();
@@ -594,7 +624,7 @@ impl<M: RexMessage, E: RexEvent + Send + 'static> Client<M, E> {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn events(&self) -> EventStream<E> {
+    pub fn events(&self) -> EventStream<P::Event> {
         let identity = self.shared.lock();
         let epoch = identity.session.as_ref().map(|s| s.epoch);
         match identity.last_seen {
@@ -607,7 +637,7 @@ impl<M: RexMessage, E: RexEvent + Send + 'static> Client<M, E> {
 
     /// Follows the log from index `start` of the session's epoch (or of
     /// whatever epoch the server runs, for an anonymous client).
-    pub fn events_from(&self, start: EventIndex) -> EventStream<E> {
+    pub fn events_from(&self, start: EventIndex) -> EventStream<P::Event> {
         let epoch = self.shared.lock().session.as_ref().map(|s| s.epoch);
         EventStream::new(self.shared.clone(), start, epoch)
     }

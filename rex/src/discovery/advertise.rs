@@ -75,7 +75,7 @@ impl Advertisement {
         discovery: &Discovery,
     ) -> Result<Advertisement, DiscoveryError> {
         let room = Room {
-            app: A::ID,
+            app: <A::Protocol as rex_proto::Protocol>::APP,
             name: server.name(),
             addr: server.local_addr(),
             epoch: server.epoch(),

@@ -9,7 +9,7 @@ use std::time::Duration;
 use rex_proto::{EventIndex, Receipt, SessionId, SessionToken, SnapshotRecord};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::app::{Context, RexApp, Scheduled};
+use super::app::{app_id, Context, Dispatch, RexApp, Scheduled};
 use super::log::{Entry, EventLog};
 use super::session::{Dedupe, SessionTable};
 
@@ -24,7 +24,7 @@ pub(crate) enum Command<A: RexApp> {
     Message {
         session: SessionId,
         id: Option<u64>,
-        msg: A::Message,
+        msg: A::Protocol,
         reply: oneshot::Sender<Result<Receipt, CallError>>,
     },
     Run(Job<A>),
@@ -102,7 +102,7 @@ impl<A: RexApp> Actor<A> {
             let Some(cmd) = cmd else { break };
             self.dispatch(cmd);
         }
-        tracing::debug!(app = A::ID, "app actor stopped");
+        tracing::debug!(app = app_id::<A>(), "app actor stopped");
     }
 
     fn dispatch(&mut self, cmd: Command<A>) {
@@ -174,7 +174,7 @@ impl<A: RexApp> Actor<A> {
         &mut self,
         session: SessionId,
         id: Option<u64>,
-        msg: A::Message,
+        msg: A::Protocol,
     ) -> Result<Receipt, CallError> {
         if let Some(id) = id {
             if let Some(first) = self.dedupe.get(&session).and_then(|d| d.get(id)) {
@@ -182,7 +182,7 @@ impl<A: RexApp> Actor<A> {
                 return first;
             }
         }
-        let outcome = self.call(Some(session), |app, cx| app.message(cx, session, msg));
+        let outcome = self.call(Some(session), |app, cx| msg.dispatch(app, cx, session));
         if let Some(id) = id {
             self.dedupe
                 .entry(session)
@@ -255,6 +255,7 @@ mod tests {
     /// Says how many events to emit, whether to schedule work, whether to
     /// reject.
     #[derive(crate::RexMessage)]
+    #[rex(app = "unit", events = Ev)]
     enum Msg {
         Go {
             emit: u32,
@@ -274,25 +275,22 @@ mod tests {
     }
 
     impl RexApp for App {
-        type Message = Msg;
-        type Event = Ev;
-        const ID: &'static str = "unit";
+        type Protocol = Msg;
 
         fn start(&mut self, cx: &mut Context<'_, Self>) {
             cx.emit(note("started"));
         }
+    }
 
-        fn message(
+    impl MsgHandler for App {
+        fn go(
             &mut self,
             cx: &mut Context<'_, Self>,
             _: SessionId,
-            msg: Msg,
+            emit: u32,
+            reject: bool,
+            timer_ms: Option<u64>,
         ) -> Result<(), Reject> {
-            let Msg::Go {
-                emit,
-                reject,
-                timer_ms,
-            } = msg;
             for _ in 0..emit {
                 cx.emit(note("go"));
             }

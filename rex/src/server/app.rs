@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rex_proto::{Epoch, EventIndex, RexEvent, RexMessage, SessionId};
+use rex_proto::{Epoch, EventIndex, Protocol, RexEvent, SessionId};
 use tokio::sync::{mpsc, oneshot};
 
 use super::actor::{Command, Job, Pending};
@@ -22,10 +22,18 @@ use super::Snapshot;
 /// [`Context`]; they are appended to the log only if it returns `Ok`, so a
 /// rejected message leaves the log unchanged.
 ///
+/// An app names its protocol once ([`RexApp::Protocol`]: the message enum,
+/// which carries the app id and the event enum) and handles messages in
+/// the handler trait the derive generates (`{Msg}Handler`, one method per
+/// kind); the derive routes each message to its method, so the app writes
+/// no routing. The hooks here all have defaults: implement only what the
+/// app decides.
+///
 /// ```
 /// use rex::{Context, Reject, RexApp, RexEvent, RexMessage, SessionId};
 ///
 /// #[derive(RexMessage)]
+/// #[rex(app = "counter", events = Evt)]
 /// pub enum Msg {
 ///     /// Add to the shared total.
 ///     Add(i64),
@@ -44,12 +52,11 @@ use super::Snapshot;
 /// }
 ///
 /// impl RexApp for Counter {
-///     type Message = Msg;
-///     type Event = Evt;
-///     const ID: &'static str = "counter";
+///     type Protocol = Msg;
+/// }
 ///
-///     fn message(&mut self, cx: &mut Context<'_, Self>, _from: SessionId, msg: Msg) -> Result<(), Reject> {
-///         let Msg::Add(n) = msg;
+/// impl MsgHandler for Counter {
+///     fn add(&mut self, cx: &mut Context<'_, Self>, _from: SessionId, n: i64) -> Result<(), Reject> {
 ///         if n == 0 {
 ///             return Err(Reject::new("adding 0 changes nothing"));
 ///         }
@@ -60,15 +67,11 @@ use super::Snapshot;
 /// }
 /// ```
 pub trait RexApp: Send + Sized + 'static {
-    /// What clients send.
-    type Message: RexMessage + Send + 'static;
-    /// What the app appends to the log.
-    type Event: RexEvent + Send + 'static;
-
-    /// The app's id: `/info` reports it, session creation returns it, and
-    /// discovery advertises it so phones find only rooms of their app.
-    /// Lowercase letters, digits and `-` make the best ids.
-    const ID: &'static str;
+    /// The app's protocol: its message enum, which names the app id and
+    /// the event enum (`#[rex(app = "…", events = …)]` on the derive), and
+    /// routes each message to this app ([`Dispatch`], generated for apps
+    /// that implement the derive's `{Msg}Handler` trait).
+    type Protocol: Protocol + Dispatch<Self>;
 
     /// Runs once, before the server handles any request: emit the initial
     /// state or schedule work here.
@@ -89,16 +92,6 @@ pub trait RexApp: Send + Sized + 'static {
         Ok(())
     }
 
-    /// A session sent a message. Emit events through `cx`; return `Err` to
-    /// refuse it (the client gets `409 rejected` with the reason, and the
-    /// events emitted so far are discarded).
-    fn message(
-        &mut self,
-        cx: &mut Context<'_, Self>,
-        from: SessionId,
-        msg: Self::Message,
-    ) -> Result<(), Reject>;
-
     /// The app's state as `viewer` may see it (`None`: an anonymous
     /// reader), for a reader that arrives late: `GET /rex/v0/snapshot`
     /// returns it with the index of the log it reflects, and the reader
@@ -112,7 +105,7 @@ pub trait RexApp: Send + Sized + 'static {
     ///
     /// ```
     /// # use rex::{Context, Reject, RexApp, RexEvent, RexMessage, SessionId, Snapshot};
-    /// # #[derive(RexMessage)] pub enum Msg { Add(i64) }
+    /// # #[derive(RexMessage)] #[rex(app = "counter", events = Evt)] pub enum Msg { Add(i64) }
     /// # #[derive(RexEvent)] pub enum Evt { Total(i64) }
     /// #[derive(Default)]
     /// struct Counter {
@@ -120,25 +113,83 @@ pub trait RexApp: Send + Sized + 'static {
     /// }
     ///
     /// impl RexApp for Counter {
-    ///     # type Message = Msg;
-    ///     # type Event = Evt;
-    ///     # const ID: &'static str = "counter";
-    ///     # fn message(&mut self, cx: &mut Context<'_, Self>, _: SessionId, msg: Msg) -> Result<(), Reject> {
-    ///     #     let Msg::Add(n) = msg;
-    ///     #     self.total += n;
-    ///     #     cx.emit(Evt::Total(self.total));
-    ///     #     Ok(())
-    ///     # }
-    ///     // … message handling as above …
+    ///     type Protocol = Msg;
+    ///
     ///     fn snapshot(&self, _viewer: Option<SessionId>) -> Option<Snapshot> {
     ///         Some(Snapshot::new(&self.total))
     ///     }
     /// }
+    /// # impl MsgHandler for Counter {
+    /// #     fn add(&mut self, cx: &mut Context<'_, Self>, _: SessionId, n: i64) -> Result<(), Reject> {
+    /// #         self.total += n;
+    /// #         cx.emit(Evt::Total(self.total));
+    /// #         Ok(())
+    /// #     }
+    /// # }
     /// ```
     fn snapshot(&self, viewer: Option<SessionId>) -> Option<Snapshot> {
         let _ = viewer;
         None
     }
+}
+
+/// Routes a message of the protocol to the app `A`: the server calls it for
+/// every message a session sends, on the app's task.
+///
+/// `#[derive(RexMessage)]` implements it for every app that implements the
+/// generated `{Msg}Handler` trait. A message type that is not derived (or
+/// an app that wants one place to see every message) implements it by
+/// hand:
+///
+/// ```
+/// use rex::{Context, Dispatch, Reject, RexApp, RexEvent, RexMessage, SessionId};
+///
+/// #[derive(RexMessage)]
+/// #[rex(app = "tally", events = Evt)]
+/// pub enum Msg {
+///     /// Count one.
+///     Count,
+/// }
+///
+/// #[derive(RexEvent)]
+/// pub enum Evt {
+///     /// How many so far.
+///     Counted(u64),
+/// }
+///
+/// #[derive(Default)]
+/// struct Tally(u64);
+///
+/// impl RexApp for Tally {
+///     type Protocol = Msg;
+/// }
+///
+/// impl Dispatch<Tally> for Msg {
+///     fn dispatch(self, app: &mut Tally, cx: &mut Context<'_, Tally>, _from: SessionId) -> Result<(), Reject> {
+///         match self {
+///             Msg::Count => {
+///                 app.0 += 1;
+///                 cx.emit(Evt::Counted(app.0));
+///             }
+///         }
+///         Ok(())
+///     }
+/// }
+/// ```
+pub trait Dispatch<A: RexApp>: Sized {
+    /// Handles `self`, sent by `from`: emit through `cx`, or return `Err`
+    /// to refuse it (the client gets `409 rejected` with the reason, and
+    /// what was emitted is discarded).
+    fn dispatch(self, app: &mut A, cx: &mut Context<'_, A>, from: SessionId)
+        -> Result<(), Reject>;
+}
+
+/// The event type of app `A`'s protocol: what [`Context::emit`] takes.
+pub type EventOf<A> = <<A as RexApp>::Protocol as Protocol>::Event;
+
+/// The id of app `A` (its protocol's [`Protocol::APP`]).
+pub(crate) fn app_id<A: RexApp>() -> &'static str {
+    <A::Protocol as Protocol>::APP
 }
 
 /// The app refused a message or a join. The reason goes to the client as is,
@@ -196,7 +247,7 @@ pub struct Context<'a, A: RexApp> {
 
 impl<A: RexApp> Context<'_, A> {
     /// Appends `event` for everyone. Returns the index it will have.
-    pub fn emit(&mut self, event: A::Event) -> EventIndex {
+    pub fn emit(&mut self, event: EventOf<A>) -> EventIndex {
         self.push(Audience::Public, event)
     }
 
@@ -206,7 +257,7 @@ impl<A: RexApp> Context<'_, A> {
     pub fn emit_to(
         &mut self,
         to: impl IntoIterator<Item = SessionId>,
-        event: A::Event,
+        event: EventOf<A>,
     ) -> EventIndex {
         let mut to: Vec<SessionId> = to.into_iter().collect();
         to.sort_unstable();
@@ -214,7 +265,7 @@ impl<A: RexApp> Context<'_, A> {
         self.push(Audience::Private(to.into_boxed_slice()), event)
     }
 
-    fn push(&mut self, audience: Audience, event: A::Event) -> EventIndex {
+    fn push(&mut self, audience: Audience, event: EventOf<A>) -> EventIndex {
         let index = self.pending.next_index();
         let kind = event.kind();
         match event.encode_data() {
@@ -316,7 +367,7 @@ impl<A: RexApp> Clone for AppHandle<A> {
 
 impl<A: RexApp> fmt::Debug for AppHandle<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AppHandle").field("app", &A::ID).finish()
+        f.debug_struct("AppHandle").field("app", &app_id::<A>()).finish()
     }
 }
 
@@ -351,7 +402,7 @@ impl<A: RexApp> AppHandle<A> {
     }
 
     /// Appends `event` for everyone; returns its index.
-    pub async fn emit(&self, event: A::Event) -> Result<EventIndex, AppStopped> {
+    pub async fn emit(&self, event: EventOf<A>) -> Result<EventIndex, AppStopped> {
         self.run(move |_, cx| cx.emit(event)).await
     }
 
@@ -359,7 +410,7 @@ impl<A: RexApp> AppHandle<A> {
     pub async fn emit_to(
         &self,
         to: Vec<SessionId>,
-        event: A::Event,
+        event: EventOf<A>,
     ) -> Result<EventIndex, AppStopped> {
         self.run(move |_, cx| cx.emit_to(to, event)).await
     }

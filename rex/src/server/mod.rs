@@ -26,12 +26,13 @@ use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-pub use app::{AppHandle, AppStopped, Context, Reject, RexApp, Scheduled};
+pub use app::{AppHandle, AppStopped, Context, Dispatch, EventOf, Reject, RexApp, Scheduled};
 pub use assets::{Assets, CLIENT_DTS_PATH, CLIENT_JS_PATH};
 pub use log::Retention;
 pub use snapshot::Snapshot;
 
 use actor::Actor;
+use app::app_id;
 use gate::Gate;
 use log::EventLog;
 use routes::{Config, Shared};
@@ -192,7 +193,7 @@ impl<A: RexApp> Server<A> {
         ServerBuilder {
             app,
             config: Config {
-                name: A::ID.to_owned(),
+                name: app_id::<A>().to_owned(),
                 body_limit: DEFAULT_BODY_LIMIT,
                 heartbeat: DEFAULT_HEARTBEAT,
             },
@@ -241,7 +242,7 @@ impl<A: RexApp> Server<A> {
             actor,
             shutdown_timeout,
         } = self;
-        tracing::info!(app = A::ID, addr = %local_addr, epoch = %shared.log.epoch(), "serving");
+        tracing::info!(app = app_id::<A>(), addr = %local_addr, epoch = %shared.log.epoch(), "serving");
         let graceful = GracefulShutdown::new();
         let mut http = http1::Builder::new();
         http.timer(TokioTimer::new());
@@ -272,7 +273,7 @@ impl<A: RexApp> Server<A> {
             });
         }
         drop(listener);
-        tracing::info!(app = A::ID, "shutting down");
+        tracing::info!(app = app_id::<A>(), "shutting down");
         // New requests get 503 and idle connections close at once; requests
         // in flight finish; then the open streams send every event up to the
         // head (including what those requests appended) and end.
@@ -291,7 +292,7 @@ impl<A: RexApp> Server<A> {
         }
         drop(stop);
         let _ = actor.await;
-        tracing::info!(app = A::ID, "stopped");
+        tracing::info!(app = app_id::<A>(), "stopped");
         Ok(())
     }
 }

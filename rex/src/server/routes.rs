@@ -25,6 +25,7 @@ use super::gate::Gate;
 use super::log::{EventLog, Framing};
 use super::session::SessionTable;
 use super::stream::Follower;
+use super::app::{app_id, EventOf};
 use super::RexApp;
 
 pub(crate) type Body = UnsyncBoxBody<Bytes, Infallible>;
@@ -351,7 +352,7 @@ async fn create_session<A: RexApp>(
                 token: joined.token,
                 epoch: shared.log.epoch(),
                 next: joined.next,
-                app: A::ID.to_owned(),
+                app: app_id::<A>().to_owned(),
             };
             Ok(json_response(StatusCode::CREATED, &created))
         }
@@ -397,7 +398,7 @@ async fn post_message<A: RexApp>(
                 "the body is empty; send {\"kind\": \"…\", \"data\": …}",
             )
         })?;
-    let msg = A::Message::decode(&body.kind, body.data).map_err(|e| match e {
+    let msg = <A::Protocol as RexMessage>::decode(&body.kind, body.data).map_err(|e| match e {
         DecodeError::UnknownKind { .. } => ApiError::new(ErrorCode::UnknownKind, e.to_string()),
         DecodeError::InvalidData { .. } => ApiError::new(ErrorCode::InvalidData, e.to_string()),
     })?;
@@ -596,7 +597,7 @@ fn accepts_event_stream(req: &Request<Incoming>) -> bool {
 fn info<A: RexApp>(shared: &Shared<A>) -> Response<Body> {
     let bounds = shared.log.bounds();
     let info = Info {
-        app: A::ID.to_owned(),
+        app: app_id::<A>().to_owned(),
         name: shared.config.name.clone(),
         protocol: PROTOCOL_VERSION,
         epoch: shared.log.epoch(),
@@ -604,8 +605,8 @@ fn info<A: RexApp>(shared: &Shared<A>) -> Response<Body> {
         oldest: bounds.oldest,
         sessions: shared.sessions.len() as u64,
         time: shared.log.now_ms(),
-        messages: A::Message::KINDS.iter().map(|k| (*k).to_owned()).collect(),
-        events: A::Event::KINDS.iter().map(|k| (*k).to_owned()).collect(),
+        messages: <A::Protocol as RexMessage>::KINDS.iter().map(|k| (*k).to_owned()).collect(),
+        events: <EventOf<A> as RexEvent>::KINDS.iter().map(|k| (*k).to_owned()).collect(),
     };
     json_response(StatusCode::OK, &info)
 }

@@ -1,5 +1,5 @@
 #[derive(rex::RexMessage)]
-#[rex(rename_all = "Title Case")]
+#[rex(app = "ui", events = rex::Dynamic, rename_all = "Title Case")]
 enum Msg {
     Say,
 }

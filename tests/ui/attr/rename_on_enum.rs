@@ -1,5 +1,5 @@
 #[derive(rex::RexMessage)]
-#[rex(rename = "msg")]
+#[rex(app = "ui", events = rex::Dynamic, rename = "msg")]
 enum Msg {
     Say,
 }

@@ -1,5 +1,5 @@
 #[derive(rex::RexMessage)]
-#[rex(rename_al = "kebab-case")]
+#[rex(app = "ui", events = rex::Dynamic, rename_al = "kebab-case")]
 enum Msg {
     Say,
 }

@@ -1,4 +1,5 @@
 #[derive(rex::RexMessage)]
+#[rex(app = "ui", events = rex::Dynamic)]
 enum Msg {
     Say { from: String, text: String },
 }

@@ -1,11 +1,11 @@
 // Every mistake is reported in one compile, each at its own span.
 #[derive(rex::RexMessage)]
-#[rex(rename_all = "shouting")]
+#[rex(rename_all = "shouting", app = "two words")]
 enum Msg {
     #[rex(rename = "")]
     Empty,
     Pair(u8, u8),
-    Info,
+    Say { from: String },
     #[rex(colour = "red")]
     Paint,
 }

@@ -1,5 +1,6 @@
 #[allow(non_camel_case_types)]
 #[derive(rex::RexMessage)]
+#[rex(app = "ui", events = rex::Dynamic)]
 enum Msg {
     FooBar,
     #[rex(rename = "other")]

@@ -1,11 +1,11 @@
 //! Every supported shape, with docs, under `deny(missing_docs)`.
 #![deny(missing_docs, warnings)]
 
-use rex::{Client, Context, EventMeta, Reject, RexApp, RexEvent, RexMessage, SessionId};
+use rex::{Context, EventMeta, Reject, RexApp, RexEvent, RexMessage, SessionId};
 
 /// Messages.
 #[derive(Debug, RexMessage)]
-#[rex(rename_all = "camelCase")]
+#[rex(rename_all = "camelCase", app = "pass", events = Ev)]
 pub enum Msg {
     /// Unit.
     Start,
@@ -40,13 +40,7 @@ pub enum Ev {
 struct App;
 
 impl RexApp for App {
-    type Message = Msg;
-    type Event = Ev;
-    const ID: &'static str = "pass";
-
-    fn message(&mut self, cx: &mut Context<'_, Self>, from: SessionId, msg: Msg) -> Result<(), Reject> {
-        self.dispatch(cx, from, msg)
-    }
+    type Protocol = Msg;
 }
 
 impl MsgHandler for App {
@@ -76,7 +70,7 @@ impl EvHandler for Screen {
     fn answered(&mut self, _meta: &EventMeta, _from: SessionId, _choice: u8) {}
 }
 
-async fn phone(client: Client<Msg, Ev>) -> Result<(), rex::ClientError> {
+async fn phone(client: MsgClient) -> Result<(), rex::ClientError> {
     client.start().await?;
     client.set_name("Ann").await?;
     client.answer(2u8).await?;
@@ -87,7 +81,7 @@ async fn phone(client: Client<Msg, Ev>) -> Result<(), rex::ClientError> {
 fn assert_send<T: Send>(_: &T) {}
 
 /// The stubs' futures are `Send`, so a phone app can spawn them.
-fn spawnable(client: Client<Msg, Ev>) {
+fn spawnable(client: MsgClient) {
     let future = phone(client);
     assert_send(&future);
     drop(future);

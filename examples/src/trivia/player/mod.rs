@@ -22,7 +22,6 @@ use futures_util::{Stream, StreamExt};
 use rex::ClientError;
 
 use super::bot::TriviaClient;
-use super::protocol::TriviaMsgClient;
 use super::show;
 
 pub use view::PlayerView;

@@ -1,6 +1,7 @@
 #[derive(rex::RexMessage)]
+#[rex(app = "chat")]
 enum Msg {
-    Dispatch,
+    Say,
 }
 
 fn main() {}

@@ -1,0 +1,7 @@
+#[derive(rex::RexMessage)]
+#[rex(app = "my chat", events = rex::Dynamic)]
+enum Msg {
+    Say,
+}
+
+fn main() {}

@@ -1,6 +1,0 @@
-#[derive(rex::RexMessage)]
-enum Msg {
-    Send { text: String },
-}
-
-fn main() {}
