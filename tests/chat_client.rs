@@ -12,14 +12,14 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use rex::{Client, Credentials, RetryPolicy, Server, StreamItem};
-use rex_examples::chat::{ChatApp, ChatEvent, ChatMsg, ChatMsgClient};
+use rex::{Credentials, RetryPolicy, Server, StreamItem};
+use rex_examples::chat::{ChatApp, ChatEvent, ChatMsgClient};
 use rex_tests::proxy::Proxy;
 use rex_tests::TestServer;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-type ChatClient = Client<ChatMsg, ChatEvent>;
+type ChatClient = ChatMsgClient;
 
 /// A hang guard for each awaited line: far more than anything here takes.
 const PATIENCE: Duration = Duration::from_secs(60);

@@ -208,8 +208,13 @@ async fn restored_credentials_come_back_as_the_same_session_and_resume() {
 #[rex(app = "test", events = OldEvent)]
 enum OldMsg {
     Count,
-    Secret { to: Vec<rex::SessionId>, text: String },
-    Tag { tag: String },
+    Secret {
+        to: Vec<rex::SessionId>,
+        text: String,
+    },
+    Tag {
+        tag: String,
+    },
 }
 
 #[derive(Debug, PartialEq, RexEvent)]
@@ -363,10 +368,7 @@ async fn a_client_of_another_app_is_refused_with_both_ids_and_creates_nothing() 
         other => panic!("expected WrongApp, got {other:?}"),
     }
     let text = err.to_string();
-    assert!(
-        text.contains("`test`") && text.contains("`chat`"),
-        "{text}"
-    );
+    assert!(text.contains("`test`") && text.contains("`chat`"), "{text}");
     // The generated client checks the same way.
     let err = rex_examples::chat::ChatMsgClient::connect(server.addr)
         .await

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use rex::{EventMeta, Resync, RexEvent, RexMessage, Server, SessionId, StreamItem};
-use rex_tests::app::{TestEvent, TestEventHandler, TestMsg, TestMsgClient};
+use rex_tests::app::{TestEventHandler, TestMsgClient};
 use rex_tests::{start_test_app, TestApp, TestServer};
 
 /// A protocol declared where nothing is in scope: the generated code must

@@ -8,9 +8,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use rex::{ClientError, EventIndex, RexEvent, Server, StateAt, StreamItem};
-use rex_examples::remote::{
-    tracks, PlayerView, RemoteApp, RemoteClient, RemoteMsg, RemoteMsgClient, Track,
-};
+use rex_examples::remote::{tracks, PlayerView, RemoteApp, RemoteClient, RemoteMsg, Track};
 use rex_tests::proxy::Proxy;
 use rex_tests::TestServer;
 use tokio::sync::watch;

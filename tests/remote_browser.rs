@@ -21,7 +21,7 @@
 use std::time::Duration;
 
 use rex::Server;
-use rex_examples::remote::{tracks, web, PlayerView, RemoteApp, RemoteClient, RemoteMsgClient};
+use rex_examples::remote::{tracks, web, PlayerView, RemoteApp, RemoteClient};
 use rex_tests::browser;
 use rex_tests::TestServer;
 

@@ -13,9 +13,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use rex::{ClientError, EventIndex, Server, StateAt};
 use rex_examples::remote::tui::{draw, Command, Link, RemoteScreen, Status};
-use rex_examples::remote::{
-    tracks, PlayerView, RemoteApp, RemoteClient, RemoteMsg, RemoteMsgClient,
-};
+use rex_examples::remote::{tracks, PlayerView, RemoteApp, RemoteClient, RemoteMsg};
 use rex_tests::proxy::Proxy;
 use rex_tests::TestServer;
 use tokio::sync::watch;

@@ -104,7 +104,12 @@ impl TallyMsgHandler for Tally {
         Ok(())
     }
 
-    fn note(&mut self, cx: &mut Context<'_, Self>, from: SessionId, text: String) -> Result<(), Reject> {
+    fn note(
+        &mut self,
+        cx: &mut Context<'_, Self>,
+        from: SessionId,
+        text: String,
+    ) -> Result<(), Reject> {
         self.notes.entry(from).or_default().push(text.clone());
         cx.emit_to([from], TallyEvent::Noted { text });
         Ok(())
@@ -245,13 +250,11 @@ async fn an_app_without_snapshots_answers_not_found() {
     assert!(reason.contains("snapshot"), "{reason}");
     assert_eq!(counters(&http).await, before);
 
-    let client = Client::<rex_examples::chat::ChatMsg>::builder(
-        url(server.addr).as_str(),
-    )
-    .anonymous()
-    .connect()
-    .await
-    .unwrap();
+    let client = Client::<rex_examples::chat::ChatMsg>::builder(url(server.addr).as_str())
+        .anonymous()
+        .connect()
+        .await
+        .unwrap();
     let error = client.snapshot::<Value>().await.unwrap_err();
     assert!(matches!(error, ClientError::NotFound { .. }), "{error:?}");
     server.stop().await;

@@ -12,9 +12,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use rex::{Server, SessionId, StreamItem};
 use rex_examples::trivia::bot::{self, Asked, BotReport, TriviaClient};
-use rex_examples::trivia::{
-    Question, Standing, TriviaApp, TriviaConfig, TriviaEvent, TriviaMsgClient,
-};
+use rex_examples::trivia::{Question, Standing, TriviaApp, TriviaConfig, TriviaEvent};
 use rex_tests::TestServer;
 
 const ROUNDS: u32 = 4;

@@ -12,9 +12,7 @@ use rex::{RetryPolicy, Server, StreamItem};
 use rex_examples::trivia::bot::{self, Asked, TriviaClient};
 use rex_examples::trivia::player;
 use rex_examples::trivia::show::letter;
-use rex_examples::trivia::{
-    Question, Standing, TriviaApp, TriviaConfig, TriviaEvent, TriviaMsgClient,
-};
+use rex_examples::trivia::{Question, Standing, TriviaApp, TriviaConfig, TriviaEvent};
 use rex_tests::proxy::Proxy;
 use rex_tests::TestServer;
 use tokio::sync::mpsc;

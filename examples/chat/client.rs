@@ -25,8 +25,8 @@ use std::time::Duration;
 use clap::Parser;
 use futures_util::StreamExt;
 use rex::{
-    Client, ClientError, Credentials, Endpoint, EventIndex, EventMeta, EventStream, Resync,
-    ResyncCause, SessionId, StreamItem,
+    ClientError, Credentials, Endpoint, EventIndex, EventMeta, EventStream, Resync, ResyncCause,
+    SessionId, StreamItem,
 };
 use rex_examples::chat::{ChatEvent, ChatEventHandler, ChatMsg, ChatMsgClient};
 use rex_examples::cli::{load_credentials, save_credentials, shutdown_signal};

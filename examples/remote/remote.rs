@@ -56,7 +56,12 @@ async fn main() {
         },
         None => {
             println!("looking for the TV on the local network…");
-            match rex::discover_one(<rex_examples::remote::RemoteMsg as rex::Protocol>::APP, Duration::from_secs(5)).await {
+            match rex::discover_one(
+                <rex_examples::remote::RemoteMsg as rex::Protocol>::APP,
+                Duration::from_secs(5),
+            )
+            .await
+            {
                 Ok(room) => match Endpoint::from_addrs(room.addrs) {
                     Ok(endpoint) => (endpoint, room.name),
                     Err(e) => fail(e),

@@ -47,7 +47,12 @@ async fn main() -> ExitCode {
     let args = Args::parse();
     let endpoint = match &args.url {
         Some(url) => Endpoint::parse(url),
-        None => match rex::discover_one(<rex_examples::trivia::TriviaMsg as rex::Protocol>::APP, Duration::from_secs(5)).await {
+        None => match rex::discover_one(
+            <rex_examples::trivia::TriviaMsg as rex::Protocol>::APP,
+            Duration::from_secs(5),
+        )
+        .await
+        {
             Ok(room) => {
                 let addrs: Vec<String> = room.addrs.iter().map(ToString::to_string).collect();
                 println!(

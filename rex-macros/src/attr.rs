@@ -32,18 +32,22 @@ fn rex_attrs(attrs: &[Attribute]) -> impl Iterator<Item = &Attribute> {
 
 pub(crate) fn container(cx: &mut Ctxt, attrs: &[Attribute]) -> Container {
     let mut out = Container::default();
+    // Mistakes are collected and parsing goes on, so one compile reports
+    // every key that is wrong, and a later key (`app`) is still read.
+    let mut errors = Vec::new();
     for attr in rex_attrs(attrs) {
         let parsed = attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("rename_all") {
                 let value: LitStr = meta.value()?.parse()?;
                 if out.rename_all.is_some() {
-                    return Err(meta.error("duplicate rex attribute `rename_all`"));
+                    errors.push(meta.error("duplicate rex attribute `rename_all`"));
+                    return Ok(());
                 }
                 match RenameRule::from_str(&value.value()) {
                     Some(rule) => out.rename_all = Some(rule),
                     None => {
                         let names: Vec<&str> = RULE_NAMES.iter().map(|(n, _)| *n).collect();
-                        return Err(syn::Error::new(
+                        errors.push(syn::Error::new(
                             value.span(),
                             format!(
                                 "unknown rename rule `{}`; expected one of: {}",
@@ -57,31 +61,49 @@ pub(crate) fn container(cx: &mut Ctxt, attrs: &[Attribute]) -> Container {
             } else if meta.path.is_ident("app") {
                 let value: LitStr = meta.value()?.parse()?;
                 if out.app.is_some() {
-                    return Err(meta.error("duplicate rex attribute `app`"));
+                    errors.push(meta.error("duplicate rex attribute `app`"));
+                } else {
+                    out.app = Some(value);
                 }
-                out.app = Some(value);
                 Ok(())
             } else if meta.path.is_ident("events") {
                 let value: Type = meta.value()?.parse()?;
                 if out.events.is_some() {
-                    return Err(meta.error("duplicate rex attribute `events`"));
+                    errors.push(meta.error("duplicate rex attribute `events`"));
+                } else {
+                    out.events = Some(value);
                 }
-                out.events = Some(value);
                 Ok(())
             } else if meta.path.is_ident("rename") {
-                Err(meta.error("`rename` goes on a variant; on the enum, use `rename_all`"))
+                skip_value(&meta)?;
+                errors.push(meta.error("`rename` goes on a variant; on the enum, use `rename_all`"));
+                Ok(())
             } else {
-                Err(meta.error(format!(
+                skip_value(&meta)?;
+                errors.push(meta.error(format!(
                     "unknown rex attribute `{}` on an enum; expected one of: {CONTAINER_KEYS}",
                     path_name(&meta.path)
-                )))
+                )));
+                Ok(())
             }
         });
         if let Err(e) = parsed {
             cx.push(e);
         }
     }
+    for e in errors {
+        cx.push(e);
+    }
     out
+}
+
+/// Reads past a key's `= value`, if it has one, so parsing can go on after
+/// a key that is reported as a mistake.
+fn skip_value(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<()> {
+    if meta.input.peek(syn::Token![=]) {
+        let _: syn::Expr = meta.value()?.parse()?;
+    }
+    Ok(())
 }
 
 pub(crate) fn variant(cx: &mut Ctxt, attrs: &[Attribute]) -> Variant {

@@ -398,7 +398,10 @@ fn expand_client(e: &Enum<'_>) -> TokenStream {
                     let name = f.ident;
                     quote!(#name: ::core::convert::Into::into(#name))
                 });
-                (quote!(#(#params)*), quote!(#ident::#variant { #(#inits),* }))
+                (
+                    quote!(#(#params)*),
+                    quote!(#ident::#variant { #(#inits),* }),
+                )
             }
         };
         quote! {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 
-use super::app::{BenchEvent, BenchMsg};
+use super::app::BenchMsg;
 use super::child::{self, ServerProc};
 use super::load::{self, Conn, Hist, Readers};
 use super::report::{ms, us, Each, Row};

@@ -438,10 +438,7 @@ fn room_json(room: &Room) -> Value {
 
 /// An anonymous client of any app: it only reads.
 async fn reader(url: &str) -> Result<Client<Dynamic>, ClientError> {
-    Client::<Dynamic>::builder(url)
-        .anonymous()
-        .connect()
-        .await
+    Client::<Dynamic>::builder(url).anonymous().connect().await
 }
 
 async fn info(console: &mut Console<'_>, url: &str) -> Result<(), Failure> {

@@ -180,8 +180,7 @@ pub trait Dispatch<A: RexApp>: Sized {
     /// Handles `self`, sent by `from`: emit through `cx`, or return `Err`
     /// to refuse it (the client gets `409 rejected` with the reason, and
     /// what was emitted is discarded).
-    fn dispatch(self, app: &mut A, cx: &mut Context<'_, A>, from: SessionId)
-        -> Result<(), Reject>;
+    fn dispatch(self, app: &mut A, cx: &mut Context<'_, A>, from: SessionId) -> Result<(), Reject>;
 }
 
 /// The event type of app `A`'s protocol: what [`Context::emit`] takes.
@@ -367,7 +366,9 @@ impl<A: RexApp> Clone for AppHandle<A> {
 
 impl<A: RexApp> fmt::Debug for AppHandle<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AppHandle").field("app", &app_id::<A>()).finish()
+        f.debug_struct("AppHandle")
+            .field("app", &app_id::<A>())
+            .finish()
     }
 }
 

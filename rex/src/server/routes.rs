@@ -20,12 +20,12 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
 use super::actor::{CallError, Command};
+use super::app::{app_id, EventOf};
 use super::assets::{self, Asset, Assets};
 use super::gate::Gate;
 use super::log::{EventLog, Framing};
 use super::session::SessionTable;
 use super::stream::Follower;
-use super::app::{app_id, EventOf};
 use super::RexApp;
 
 pub(crate) type Body = UnsyncBoxBody<Bytes, Infallible>;
@@ -605,8 +605,14 @@ fn info<A: RexApp>(shared: &Shared<A>) -> Response<Body> {
         oldest: bounds.oldest,
         sessions: shared.sessions.len() as u64,
         time: shared.log.now_ms(),
-        messages: <A::Protocol as RexMessage>::KINDS.iter().map(|k| (*k).to_owned()).collect(),
-        events: <EventOf<A> as RexEvent>::KINDS.iter().map(|k| (*k).to_owned()).collect(),
+        messages: <A::Protocol as RexMessage>::KINDS
+            .iter()
+            .map(|k| (*k).to_owned())
+            .collect(),
+        events: <EventOf<A> as RexEvent>::KINDS
+            .iter()
+            .map(|k| (*k).to_owned())
+            .collect(),
     };
     json_response(StatusCode::OK, &info)
 }
