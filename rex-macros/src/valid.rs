@@ -31,7 +31,7 @@ const CLIENT_METHODS: &[&str] = &[
 
 /// Methods the generated traits already have.
 const MESSAGE_HANDLER_METHODS: &[&str] = &["dispatch"];
-const EVENT_HANDLER_METHODS: &[&str] = &["handle", "unknown", "resync"];
+const EVENT_HANDLER_METHODS: &[&str] = &["handle", "unknown", "resync", "connection"];
 
 /// Parameters the generated methods take before the variant's fields.
 const MESSAGE_PARAMS: &[&str] = &["cx", "from"];

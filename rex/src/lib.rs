@@ -102,8 +102,8 @@ pub use discovery::{discover, discover_one, Discovery, DiscoveryError, Discovery
 
 #[cfg(feature = "client")]
 pub use client::{
-    Client, ClientBuilder, ClientError, Credentials, Endpoint, Event, EventMeta, EventStream,
-    IntoEndpoint, Resync, ResyncCause, RetryPolicy, StateAt, StreamItem,
+    Client, ClientBuilder, ClientError, Connection, Credentials, Endpoint, Event, EventMeta,
+    EventStream, IntoEndpoint, Resync, ResyncCause, RetryPolicy, StateAt, StreamItem,
 };
 
 #[cfg(feature = "server")]
@@ -122,7 +122,7 @@ pub mod __private {
     pub use serde_json::Value;
 
     #[cfg(feature = "client")]
-    pub use crate::client::{Client, ClientError, EventMeta, Resync, StreamItem};
+    pub use crate::client::{Client, ClientError, Connection, EventMeta, Resync, StreamItem};
     #[cfg(feature = "server")]
     pub use crate::server::{Context, Reject, RexApp};
 
