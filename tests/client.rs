@@ -11,13 +11,20 @@ use rex_tests::{start_test_app, TestApp, TestServer};
 
 type TestClient = Client<TestMsg>;
 
+/// The next item that is not about the connection (those have their own
+/// tests in `faults.rs`).
 async fn next_item<E: std::fmt::Debug>(
     events: &mut rex::EventStream<E>,
 ) -> Result<StreamItem<E>, ClientError> {
-    tokio::time::timeout(Duration::from_secs(10), events.next())
-        .await
-        .expect("no stream item within 10 s")
-        .expect("the stream ended")
+    loop {
+        let item = tokio::time::timeout(Duration::from_secs(10), events.next())
+            .await
+            .expect("no stream item within 10 s")
+            .expect("the stream ended");
+        if !matches!(item, Ok(StreamItem::Connection(_))) {
+            return item;
+        }
+    }
 }
 
 async fn next_event<E: std::fmt::Debug>(events: &mut rex::EventStream<E>) -> rex::Event<E> {

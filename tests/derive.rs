@@ -209,7 +209,9 @@ async fn event_handler_routes_stream_items_and_defaults_ignore_the_rest() {
     client.secret(vec![me], "s").await.unwrap();
     let mut recorder = Recorder::default();
     let mut events = client.events();
-    for _ in 0..4 {
+    // The stream's `Connected`, which the default `connection` ignores,
+    // then events 0 to 3.
+    for _ in 0..5 {
         let item = tokio::time::timeout(Duration::from_secs(10), events.next())
             .await
             .unwrap()

@@ -425,7 +425,10 @@ fn a_phone_on_another_host_finds_and_joins_the_tv() {
             .unwrap();
         let mut log = tv_side.events_from(0);
         let said = tokio::time::timeout(WAIT, async {
-            while let Some(Ok(StreamItem::Event(e))) = log.next().await {
+            while let Some(item) = log.next().await {
+                let Ok(StreamItem::Event(e)) = item else {
+                    continue;
+                };
                 if e.event.kind == "said" {
                     return e.event.data;
                 }

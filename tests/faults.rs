@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use rex::{Client, ClientError, ResyncCause, RetryPolicy, Server, StreamItem};
+use rex::{Client, ClientError, Connection, ResyncCause, RetryPolicy, Server, StreamItem};
 use rex_tests::app::{TestEvent, TestMsg};
 use rex_tests::proxy::Proxy;
 use rex_tests::{start_test_app, TestApp, TestServer};
@@ -21,7 +21,17 @@ fn fast_retry() -> RetryPolicy {
     }
 }
 
+/// The next item that is not about the connection.
 async fn next_item(events: &mut rex::EventStream<TestEvent>) -> StreamItem<TestEvent> {
+    loop {
+        match next_any(events).await {
+            StreamItem::Connection(_) => continue,
+            item => return item,
+        }
+    }
+}
+
+async fn next_any(events: &mut rex::EventStream<TestEvent>) -> StreamItem<TestEvent> {
     tokio::time::timeout(Duration::from_secs(20), events.next())
         .await
         .expect("no stream item within 20 s")
@@ -265,5 +275,57 @@ async fn a_stalled_stream_is_abandoned_after_the_idle_timeout() {
         .await
         .unwrap();
     assert!(matches!(next_item(&mut events).await, StreamItem::Event(e) if e.meta.index == 2));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stream_reports_losing_its_connection_each_failed_attempt_and_getting_it_back() {
+    let server = start_test_app().await;
+    let proxy = Proxy::start(server.addr).await;
+    let client = TestClient::builder(proxy.addr())
+        .anonymous()
+        .retry(fast_retry())
+        .connect()
+        .await
+        .unwrap();
+    let mut events = client.events();
+    let first = next_any(&mut events).await;
+    assert!(
+        matches!(first, StreamItem::Connection(Connection::Connected)),
+        "{first:?}"
+    );
+
+    // Nothing listens where the proxy now forwards: every attempt fails.
+    let nowhere = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    proxy.retarget(nowhere);
+    proxy.cut_all();
+    let mut lost_since = None;
+    for want in 0..3 {
+        match next_any(&mut events).await {
+            StreamItem::Connection(Connection::Reconnecting { since, attempts }) => {
+                assert_eq!(attempts, want, "failed attempts count up from the loss");
+                assert_eq!(*lost_since.get_or_insert(since), since, "since the loss");
+            }
+            other => panic!("expected reconnecting, got {other:?}"),
+        }
+    }
+
+    proxy.retarget(server.addr);
+    loop {
+        match next_any(&mut events).await {
+            StreamItem::Connection(Connection::Reconnecting { .. }) => continue,
+            StreamItem::Connection(Connection::Connected) => break,
+            other => panic!("expected to connect again, got {other:?}"),
+        }
+    }
+    server
+        .handle
+        .emit(TestEvent::Tick { tag: "back".into() })
+        .await
+        .unwrap();
+    assert!(matches!(next_any(&mut events).await, StreamItem::Event(e) if e.meta.index == 0));
     server.stop().await;
 }

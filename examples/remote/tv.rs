@@ -98,6 +98,7 @@ async fn show(url: String) {
                 }
                 // Missed events: start over from a new snapshot.
                 Ok(StreamItem::Resync(_)) => break,
+                Ok(StreamItem::Connection(_)) => {}
                 Err(e) => eprintln!("! {e}"),
             }
         }

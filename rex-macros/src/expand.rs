@@ -552,6 +552,12 @@ fn expand_event_handler(e: &Enum<'_>) -> TokenStream {
                 let _ = resync;
             }
 
+            /// The stream's connection opened or was lost (it reconnects by
+            /// itself): show it if you like.
+            fn connection(&mut self, state: &::rex::__private::Connection) {
+                let _ = state;
+            }
+
             /// Routes one item of an event stream to the method of its kind.
             fn handle(&mut self, item: ::rex::__private::StreamItem<#ident>) {
                 match item {
@@ -566,6 +572,9 @@ fn expand_event_handler(e: &Enum<'_>) -> TokenStream {
                     }
                     ::rex::__private::StreamItem::Resync(resync) => {
                         <Self as #trait_ident>::resync(self, &resync);
+                    }
+                    ::rex::__private::StreamItem::Connection(state) => {
+                        <Self as #trait_ident>::connection(self, &state);
                     }
                 }
             }

@@ -10,7 +10,7 @@ use crate::ctxt::Ctxt;
 pub(crate) const MAX_KIND_LEN: usize = 64;
 
 /// Methods the generated event handler trait has besides one per kind.
-const EVENT_HANDLER_METHODS: &[&str] = &["handle", "unknown", "resync"];
+const EVENT_HANDLER_METHODS: &[&str] = &["handle", "unknown", "resync", "connection"];
 
 /// The longest app id accepted.
 pub(crate) const MAX_APP_LEN: usize = 64;

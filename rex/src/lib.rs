@@ -103,7 +103,7 @@ pub use discovery::{discover, discover_one, Discovery, DiscoveryError, Discovery
 
 #[cfg(feature = "client")]
 pub use client::{
-    Client, ClientBuilder, ClientError, Credentials, Endpoint, Event, EventMeta, EventStream,
+    Client, ClientBuilder, ClientError, Connection, Credentials, Endpoint, Event, EventMeta, EventStream,
     IntoEndpoint, Resync, ResyncCause, RetryPolicy, StateAt, StreamItem, TypedClient,
 };
 
@@ -125,7 +125,7 @@ pub mod __private {
 
     #[cfg(feature = "client")]
     pub use crate::client::{
-        Client, ClientBuilder, ClientError, EventMeta, IntoEndpoint, Resync, StreamItem,
+        Client, ClientBuilder, ClientError, Connection, EventMeta, IntoEndpoint, Resync, StreamItem,
         TypedClient,
     };
     #[cfg(feature = "server")]

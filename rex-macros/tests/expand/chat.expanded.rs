@@ -399,6 +399,11 @@ pub trait ChatEventHandler {
     fn resync(&mut self, resync: &::rex::__private::Resync) {
         let _ = resync;
     }
+    /// The stream's connection opened or was lost (it reconnects by
+    /// itself): show it if you like.
+    fn connection(&mut self, state: &::rex::__private::Connection) {
+        let _ = state;
+    }
     /// Routes one item of an event stream to the method of its kind.
     fn handle(&mut self, item: ::rex::__private::StreamItem<ChatEvent>) {
         match item {
@@ -418,6 +423,9 @@ pub trait ChatEventHandler {
             }
             ::rex::__private::StreamItem::Resync(resync) => {
                 <Self as ChatEventHandler>::resync(self, &resync);
+            }
+            ::rex::__private::StreamItem::Connection(state) => {
+                <Self as ChatEventHandler>::connection(self, &state);
             }
         }
     }

@@ -41,7 +41,7 @@ use rex_proto::{Dynamic, EventRecord, Info};
 use serde_json::{json, Value};
 
 use crate::discovery::{Discovery, DiscoveryError, DiscoveryEvent, Room};
-use crate::{Client, ClientError, Endpoint, StreamItem};
+use crate::{Client, ClientError, Connection, Endpoint, StreamItem};
 
 /// Exit status: the command did what was asked.
 pub const EXIT_OK: u8 = 0;
@@ -176,6 +176,8 @@ where
     };
     let mut console = Console {
         out,
+        err,
+        lost: false,
         color: terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
         terminal,
         json: cli.json,
@@ -191,7 +193,7 @@ where
     match result {
         Ok(()) => EXIT_OK,
         Err(Failure::Message(message)) => {
-            let _ = writeln!(err, "rex: {message}");
+            let _ = writeln!(console.err, "rex: {message}");
             EXIT_FAILED
         }
         Err(Failure::Reported) => EXIT_FAILED,
@@ -227,6 +229,12 @@ impl From<std::io::Error> for Failure {
 /// Where results go, and how they look.
 struct Console<'a> {
     out: &'a mut (dyn Write + Send),
+    /// Where messages for the person go (connection changes while
+    /// following), never mixed into the results.
+    err: &'a mut (dyn Write + Send),
+    /// Whether a lost connection was reported, so that only getting it
+    /// back is reported as a change (not the first connection).
+    lost: bool,
     color: bool,
     terminal: bool,
     json: bool,
@@ -509,8 +517,10 @@ async fn tail(console: &mut Console<'_>, args: &TailArgs) -> Result<(), Failure>
             Ok(StreamItem::Resync(r)) => {
                 print_resync(console, &format!("{:?}", r.cause), &r.reason, r.head)?
             }
+            Ok(StreamItem::Connection(state)) => print_connection(console, &state)?,
             Err(e) if e.is_transient() => continue,
-            Err(e @ ClientError::Decode { .. }) => {
+            // The stream goes on after both (it reconnects after the second).
+            Err(e @ (ClientError::Decode { .. } | ClientError::Protocol { .. })) => {
                 let warning = console.paint(WARN, "!");
                 writeln!(console.out, "{warning} {e}")?;
             }
@@ -564,6 +574,26 @@ fn print_resync(
         console.out,
         "{mark} resync ({cause}): {reason}; continuing at {head}"
     )?;
+    Ok(())
+}
+
+/// A change of the stream's connection, on stderr for the person watching:
+/// `reconnecting… (attempt 3)`. The first connection is not news.
+fn print_connection(console: &mut Console<'_>, state: &Connection) -> Result<(), Failure> {
+    match state {
+        Connection::Connected if console.lost => writeln!(console.err, "rex: connected again")?,
+        Connection::Connected => {}
+        Connection::Reconnecting { attempts: 0, .. } => {
+            writeln!(console.err, "rex: connection lost; reconnecting…")?
+        }
+        Connection::Reconnecting { attempts, .. } => writeln!(
+            console.err,
+            "rex: reconnecting… (attempt {})",
+            attempts.saturating_add(1)
+        )?,
+    }
+    console.lost = !matches!(state, Connection::Connected);
+    console.err.flush()?;
     Ok(())
 }
 

@@ -2,19 +2,17 @@
 //! and never yields an index twice or out of order.
 
 use std::fmt;
-use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
-use bytes::BytesMut;
 use futures_util::{stream, Stream};
-use http::StatusCode;
-use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use rex_proto::{DecodeError, Epoch, EventIndex, EventRecord, RexEvent, SessionId};
 use serde_json::Value;
 
+use super::follow::{Framing, Item};
+use super::pump::Pump;
 use super::{ClientError, Shared};
 
 /// Where an event sits in the log and who it concerns.
@@ -78,6 +76,40 @@ pub struct Resync {
     pub reason: String,
 }
 
+/// Whether an [`EventStream`] is connected, for a UI that shows it.
+///
+/// The stream reports [`Connection::Connected`] each time a connection
+/// opens (the first time too), and [`Connection::Reconnecting`] when it is
+/// lost and again after each attempt that fails. It reconnects by itself
+/// either way: these items are for showing, not for acting on.
+///
+/// ```
+/// # fn show(state: &rex::Connection) -> String {
+/// match state {
+///     rex::Connection::Connected => "online".to_owned(),
+///     rex::Connection::Reconnecting { since, attempts } => {
+///         format!("offline for {} s ({attempts} failed attempts)", since.elapsed().as_secs())
+///     }
+/// }
+/// # }
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Connection {
+    /// The stream is open: events arrive as they are appended.
+    Connected,
+    /// The stream is not open and the client is trying to open it again.
+    Reconnecting {
+        /// When the connection was lost (or, before it was ever open, when
+        /// the first attempt failed). A `std` instant, so a UI can show
+        /// `since.elapsed()` without depending on tokio; it is read from
+        /// tokio's clock, which is the same clock unless a test pauses it.
+        since: Instant,
+        /// How many attempts have failed since then: 0 right after the
+        /// loss, then 1, 2, ….
+        attempts: u32,
+    },
+}
+
 /// One item of an [`EventStream`].
 ///
 /// ```
@@ -86,6 +118,7 @@ pub struct Resync {
 ///     rex::StreamItem::Event(e) => println!("#{} {:?}", e.meta.index, e.event),
 ///     rex::StreamItem::Unknown { meta, kind, .. } => println!("#{} (newer kind `{kind}`)", meta.index),
 ///     rex::StreamItem::Resync(r) => println!("missed events ({:?}); now at {}", r.cause, r.head),
+///     rex::StreamItem::Connection(state) => println!("connection: {state:?}"),
 /// }
 /// # }
 /// ```
@@ -105,6 +138,8 @@ pub enum StreamItem<E> {
     },
     /// The stream skipped to the server's head; see [`Resync`].
     Resync(Resync),
+    /// The connection opened or was lost; see [`Connection`].
+    Connection(Connection),
 }
 
 /// A live, resumable stream of the log.
@@ -113,11 +148,16 @@ pub enum StreamItem<E> {
 /// for its session) once, in index order, starting where it was asked to.
 /// When the connection is cut, stalls past the idle timeout, or the server
 /// restarts its stream, it reconnects by itself with backoff and resumes at
-/// the next index. Transient failures are not yielded; a `410 gone` is
-/// yielded as [`StreamItem::Resync`]; an event that does not decode is
-/// yielded as `Err(ClientError::Decode)` and the stream goes on. The stream
-/// ends only after yielding an error that will not change by retrying
-/// (for example `unauthorized`).
+/// the next index. Transient failures are not yielded as errors; the
+/// connection's state is yielded as [`StreamItem::Connection`]
+/// (`Connected` when a connection opens, the first time too;
+/// `Reconnecting` when it is lost and after each failed attempt). A
+/// `410 gone` is yielded as [`StreamItem::Resync`]; an event that does not
+/// decode is yielded as `Err(ClientError::Decode)` and the stream goes on;
+/// a line that is not an event at all is yielded as
+/// `Err(ClientError::Protocol)` and the stream reconnects. The stream ends
+/// only after yielding an error that will not change by retrying (for
+/// example `unauthorized`).
 ///
 /// ```no_run
 /// # async fn example<M: rex::RexMessage, E: rex::RexEvent + Send + std::fmt::Debug + 'static>(client: rex::Client<M, E>) {
@@ -155,20 +195,15 @@ impl<E> Stream for EventStream<E> {
 
 impl<E: RexEvent + Send + 'static> EventStream<E> {
     pub(crate) fn new(shared: Arc<Shared>, start: EventIndex, epoch: Option<Epoch>) -> Self {
-        let follow = Follow::<E> {
-            shared,
-            cursor: start,
-            epoch,
-            body: None,
-            buf: BytesMut::new(),
-            identity: 0,
-            retries: 0,
-            done: false,
-            _event: PhantomData,
-        };
-        let inner = stream::unfold(follow, |mut follow| async move {
-            let item = follow.next().await?;
-            Some((item, follow))
+        let pump = Pump::new(shared, start, epoch, Framing::Ndjson);
+        let inner = stream::unfold(pump, |mut pump| async move {
+            let item = match pump.next().await? {
+                Item::Record(record) => decode(record),
+                Item::Resync(resync) => Ok(StreamItem::Resync(resync)),
+                Item::Connection(state) => Ok(StreamItem::Connection(state)),
+                Item::Error(e) | Item::Fatal(e) => Err(e),
+            };
+            Some((item, pump))
         });
         EventStream {
             inner: Box::pin(inner),
@@ -176,231 +211,93 @@ impl<E: RexEvent + Send + 'static> EventStream<E> {
     }
 }
 
-/// The state of one stream.
-struct Follow<E> {
-    shared: Arc<Shared>,
-    /// The next index wanted.
-    cursor: EventIndex,
-    /// The epoch `cursor` belongs to; learnt from the first answer if the
-    /// caller did not know it.
-    epoch: Option<Epoch>,
-    body: Option<Incoming>,
-    /// Bytes received and not yet a complete line.
-    buf: BytesMut,
-    /// The session identity the open connection was made with; when the
-    /// client rejoins, the stream reconnects to read as the new session.
-    identity: u64,
-    /// Consecutive failed connection attempts, for backoff.
-    retries: u32,
-    done: bool,
-    _event: PhantomData<fn() -> E>,
-}
-
-/// What opening the stream led to.
-enum Opened {
-    Streaming(Incoming),
-    Resync(Resync),
-    Retry(ClientError),
-    Fatal(ClientError),
-}
-
-impl<E: RexEvent> Follow<E> {
-    async fn next(&mut self) -> Option<Result<StreamItem<E>, ClientError>> {
-        loop {
-            if self.done {
-                return None;
-            }
-            if self.body.is_some() && self.identity != self.shared.identity_version() {
-                tracing::debug!("session changed; reconnecting the event stream");
-                self.disconnect();
-            }
-            if let Some(line) = self.take_line() {
-                match self.decode_line(&line) {
-                    Some(item) => return Some(item),
-                    None => continue,
-                }
-            }
-            let Some(body) = self.body.as_mut() else {
-                if self.retries > 0 {
-                    let wait = self.shared.transport.config.retry.backoff(self.retries - 1);
-                    tokio::time::sleep(wait).await;
-                }
-                match self.open().await {
-                    Opened::Streaming(body) => self.body = Some(body),
-                    Opened::Resync(resync) => {
-                        self.retries = 0;
-                        return Some(Ok(StreamItem::Resync(resync)));
-                    }
-                    Opened::Retry(e) => {
-                        tracing::debug!(error = %e, "event stream unavailable; retrying");
-                        self.retries = self.retries.saturating_add(1);
-                    }
-                    Opened::Fatal(e) => {
-                        self.done = true;
-                        return Some(Err(e));
-                    }
-                }
-                continue;
-            };
-            let idle = self.shared.transport.config.idle_timeout;
-            match tokio::time::timeout(idle, body.frame()).await {
-                Err(_) => {
-                    tracing::debug!(?idle, "event stream silent for too long; reconnecting");
-                    self.disconnect();
-                }
-                Ok(None) => {
-                    tracing::debug!("event stream ended by the server; reconnecting");
-                    self.disconnect();
-                    self.retries = self.retries.saturating_add(1);
-                }
-                Ok(Some(Err(e))) => {
-                    tracing::debug!(error = %e, "event stream cut; reconnecting");
-                    self.disconnect();
-                    self.retries = self.retries.saturating_add(1);
-                }
-                Ok(Some(Ok(frame))) => {
-                    if let Ok(data) = frame.into_data() {
-                        self.buf.extend_from_slice(&data);
-                        self.retries = 0;
-                    }
-                }
-            }
-        }
-    }
-
-    fn disconnect(&mut self) {
-        self.body = None;
-        // A partial line belongs to the cut connection; the event will come
-        // again on the next one, since the cursor did not move.
-        self.buf.clear();
-    }
-
-    fn take_line(&mut self) -> Option<BytesMut> {
-        let end = self.buf.iter().position(|b| *b == b'\n')?;
-        let mut line = self.buf.split_to(end + 1);
-        line.truncate(end);
-        Some(line)
-    }
-
-    /// Turns one NDJSON line into an item; `None` for heartbeats and
-    /// events already seen.
-    fn decode_line(&mut self, line: &[u8]) -> Option<Result<StreamItem<E>, ClientError>> {
-        if line.iter().all(u8::is_ascii_whitespace) {
-            return None;
-        }
-        let record: EventRecord = match serde_json::from_slice(line) {
-            Ok(record) => record,
-            Err(e) => {
-                // Not an event line: this connection cannot be trusted to
-                // be in step; reconnect from the cursor.
-                self.disconnect();
-                self.retries = self.retries.saturating_add(1);
-                return Some(Err(ClientError::Protocol {
-                    reason: format!("an event line is not valid: {e}"),
-                }));
-            }
-        };
-        if record.index < self.cursor {
-            return None;
-        }
-        self.cursor = record.index + 1;
-        if let Some(epoch) = self.epoch {
-            self.shared.saw(epoch, record.index);
-        }
-        let meta = EventMeta {
+/// The typed item of a record: its event, or `Unknown` for a kind this
+/// client does not know, or `Err(Decode)` for a payload that does not fit.
+pub(crate) fn decode<E: RexEvent>(record: EventRecord) -> Result<StreamItem<E>, ClientError> {
+    let meta = EventMeta {
+        index: record.index,
+        time: record.time,
+        origin: record.origin,
+        to: record.to,
+    };
+    // The payload goes to the decoder; keep a copy only when the kind is
+    // not one this client declares, where it may come back as `Unknown` (a
+    // type with open-ended kinds, like `Dynamic`, lists none and pays for
+    // the copy).
+    let spare = if E::KINDS.contains(&record.kind.as_str()) {
+        None
+    } else {
+        record.data.clone()
+    };
+    match E::decode(&record.kind, record.data) {
+        Ok(event) => Ok(StreamItem::Event(Event { meta, event })),
+        Err(DecodeError::UnknownKind { .. }) => Ok(StreamItem::Unknown {
+            meta,
+            kind: record.kind,
+            data: spare,
+        }),
+        Err(error) => Err(ClientError::Decode {
             index: record.index,
-            time: record.time,
-            origin: record.origin,
-            to: record.to,
-        };
-        // The payload goes to the decoder; keep a copy only when the kind is
-        // not one this client declares, where it may come back as
-        // `Unknown` (a type with open-ended kinds, like `Dynamic`, lists
-        // none and pays for the copy).
-        let spare = if E::KINDS.contains(&record.kind.as_str()) {
-            None
-        } else {
-            record.data.clone()
-        };
-        let item = match E::decode(&record.kind, record.data) {
-            Ok(event) => Ok(StreamItem::Event(Event { meta, event })),
-            Err(DecodeError::UnknownKind { .. }) => Ok(StreamItem::Unknown {
-                meta,
-                kind: record.kind,
-                data: spare,
-            }),
-            Err(error) => Err(ClientError::Decode {
-                index: record.index,
-                error,
-            }),
-        };
-        Some(item)
+            error,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[derive(Debug, PartialEq, rex::RexEvent)]
+    enum Ev {
+        Said { text: String },
     }
 
-    async fn open(&mut self) -> Opened {
-        let (token, identity, session_epoch) = self.shared.identity();
-        // Read as the session only while it belongs to the log being read;
-        // after an epoch change the old token would be refused.
-        let token = token.filter(|_| self.epoch.is_none() || self.epoch == session_epoch);
-        let mut path = format!("{}?start={}", rex_proto::path::EVENTS, self.cursor);
-        if let Some(epoch) = self.epoch {
-            path.push_str(&format!("&epoch={epoch}"));
+    fn record(kind: &str, data: Value) -> EventRecord {
+        EventRecord {
+            index: 7,
+            time: 5,
+            kind: kind.to_owned(),
+            origin: None,
+            to: None,
+            data: Some(data),
         }
-        let response = match self.shared.transport.open(&path, token.as_ref()).await {
-            Ok(response) => response,
-            Err(e) => return Opened::Retry(e),
+    }
+
+    #[test]
+    fn a_known_kind_decodes_to_its_event() {
+        let item = decode::<Ev>(record("said", json!({"text": "hi"}))).unwrap();
+        let StreamItem::Event(e) = item else {
+            panic!("{item:?}")
         };
-        self.identity = identity;
-        let status = response.status();
-        if status == StatusCode::OK {
-            if self.epoch.is_none() {
-                self.epoch = response
-                    .headers()
-                    .get("rex-epoch")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse().ok());
+        assert_eq!((e.meta.index, e.event), (7, Ev::Said { text: "hi".into() }));
+    }
+
+    #[test]
+    fn an_unknown_kind_is_yielded_as_unknown_with_its_payload() {
+        let item = decode::<Ev>(record("waved", json!({"hand": "left"}))).unwrap();
+        assert_eq!(
+            item,
+            StreamItem::Unknown {
+                meta: EventMeta {
+                    index: 7,
+                    time: 5,
+                    origin: None,
+                    to: None
+                },
+                kind: "waved".into(),
+                data: Some(json!({"hand": "left"})),
             }
-            return Opened::Streaming(response.into_body());
-        }
-        let body = match tokio::time::timeout(
-            self.shared.transport.config.request_timeout,
-            response.into_body().collect(),
-        )
-        .await
-        {
-            Ok(Ok(body)) => body.to_bytes(),
-            Ok(Err(e)) => {
-                return Opened::Retry(ClientError::transport("the answer was cut off", e))
-            }
-            Err(_) => return Opened::Retry(ClientError::Timeout),
-        };
-        match ClientError::from_response(status.as_u16(), &body) {
-            ClientError::Gone {
-                reason,
-                epoch: Some(epoch),
-                oldest: Some(oldest),
-                head: Some(head),
-            } => {
-                let cause = if self.epoch.is_some_and(|e| e != epoch) {
-                    ResyncCause::EpochChanged
-                } else if self.cursor > head {
-                    ResyncCause::AheadOfServer
-                } else {
-                    ResyncCause::Dropped
-                };
-                tracing::info!(?cause, %epoch, head, "event stream resyncs at the server's head");
-                self.epoch = Some(epoch);
-                self.cursor = head;
-                Opened::Resync(Resync {
-                    cause,
-                    epoch,
-                    oldest,
-                    head,
-                    reason,
-                })
-            }
-            e if e.is_transient() => Opened::Retry(e),
-            e => Opened::Fatal(e),
-        }
+        );
+    }
+
+    #[test]
+    fn a_payload_that_does_not_fit_is_a_decode_error() {
+        let result = decode::<Ev>(record("said", json!({"text": 3})));
+        assert!(
+            matches!(result, Err(ClientError::Decode { index: 7, .. })),
+            "{result:?}"
+        );
     }
 }

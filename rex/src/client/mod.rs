@@ -17,7 +17,7 @@
 //!         StreamItem::Event(e) => println!("{}: {:?}", e.meta.index, e.event),
 //!         StreamItem::Unknown { kind, .. } => println!("(a newer server's `{kind}` event)"),
 //!         StreamItem::Resync(r) => println!("missed events; continuing at {}", r.head),
-//!         _ => {}
+//!         StreamItem::Connection(state) => println!("connection: {state:?}"),
 //!     }
 //! }
 //! # Ok(())
@@ -26,6 +26,8 @@
 
 mod error;
 mod events;
+pub(crate) mod follow;
+pub(crate) mod pump;
 mod transport;
 mod typed;
 
@@ -60,7 +62,7 @@ pub struct StateAt<S> {
     /// The epoch `index` belongs to.
     pub epoch: Epoch,
 }
-pub use events::{Event, EventMeta, EventStream, Resync, ResyncCause, StreamItem};
+pub use events::{Connection, Event, EventMeta, EventStream, Resync, ResyncCause, StreamItem};
 pub use transport::{Endpoint, IntoEndpoint, RetryPolicy};
 pub use typed::TypedClient;
 
@@ -493,7 +495,7 @@ impl<P: Protocol> Client<P> {
     ///             now = client.snapshot().await?;
     ///             events = client.events_from(now.index);
     ///         }
-    ///         rex::StreamItem::Unknown { .. } => {}
+    ///         rex::StreamItem::Unknown { .. } | rex::StreamItem::Connection(_) => {}
     ///     }
     /// }
     /// # Ok(())
@@ -640,6 +642,14 @@ impl<P: Protocol> Client<P> {
     pub fn events_from(&self, start: EventIndex) -> EventStream<P::Event> {
         let epoch = self.shared.lock().session.as_ref().map(|s| s.epoch);
         EventStream::new(self.shared.clone(), start, epoch)
+    }
+
+    /// Like [`Client::events_from`], but raw records in either framing: for
+    /// tools that show the wire (`rex tail --sse`).
+    #[cfg_attr(not(feature = "cli"), allow(dead_code))]
+    pub(crate) fn follow_raw(&self, start: EventIndex, framing: follow::Framing) -> pump::Pump {
+        let epoch = self.shared.lock().session.as_ref().map(|s| s.epoch);
+        pump::Pump::new(self.shared.clone(), start, epoch, framing)
     }
 
     /// One call with retries on transient failures. `lost_is_retryable`:

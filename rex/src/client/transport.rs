@@ -285,13 +285,25 @@ impl Transport {
         }
     }
 
-    /// Opens a streaming request; the caller reads the body.
+    /// Opens a streaming request; the caller reads the body. `accept` asks
+    /// for a framing other than NDJSON; `last_event_id` resumes the way an
+    /// SSE `EventSource` does.
     pub(crate) async fn open(
         &self,
         path: &str,
         token: Option<&SessionToken>,
+        accept: Option<&'static str>,
+        last_event_id: Option<u64>,
     ) -> Result<Response<Incoming>, ClientError> {
-        let req = self.request(Method::GET, path, token, None)?;
+        let mut req = self.request(Method::GET, path, token, None)?;
+        if let Some(accept) = accept {
+            req.headers_mut()
+                .insert(header::ACCEPT, HeaderValue::from_static(accept));
+        }
+        if let Some(last) = last_event_id {
+            req.headers_mut()
+                .insert("last-event-id", HeaderValue::from(last));
+        }
         match tokio::time::timeout(self.config.request_timeout, self.streams.request(req)).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(e)) => Err(ClientError::transport(

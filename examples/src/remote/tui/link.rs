@@ -137,6 +137,8 @@ async fn follow(client: RemoteClient, name: Option<String>, screen: watch::Sende
                 // Events were missed (or the TV restarted): a new snapshot
                 // has their effect.
                 Ok(StreamItem::Resync(_)) => break,
+                // The screen's link status still comes from polling `/info`.
+                Ok(StreamItem::Connection(_)) => {}
                 // A kind this build cannot apply (a newer TV), or a payload
                 // that does not decode: the view would go wrong from here,
                 // and a new snapshot has the event's effect.

@@ -109,7 +109,7 @@ impl PlayerView {
         let index = match &item {
             StreamItem::Event(e) => Some(e.meta.index),
             StreamItem::Unknown { meta, .. } => Some(meta.index),
-            StreamItem::Resync(_) => None,
+            StreamItem::Resync(_) | StreamItem::Connection(_) => None,
         };
         // The first live event, when the last replayed ones were not ours
         // to see: the summary comes before it.
