@@ -113,15 +113,23 @@ async fn server_errors_map_to_typed_variants_with_the_reason() {
         }
         other => panic!("{other:?}"),
     }
-    // A client whose protocol has a kind the server does not know.
-    let test_client = TestClient::builder(server.addr).connect().await.unwrap();
-    let err = test_client.send(&TestMsg::Count).await.unwrap_err();
+    // A newer client of the same app, with a kind this server does not know.
+    let newer = Client::<NewerChatMsg>::builder(server.addr)
+        .connect()
+        .await
+        .unwrap();
+    let err = newer
+        .send(&NewerChatMsg::Shout { text: "hey".into() })
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, ClientError::UnknownKind { reason } if reason.contains("say, whisper, rename")),
         "{err}"
     );
-    let err = test_client.send(&TestMsg::Burst(1)).await.unwrap_err();
-    assert!(matches!(err, ClientError::UnknownKind { .. }));
+    newer
+        .send(&NewerChatMsg::Say { text: "hi".into() })
+        .await
+        .unwrap();
     // An anonymous client cannot send.
     let watcher = Client::<ChatMsg>::builder(server.addr)
         .anonymous()
@@ -206,6 +214,14 @@ async fn restored_credentials_come_back_as_the_same_session_and_resume() {
     assert_ne!(fresh.session(), Some(creds.session));
     assert_eq!(fresh.credentials().unwrap().last_seen, None);
     server.stop().await;
+}
+
+/// The chat protocol as a newer client knows it: one kind more.
+#[derive(Debug, RexMessage)]
+#[rex(app = "chat", events = ChatEvent)]
+enum NewerChatMsg {
+    Say { text: String },
+    Shout { text: String },
 }
 
 /// The test app's protocol as an older client knows it: the same app and

@@ -76,7 +76,8 @@ pub(crate) fn container(cx: &mut Ctxt, attrs: &[Attribute]) -> Container {
                 Ok(())
             } else if meta.path.is_ident("rename") {
                 skip_value(&meta)?;
-                errors.push(meta.error("`rename` goes on a variant; on the enum, use `rename_all`"));
+                errors
+                    .push(meta.error("`rename` goes on a variant; on the enum, use `rename_all`"));
                 Ok(())
             } else {
                 skip_value(&meta)?;

@@ -103,8 +103,8 @@ pub use discovery::{discover, discover_one, Discovery, DiscoveryError, Discovery
 
 #[cfg(feature = "client")]
 pub use client::{
-    Client, ClientBuilder, ClientError, Connection, Credentials, Endpoint, Event, EventMeta, EventStream,
-    IntoEndpoint, Resync, ResyncCause, RetryPolicy, StateAt, StreamItem, TypedClient,
+    Client, ClientBuilder, ClientError, Connection, Credentials, Endpoint, Event, EventMeta,
+    EventStream, IntoEndpoint, Resync, ResyncCause, RetryPolicy, StateAt, StreamItem, TypedClient,
 };
 
 #[cfg(feature = "server")]
@@ -125,8 +125,8 @@ pub mod __private {
 
     #[cfg(feature = "client")]
     pub use crate::client::{
-        Client, ClientBuilder, ClientError, Connection, EventMeta, IntoEndpoint, Resync, StreamItem,
-        TypedClient,
+        Client, ClientBuilder, ClientError, Connection, EventMeta, IntoEndpoint, Resync,
+        StreamItem, TypedClient,
     };
     #[cfg(feature = "server")]
     pub use crate::server::{Context, Dispatch, Reject, RexApp};
