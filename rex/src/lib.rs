@@ -93,6 +93,8 @@ pub mod client;
 pub mod discovery;
 #[cfg(feature = "server")]
 pub mod server;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 /// A message or event of any kind, for tools that do not know the app's
 /// protocol (the `rex` command-line tool uses it).

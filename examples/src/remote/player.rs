@@ -51,9 +51,6 @@ pub struct RemoteApp {
     autoplay: bool,
     /// Shuffles the playlist.
     rng: fastrand::Rng,
-    /// What the app emitted, for the unit tests.
-    #[cfg(test)]
-    emitted: Vec<RemoteEvent>,
 }
 
 /// What the player moves to: a track and the playlist and queue after it.
@@ -76,8 +73,6 @@ impl RemoteApp {
             track_end: None,
             autoplay: false,
             rng: fastrand::Rng::new(),
-            #[cfg(test)]
-            emitted: Vec::new(),
         }
     }
 
@@ -107,8 +102,6 @@ impl RemoteApp {
             event,
             RemoteEvent::Volume { .. } | RemoteEvent::Shuffled { .. } | RemoteEvent::Queued { .. }
         );
-        #[cfg(test)]
-        self.emitted.push(event.clone());
         cx.emit(event);
         if moves_the_clock {
             self.schedule_track_end(cx);
@@ -493,7 +486,8 @@ impl RemoteMsgHandler for RemoteApp {
 mod tests {
     use super::*;
     use crate::remote::tracks;
-    use rex::{AppHandle, RexEvent, Server};
+    use rex::testing::TestRoom;
+    use rex::RexEvent;
 
     /// Three short tracks: 10 s, 20 s, 30 s.
     fn short_tracks() -> Vec<Track> {
@@ -504,100 +498,71 @@ mod tests {
         ])
     }
 
-    /// A player on a real server (never served: the tests reach the app
-    /// through its handle, as the server's actor runs it, timers and all).
+    /// A player in-process (`rex::testing`): the server's own actor,
+    /// timers and all, on the test's paused clock, with one remote joined.
     struct Tv {
-        _server: Server<RemoteApp>,
-        handle: AppHandle<RemoteApp>,
+        room: TestRoom<RemoteApp>,
         remote: SessionId,
     }
 
     impl Tv {
-        async fn new(app: RemoteApp) -> Tv {
-            let server = Server::builder(app).bind("127.0.0.1:0").await.unwrap();
-            let handle = server.handle();
-            Tv {
-                _server: server,
-                handle,
-                remote: SessionId::new_random(),
-            }
+        fn new(app: RemoteApp) -> Tv {
+            let mut room = TestRoom::new(app);
+            let remote = room.join("remote").unwrap();
+            Tv { room, remote }
         }
 
-        async fn short() -> Tv {
-            Tv::new(RemoteApp::new(short_tracks()).seed(7)).await
+        fn short() -> Tv {
+            Tv::new(RemoteApp::new(short_tracks()).seed(7))
         }
 
-        /// Sends a message, as `POST /messages` would.
-        async fn send(&self, msg: RemoteMsg) -> Result<(), String> {
-            let from = self.remote;
-            self.handle
-                .run(move |app, cx| rex::Dispatch::dispatch(msg, app, cx, from))
-                .await
-                .unwrap()
+        /// Sends a message as the remote: `Err` with the player's reason.
+        fn send(&mut self, msg: RemoteMsg) -> Result<(), String> {
+            self.room
+                .send(self.remote, msg)
+                .map(drop)
                 .map_err(|r| r.reason().to_owned())
         }
 
         /// Sends a message the player must refuse; checks that it changed
         /// nothing and returns the reason.
-        async fn refused(&self, msg: RemoteMsg) -> String {
-            let (before, emitted) = self.with(|app| (app.view.clone(), app.emitted.len())).await;
-            let reason = self.send(msg.clone()).await.unwrap_err();
-            let (after, emitted_after) =
-                self.with(|app| (app.view.clone(), app.emitted.len())).await;
-            assert_eq!(after, before, "{msg:?} changed the view");
-            assert_eq!(emitted_after, emitted, "{msg:?} emitted");
+        fn refused(&mut self, msg: RemoteMsg) -> String {
+            let (before, head) = (self.view(), self.room.head());
+            let reason = self.send(msg.clone()).unwrap_err();
+            assert_eq!(self.view(), before, "{msg:?} changed the view");
+            assert_eq!(self.room.head(), head, "{msg:?} emitted");
             reason
         }
 
-        async fn with<R: Send + 'static>(
-            &self,
-            f: impl FnOnce(&RemoteApp) -> R + Send + 'static,
-        ) -> R {
-            self.handle.run(move |app, _| f(app)).await.unwrap()
+        fn view(&self) -> PlayerView {
+            self.room.app().view.clone()
         }
 
-        async fn view(&self) -> PlayerView {
-            self.with(|app| app.view.clone()).await
-        }
-
-        /// The position now and the current track's id.
-        async fn at(&self) -> (u32, u64) {
-            self.handle
+        /// The current track's id and the position now.
+        fn at(&mut self) -> (u32, u64) {
+            self.room
                 .run(|app, cx| (app.view.track, app.view.position_at(now_ms(cx))))
-                .await
-                .unwrap()
+                .0
         }
 
-        async fn events(&self) -> Vec<RemoteEvent> {
-            self.with(|app| app.emitted.clone()).await
+        /// Lets `d` pass on the player's clock; due timers run on the way.
+        async fn wait(&mut self, d: Duration) {
+            self.room.advance(d).await;
         }
 
-        /// Checks that the events emitted so far, applied to the initial
-        /// view, give the app's view: what a remote computes is the state.
-        async fn check_replay(&self) {
-            let (tracks, events, view) = self
-                .with(|app| {
-                    (
-                        app.view.tracks.clone(),
-                        app.emitted.clone(),
-                        app.view.clone(),
-                    )
-                })
-                .await;
-            let mut replayed = PlayerView::new(tracks);
-            for e in &events {
+        fn events(&self) -> Vec<RemoteEvent> {
+            self.room.log().into_iter().map(|e| e.event).collect()
+        }
+
+        /// Checks that the events in the log, applied to the initial view,
+        /// give the app's view: what a remote computes is the state.
+        fn check_replay(&self) {
+            let view = self.view();
+            let mut replayed = PlayerView::new(view.tracks.clone());
+            for e in &self.events() {
                 replayed.apply(e);
             }
             assert_eq!(replayed, view);
-        }
-    }
-
-    /// Lets `d` pass, then lets timers that became due at that instant
-    /// reach the app before the test's next call does.
-    async fn wait(d: Duration) {
-        tokio::time::sleep(d).await;
-        for _ in 0..20 {
-            tokio::task::yield_now().await;
         }
     }
 
@@ -607,49 +572,49 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_track_that_ends_moves_to_the_next_and_the_last_stops_the_player() {
-        let tv = Tv::short().await;
-        assert_eq!(tv.at().await, (0, 0));
-        tv.send(RemoteMsg::Play).await.unwrap();
-        wait(secs(9.9)).await;
-        assert_eq!(tv.at().await, (0, 9_900));
-        wait(secs(0.2)).await;
-        assert_eq!(tv.at().await, (1, 100));
-        wait(secs(20.0)).await;
-        assert_eq!(tv.at().await, (2, 100));
+        let mut tv = Tv::short();
+        assert_eq!(tv.at(), (0, 0));
+        tv.send(RemoteMsg::Play).unwrap();
+        tv.wait(secs(9.9)).await;
+        assert_eq!(tv.at(), (0, 9_900));
+        tv.wait(secs(0.2)).await;
+        assert_eq!(tv.at(), (1, 100));
+        tv.wait(secs(20.0)).await;
+        assert_eq!(tv.at(), (2, 100));
         // Nothing is emitted while a track plays: the position is a clock.
-        let kinds: Vec<&str> = tv.events().await.iter().map(|e| e.kind()).collect();
+        let kinds: Vec<&str> = tv.events().iter().map(|e| e.kind()).collect();
         assert_eq!(kinds, ["playing", "track_changed", "track_changed"]);
         // After the last track: back to the first, stopped.
-        wait(secs(30.0)).await;
-        let view = tv.view().await;
+        tv.wait(secs(30.0)).await;
+        let view = tv.view();
         assert_eq!((view.track, view.cursor, view.playing), (0, 0, false));
         assert_eq!(view.position_ms, 0);
-        wait(secs(60.0)).await;
-        assert_eq!(tv.at().await, (0, 0));
-        assert_eq!(tv.events().await.len(), 4);
-        tv.check_replay().await;
+        tv.wait(secs(60.0)).await;
+        assert_eq!(tv.at(), (0, 0));
+        assert_eq!(tv.events().len(), 4);
+        tv.check_replay();
     }
 
     #[tokio::test(start_paused = true)]
     async fn autoplay_plays_from_the_start_and_pause_stops_the_clock() {
-        let tv = Tv::new(RemoteApp::new(short_tracks()).autoplay(true)).await;
-        wait(secs(4.0)).await;
-        assert_eq!(tv.at().await, (0, 4_000));
-        tv.send(RemoteMsg::Pause).await.unwrap();
+        let mut tv = Tv::new(RemoteApp::new(short_tracks()).autoplay(true));
+        tv.wait(secs(4.0)).await;
+        assert_eq!(tv.at(), (0, 4_000));
+        tv.send(RemoteMsg::Pause).unwrap();
         // Pausing twice is not an error; it changes nothing.
-        tv.send(RemoteMsg::Pause).await.unwrap();
-        wait(secs(60.0)).await;
-        assert_eq!(tv.at().await, (0, 4_000));
-        tv.send(RemoteMsg::Play).await.unwrap();
-        tv.send(RemoteMsg::Play).await.unwrap();
-        wait(secs(5.0)).await;
-        assert_eq!(tv.at().await, (0, 9_000));
+        tv.send(RemoteMsg::Pause).unwrap();
+        tv.wait(secs(60.0)).await;
+        assert_eq!(tv.at(), (0, 4_000));
+        tv.send(RemoteMsg::Play).unwrap();
+        tv.send(RemoteMsg::Play).unwrap();
+        tv.wait(secs(5.0)).await;
+        assert_eq!(tv.at(), (0, 9_000));
         // The end-of-track timer was moved by the pause: the track ends
         // 6 s after resuming, not 10 s after the start.
-        wait(secs(1.5)).await;
-        assert_eq!(tv.at().await, (1, 500));
+        tv.wait(secs(1.5)).await;
+        assert_eq!(tv.at(), (1, 500));
         assert_eq!(
-            tv.events().await,
+            tv.events(),
             [
                 RemoteEvent::Playing {
                     position_ms: 0,
@@ -674,101 +639,85 @@ mod tests {
                 },
             ]
         );
-        tv.check_replay().await;
+        tv.check_replay();
     }
 
     #[tokio::test(start_paused = true)]
     async fn seeking_absolute_and_relative_moves_the_clock_and_the_track_end() {
-        let tv = Tv::short().await;
-        tv.send(RemoteMsg::Seek { position_ms: 2_500 })
-            .await
-            .unwrap();
-        assert_eq!(tv.at().await, (0, 2_500));
-        tv.send(RemoteMsg::Play).await.unwrap();
-        wait(secs(1.0)).await;
-        tv.send(RemoteMsg::SeekBy { offset_ms: 5_000 })
-            .await
-            .unwrap();
-        assert_eq!(tv.at().await, (0, 8_500));
-        tv.send(RemoteMsg::SeekBy { offset_ms: -2_000 })
-            .await
-            .unwrap();
-        assert_eq!(tv.at().await, (0, 6_500));
+        let mut tv = Tv::short();
+        tv.send(RemoteMsg::Seek { position_ms: 2_500 }).unwrap();
+        assert_eq!(tv.at(), (0, 2_500));
+        tv.send(RemoteMsg::Play).unwrap();
+        tv.wait(secs(1.0)).await;
+        tv.send(RemoteMsg::SeekBy { offset_ms: 5_000 }).unwrap();
+        assert_eq!(tv.at(), (0, 8_500));
+        tv.send(RemoteMsg::SeekBy { offset_ms: -2_000 }).unwrap();
+        assert_eq!(tv.at(), (0, 6_500));
         // Back past the start lands on the start.
-        tv.send(RemoteMsg::SeekBy { offset_ms: -60_000 })
-            .await
-            .unwrap();
-        assert_eq!(tv.at().await, (0, 0));
-        tv.send(RemoteMsg::Seek { position_ms: 9_000 })
-            .await
-            .unwrap();
-        wait(secs(0.9)).await;
-        assert_eq!(tv.at().await, (0, 9_900));
-        wait(secs(0.2)).await;
-        assert_eq!(tv.at().await, (1, 100));
-        tv.check_replay().await;
+        tv.send(RemoteMsg::SeekBy { offset_ms: -60_000 }).unwrap();
+        assert_eq!(tv.at(), (0, 0));
+        tv.send(RemoteMsg::Seek { position_ms: 9_000 }).unwrap();
+        tv.wait(secs(0.9)).await;
+        assert_eq!(tv.at(), (0, 9_900));
+        tv.wait(secs(0.2)).await;
+        assert_eq!(tv.at(), (1, 100));
+        tv.check_replay();
     }
 
     #[tokio::test(start_paused = true)]
     async fn seeks_outside_the_track_are_refused_and_change_nothing() {
-        let tv = Tv::short().await;
-        tv.send(RemoteMsg::Seek { position_ms: 8_000 })
-            .await
-            .unwrap();
+        let mut tv = Tv::short();
+        tv.send(RemoteMsg::Seek { position_ms: 8_000 }).unwrap();
         assert_eq!(
             tv.refused(RemoteMsg::Seek {
                 position_ms: 10_000
-            })
-            .await,
+            }),
             "“One” is 0:10 long; 0:10 is past its end"
         );
         assert_eq!(
-            tv.refused(RemoteMsg::Seek { position_ms: -1 }).await,
+            tv.refused(RemoteMsg::Seek { position_ms: -1 }),
             "cannot seek to -0.001 s before the start of the track; positions start at 0"
         );
         assert_eq!(
-            tv.refused(RemoteMsg::SeekBy { offset_ms: 2_000 }).await,
+            tv.refused(RemoteMsg::SeekBy { offset_ms: 2_000 }),
             "seeking +2 s from 0:08 would pass the end of “One” (0:10); skip it with next instead"
         );
-        tv.send(RemoteMsg::SeekBy { offset_ms: 1_999 })
-            .await
-            .unwrap();
-        assert_eq!(tv.at().await, (0, 9_999));
-        tv.check_replay().await;
+        tv.send(RemoteMsg::SeekBy { offset_ms: 1_999 }).unwrap();
+        assert_eq!(tv.at(), (0, 9_999));
+        tv.check_replay();
     }
 
     #[tokio::test(start_paused = true)]
     async fn volume_sets_steps_clamps_and_mutes() {
-        let tv = Tv::short().await;
-        assert_eq!(tv.view().await.volume, 40);
+        let mut tv = Tv::short();
+        assert_eq!(tv.view().volume, 40);
         assert_eq!(
-            tv.refused(RemoteMsg::SetVolume { level: 101 }).await,
+            tv.refused(RemoteMsg::SetVolume { level: 101 }),
             "the volume goes from 0 to 100; 101 is out of range"
         );
         assert_eq!(
-            tv.refused(RemoteMsg::SetVolume { level: -5 }).await,
+            tv.refused(RemoteMsg::SetVolume { level: -5 }),
             "the volume goes from 0 to 100; -5 is out of range"
         );
-        tv.send(RemoteMsg::SetVolume { level: 97 }).await.unwrap();
-        tv.send(RemoteMsg::VolumeUp).await.unwrap();
-        assert_eq!(tv.view().await.volume, 100);
+        tv.send(RemoteMsg::SetVolume { level: 97 }).unwrap();
+        tv.send(RemoteMsg::VolumeUp).unwrap();
+        assert_eq!(tv.view().volume, 100);
         // Up at the top is accepted and changes nothing.
-        tv.send(RemoteMsg::VolumeUp).await.unwrap();
-        tv.send(RemoteMsg::Mute { muted: true }).await.unwrap();
-        tv.send(RemoteMsg::Mute { muted: true }).await.unwrap();
-        let view = tv.view().await;
+        tv.send(RemoteMsg::VolumeUp).unwrap();
+        tv.send(RemoteMsg::Mute { muted: true }).unwrap();
+        tv.send(RemoteMsg::Mute { muted: true }).unwrap();
+        let view = tv.view();
         assert_eq!((view.volume, view.muted), (100, true));
         // A volume key unmutes, as on a TV.
-        tv.send(RemoteMsg::VolumeDown).await.unwrap();
-        let view = tv.view().await;
+        tv.send(RemoteMsg::VolumeDown).unwrap();
+        let view = tv.view();
         assert_eq!((view.volume, view.muted), (95, false));
-        tv.send(RemoteMsg::SetVolume { level: 3 }).await.unwrap();
-        tv.send(RemoteMsg::VolumeDown).await.unwrap();
-        tv.send(RemoteMsg::VolumeDown).await.unwrap();
-        assert_eq!(tv.view().await.volume, 0);
+        tv.send(RemoteMsg::SetVolume { level: 3 }).unwrap();
+        tv.send(RemoteMsg::VolumeDown).unwrap();
+        tv.send(RemoteMsg::VolumeDown).unwrap();
+        assert_eq!(tv.view().volume, 0);
         let volumes: Vec<(u8, bool)> = tv
             .events()
-            .await
             .into_iter()
             .map(|e| match e {
                 RemoteEvent::Volume { level, muted } => (level, muted),
@@ -786,96 +735,96 @@ mod tests {
                 (0, false)
             ]
         );
-        tv.check_replay().await;
+        tv.check_replay();
     }
 
     #[tokio::test(start_paused = true)]
     async fn next_plays_the_queue_in_order_then_the_playlist_goes_on() {
-        let tv = Tv::short().await;
-        tv.send(RemoteMsg::Play).await.unwrap();
-        tv.send(RemoteMsg::Queue { track: 2 }).await.unwrap();
-        tv.send(RemoteMsg::Queue { track: 0 }).await.unwrap();
-        assert_eq!(tv.view().await.queue, [2, 0]);
-        tv.send(RemoteMsg::Next).await.unwrap();
-        let view = tv.view().await;
+        let mut tv = Tv::short();
+        tv.send(RemoteMsg::Play).unwrap();
+        tv.send(RemoteMsg::Queue { track: 2 }).unwrap();
+        tv.send(RemoteMsg::Queue { track: 0 }).unwrap();
+        assert_eq!(tv.view().queue, [2, 0]);
+        tv.send(RemoteMsg::Next).unwrap();
+        let view = tv.view();
         assert_eq!((view.track, view.from_queue, view.cursor), (2, true, 0));
         assert_eq!(view.queue, [0]);
         // The queue's next track comes when this one ends, too.
-        wait(secs(30.0)).await;
-        let view = tv.view().await;
+        tv.wait(secs(30.0)).await;
+        let view = tv.view();
         assert_eq!((view.track, view.from_queue, view.cursor), (0, true, 0));
         assert!(view.queue.is_empty());
         // Then the playlist goes on after where it was.
-        tv.send(RemoteMsg::Next).await.unwrap();
-        let view = tv.view().await;
+        tv.send(RemoteMsg::Next).unwrap();
+        let view = tv.view();
         assert_eq!((view.track, view.from_queue, view.cursor), (1, false, 1));
-        tv.send(RemoteMsg::Next).await.unwrap();
+        tv.send(RemoteMsg::Next).unwrap();
         assert_eq!(
-            tv.refused(RemoteMsg::Next).await,
+            tv.refused(RemoteMsg::Next),
             "“Three” is the last track of the playlist and nothing is queued; queue a track to play more"
         );
         assert_eq!(
-            tv.refused(RemoteMsg::Queue { track: 3 }).await,
+            tv.refused(RemoteMsg::Queue { track: 3 }),
             "there is no track 3; the playlist has tracks 0 to 2"
         );
         for _ in 0..MAX_QUEUE {
-            tv.send(RemoteMsg::Queue { track: 1 }).await.unwrap();
+            tv.send(RemoteMsg::Queue { track: 1 }).unwrap();
         }
         assert_eq!(
-            tv.refused(RemoteMsg::Queue { track: 1 }).await,
+            tv.refused(RemoteMsg::Queue { track: 1 }),
             "the queue is full (50 tracks); wait for some of them to play"
         );
-        tv.send(RemoteMsg::Next).await.unwrap();
-        assert_eq!(tv.view().await.queue.len(), MAX_QUEUE - 1);
-        tv.check_replay().await;
+        tv.send(RemoteMsg::Next).unwrap();
+        assert_eq!(tv.view().queue.len(), MAX_QUEUE - 1);
+        tv.check_replay();
     }
 
     #[tokio::test(start_paused = true)]
     async fn previous_restarts_after_three_seconds_and_goes_back_before() {
-        let tv = Tv::short().await;
+        let mut tv = Tv::short();
         // At the very start of the first track there is nothing before.
         assert_eq!(
-            tv.refused(RemoteMsg::Previous).await,
+            tv.refused(RemoteMsg::Previous),
             "“One” is the first track of the playlist and is at its start; there is nothing before it"
         );
-        tv.send(RemoteMsg::Play).await.unwrap();
-        wait(secs(1.0)).await;
+        tv.send(RemoteMsg::Play).unwrap();
+        tv.wait(secs(1.0)).await;
         // Within 3 s of the first track: restart it.
-        tv.send(RemoteMsg::Previous).await.unwrap();
-        assert_eq!(tv.at().await, (0, 0));
-        tv.send(RemoteMsg::Next).await.unwrap();
-        wait(secs(2.9)).await;
-        tv.send(RemoteMsg::Previous).await.unwrap();
-        assert_eq!(tv.at().await, (0, 0));
-        tv.send(RemoteMsg::Next).await.unwrap();
-        wait(secs(3.0)).await;
-        tv.send(RemoteMsg::Previous).await.unwrap();
-        assert_eq!(tv.at().await, (1, 0));
+        tv.send(RemoteMsg::Previous).unwrap();
+        assert_eq!(tv.at(), (0, 0));
+        tv.send(RemoteMsg::Next).unwrap();
+        tv.wait(secs(2.9)).await;
+        tv.send(RemoteMsg::Previous).unwrap();
+        assert_eq!(tv.at(), (0, 0));
+        tv.send(RemoteMsg::Next).unwrap();
+        tv.wait(secs(3.0)).await;
+        tv.send(RemoteMsg::Previous).unwrap();
+        assert_eq!(tv.at(), (1, 0));
         // From a queued track, back to the playlist track before it.
-        tv.send(RemoteMsg::Queue { track: 2 }).await.unwrap();
-        tv.send(RemoteMsg::Next).await.unwrap();
-        let view = tv.view().await;
+        tv.send(RemoteMsg::Queue { track: 2 }).unwrap();
+        tv.send(RemoteMsg::Next).unwrap();
+        let view = tv.view();
         assert_eq!((view.track, view.from_queue), (2, true));
-        tv.send(RemoteMsg::Previous).await.unwrap();
-        let view = tv.view().await;
+        tv.send(RemoteMsg::Previous).unwrap();
+        let view = tv.view();
         assert_eq!((view.track, view.from_queue, view.cursor), (1, false, 1));
         // Paused stays paused.
-        tv.send(RemoteMsg::Pause).await.unwrap();
-        tv.send(RemoteMsg::Previous).await.unwrap();
-        let view = tv.view().await;
+        tv.send(RemoteMsg::Pause).unwrap();
+        tv.send(RemoteMsg::Previous).unwrap();
+        let view = tv.view();
         assert_eq!((view.track, view.playing), (0, false));
-        tv.check_replay().await;
+        tv.check_replay();
     }
 
     #[tokio::test(start_paused = true)]
     async fn shuffle_keeps_the_current_track_and_unshuffle_finds_it_again() {
         let tracks: Vec<Track> = tracks::bundled();
-        let tv = Tv::new(RemoteApp::new(tracks).seed(3)).await;
-        tv.send(RemoteMsg::Next).await.unwrap();
-        tv.send(RemoteMsg::Next).await.unwrap();
-        tv.send(RemoteMsg::Shuffle { on: true }).await.unwrap();
-        tv.send(RemoteMsg::Shuffle { on: true }).await.unwrap();
-        let view = tv.view().await;
+        let mut tv = Tv::new(RemoteApp::new(tracks).seed(3));
+        tv.send(RemoteMsg::Next).unwrap();
+        tv.send(RemoteMsg::Next).unwrap();
+        tv.send(RemoteMsg::Shuffle { on: true }).unwrap();
+        tv.send(RemoteMsg::Shuffle { on: true }).unwrap();
+        let view = tv.view();
         assert!(view.shuffle);
         assert_eq!((view.track, view.cursor), (2, 0));
         assert_eq!(view.order[0], 2);
@@ -884,21 +833,21 @@ mod tests {
         assert_eq!(sorted, (0..12).collect::<Vec<u32>>());
         assert_ne!(view.order, sorted, "a seeded shuffle that changes nothing");
         // Next follows the shuffled order.
-        tv.send(RemoteMsg::Next).await.unwrap();
-        let view = tv.view().await;
+        tv.send(RemoteMsg::Next).unwrap();
+        let view = tv.view();
         assert_eq!((view.track, view.cursor), (view.order[1], 1));
         let playing = view.track;
-        tv.send(RemoteMsg::Shuffle { on: false }).await.unwrap();
-        let view = tv.view().await;
+        tv.send(RemoteMsg::Shuffle { on: false }).unwrap();
+        let view = tv.view();
         assert_eq!(view.order, sorted);
         assert_eq!((view.track, view.cursor), (playing, playing));
-        assert_eq!(tv.events().await.len(), 5);
-        tv.check_replay().await;
+        assert_eq!(tv.events().len(), 5);
+        tv.check_replay();
     }
 
     #[tokio::test(start_paused = true)]
     async fn an_empty_playlist_refuses_to_play_but_keeps_the_volume() {
-        let tv = Tv::new(RemoteApp::new(Vec::new()).autoplay(true)).await;
+        let mut tv = Tv::new(RemoteApp::new(Vec::new()).autoplay(true));
         for msg in [
             RemoteMsg::Play,
             RemoteMsg::Next,
@@ -906,17 +855,17 @@ mod tests {
             RemoteMsg::Seek { position_ms: 0 },
         ] {
             assert_eq!(
-                tv.refused(msg).await,
+                tv.refused(msg),
                 "the playlist is empty; there is nothing to play"
             );
         }
         assert_eq!(
-            tv.refused(RemoteMsg::Queue { track: 0 }).await,
+            tv.refused(RemoteMsg::Queue { track: 0 }),
             "the playlist is empty; there is nothing to queue"
         );
-        tv.send(RemoteMsg::Shuffle { on: true }).await.unwrap();
-        tv.send(RemoteMsg::VolumeUp).await.unwrap();
-        assert_eq!(tv.view().await.volume, 45);
-        tv.check_replay().await;
+        tv.send(RemoteMsg::Shuffle { on: true }).unwrap();
+        tv.send(RemoteMsg::VolumeUp).unwrap();
+        assert_eq!(tv.view().volume, 45);
+        tv.check_replay();
     }
 }

@@ -119,9 +119,6 @@ pub struct TriviaApp {
     next_question: usize,
     /// Counts games, so a timer of an earlier game does nothing.
     game: u64,
-    /// What the app emitted, for the unit tests: (private to, event).
-    #[cfg(test)]
-    emitted: Vec<(Option<SessionId>, TriviaEvent)>,
 }
 
 impl TriviaApp {
@@ -138,8 +135,6 @@ impl TriviaApp {
             playlist: Vec::new(),
             next_question: 0,
             game: 0,
-            #[cfg(test)]
-            emitted: Vec::new(),
         }
     }
 
@@ -183,18 +178,6 @@ impl TriviaApp {
         self.players.iter().find(|p| p.session == session)
     }
 
-    fn emit(&mut self, cx: &mut Context<'_, Self>, event: TriviaEvent) {
-        #[cfg(test)]
-        self.emitted.push((None, event.clone()));
-        cx.emit(event);
-    }
-
-    fn emit_to(&mut self, cx: &mut Context<'_, Self>, to: SessionId, event: TriviaEvent) {
-        #[cfg(test)]
-        self.emitted.push((Some(to), event.clone()));
-        cx.emit_to([to], event);
-    }
-
     /// Starts a game: scores back to 0, the next questions of the set,
     /// the first one after the pause. The host's `start` message calls
     /// this; the TV can call it through an `AppHandle`
@@ -223,13 +206,10 @@ impl TriviaApp {
         }
         self.game += 1;
         self.phase = Phase::Starting;
-        self.emit(
-            cx,
-            TriviaEvent::Started {
-                questions: rounds as u32,
-                seconds: self.config.seconds,
-            },
-        );
+        cx.emit(TriviaEvent::Started {
+            questions: rounds as u32,
+            seconds: self.config.seconds,
+        });
         let game = self.game;
         cx.after(self.config.pause, move |app, cx| {
             if app.game == game && app.phase == Phase::Starting {
@@ -253,17 +233,14 @@ impl TriviaApp {
         });
         let closes_at_ms = cx.elapsed().as_millis() as u64 + limit.as_millis() as u64;
         self.phase = Phase::Asking { number };
-        self.emit(
-            cx,
-            TriviaEvent::Question {
-                number,
-                total: self.playlist.len() as u32,
-                text: question.text.clone(),
-                choices: question.choices.clone(),
-                seconds: self.config.seconds,
-                closes_at_ms,
-            },
-        );
+        cx.emit(TriviaEvent::Question {
+            number,
+            total: self.playlist.len() as u32,
+            text: question.text.clone(),
+            choices: question.choices.clone(),
+            seconds: self.config.seconds,
+            closes_at_ms,
+        });
         self.round = Some(Round {
             number,
             question,
@@ -290,14 +267,11 @@ impl TriviaApp {
             }
         }
         self.phase = Phase::Revealed { number };
-        self.emit(
-            cx,
-            TriviaEvent::Revealed {
-                number,
-                correct,
-                counts,
-            },
-        );
+        cx.emit(TriviaEvent::Revealed {
+            number,
+            correct,
+            counts,
+        });
         let mut results = Vec::with_capacity(self.players.len());
         for player in &mut self.players {
             let answer = round.answers.get(&player.session).copied();
@@ -319,10 +293,10 @@ impl TriviaApp {
             ));
         }
         for (session, result) in results {
-            self.emit_to(cx, session, result);
+            cx.emit_to([session], result);
         }
         let standings = self.standings();
-        self.emit(cx, TriviaEvent::Scores { number, standings });
+        cx.emit(TriviaEvent::Scores { number, standings });
 
         let game = self.game;
         cx.after(self.config.pause, move |app, cx| {
@@ -334,7 +308,7 @@ impl TriviaApp {
             } else {
                 app.phase = Phase::Finished;
                 let standings = app.standings();
-                app.emit(cx, TriviaEvent::Finished { standings });
+                cx.emit(TriviaEvent::Finished { standings });
             }
         });
     }
@@ -369,14 +343,11 @@ impl RexApp for TriviaApp {
             name: name.clone(),
             score: 0,
         });
-        self.emit(
-            cx,
-            TriviaEvent::Joined {
-                session,
-                name,
-                host,
-            },
-        );
+        cx.emit(TriviaEvent::Joined {
+            session,
+            name,
+            host,
+        });
         Ok(())
     }
 }
@@ -469,13 +440,10 @@ impl TriviaMsgHandler for TriviaApp {
         }
         round.answers.insert(from, (choice, elapsed));
         let everyone = round.answers.len() >= self.players.len();
-        self.emit(
-            cx,
-            TriviaEvent::Answered {
-                number,
-                session: from,
-            },
-        );
+        cx.emit(TriviaEvent::Answered {
+            number,
+            session: from,
+        });
         if everyone {
             self.reveal(cx);
         }
@@ -502,13 +470,10 @@ impl TriviaMsgHandler for TriviaApp {
             return Err(Reject::new("only players who joined this room can rename"));
         };
         player.name = name.to_owned();
-        self.emit(
-            cx,
-            TriviaEvent::Renamed {
-                session: from,
-                name: name.to_owned(),
-            },
-        );
+        cx.emit(TriviaEvent::Renamed {
+            session: from,
+            name: name.to_owned(),
+        });
         Ok(())
     }
 }
@@ -516,7 +481,7 @@ impl TriviaMsgHandler for TriviaApp {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rex::{AppHandle, Server};
+    use rex::testing::TestRoom;
 
     fn question(text: &str, answer: u32) -> Question {
         Question {
@@ -529,15 +494,14 @@ mod tests {
     const SECONDS: u32 = 10;
     const PAUSE: Duration = Duration::from_secs(2);
 
-    /// A room on a real server (never served: the tests reach the app
-    /// through its handle, as the server's actor runs it, timers and all).
+    /// A room in-process (`rex::testing`): the server's own actor, timers
+    /// and all, on the test's paused clock.
     struct Room {
-        _server: Server<TriviaApp>,
-        handle: AppHandle<TriviaApp>,
+        room: TestRoom<TriviaApp>,
     }
 
     impl Room {
-        async fn new(rounds: usize) -> Room {
+        fn new(rounds: usize) -> Room {
             let questions = (0..5).map(|i| question(&format!("Q{i}"), i % 4)).collect();
             let app = TriviaApp::new(
                 questions,
@@ -547,93 +511,77 @@ mod tests {
                     pause: PAUSE,
                 },
             );
-            let server = Server::builder(app).bind("127.0.0.1:0").await.unwrap();
-            let handle = server.handle();
             Room {
-                _server: server,
-                handle,
+                room: TestRoom::new(app),
             }
         }
 
-        /// Creates a session, as `POST /sessions` would.
-        async fn join(&self, name: &str) -> SessionId {
-            let name = name.to_owned();
-            self.handle
-                .run(move |app, cx| {
-                    let session = SessionId::new_random();
-                    app.join(cx, session, Some(name)).map(|()| session)
-                })
-                .await
-                .unwrap()
-                .unwrap()
+        fn join(&mut self, name: &str) -> SessionId {
+            self.room.join(name).unwrap()
         }
 
-        /// Sends a message as `from`, as `POST /messages` would.
-        async fn send(&self, from: SessionId, msg: TriviaMsg) -> Result<(), String> {
-            self.handle
-                .run(move |app, cx| rex::Dispatch::dispatch(msg, app, cx, from))
-                .await
-                .unwrap()
+        /// Sends a message as `from`: `Err` with the app's reason.
+        fn send(&mut self, from: SessionId, msg: TriviaMsg) -> Result<(), String> {
+            self.room
+                .send(from, msg)
+                .map(drop)
                 .map_err(|r| r.reason().to_owned())
         }
 
-        async fn answer(&self, from: SessionId, number: u32, choice: u32) -> Result<(), String> {
-            self.send(from, TriviaMsg::Answer { number, choice }).await
+        fn answer(&mut self, from: SessionId, number: u32, choice: u32) -> Result<(), String> {
+            self.send(from, TriviaMsg::Answer { number, choice })
         }
 
-        async fn with<R: Send + 'static>(
-            &self,
-            f: impl FnOnce(&TriviaApp) -> R + Send + 'static,
-        ) -> R {
-            self.handle.run(move |app, _| f(app)).await.unwrap()
+        fn phase(&self) -> Phase {
+            self.room.app().phase()
         }
 
-        async fn phase(&self) -> Phase {
-            self.with(TriviaApp::phase).await
+        fn score(&self, s: SessionId) -> u32 {
+            self.room.app().score(s).unwrap()
         }
 
-        async fn score(&self, s: SessionId) -> u32 {
-            self.with(move |app| app.score(s)).await.unwrap()
+        /// Lets `d` pass on the room's clock; due timers run on the way.
+        async fn wait(&mut self, d: Duration) {
+            self.room.advance(d).await;
         }
 
-        /// The private results emitted so far for `s`: (number, points, total).
-        async fn results(&self, s: SessionId) -> Vec<(u32, u32, u32)> {
-            self.with(move |app| {
-                app.emitted
-                    .iter()
-                    .filter_map(|(to, e)| match e {
-                        TriviaEvent::Result {
-                            number,
-                            points,
-                            total,
-                            ..
-                        } if *to == Some(s) => Some((*number, *points, *total)),
-                        _ => None,
-                    })
-                    .collect()
-            })
-            .await
+        /// The private results in the log for `s`: (number, points, total).
+        fn results(&self, s: SessionId) -> Vec<(u32, u32, u32)> {
+            self.events()
+                .into_iter()
+                .filter_map(|(to, e)| match e {
+                    TriviaEvent::Result {
+                        number,
+                        points,
+                        total,
+                        ..
+                    } if to == Some(s) => Some((number, points, total)),
+                    _ => None,
+                })
+                .collect()
         }
 
-        async fn events(&self) -> Vec<(Option<SessionId>, TriviaEvent)> {
-            self.with(|app| app.emitted.clone()).await
+        /// The whole log: (the one session a private event is for, event).
+        fn events(&self) -> Vec<(Option<SessionId>, TriviaEvent)> {
+            self.room
+                .log()
+                .into_iter()
+                .map(|e| {
+                    let to = e.to.map(|to| {
+                        assert_eq!(to.len(), 1, "trivia's private events are for one player");
+                        to[0]
+                    });
+                    (to, e.event)
+                })
+                .collect()
         }
 
         /// Starts the game as the host and waits for question 1.
-        async fn start(&self, host: SessionId) {
-            self.send(host, TriviaMsg::Start).await.unwrap();
-            assert_eq!(self.phase().await, Phase::Starting);
-            wait(PAUSE).await;
-            assert_eq!(self.phase().await, Phase::Asking { number: 1 });
-        }
-    }
-
-    /// Lets `d` pass, then lets timers that became due at that instant
-    /// reach the app before the test's next call does.
-    async fn wait(d: Duration) {
-        tokio::time::sleep(d).await;
-        for _ in 0..20 {
-            tokio::task::yield_now().await;
+        async fn start(&mut self, host: SessionId) {
+            self.send(host, TriviaMsg::Start).unwrap();
+            assert_eq!(self.phase(), Phase::Starting);
+            self.wait(PAUSE).await;
+            assert_eq!(self.phase(), Phase::Asking { number: 1 });
         }
     }
 
@@ -657,27 +605,26 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn only_the_host_starts_and_only_once() {
-        let room = Room::new(2).await;
-        let alice = room.join("Alice").await;
-        let bob = room.join("Bob").await;
-        assert_eq!(room.with(TriviaApp::host).await, Some(alice));
+        let mut room = Room::new(2);
+        let alice = room.join("Alice");
+        let bob = room.join("Bob");
+        assert_eq!(room.room.app().host(), Some(alice));
         assert_eq!(
-            room.send(bob, TriviaMsg::Start).await.unwrap_err(),
+            room.send(bob, TriviaMsg::Start).unwrap_err(),
             "only the host (Alice) can start the game"
         );
         assert_eq!(
-            room.answer(alice, 1, 0).await.unwrap_err(),
+            room.answer(alice, 1, 0).unwrap_err(),
             "the game is not running yet; wait for the host to start it"
         );
-        assert_eq!(room.phase().await, Phase::Lobby);
+        assert_eq!(room.phase(), Phase::Lobby);
         room.start(alice).await;
         assert_eq!(
-            room.send(alice, TriviaMsg::Start).await.unwrap_err(),
+            room.send(alice, TriviaMsg::Start).unwrap_err(),
             "the game is already running (question 1 of 2)"
         );
         let joined: Vec<bool> = room
             .events()
-            .await
             .iter()
             .filter_map(|(_, e)| match e {
                 TriviaEvent::Joined { host, .. } => Some(*host),
@@ -689,25 +636,25 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_deadline_closes_the_question_and_late_answers_are_refused() {
-        let room = Room::new(2).await;
-        let alice = room.join("Alice").await;
-        let bob = room.join("Bob").await;
+        let mut room = Room::new(2);
+        let alice = room.join("Alice");
+        let bob = room.join("Bob");
         room.start(alice).await;
         // Question 1's answer is 0. Alice answers right after 2 s; Bob does
         // not answer, so the question stays open until the deadline.
-        wait(secs(2.0)).await;
-        room.answer(alice, 1, 0).await.unwrap();
-        wait(secs(7.9)).await;
-        assert_eq!(room.phase().await, Phase::Asking { number: 1 });
-        wait(secs(0.2)).await;
-        assert_eq!(room.phase().await, Phase::Revealed { number: 1 });
+        room.wait(secs(2.0)).await;
+        room.answer(alice, 1, 0).unwrap();
+        room.wait(secs(7.9)).await;
+        assert_eq!(room.phase(), Phase::Asking { number: 1 });
+        room.wait(secs(0.2)).await;
+        assert_eq!(room.phase(), Phase::Revealed { number: 1 });
         assert_eq!(
-            room.answer(bob, 1, 0).await.unwrap_err(),
+            room.answer(bob, 1, 0).unwrap_err(),
             "question 1 is closed; answers had to arrive within 10 seconds"
         );
-        assert_eq!(room.results(alice).await, [(1, 900, 900)]);
-        assert_eq!(room.results(bob).await, [(1, 0, 0)]);
-        let revealed = room.events().await.into_iter().find_map(|(_, e)| match e {
+        assert_eq!(room.results(alice), [(1, 900, 900)]);
+        assert_eq!(room.results(bob), [(1, 0, 0)]);
+        let revealed = room.events().into_iter().find_map(|(_, e)| match e {
             TriviaEvent::Revealed {
                 number,
                 correct,
@@ -719,27 +666,27 @@ mod tests {
 
         // After the pause, question 2 (answer 1); an answer to question 1
         // now is refused as closed, one to question 3 as not open.
-        wait(PAUSE).await;
-        assert_eq!(room.phase().await, Phase::Asking { number: 2 });
+        room.wait(PAUSE).await;
+        assert_eq!(room.phase(), Phase::Asking { number: 2 });
         assert_eq!(
-            room.answer(bob, 1, 0).await.unwrap_err(),
+            room.answer(bob, 1, 0).unwrap_err(),
             "question 1 is closed; the open question is 2"
         );
         assert_eq!(
-            room.answer(bob, 3, 0).await.unwrap_err(),
+            room.answer(bob, 3, 0).unwrap_err(),
             "question 3 is not open yet; the open question is 2"
         );
         // (Question 2 opened 0.1 s ago: the deadline of question 1 was
         // 0.1 s before the reveal checked above, plus the pause.)
         // Everyone answers: the question closes at once, not at the deadline.
-        room.answer(bob, 2, 1).await.unwrap();
-        room.answer(alice, 2, 3).await.unwrap();
-        assert_eq!(room.phase().await, Phase::Revealed { number: 2 });
-        assert_eq!(room.results(bob).await, [(1, 0, 0), (2, 995, 995)]);
+        room.answer(bob, 2, 1).unwrap();
+        room.answer(alice, 2, 3).unwrap();
+        assert_eq!(room.phase(), Phase::Revealed { number: 2 });
+        assert_eq!(room.results(bob), [(1, 0, 0), (2, 995, 995)]);
         // The last reveal is followed by the final standings.
-        wait(PAUSE).await;
-        assert_eq!(room.phase().await, Phase::Finished);
-        let finished = room.events().await.into_iter().find_map(|(_, e)| match e {
+        room.wait(PAUSE).await;
+        assert_eq!(room.phase(), Phase::Finished);
+        let finished = room.events().into_iter().find_map(|(_, e)| match e {
             TriviaEvent::Finished { standings } => Some(standings),
             _ => None,
         });
@@ -750,32 +697,31 @@ mod tests {
             .collect();
         assert_eq!(finished, [(bob, 995, 1), (alice, 900, 2)]);
         assert_eq!(
-            room.answer(bob, 2, 1).await.unwrap_err(),
+            room.answer(bob, 2, 1).unwrap_err(),
             "the game is over; wait for the host to start a new one"
         );
     }
 
     #[tokio::test(start_paused = true)]
     async fn double_answers_and_impossible_choices_are_refused() {
-        let room = Room::new(1).await;
-        let alice = room.join("Alice").await;
-        let _bob = room.join("Bob").await;
+        let mut room = Room::new(1);
+        let alice = room.join("Alice");
+        let _bob = room.join("Bob");
         room.start(alice).await;
         assert_eq!(
-            room.answer(alice, 1, 4).await.unwrap_err(),
+            room.answer(alice, 1, 4).unwrap_err(),
             "there is no choice 4; choose 0–3"
         );
-        room.answer(alice, 1, 2).await.unwrap();
+        room.answer(alice, 1, 2).unwrap();
         assert_eq!(
-            room.answer(alice, 1, 0).await.unwrap_err(),
+            room.answer(alice, 1, 0).unwrap_err(),
             "you already answered question 1; the first answer counts"
         );
         // The wrong first answer stands.
-        wait(secs(f64::from(SECONDS))).await;
-        assert_eq!(room.results(alice).await, [(1, 0, 0)]);
+        room.wait(secs(f64::from(SECONDS))).await;
+        assert_eq!(room.results(alice), [(1, 0, 0)]);
         let answered = room
             .events()
-            .await
             .iter()
             .filter(|(_, e)| matches!(e, TriviaEvent::Answered { .. }))
             .count();
@@ -784,20 +730,20 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn faster_scores_more_and_the_scoreboard_is_sorted() {
-        let room = Room::new(1).await;
-        let slow = room.join("Slow").await;
-        let fast = room.join("Fast").await;
-        let wrong = room.join("Wrong").await;
+        let mut room = Room::new(1);
+        let slow = room.join("Slow");
+        let fast = room.join("Fast");
+        let wrong = room.join("Wrong");
         room.start(slow).await;
-        room.answer(wrong, 1, 3).await.unwrap();
-        wait(secs(1.0)).await;
-        room.answer(fast, 1, 0).await.unwrap();
-        wait(secs(5.0)).await;
-        room.answer(slow, 1, 0).await.unwrap();
-        assert_eq!(room.score(fast).await, 950);
-        assert_eq!(room.score(slow).await, 700);
-        assert_eq!(room.score(wrong).await, 0);
-        let scores = room.events().await.into_iter().find_map(|(to, e)| match e {
+        room.answer(wrong, 1, 3).unwrap();
+        room.wait(secs(1.0)).await;
+        room.answer(fast, 1, 0).unwrap();
+        room.wait(secs(5.0)).await;
+        room.answer(slow, 1, 0).unwrap();
+        assert_eq!(room.score(fast), 950);
+        assert_eq!(room.score(slow), 700);
+        assert_eq!(room.score(wrong), 0);
+        let scores = room.events().into_iter().find_map(|(to, e)| match e {
             TriviaEvent::Scores { standings, .. } => {
                 assert_eq!(to, None);
                 Some(standings)
@@ -809,7 +755,6 @@ mod tests {
         // Results are private: one per player, each to that player only.
         let results: Vec<Option<SessionId>> = room
             .events()
-            .await
             .into_iter()
             .filter(|(_, e)| matches!(e, TriviaEvent::Result { .. }))
             .map(|(to, _)| to)
@@ -819,39 +764,38 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_player_who_joins_mid_game_can_play_and_a_returning_one_keeps_the_score() {
-        let room = Room::new(3).await;
-        let alice = room.join("Alice").await;
+        let mut room = Room::new(3);
+        let alice = room.join("Alice");
         room.start(alice).await;
-        room.answer(alice, 1, 0).await.unwrap(); // alone: closes at once
-        assert_eq!(room.score(alice).await, 1000);
-        wait(PAUSE).await;
+        room.answer(alice, 1, 0).unwrap(); // alone: closes at once
+        assert_eq!(room.score(alice), 1000);
+        room.wait(PAUSE).await;
         // Carol joins during question 2 and answers it.
-        let carol = room.join("Carol").await;
-        wait(secs(1.0)).await;
-        room.answer(carol, 2, 1).await.unwrap();
+        let carol = room.join("Carol");
+        room.wait(secs(1.0)).await;
+        room.answer(carol, 2, 1).unwrap();
         // Alice's phone was away for question 2 (no answer); she comes
         // back with the same session for question 3, score intact.
-        wait(secs(f64::from(SECONDS))).await;
-        assert_eq!(room.results(carol).await, [(2, 950, 950)]);
-        assert_eq!(room.score(alice).await, 1000);
+        room.wait(secs(f64::from(SECONDS))).await;
+        assert_eq!(room.results(carol), [(2, 950, 950)]);
+        assert_eq!(room.score(alice), 1000);
         // Question 2 closed at its deadline 1 s ago; question 3 opens after
         // the pause, so Alice answers 1 s after it opened.
-        wait(PAUSE).await;
-        room.answer(alice, 3, 2).await.unwrap();
-        room.answer(carol, 3, 0).await.unwrap();
+        room.wait(PAUSE).await;
+        room.answer(alice, 3, 2).unwrap();
+        room.answer(carol, 3, 0).unwrap();
         assert_eq!(
-            room.results(alice).await,
+            room.results(alice),
             [(1, 1000, 1000), (2, 0, 1000), (3, 950, 1950)]
         );
-        wait(PAUSE).await;
-        assert_eq!(room.phase().await, Phase::Finished);
+        room.wait(PAUSE).await;
+        assert_eq!(room.phase(), Phase::Finished);
 
         // A new game resets the scores and asks the next questions.
         room.start(alice).await;
-        assert_eq!(room.score(alice).await, 0);
+        assert_eq!(room.score(alice), 0);
         let texts: Vec<String> = room
             .events()
-            .await
             .into_iter()
             .filter_map(|(_, e)| match e {
                 TriviaEvent::Question { text, .. } => Some(text),
@@ -863,27 +807,25 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn names_are_cleaned_and_renames_checked() {
-        let room = Room::new(1).await;
+        let mut room = Room::new(1);
         let long = "x".repeat(40);
-        let a = room.join(&format!("  {long}  ")).await;
+        let a = room.join(&format!("  {long}  "));
         assert_eq!(
-            room.with(move |app| app.name_of(a).map(str::len)).await,
+            room.room.app().name_of(a).map(str::len),
             Some(MAX_NAME_CHARS)
         );
-        let b = room.join("   ").await;
-        let name = room.with(move |app| app.name_of(b).map(String::from)).await;
+        let b = room.join("   ");
+        let name = room.room.app().name_of(b).map(String::from);
         assert!(name.unwrap().starts_with("player-"));
         assert_eq!(
             room.send(a, TriviaMsg::Rename { name: " ".into() })
-                .await
                 .unwrap_err(),
             "the name is empty; type a name first"
         );
         room.send(a, TriviaMsg::Rename { name: "Ann".into() })
-            .await
             .unwrap();
         assert_eq!(
-            room.send(b, TriviaMsg::Start).await.unwrap_err(),
+            room.send(b, TriviaMsg::Start).unwrap_err(),
             "only the host (Ann) can start the game"
         );
     }

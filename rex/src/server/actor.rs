@@ -1,10 +1,18 @@
 //! The app actor: the one task that owns the app and is the log's only
-//! writer. Requests, handle calls and timers reach it as [`Command`]s over
-//! one channel and run one at a time, in arrival order.
+//! writer. Requests and handle calls reach it as [`Command`]s over one
+//! channel and run one at a time, in arrival order; scheduled work waits in
+//! the actor's own queue, ordered by when it is due.
+//!
+//! The same `Actor` runs behind the HTTP server (`run`, a task) and inside
+//! [`crate::testing`] (driven step by step on a paused clock), so a test of
+//! an app exercises the real commit rule, dedupe and timers.
 
-use std::collections::HashMap;
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use rex_proto::{EventIndex, Receipt, SessionId, SessionToken, SnapshotRecord};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -28,7 +36,6 @@ pub(crate) enum Command<A: RexApp> {
         reply: oneshot::Sender<Result<Receipt, CallError>>,
     },
     Run(Job<A>),
-    Timer(Scheduled, Job<A>),
     Snapshot {
         viewer: Option<SessionId>,
         reply: oneshot::Sender<Result<SnapshotRecord, CallError>>,
@@ -85,27 +92,140 @@ pub(crate) struct Actor<A: RexApp> {
     pub(crate) tx: mpsc::Sender<Command<A>>,
     /// Becomes `true` when the server stops; the actor and its timers end.
     pub(crate) stop: watch::Receiver<bool>,
+    /// Scheduled work, soonest first.
+    pub(crate) timers: Timers<A>,
+}
+
+/// Work scheduled with `Context::after`, due at an instant.
+pub(crate) struct Timer<A: RexApp> {
+    pub(crate) due: Instant,
+    /// Arrival order, so work due at the same instant runs in the order it
+    /// was scheduled.
+    seq: u64,
+    scheduled: Scheduled,
+    job: Job<A>,
+}
+
+impl<A: RexApp> PartialEq for Timer<A> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.due, self.seq) == (other.due, other.seq)
+    }
+}
+
+impl<A: RexApp> Eq for Timer<A> {}
+
+impl<A: RexApp> PartialOrd for Timer<A> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<A: RexApp> Ord for Timer<A> {
+    /// Reversed, so the max-heap pops the soonest.
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.due, other.seq).cmp(&(self.due, self.seq))
+    }
+}
+
+/// The queue of scheduled work.
+pub(crate) struct Timers<A: RexApp> {
+    heap: BinaryHeap<Timer<A>>,
+    next_seq: u64,
+}
+
+impl<A: RexApp> Default for Timers<A> {
+    fn default() -> Self {
+        Timers {
+            heap: BinaryHeap::new(),
+            next_seq: 0,
+        }
+    }
+}
+
+impl<A: RexApp> Timers<A> {
+    fn push(&mut self, due: Instant, scheduled: Scheduled, job: Job<A>) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.heap.push(Timer {
+            due,
+            seq,
+            scheduled,
+            job,
+        });
+    }
+
+    /// When the soonest work is due, if any is scheduled. Cancelled work is
+    /// dropped here rather than waited for.
+    pub(crate) fn next_due(&mut self) -> Option<Instant> {
+        while self.heap.peek()?.scheduled.is_cancelled() {
+            self.heap.pop();
+        }
+        self.heap.peek().map(|t| t.due)
+    }
+
+    /// The soonest work, if it is due at `now`.
+    fn pop_due(&mut self, now: Instant) -> Option<Timer<A>> {
+        if self.next_due()? <= now {
+            self.heap.pop()
+        } else {
+            None
+        }
+    }
 }
 
 impl<A: RexApp> Actor<A> {
     pub(crate) async fn run(mut self, mut rx: mpsc::Receiver<Command<A>>) {
-        let _ = self.call(None, |app, cx| {
-            app.start(cx);
-            Ok(())
-        });
+        self.start();
+        let mut stop = self.stop.clone();
         loop {
-            let cmd = tokio::select! {
+            // Far in the future when nothing is scheduled: the branch is
+            // then never taken.
+            let due = self
+                .timers
+                .next_due()
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365));
+            tokio::select! {
                 biased;
-                _ = self.stop.wait_for(|stop| *stop) => None,
-                cmd = rx.recv() => cmd,
-            };
-            let Some(cmd) = cmd else { break };
-            self.dispatch(cmd);
+                _ = stop.wait_for(|stop| *stop) => break,
+                // Due work first: a steady stream of requests must not
+                // starve a question's deadline.
+                () = tokio::time::sleep_until(due) => {
+                    self.run_due(Instant::now());
+                }
+                cmd = rx.recv() => match cmd {
+                    Some(cmd) => self.dispatch(cmd),
+                    None => break,
+                },
+            }
         }
         tracing::debug!(app = app_id::<A>(), "app actor stopped");
     }
 
-    fn dispatch(&mut self, cmd: Command<A>) {
+    /// Runs the app's `start` hook: once, before anything else.
+    pub(crate) fn start(&mut self) {
+        let _ = self.call(None, |app, cx| {
+            app.start(cx);
+            Ok(())
+        });
+    }
+
+    /// Runs every piece of scheduled work due at `now`, soonest first; work
+    /// that becomes due by then while these run (a timer that schedules
+    /// another for 0 s) runs too. Returns how many ran.
+    pub(crate) fn run_due(&mut self, now: Instant) -> usize {
+        let mut ran = 0;
+        while let Some(timer) = self.timers.pop_due(now) {
+            let job = timer.job;
+            let _ = self.call(None, |app, cx| {
+                job(app, cx);
+                Ok(())
+            });
+            ran += 1;
+        }
+        ran
+    }
+
+    pub(crate) fn dispatch(&mut self, cmd: Command<A>) {
         match cmd {
             Command::Join { name, reply } => {
                 let _ = reply.send(self.join(name));
@@ -127,21 +247,13 @@ impl<A: RexApp> Actor<A> {
             Command::Snapshot { viewer, reply } => {
                 let _ = reply.send(self.snapshot(viewer));
             }
-            Command::Timer(scheduled, job) => {
-                if !scheduled.is_cancelled() {
-                    let _ = self.call(None, |app, cx| {
-                        job(app, cx);
-                        Ok(())
-                    });
-                }
-            }
         }
     }
 
     /// The app's state for `viewer`, with the head it reflects. Taken here,
     /// between two calls, so no event can be appended between reading the
     /// state and reading the head.
-    fn snapshot(&self, viewer: Option<SessionId>) -> Result<SnapshotRecord, CallError> {
+    pub(crate) fn snapshot(&self, viewer: Option<SessionId>) -> Result<SnapshotRecord, CallError> {
         let snapshot = self.app.snapshot(viewer).ok_or(CallError::NoSnapshot)?;
         let data = snapshot.into_data().map_err(|reason| {
             tracing::error!(error = %reason, "the app's snapshot could not be encoded");
@@ -155,7 +267,7 @@ impl<A: RexApp> Actor<A> {
         })
     }
 
-    fn join(&mut self, name: Option<String>) -> Result<Joined, CallError> {
+    pub(crate) fn join(&mut self, name: Option<String>) -> Result<Joined, CallError> {
         if self.sessions.len() >= self.max_sessions {
             return Err(CallError::Full(self.max_sessions));
         }
@@ -170,7 +282,7 @@ impl<A: RexApp> Actor<A> {
         })
     }
 
-    fn message(
+    pub(crate) fn message(
         &mut self,
         session: SessionId,
         id: Option<u64>,
@@ -193,7 +305,7 @@ impl<A: RexApp> Actor<A> {
     }
 
     /// Runs one call on the app and commits what it emitted if it succeeded.
-    fn call(
+    pub(crate) fn call(
         &mut self,
         origin: Option<SessionId>,
         f: impl FnOnce(&mut A, &mut Context<'_, A>) -> Result<(), super::Reject>,
@@ -224,33 +336,23 @@ impl<A: RexApp> Actor<A> {
             count: pending.entries.len() as u64,
         };
         self.log.append(pending.entries);
+        let now = Instant::now();
         for (delay, scheduled, job) in pending.timers {
-            self.spawn_timer(delay, scheduled, job);
+            self.timers.push(now + delay, scheduled, job);
         }
         Ok(receipt)
-    }
-
-    fn spawn_timer(&self, delay: Duration, scheduled: Scheduled, job: Job<A>) {
-        let tx = self.tx.clone();
-        let mut stop = self.stop.clone();
-        tokio::spawn(async move {
-            let due = tokio::select! {
-                () = tokio::time::sleep(delay) => true,
-                _ = stop.wait_for(|stop| *stop) => false,
-            };
-            if due && !scheduled.is_cancelled() {
-                let _ = tx.send(Command::Timer(scheduled, job)).await;
-            }
-        });
     }
 }
 
 #[cfg(test)]
 mod tests {
+    //! The actor through `rex::testing`, which drives this very code, plus
+    //! the task loop the server spawns (`run`), on tokio's paused clock.
+
     use super::*;
-    use crate::server::log::{Framing, Retention};
+    use crate::server::log::Retention;
     use crate::server::{AppHandle, Reject};
-    use serde_json::Value;
+    use crate::testing::TestRoom;
 
     /// Says how many events to emit, whether to schedule work, whether to
     /// reject.
@@ -311,14 +413,107 @@ mod tests {
         Ev::Note(text.to_owned())
     }
 
-    struct Harness {
-        log: Arc<EventLog>,
-        handle: AppHandle<App>,
-        stop: watch::Sender<bool>,
-        session: SessionId,
+    fn go(emit: u32) -> Msg {
+        Msg::Go {
+            emit,
+            reject: false,
+            timer_ms: None,
+        }
     }
 
-    fn start() -> Harness {
+    fn notes(room: &TestRoom<App>) -> Vec<String> {
+        room.log()
+            .into_iter()
+            .map(|e| match e.event {
+                Ev::Note(text) => text,
+            })
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn start_hook_runs_first_and_receipts_are_consecutive() {
+        let mut room = TestRoom::new(App::default());
+        let me = room.join("me").unwrap();
+        let two = room.send(me, go(2)).unwrap();
+        assert_eq!(two.iter().map(|e| e.index).collect::<Vec<_>>(), [1, 2]);
+        assert!(room.send(me, go(0)).unwrap().is_empty());
+        assert_eq!(room.head(), 3);
+        assert_eq!(notes(&room), ["started", "go", "go"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn rejected_calls_append_nothing_and_schedule_nothing() {
+        let mut room = TestRoom::new(App::default());
+        let me = room.join("me").unwrap();
+        let rejected = Msg::Go {
+            emit: 3,
+            reject: true,
+            timer_ms: Some(10),
+        };
+        assert_eq!(room.send(me, rejected), Err(Reject::new("no")));
+        assert!(room.advance(Duration::from_secs(1)).await.is_empty());
+        assert_eq!(notes(&room), ["started"]);
+        assert!(room.app().fired.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn scheduled_work_runs_after_its_delay_unless_cancelled() {
+        let mut room = TestRoom::new(App::default());
+        let me = room.join("me").unwrap();
+        let timed = Msg::Go {
+            emit: 0,
+            reject: false,
+            timer_ms: Some(5_000),
+        };
+        room.send(me, timed).unwrap();
+        assert!(room.advance(Duration::from_millis(4_999)).await.is_empty());
+        let fired = room.advance(Duration::from_millis(1)).await;
+        assert_eq!(fired.len(), 1);
+        assert_eq!((fired[0].time, fired[0].origin), (5_000, None));
+
+        let (scheduled, _) = room.run(|_, cx| {
+            cx.after(Duration::from_secs(1), |_, cx| {
+                cx.emit(note("cancelled"));
+            })
+        });
+        scheduled.cancel();
+        assert!(room.advance(Duration::from_secs(2)).await.is_empty());
+        assert_eq!(notes(&room), ["started", "timer"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retried_ids_return_the_first_outcome_including_rejections() {
+        let mut room = TestRoom::new(App::default());
+        let me = room.join("me").unwrap();
+        let first = room.send_with_id(me, 9, go(1));
+        assert_eq!(
+            room.send_with_id(me, 9, go(5)),
+            first,
+            "same id, first outcome"
+        );
+        let reject = Msg::Go {
+            emit: 1,
+            reject: true,
+            timer_ms: None,
+        };
+        let rejected = room.send_with_id(me, 10, reject);
+        assert_eq!(room.send_with_id(me, 10, go(1)), rejected);
+        assert_eq!(notes(&room), ["started", "go"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_session_limit_refuses_a_join() {
+        let mut room = TestRoom::with_max_sessions(App::default(), 2);
+        room.join("a").unwrap();
+        room.join("b").unwrap();
+        let full = room.join("c").unwrap_err();
+        assert!(full.reason().contains("full"), "{full}");
+    }
+
+    /// The loop the server spawns: due work runs on its own, in order with
+    /// requests, and stopping ends the actor.
+    #[tokio::test(start_paused = true)]
+    async fn the_task_loop_runs_due_work_and_stops() {
         let log = EventLog::new(Retention::unlimited());
         let (tx, rx) = mpsc::channel(16);
         let (stop_tx, stop) = watch::channel(false);
@@ -330,158 +525,33 @@ mod tests {
             dedupe: HashMap::new(),
             tx: tx.clone(),
             stop,
+            timers: Default::default(),
         };
-        tokio::spawn(actor.run(rx));
-        Harness {
-            log,
-            handle: AppHandle { tx },
-            stop: stop_tx,
-            session: SessionId::new_random(),
-        }
-    }
-
-    impl Harness {
-        async fn send(&self, go: Msg, id: Option<u64>) -> Result<Receipt, CallError> {
-            let (reply, rx) = oneshot::channel();
-            let cmd = Command::Message {
-                session: self.session,
-                id,
-                msg: go,
-                reply,
-            };
-            self.handle.tx.send(cmd).await.unwrap();
-            rx.await.unwrap()
-        }
-
-        async fn join(&self) -> Result<Joined, CallError> {
-            let (reply, rx) = oneshot::channel();
-            self.handle
-                .tx
-                .send(Command::Join { name: None, reply })
-                .await
-                .unwrap();
-            rx.await.unwrap()
-        }
-
-        fn kinds(&self) -> Vec<String> {
-            let (chunk, _) = self.log.read(0, None, Framing::Ndjson).unwrap();
-            chunk
-                .split(|b| *b == b'\n')
-                .filter(|l| !l.is_empty())
-                .map(|l| {
-                    serde_json::from_slice::<Value>(l).unwrap()["data"]
-                        .as_str()
-                        .unwrap()
-                        .to_owned()
-                })
-                .collect()
-        }
-    }
-
-    fn go(emit: u32) -> Msg {
-        Msg::Go {
-            emit,
-            reject: false,
-            timer_ms: None,
-        }
-    }
-
-    #[tokio::test]
-    async fn start_hook_runs_first_and_receipts_are_consecutive() {
-        let h = start();
-        assert_eq!(
-            h.send(go(2), None).await,
-            Ok(Receipt { first: 1, count: 2 })
-        );
-        assert_eq!(
-            h.send(go(0), None).await,
-            Ok(Receipt { first: 3, count: 0 })
-        );
-        assert_eq!(h.kinds(), ["started", "go", "go"]);
-    }
-
-    #[tokio::test]
-    async fn rejected_calls_append_nothing_and_schedule_nothing() {
-        tokio::time::pause();
-        let h = start();
-        let rejected = Msg::Go {
-            emit: 3,
-            reject: true,
-            timer_ms: Some(10),
-        };
-        assert_eq!(
-            h.send(rejected, None).await,
-            Err(CallError::Rejected("no".into()))
-        );
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        assert_eq!(h.kinds(), ["started"]);
-        assert!(h.handle.run(|app, _| app.fired.is_empty()).await.unwrap());
-    }
-
-    #[tokio::test]
-    async fn scheduled_work_runs_after_its_delay_unless_cancelled() {
-        tokio::time::pause();
-        let h = start();
-        let timed = Msg::Go {
-            emit: 0,
-            reject: false,
-            timer_ms: Some(5_000),
-        };
-        h.send(timed, None).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(4_900)).await;
-        assert_eq!(h.kinds(), ["started"]);
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        // The timer's command is queued; a round trip through the actor
-        // makes sure it ran.
-        h.handle.run(|_, _| ()).await.unwrap();
-        assert_eq!(h.kinds(), ["started", "timer"]);
-
-        let scheduled = h
-            .handle
+        let task = tokio::spawn(actor.run(rx));
+        let handle = AppHandle { tx };
+        handle
             .run(|_, cx| {
+                cx.after(Duration::from_secs(2), |_, cx| {
+                    cx.emit(note("second"));
+                });
                 cx.after(Duration::from_secs(1), |_, cx| {
-                    cx.emit(note("cancelled"));
-                })
+                    cx.emit(note("first"));
+                });
             })
             .await
             .unwrap();
-        scheduled.cancel();
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        h.handle.run(|_, _| ()).await.unwrap();
-        assert_eq!(h.kinds(), ["started", "timer"]);
-    }
-
-    #[tokio::test]
-    async fn retried_ids_return_the_first_outcome_including_rejections() {
-        let h = start();
-        let first = h.send(go(1), Some(9)).await;
-        assert_eq!(
-            h.send(go(5), Some(9)).await,
-            first,
-            "same id, first outcome"
-        );
-        let rejected = h
-            .send(
-                Msg::Go {
-                    emit: 1,
-                    reject: true,
-                    timer_ms: None,
-                },
-                Some(10),
-            )
-            .await;
-        assert_eq!(h.send(go(1), Some(10)).await, rejected);
-        assert_eq!(h.kinds(), ["started", "go"]);
-    }
-
-    #[tokio::test]
-    async fn session_limit_and_stop() {
-        let h = start();
-        h.join().await.unwrap();
-        h.join().await.unwrap();
-        assert!(matches!(h.join().await, Err(CallError::Full(2))));
-        h.stop.send_replace(true);
-        let stopped = h.handle.run(|_, _| ()).await;
-        assert_eq!(stopped, Err(crate::server::AppStopped));
+        // The paused clock jumps to each deadline once the actor waits.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let fired = handle.run(|app, _| app.fired.len()).await.unwrap();
+        assert_eq!(fired, 0);
+        let kinds: Vec<String> = log
+            .lines_from(0)
+            .iter()
+            .map(|l| serde_json::from_slice::<serde_json::Value>(l).unwrap()["data"].to_string())
+            .collect();
+        assert_eq!(kinds, [r#""started""#, r#""first""#, r#""second""#]);
+        stop_tx.send_replace(true);
+        task.await.unwrap();
+        assert_eq!(handle.run(|_, _| ()).await, Err(crate::server::AppStopped));
     }
 }

@@ -353,7 +353,7 @@ impl Scheduled {
 /// test. Cheap to clone. Every call runs on the app's actor, in order with
 /// client messages.
 pub struct AppHandle<A: RexApp> {
-    pub(super) tx: mpsc::Sender<Command<A>>,
+    pub(crate) tx: mpsc::Sender<Command<A>>,
 }
 
 impl<A: RexApp> Clone for AppHandle<A> {

@@ -294,6 +294,20 @@ impl EventLog {
         }
     }
 
+    /// Every retained event from `cursor` on, whoever it is for, as its
+    /// wire JSON (for `rex::testing`, which shows the whole log).
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) fn lines_from(&self, cursor: EventIndex) -> Vec<Bytes> {
+        let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
+        let skip = usize::try_from(cursor.saturating_sub(state.oldest)).unwrap_or(usize::MAX);
+        state
+            .entries
+            .iter()
+            .skip(skip)
+            .map(|e| e.line.slice(..e.line.len() - 1))
+            .collect()
+    }
+
     /// Reads the events from `cursor` on that `reader` may see, framed, into
     /// one chunk (empty if none of them is for this reader). Returns the
     /// chunk and the new cursor.

@@ -1,13 +1,13 @@
 //! The REx server: binds a port, runs the app as an actor, serves protocol
 //! v0 over HTTP/1.1 (see `docs/protocol.md`), and shuts down gracefully.
 
-mod actor;
-mod app;
+pub(crate) mod actor;
+pub(crate) mod app;
 mod assets;
 mod gate;
-mod log;
+pub(crate) mod log;
 mod routes;
-mod session;
+pub(crate) mod session;
 mod snapshot;
 mod stream;
 
@@ -137,6 +137,7 @@ impl<A: RexApp> ServerBuilder<A> {
             dedupe: Default::default(),
             tx: tx.clone(),
             stop,
+            timers: Default::default(),
         };
         let actor = tokio::spawn(actor.run(rx));
         let shared = Arc::new(Shared {

@@ -1,0 +1,557 @@
+//! An app's room in-process, for the app's unit tests: no socket, no HTTP,
+//! and time that moves only when the test says so.
+//!
+//! A [`TestRoom`] runs the same actor as the real server (the commit rule,
+//! dedupe, scheduled work, snapshots taken between two calls), driven step
+//! by step: [`join`](TestRoom::join) and [`send`](TestRoom::send) return
+//! what that one call emitted (or the app's [`Reject`], with the log
+//! unchanged), [`advance`](TestRoom::advance) moves tokio's paused clock
+//! and runs the scheduled work that falls due, in order, and the log can be
+//! read whole or as one session sees it.
+//!
+//! Enable the `testing` feature in `[dev-dependencies]`
+//! (`rex = { …, features = ["testing"] }`) and run the tests on tokio's
+//! paused clock, `#[tokio::test(start_paused = true)]`:
+//!
+//! ```
+//! use std::time::Duration;
+//! use rex::testing::TestRoom;
+//! use rex::{Context, Reject, RexApp, RexEvent, RexMessage, SessionId};
+//!
+//! #[derive(Debug, RexMessage)]
+//! #[rex(app = "egg-timer", events = Ev)]
+//! pub enum Msg {
+//!     /// Rings after `secs` seconds.
+//!     Set { secs: u64 },
+//! }
+//!
+//! #[derive(Debug, PartialEq, RexEvent)]
+//! pub enum Ev {
+//!     Set { secs: u64 },
+//!     Rang,
+//! }
+//!
+//! #[derive(Default)]
+//! struct EggTimer;
+//!
+//! impl RexApp for EggTimer {
+//!     type Protocol = Msg;
+//! }
+//!
+//! impl MsgHandler for EggTimer {
+//!     fn set(&mut self, cx: &mut Context<'_, Self>, _from: SessionId, secs: u64) -> Result<(), Reject> {
+//!         if secs == 0 {
+//!             return Err(Reject::new("set at least one second"));
+//!         }
+//!         cx.emit(Ev::Set { secs });
+//!         cx.after(Duration::from_secs(secs), |_, cx| {
+//!             cx.emit(Ev::Rang);
+//!         });
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() {
+//! // In a `#[tokio::test(start_paused = true)]`:
+//! let mut room = TestRoom::new(EggTimer);
+//! let ada = room.join("Ada").unwrap();
+//! assert!(room.send(ada, Msg::Set { secs: 0 }).is_err());
+//! let set = room.send(ada, Msg::Set { secs: 180 }).unwrap();
+//! assert_eq!(set[0].event, Ev::Set { secs: 180 });
+//! assert!(room.advance(Duration::from_secs(179)).await.is_empty());
+//! let rang = room.advance(Duration::from_secs(1)).await;
+//! assert_eq!(rang[0].event, Ev::Rang);
+//! assert_eq!(rang[0].time, 180_000);
+//! # }
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rex_proto::{EventIndex, EventRecord, RexEvent, SessionId, SnapshotRecord};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use crate::server::actor::{Actor, CallError, Command};
+use crate::server::log::{EventLog, Retention};
+use crate::server::session::SessionTable;
+use crate::server::{AppHandle, Context, EventOf, Reject, RexApp, DEFAULT_MAX_SESSIONS};
+
+/// An event of the log, decoded, with where it sits and who it is for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Emitted<E> {
+    /// Its index in the log.
+    pub index: EventIndex,
+    /// Milliseconds since the log's epoch began, on the test's clock.
+    pub time: u64,
+    /// The session whose message or join caused it; `None` for the app's
+    /// own work (`start`, scheduled work, [`TestRoom::run`]).
+    pub origin: Option<SessionId>,
+    /// For a private event, the sessions it is for; `None` if public.
+    pub to: Option<Vec<SessionId>>,
+    /// The event.
+    pub event: E,
+}
+
+impl<E> Emitted<E> {
+    /// Whether `session` sees this event (it is public, or for them).
+    pub fn is_for(&self, session: SessionId) -> bool {
+        self.to.as_ref().is_none_or(|to| to.contains(&session))
+    }
+
+    /// Whether the event is private to some sessions.
+    pub fn is_private(&self) -> bool {
+        self.to.is_some()
+    }
+}
+
+/// One room of app `A` in the test's process; see the [module
+/// docs](self).
+///
+/// Every call runs to completion before it returns, on the test's task, so
+/// there is nothing to wait for. Work the app hands to an
+/// [`AppHandle`] from elsewhere (a task it spawned) runs at the start of
+/// the room's next call.
+pub struct TestRoom<A: RexApp> {
+    actor: Actor<A>,
+    /// Where `AppHandle`s (from [`TestRoom::handle`] or `Context::handle`)
+    /// queue their calls.
+    rx: mpsc::Receiver<Command<A>>,
+    /// Kept so the actor's stop signal never fires.
+    _stop: watch::Sender<bool>,
+}
+
+impl<A: RexApp> fmt::Debug for TestRoom<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bounds = self.actor.log.bounds();
+        f.debug_struct("TestRoom")
+            .field("app", &crate::server::app::app_id::<A>())
+            .field("head", &bounds.head)
+            .field("sessions", &self.actor.sessions.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<A: RexApp> TestRoom<A> {
+    /// A room running `app`, with the server's default session limit; the
+    /// app's `start` hook has run.
+    pub fn new(app: A) -> Self {
+        Self::with_max_sessions(app, DEFAULT_MAX_SESSIONS)
+    }
+
+    /// A room that admits at most `max` sessions (as
+    /// [`ServerBuilder::max_sessions`](crate::ServerBuilder::max_sessions)).
+    pub fn with_max_sessions(app: A, max: usize) -> Self {
+        let (tx, rx) = mpsc::channel(64);
+        let (stop_tx, stop) = watch::channel(false);
+        let mut actor = Actor {
+            app,
+            log: EventLog::new(Retention::unlimited()),
+            sessions: Arc::new(SessionTable::default()),
+            max_sessions: max,
+            dedupe: Default::default(),
+            tx,
+            stop,
+            timers: Default::default(),
+        };
+        actor.start();
+        TestRoom {
+            actor,
+            rx,
+            _stop: stop_tx,
+        }
+    }
+
+    /// The app, to check its state.
+    pub fn app(&self) -> &A {
+        &self.actor.app
+    }
+
+    /// A handle to the app, as the server's [`crate::Server::handle`]
+    /// gives; its calls run at the start of the room's next call.
+    pub fn handle(&self) -> AppHandle<A> {
+        AppHandle {
+            tx: self.actor.tx.clone(),
+        }
+    }
+
+    /// A new session named `name`, as `POST /rex/v0/sessions` makes one;
+    /// the app's `join` hook may refuse it.
+    pub fn join(&mut self, name: &str) -> Result<SessionId, Reject> {
+        self.join_as(Some(name.to_owned()))
+    }
+
+    /// A new session with no name.
+    pub fn join_unnamed(&mut self) -> Result<SessionId, Reject> {
+        self.join_as(None)
+    }
+
+    fn join_as(&mut self, name: Option<String>) -> Result<SessionId, Reject> {
+        self.drain();
+        match self.actor.join(name) {
+            Ok(joined) => Ok(joined.session),
+            Err(e) => Err(refusal(e)),
+        }
+    }
+
+    /// `from` sends `msg`, as `POST /rex/v0/messages` without an id: the
+    /// events the call appended, or the app's refusal (and then the log,
+    /// the app's scheduled work and the app's emitted events are as if
+    /// the message never came).
+    ///
+    /// Panics if an event the app emitted cannot be encoded: a bug in the
+    /// app's types, which the server answers with `500 internal`.
+    pub fn send(
+        &mut self,
+        from: SessionId,
+        msg: A::Protocol,
+    ) -> Result<Vec<Emitted<EventOf<A>>>, Reject> {
+        self.send_inner(from, None, msg)
+    }
+
+    /// `from` sends `msg` with the message id `id`: a retry with an id the
+    /// session used before is not handled again, and returns what the
+    /// first one did (its events, or its refusal).
+    pub fn send_with_id(
+        &mut self,
+        from: SessionId,
+        id: u64,
+        msg: A::Protocol,
+    ) -> Result<Vec<Emitted<EventOf<A>>>, Reject> {
+        self.send_inner(from, Some(id), msg)
+    }
+
+    fn send_inner(
+        &mut self,
+        from: SessionId,
+        id: Option<u64>,
+        msg: A::Protocol,
+    ) -> Result<Vec<Emitted<EventOf<A>>>, Reject> {
+        self.drain();
+        let receipt = self.actor.message(from, id, msg).map_err(refusal)?;
+        Ok(self.range(receipt.first, receipt.first + receipt.count))
+    }
+
+    /// Runs `f` on the app as an [`AppHandle::run`] call would (the TV's own
+    /// input, say): what it returns, and the events it appended.
+    pub fn run<R>(
+        &mut self,
+        f: impl FnOnce(&mut A, &mut Context<'_, A>) -> R,
+    ) -> (R, Vec<Emitted<EventOf<A>>>) {
+        self.drain();
+        let head = self.head();
+        let mut out = None;
+        let _ = self.actor.call(None, |app, cx| {
+            out = Some(f(app, cx));
+            Ok(())
+        });
+        let Some(out) = out else {
+            // `call` runs its closure before anything can fail.
+            unreachable!("the call ran its closure");
+        };
+        (out, self.since(head))
+    }
+
+    /// Moves tokio's clock forward by `by`, running the scheduled work that
+    /// falls due on the way, soonest first, each at its own instant (so the
+    /// events' times are exact). Returns the events that work appended.
+    ///
+    /// Needs tokio's clock paused (`#[tokio::test(start_paused = true)]`):
+    /// tokio panics with "time is not frozen" otherwise.
+    pub async fn advance(&mut self, by: Duration) -> Vec<EventOfEmitted<A>> {
+        self.drain();
+        let head = self.head();
+        let until = Instant::now() + by;
+        while let Some(due) = self.actor.timers.next_due().filter(|due| *due <= until) {
+            self.advance_clock_to(due).await;
+            self.actor.run_due(due);
+            self.drain();
+        }
+        self.advance_clock_to(until).await;
+        self.drain();
+        self.since(head)
+    }
+
+    async fn advance_clock_to(&self, to: Instant) {
+        let now = Instant::now();
+        if to > now {
+            tokio::time::advance(to - now).await;
+        }
+    }
+
+    /// How long the room has run, on the log's clock (the `time` of its
+    /// events).
+    pub fn elapsed(&self) -> Duration {
+        Duration::from_millis(self.actor.log.now_ms())
+    }
+
+    /// The index the next event will get.
+    pub fn head(&self) -> EventIndex {
+        self.actor.log.bounds().head
+    }
+
+    /// The whole log, private events included.
+    pub fn log(&self) -> Vec<EventOfEmitted<A>> {
+        self.since(0)
+    }
+
+    /// The log as a reader sees it: every public event, and the private
+    /// ones for `viewer` (none for an anonymous reader, `None`).
+    pub fn seen_by(&self, viewer: Option<SessionId>) -> Vec<EventOfEmitted<A>> {
+        self.log()
+            .into_iter()
+            .filter(|e| match viewer {
+                Some(viewer) => e.is_for(viewer),
+                None => !e.is_private(),
+            })
+            .collect()
+    }
+
+    /// The snapshot `GET /rex/v0/snapshot` would answer for `viewer`, taken
+    /// between two calls as the server takes it: `None` if the app keeps
+    /// no snapshots. Its `index` is the first event it does not reflect.
+    ///
+    /// Panics if the app's snapshot cannot be encoded (the server answers
+    /// `500 internal`).
+    pub fn snapshot(&mut self, viewer: Option<SessionId>) -> Option<SnapshotRecord> {
+        self.drain();
+        match self.actor.snapshot(viewer) {
+            Ok(record) => Some(record),
+            Err(CallError::NoSnapshot) => None,
+            Err(e) => panic!("the app's snapshot failed: {e:?}"),
+        }
+    }
+
+    /// Runs the calls `AppHandle`s queued, in order.
+    fn drain(&mut self) {
+        while let Ok(cmd) = self.rx.try_recv() {
+            self.actor.dispatch(cmd);
+        }
+    }
+
+    fn since(&self, from: EventIndex) -> Vec<EventOfEmitted<A>> {
+        self.range(from, EventIndex::MAX)
+    }
+
+    fn range(&self, from: EventIndex, to: EventIndex) -> Vec<EventOfEmitted<A>> {
+        self.actor
+            .log
+            .lines_from(from)
+            .iter()
+            .map(|line| decode::<EventOf<A>>(line))
+            .take_while(|e| e.index < to)
+            .collect()
+    }
+}
+
+/// The emitted events of app `A`.
+pub type EventOfEmitted<A> = Emitted<EventOf<A>>;
+
+/// An event line of the log, decoded; the log holds only what the app's
+/// own encoder wrote, so a line that does not decode is a bug in the app's
+/// types (an encoding its decoder refuses) and fails the test.
+fn decode<E: RexEvent>(line: &[u8]) -> Emitted<E> {
+    let record: EventRecord = match serde_json::from_slice(line) {
+        Ok(record) => record,
+        Err(e) => panic!("a log line is not an event record ({e}): {line:?}"),
+    };
+    let event = match E::decode(&record.kind, record.data) {
+        Ok(event) => event,
+        Err(e) => panic!(
+            "event {} of kind `{}` does not decode as the app's own event type: {e}",
+            record.index, record.kind
+        ),
+    };
+    Emitted {
+        index: record.index,
+        time: record.time,
+        origin: record.origin,
+        to: record.to,
+        event,
+    }
+}
+
+/// A refused call as the app's reason; a full room reads as the server's
+/// `503` reason would.
+fn refusal(error: CallError) -> Reject {
+    match error {
+        CallError::Rejected(reason) => Reject::new(reason),
+        CallError::Full(max) => Reject::new(format!("the room is full: it admits {max} sessions")),
+        CallError::Internal(reason) => {
+            panic!("the app emitted an event that cannot be encoded: {reason}")
+        }
+        CallError::NoSnapshot => Reject::new("the app keeps no snapshots"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Snapshot;
+
+    #[derive(Debug, crate::RexMessage)]
+    #[rex(app = "room-test", events = Ev)]
+    enum Msg {
+        /// Schedules `label` after `ms`.
+        Later { ms: u64, label: String },
+        /// Emits a note for `to` only.
+        Secret { to: SessionId },
+        /// Emits, then refuses.
+        Refuse,
+    }
+
+    #[derive(Debug, PartialEq, crate::RexEvent)]
+    enum Ev {
+        Joined { who: SessionId },
+        Fired { label: String },
+        Secret { to: SessionId },
+        Shown,
+    }
+
+    #[derive(Default)]
+    struct App {
+        fired: Vec<String>,
+    }
+
+    impl RexApp for App {
+        type Protocol = Msg;
+
+        fn join(
+            &mut self,
+            cx: &mut Context<'_, Self>,
+            session: SessionId,
+            name: Option<String>,
+        ) -> Result<(), Reject> {
+            if name.as_deref() == Some("nobody") {
+                return Err(Reject::new("no nobodies"));
+            }
+            cx.emit(Ev::Joined { who: session });
+            Ok(())
+        }
+
+        fn snapshot(&self, viewer: Option<SessionId>) -> Option<Snapshot> {
+            Some(Snapshot::new(&(self.fired.len(), viewer)))
+        }
+    }
+
+    impl MsgHandler for App {
+        fn later(
+            &mut self,
+            cx: &mut Context<'_, Self>,
+            _from: SessionId,
+            ms: u64,
+            label: String,
+        ) -> Result<(), Reject> {
+            cx.after(Duration::from_millis(ms), move |app, cx| {
+                app.fired.push(label.clone());
+                cx.emit(Ev::Fired { label });
+            });
+            Ok(())
+        }
+
+        fn secret(
+            &mut self,
+            cx: &mut Context<'_, Self>,
+            _from: SessionId,
+            to: SessionId,
+        ) -> Result<(), Reject> {
+            cx.emit_to([to], Ev::Secret { to });
+            Ok(())
+        }
+
+        fn refuse(&mut self, cx: &mut Context<'_, Self>, _from: SessionId) -> Result<(), Reject> {
+            cx.emit(Ev::Shown);
+            Err(Reject::new("refused after emitting"))
+        }
+    }
+
+    fn later(ms: u64, label: &str) -> Msg {
+        Msg::Later {
+            ms,
+            label: label.to_owned(),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn scheduled_work_fires_in_order_each_at_its_time() {
+        let mut room = TestRoom::new(App::default());
+        let ada = room.join("Ada").unwrap();
+        room.send(ada, later(300, "c")).unwrap();
+        room.send(ada, later(100, "a")).unwrap();
+        room.send(ada, later(200, "b1")).unwrap();
+        room.send(ada, later(200, "b2")).unwrap();
+        // Nothing is due yet; then everything, in order, each at its time.
+        assert!(room.advance(Duration::from_millis(99)).await.is_empty());
+        let fired = room.advance(Duration::from_secs(1)).await;
+        let seen: Vec<(String, u64)> = fired
+            .into_iter()
+            .map(|e| match e.event {
+                Ev::Fired { label } => (label, e.time),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("a".to_owned(), 100),
+                ("b1".to_owned(), 200),
+                ("b2".to_owned(), 200),
+                ("c".to_owned(), 300)
+            ]
+        );
+        assert_eq!(room.elapsed(), Duration::from_millis(1_099));
+        assert_eq!(room.app().fired, ["a", "b1", "b2", "c"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refusal_leaves_the_log_and_the_app_as_they_were() {
+        let mut room = TestRoom::new(App::default());
+        let ada = room.join("Ada").unwrap();
+        let before = room.log();
+        assert_eq!(
+            room.send(ada, Msg::Refuse),
+            Err(Reject::new("refused after emitting"))
+        );
+        assert_eq!(room.log(), before);
+        assert_eq!(room.join("nobody"), Err(Reject::new("no nobodies")));
+        assert_eq!(room.log(), before, "a refused join appends nothing either");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn private_events_reach_only_their_audience() {
+        let mut room = TestRoom::new(App::default());
+        let ada = room.join("Ada").unwrap();
+        let bob = room.join("Bob").unwrap();
+        let sent = room.send(ada, Msg::Secret { to: bob }).unwrap();
+        assert_eq!(sent[0].to, Some(vec![bob]));
+        assert_eq!(sent[0].origin, Some(ada));
+        let secret =
+            |view: Vec<Emitted<Ev>>| view.iter().any(|e| matches!(e.event, Ev::Secret { .. }));
+        assert!(secret(room.seen_by(Some(bob))));
+        assert!(!secret(room.seen_by(Some(ada))), "not even the sender's");
+        assert!(!secret(room.seen_by(None)));
+        assert!(secret(room.log()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn snapshots_handles_and_retries_behave_as_on_the_server() {
+        let mut room = TestRoom::new(App::default());
+        let ada = room.join("Ada").unwrap();
+        // A handle's call runs before the room's next one.
+        let handle = room.handle();
+        let call = tokio::spawn(async move { handle.emit(Ev::Shown).await });
+        tokio::task::yield_now().await;
+        let snapshot = room.snapshot(Some(ada)).unwrap();
+        assert_eq!(snapshot.index, 2, "Joined and Shown are in it");
+        assert_eq!(snapshot.data, serde_json::json!([0, ada]));
+        assert_eq!(call.await.unwrap(), Ok(1));
+        // A retried id is answered with the first outcome, not handled again.
+        let first = room.send_with_id(ada, 7, later(10, "once")).unwrap();
+        let again = room.send_with_id(ada, 7, later(10, "twice")).unwrap();
+        assert_eq!(first, again);
+        assert_eq!(room.advance(Duration::from_millis(10)).await.len(), 1);
+        assert_eq!(room.app().fired, ["once"]);
+    }
+}
