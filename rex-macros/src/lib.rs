@@ -11,12 +11,19 @@
 //!    `SCREAMING_SNAKE_CASE`, `kebab-case`, `SCREAMING-KEBAB-CASE`). Unit
 //!    variants carry no data, newtype variants their value, struct variants
 //!    an object; every decoding error names the field.
-//! 2. **Routing**: for a message enum `Msg`, a trait `MsgHandler` with one
-//!    method per variant and a provided `dispatch`; for an event enum `Ev`, a
-//!    trait `EvHandler` with a default no-op method per variant (getting the
-//!    event's metadata) and a provided `handle` for stream items.
-//! 3. **Client stubs** (message enums): a trait `MsgClient`, implemented for
-//!    `rex::Client<Msg, _>`, with one method per variant that sends it. The
+//! 2. **The protocol** (message enums): `#[rex(app = "…", events = Ev)]`
+//!    on the message enum names the app id and the event enum, and the
+//!    derive implements `rex::Protocol`, so the one type `Msg` names the
+//!    whole protocol for the server app and its clients.
+//! 3. **Routing**: for a message enum `Msg`, a trait `MsgHandler` with one
+//!    method per variant, and `rex::Dispatch` for every app implementing it,
+//!    so the server routes each message to its method; for an event enum
+//!    `Ev`, a trait `EvHandler` with a default no-op method per variant
+//!    (getting the event's metadata) and a provided `handle` for stream
+//!    items.
+//! 4. **Client stubs** (message enums): a struct `MsgClient` wrapping
+//!    `rex::Client<Msg>`, whose own methods are one stub per variant (the
+//!    generic client's through `Deref`), so no kind can be shadowed. The
 //!    variants' doc comments become the methods' docs.
 //!
 //! The generated code reaches the runtime only through `::rex::__private`,
@@ -42,6 +49,7 @@ use syn::{parse_macro_input, DeriveInput};
 ///
 /// ```ignore
 /// #[derive(Debug, Clone, rex::RexMessage)]
+/// #[rex(app = "chat", events = ChatEvent)]
 /// pub enum ChatMsg {
 ///     /// Say something to the whole room.
 ///     Say { text: String },

@@ -160,7 +160,7 @@ pub enum StreamItem<E> {
 /// example `unauthorized`).
 ///
 /// ```no_run
-/// # async fn example<M: rex::RexMessage, E: rex::RexEvent + Send + std::fmt::Debug + 'static>(client: rex::Client<M, E>) {
+/// # async fn example<P: rex::Protocol>(client: rex::Client<P>) where P::Event: std::fmt::Debug {
 /// use futures_util::StreamExt;
 ///
 /// let mut events = client.events();

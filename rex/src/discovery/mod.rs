@@ -26,7 +26,7 @@
 //!
 //! let room = rex::discover_one("chat", Duration::from_secs(5)).await?;
 //! println!("found {} at {:?}", room.name, room.addrs);
-//! let client = rex::Client::<rex::Dynamic, rex::Dynamic>::connect(&room).await?;
+//! let client = rex::Client::<rex::Dynamic>::connect(&room).await?;
 //! # Ok(())
 //! # }
 //! ```
