@@ -265,9 +265,9 @@ async fn counts_connections_and_shuts_down() {
     round_trip(&mut again, b"hi").await;
     proxy.shutdown();
     assert_eq!(read_until_end(&mut again).await, b"");
-    if let Ok(Ok(mut late)) = timeout(WAIT, TcpStream::connect(proxy.addr())).await {
-        assert_eq!(read_until_end(&mut late).await, b"", "nothing is served");
-    }
+    // (No check that a new connection is refused: the freed port may at once
+    // be bound again by another test running beside this one, and a
+    // connection there would never end.)
 
     // Dropping the last handle shuts down too.
     let proxy = Proxy::start(echo_server(None).await).await;
