@@ -151,7 +151,10 @@ async fn server_errors_map_to_typed_variants_with_the_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_listening_fails_after_bounded_retries() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    // A port just freed on an address no other test binds (all of
+    // 127.0.0.0/8 is loopback): on 127.0.0.1 a test running beside this one
+    // could bind the freed port at once and answer.
+    let listener = std::net::TcpListener::bind("127.77.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
     let err = TestClient::builder(addr)

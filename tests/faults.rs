@@ -296,7 +296,9 @@ async fn the_stream_reports_losing_its_connection_each_failed_attempt_and_gettin
     );
 
     // Nothing listens where the proxy now forwards: every attempt fails.
-    let nowhere = std::net::TcpListener::bind("127.0.0.1:0")
+    // (A port freed on an address no other test binds: on 127.0.0.1 a test
+    // running beside this one could bind it at once.)
+    let nowhere = std::net::TcpListener::bind("127.77.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap();
