@@ -298,16 +298,20 @@ async fn the_terminal_remote_shows_the_tvs_state_through_others_and_cuts() {
     // stream is back.
     proxy.cut_after_server_bytes(Some(0));
     proxy.cut_all();
-    let lost = screen_when(&mut shown, "reconnecting after failed attempts", |s| {
-        matches!(s.status(), Status::Trouble(t) if t.contains("attempts failed"))
-    })
+    let lost = screen_when(
+        &mut shown,
+        "reconnecting after failed attempts",
+        |s| matches!(s.status(), Status::Trouble(t) if t.contains("attempts failed")),
+    )
     .await;
     assert!(text(&lost).contains("reconnecting…"), "{}", text(&lost));
     other.volume_down().await.unwrap();
     proxy.cut_after_server_bytes(None);
-    screen_when(&mut shown, "the trouble gone once the stream is back", |s| {
-        s.status() == Status::Connected
-    })
+    screen_when(
+        &mut shown,
+        "the trouble gone once the stream is back",
+        |s| s.status() == Status::Connected,
+    )
     .await;
     let (now, fresh) = converged(&other, &link, &mut shown).await;
     assert_shows(&now, &fresh.state);

@@ -26,8 +26,8 @@ use std::time::Duration;
 use clap::Parser;
 use futures_util::StreamExt;
 use rex::{
-    ClientError, Credentials, Endpoint, EventIndex, EventMeta, EventStream, Resync, ResyncCause,
-    Connection, SessionId, StreamItem,
+    ClientError, Connection, Credentials, Endpoint, EventIndex, EventMeta, EventStream, Resync,
+    ResyncCause, SessionId, StreamItem,
 };
 use rex_examples::chat::{ChatEvent, ChatEventHandler, ChatMsg, ChatMsgClient};
 use rex_examples::cli::{load_credentials, save_credentials, shutdown_signal};
@@ -625,7 +625,12 @@ impl ChatEventHandler for Room {
         if offline != self.offline {
             self.offline = offline;
             // The first connection is the client starting: nothing to say.
-            println!("{}", if offline { "* reconnecting…" } else { "* connected again" });
+            let line = if offline {
+                "* reconnecting…"
+            } else {
+                "* connected again"
+            };
+            println!("{line}");
         }
     }
 
