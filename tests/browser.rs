@@ -6,8 +6,9 @@
 //! storage) play a short game with four bot players: they join, the host
 //! starts, each phone sees its own private result, the TV shows who has
 //! answered and the scoreboard; then a phone is reloaded mid-question (same
-//! player, same score) and the other one's connection is cut (it goes
-//! through a fault-injection proxy) and it still answers the open question.
+//! player, same score) and the other one loses the room (it goes through a
+//! fault-injection proxy, which refuses every connection for a while): it
+//! says "Reconnecting…" until it is back, then answers the open question.
 //! On every screen, each page fits its window (no sideways scrolling) at
 //! 1280×720, 1366×768, 1920×1080, 3840×2160 and a 390×844 phone; every page
 //! has an icon, and none logs an error or a failed request (but for the
@@ -171,18 +172,27 @@ struct Control {
 
 impl Control {
     /// Answers one request of the script:
-    /// - `POST /cut`: closes every connection through the proxy (phone
-    ///   2's); answers `{"connections": n}`, how many it had accepted;
+    /// - `POST /down`: closes every connection through the proxy (phone
+    ///   2's), and from then on each new one before a byte of the room's
+    ///   answer gets through; answers `{"connections": n}`, how many it
+    ///   had accepted;
+    /// - `POST /up`: lets connections through the proxy again; answers
+    ///   `{"connections": n}`;
     /// - `GET /connections`: `{"connections": n}`, to see phone 2 reconnect;
     /// - `POST /bots`: the bots join (in order, after the phones, so a
     ///   phone is the host) and start playing; answers once all joined.
     async fn answer(self, request: String) -> (u16, String) {
         let connections = || serde_json::json!({"connections": self.proxy.connections()});
         match request.as_str() {
-            "POST /cut" => {
+            "POST /down" => {
                 let before = connections();
+                self.proxy.cut_after_server_bytes(Some(0));
                 self.proxy.cut_all();
                 (200, before.to_string())
+            }
+            "POST /up" => {
+                self.proxy.cut_after_server_bytes(None);
+                (200, connections().to_string())
             }
             "GET /connections" => (200, connections().to_string()),
             "POST /bots" => {

@@ -2,8 +2,9 @@
 //! whose stdin is typed into and whose output is read line by line, against
 //! a real chat server on 127.0.0.1 (always given by URL, so no discovery).
 //! It rejoins by itself when the room restarts, saves its session on
-//! SIGTERM so a restart shows only what was missed, and tells two people
-//! of the same name apart.
+//! SIGTERM so a restart shows only what was missed, tells two people of
+//! the same name apart, and says once that it lost the room and once that
+//! it is back, however many attempts it took.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -383,6 +384,44 @@ async fn after_sigterm_a_restarted_client_shows_only_what_it_missed_once() {
         "old lines again:\n{:#?}",
         alice.seen
     );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_room_is_said_once_and_so_is_its_return() {
+    let server = start().await;
+    let proxy = Proxy::start(server.addr).await;
+    let url = format!("http://{}", proxy.addr());
+    let mut alice = Terminal::start(&url, &["--name", "Alice"]).await;
+    alice.until_line("* Alice joined").await;
+
+    // The room out of reach: every connection is closed before a byte of
+    // its answer gets through.
+    let before = proxy.connections();
+    proxy.cut_after_server_bytes(Some(0));
+    proxy.cut_all();
+    alice.until_line("* reconnecting…").await;
+    // Attempts fail, each a new connection through the proxy, and the
+    // client says nothing more about them.
+    let deadline = Instant::now() + PATIENCE;
+    while proxy.connections() < before + 4 {
+        assert!(
+            Instant::now() < deadline,
+            "chat-client did not try to reconnect three times within {PATIENCE:?} ({} connections, {before} before)",
+            proxy.connections()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    proxy.cut_after_server_bytes(None);
+    alice.until_line("* connected again").await;
+    alice.type_line("still here");
+    alice.until_line("[Alice] still here").await;
+
+    alice.type_line("/quit");
+    assert!(alice.exit().await.success(), "{:#?}", alice.seen);
+    assert_eq!(alice.count("* reconnecting…"), 1, "{:#?}", alice.seen);
+    assert_eq!(alice.count("* connected again"), 1, "{:#?}", alice.seen);
+    proxy.shutdown();
     server.stop().await;
 }
 

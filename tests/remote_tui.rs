@@ -3,8 +3,11 @@
 //! on 127.0.0.1, while another remote changes things at the same time. The
 //! screen converges to what a fresh snapshot says (and draws it), shows
 //! the TV's reason when it refuses a command, and converges again after its
-//! connections are cut, showing "reconnecting…" while the TV does not
-//! answer. A refusal does not outlive the TV it came from.
+//! connections are cut. Its status line says "reconnecting…" from what the
+//! log's stream reports (no polling): while every connection to the TV is
+//! refused, and while the TV is silent past the client's idle timeout; and
+//! it clears when the stream is back. A refusal does not outlive the TV it
+//! came from.
 
 use std::time::{Duration, Instant};
 
@@ -20,6 +23,10 @@ use tokio::sync::watch;
 
 /// A hang guard: nothing here takes more than a moment.
 const PATIENCE: Duration = Duration::from_secs(30);
+/// The TV's heartbeat in the first test, and how long the screen's client
+/// lets its stream stay silent: a stalled TV shows as trouble soon.
+const HEARTBEAT: Duration = Duration::from_millis(250);
+const IDLE_TIMEOUT: Duration = Duration::from_secs(2);
 
 async fn remote(url: &str, name: &str) -> RemoteClient {
     RemoteClient::builder(url)
@@ -183,11 +190,21 @@ async fn storm(client: RemoteClient, seed: u64, count: usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_terminal_remote_shows_the_tvs_state_through_others_and_cuts() {
     let app = RemoteApp::new(tracks::bundled()).autoplay(true).seed(5);
-    let server = TestServer::start(Server::builder(app).name("living room")).await;
+    let server = TestServer::start(
+        Server::builder(app)
+            .name("living room")
+            .heartbeat(HEARTBEAT),
+    )
+    .await;
     let proxy = Proxy::start(server.addr).await;
     let other = remote(&format!("http://{}", server.addr), "other").await;
 
-    let client = remote(&format!("http://{}", proxy.addr()), "terminal").await;
+    let client = RemoteClient::builder(format!("http://{}", proxy.addr()).as_str())
+        .name("terminal")
+        .idle_timeout(IDLE_TIMEOUT)
+        .connect()
+        .await
+        .unwrap();
     let (screen, mut shown) =
         watch::channel(RemoteScreen::new("living room", "terminal", Instant::now()));
     let link = Link::start(client, Some("terminal".to_owned()), screen.clone());
@@ -275,8 +292,33 @@ async fn the_terminal_remote_shows_the_tvs_state_through_others_and_cuts() {
     })
     .await;
 
-    // A TV that stops answering: the screen says so, and catches up when
-    // it answers again.
+    // A TV that cannot be reached: every connection is closed before a
+    // byte of the answer arrives. The stream says it is lost, then counts
+    // the failed attempts; the screen shows both, and clears when the
+    // stream is back.
+    proxy.cut_after_server_bytes(Some(0));
+    proxy.cut_all();
+    let lost = screen_when(
+        &mut shown,
+        "reconnecting after failed attempts",
+        |s| matches!(s.status(), Status::Trouble(t) if t.contains("attempts failed")),
+    )
+    .await;
+    assert!(text(&lost).contains("reconnecting…"), "{}", text(&lost));
+    other.volume_down().await.unwrap();
+    proxy.cut_after_server_bytes(None);
+    screen_when(
+        &mut shown,
+        "the trouble gone once the stream is back",
+        |s| s.status() == Status::Connected,
+    )
+    .await;
+    let (now, fresh) = converged(&other, &link, &mut shown).await;
+    assert_shows(&now, &fresh.state);
+
+    // A TV that stops answering but keeps its connections open: the
+    // stream's silence (past the idle timeout) says so; the screen catches
+    // up when it answers again.
     proxy.stall(true);
     let troubled = screen_when(&mut shown, "the trouble", |s| {
         matches!(s.status(), Status::Trouble(_))

@@ -15,7 +15,8 @@
 //! When the room's server restarts, every session of the old room is gone:
 //! the client notices (from the event stream, or when a line is refused),
 //! joins the new room with the same name, says so, and sends the refused
-//! line again.
+//! line again. When the room cannot be reached it says `* reconnecting…`
+//! once, and `* connected again` when it is back.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -25,8 +26,8 @@ use std::time::Duration;
 use clap::Parser;
 use futures_util::StreamExt;
 use rex::{
-    ClientError, Credentials, Endpoint, EventIndex, EventMeta, EventStream, Resync, ResyncCause,
-    SessionId, StreamItem,
+    ClientError, Connection, Credentials, Endpoint, EventIndex, EventMeta, EventStream, Resync,
+    ResyncCause, SessionId, StreamItem,
 };
 use rex_examples::chat::{ChatEvent, ChatEventHandler, ChatMsg, ChatMsgClient};
 use rex_examples::cli::{load_credentials, save_credentials, shutdown_signal};
@@ -559,6 +560,9 @@ struct Room {
     /// Events before this index were shown in an earlier run: replay them
     /// quietly, only to learn names.
     print_from: EventIndex,
+    /// The stream was lost and is not back yet, so that a loss is printed
+    /// once, however many attempts to reconnect fail.
+    offline: bool,
 }
 
 impl Room {
@@ -567,6 +571,7 @@ impl Room {
             people: People::default(),
             me,
             print_from,
+            offline: false,
         }
     }
 
@@ -613,6 +618,20 @@ impl ChatEventHandler for Room {
             meta,
             format!("* (something happened that this client cannot show: {kind})"),
         );
+    }
+
+    fn connection(&mut self, state: &Connection) {
+        let offline = matches!(state, Connection::Reconnecting { .. });
+        if offline != self.offline {
+            self.offline = offline;
+            // The first connection is the client starting: nothing to say.
+            let line = if offline {
+                "* reconnecting…"
+            } else {
+                "* connected again"
+            };
+            println!("{line}");
+        }
     }
 
     fn resync(&mut self, resync: &Resync) {

@@ -25,6 +25,12 @@ use tokio::sync::{mpsc, watch};
 /// How often the screen is redrawn while nothing happens, so the progress
 /// bar moves.
 const REDRAW_EVERY: Duration = Duration::from_millis(250);
+/// How long the TV's stream may stay silent before the remote takes it
+/// for lost and says "reconnecting…": three of `remote-tv`'s heartbeats.
+/// The status line shows what the stream says of its connection, and a TV
+/// that vanishes without closing it (unplugged, off the Wi-Fi) is only
+/// noticed by its silence.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long quitting waits for the commands still being sent (a key
 /// pressed just before `q`); a TV that does not answer does not hold the
 /// terminal longer.
@@ -73,6 +79,7 @@ async fn main() {
     println!("connecting to {tv}…");
     let client = match RemoteClient::builder(endpoint)
         .name(&args.name)
+        .idle_timeout(IDLE_TIMEOUT)
         .connect()
         .await
     {

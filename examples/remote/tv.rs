@@ -18,6 +18,11 @@ use futures_util::StreamExt;
 use rex::{Discovery, Server, StateAt, StreamItem};
 use rex_examples::remote::{tracks, PlayerView, RemoteApp, RemoteClient};
 
+/// How often an event stream with nothing to say sends a heartbeat (the
+/// server's default is 15 s): often enough that the terminal remote, which
+/// waits three of these, notices a TV gone silent within seconds.
+const HEARTBEAT: Duration = Duration::from_secs(5);
+
 /// A REx media player, controlled by remotes.
 #[derive(Debug, Parser)]
 struct Args {
@@ -42,6 +47,9 @@ async fn main() -> std::io::Result<()> {
     let app = RemoteApp::new(tracks::bundled()).autoplay(!args.paused);
     let server = Server::builder(app)
         .name(&args.name)
+        // A remote tells a quiet TV from a vanished one by these: the
+        // terminal remote gives up on a stream after three silent periods.
+        .heartbeat(HEARTBEAT)
         // The browser remote: a touch page at `/`.
         .assets(rex_examples::remote::web::assets())
         .bind(args.bind)

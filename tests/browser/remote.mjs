@@ -4,7 +4,10 @@
 //
 //   REX_URL          the TV (a RemoteApp serving the page), paused at the
 //                    start of the bundled playlist, volume 40
-//   REX_CONTROL_URL  POST /queue?track=N: a typed Rust remote queues track N
+//   REX_CUT_URL      a fault-injection proxy to the same TV (one phone)
+//   REX_CONTROL_URL  POST /queue?track=N: a typed Rust remote queues track N;
+//                    POST /down: the proxy closes every connection before
+//                    a byte of the answer; POST /up: it lets them through
 //   REX_SHOTS        where to save screenshots
 //   REX_CHROMIUM     the browser to launch (/usr/bin/chromium)
 //
@@ -15,13 +18,15 @@
 // remoteFirstEventIndex (the events applied after it), remoteNext.
 // Both screens (the name form and the remote) must fit their window at
 // each size of `SIZES` (checks.mjs), the page must have an icon, and no
-// page may log an error or a failed request but the TV's refusals.
+// page may log an error or a failed request but the TV's refusals (and
+// the proxy's, on the phone behind it while it is down).
 
 import { deepStrictEqual } from "node:assert/strict";
 import { launch } from "./chromium.mjs";
 import { assertFits, assertIcon, watch } from "./checks.mjs";
 
 const URL = need("REX_URL");
+const CUT_URL = need("REX_CUT_URL");
 const CONTROL_URL = need("REX_CONTROL_URL");
 const SHOTS = need("REX_SHOTS");
 const CHROMIUM = need("REX_CHROMIUM");
@@ -39,6 +44,11 @@ function log(text) {
 
 function assert(ok, what) {
   if (!ok) throw new Error(`assertion failed: ${what}`);
+}
+
+async function control(path) {
+  const response = await fetch(CONTROL_URL + path, { method: "POST" });
+  assert(response.ok, `POST ${path} answered ${response.status}: ${await response.text()}`);
 }
 
 async function snapshot() {
@@ -102,7 +112,7 @@ function refusal(what) {
 }
 
 /** A new page in its own context (own storage): a phone, portrait, touch. */
-async function newPhone(name) {
+async function newPhone(name, excused = refusal) {
   const context = await browser.newContext({
     viewport: { width: 390, height: 844 },
     deviceScaleFactor: 2,
@@ -111,7 +121,7 @@ async function newPhone(name) {
   });
   const page = await context.newPage();
   page.remoteName = name;
-  watch(page, name, problems, refusal);
+  watch(page, name, problems, excused);
   return page;
 }
 
@@ -241,6 +251,26 @@ try {
     await agreesWithTheTv(page);
     await waitText(page, "#volume", /^45$/);
   }
+
+  log("a phone behind a proxy says reconnecting… while the TV is out of reach, then live");
+  // From the proxy's first refusal on, its failed requests are expected.
+  let down = false;
+  const cut = await newPhone("Di", (what) => refusal(what) || (down && /net::ERR_/.test(what)));
+  await cut.goto(`${CUT_URL}/?name=Di`);
+  await waitFor(cut, "the first snapshot", () => window.remoteView !== null);
+  await waitText(cut, "#link", /^live$/);
+  down = true;
+  await control("/down");
+  await waitText(cut, "#link", /^reconnecting…$/);
+  await waitFor(cut, "a failed attempt on the link's title", () => /attempts? failed/.test(document.getElementById("link").title));
+  await cut.screenshot({ path: `${SHOTS}/remote-reconnecting.png` });
+  await assertFits(cut, "Di", "reconnecting", '#link[data-state="offline"]');
+  // The TV changes meanwhile; the phone catches up once it is back.
+  await control("/queue?track=3");
+  await control("/up");
+  await waitText(cut, "#link", /^live$/);
+  await agreesWithTheTv(cut);
+  await waitText(cut, "#queue li:nth-child(3)", "Night Shift at the Observatory");
 
   assert(problems.length === 0, `no errors or failed requests on the pages:\n  ${problems.join("\n  ")}`);
   log("ok");

@@ -3,8 +3,10 @@
 //
 //   REX_URL          the trivia room (TV and phone 1 load their pages here)
 //   REX_CUT_URL      a fault-injection proxy to the same room (phone 2)
-//   REX_CONTROL_URL  POST /cut closes every connection through the proxy;
-//                    GET /connections counts the proxy's connections;
+//   REX_CONTROL_URL  POST /down closes every connection through the proxy,
+//                    and each new one before the room's answer; POST /up
+//                    lets them through again; GET /connections counts the
+//                    proxy's connections;
 //                    POST /bots makes the bot players join
 //   REX_SHOTS        where to save screenshots
 //   REX_CHROMIUM     the browser to launch (/usr/bin/chromium)
@@ -15,7 +17,7 @@
 // generous timeout): nothing here sleeps and hopes. Every screen of both
 // pages must fit its window at each size of `SIZES` (checks.mjs), every
 // page must have an icon, and no page may log an error or a failed
-// request, except the ones the cut connection causes.
+// request, except the ones the refused connections cause.
 
 import { launch } from "./chromium.mjs";
 import { assertFits, assertIcon, watch } from "./checks.mjs";
@@ -243,18 +245,22 @@ try {
   const after = Number(await waitText(alice, "#seconds", /^\d+$/));
   assert(after > 0 && after <= before + 1, `the countdown goes on after a reload (${before} s, then ${after} s)`);
 
-  log("Bob's connection is cut mid-question; he reconnects and answers");
+  log("Bob loses the room mid-question: he sees it, reconnects and answers");
+  assert(await bob.locator("#link").isHidden(), "Bob's page says it is reconnecting before anything was cut");
   cut = true;
-  const { connections } = await control("POST", "/cut");
-  // The page keeps the open question while the stream is down...
+  const { connections } = await control("POST", "/down");
+  // The page says so, and keeps the open question while the stream is down...
+  await waitText(bob, "#link:visible", /^Reconnecting…$/, "Bob's page saying it is reconnecting");
   await waitText(bob, "#question", new RegExp("^" + escape(q2.text) + "$"));
-  // ...and reopens the stream by itself: a new connection through the
-  // proxy (the page sends nothing else meanwhile).
-  const deadline = Date.now() + WAIT;
-  while ((await control("GET", "/connections")).connections <= connections) {
-    assert(Date.now() < deadline, "Bob's page reconnects through the proxy");
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await shot(bob, "trivia-phone-reconnecting.png");
+  await fits("reconnecting", [bob, "#link:visible"]);
+  await control("POST", "/up");
+  // ...and reopens the stream by itself once the room answers: the notice
+  // goes, on a new connection through the proxy (the page sends nothing
+  // else meanwhile).
+  await bob.locator("#link").waitFor({ state: "hidden", timeout: WAIT });
+  const now = (await control("GET", "/connections")).connections;
+  assert(now > connections, `Bob's page reconnected through the proxy (${connections} connections before, ${now} after)`);
   await waitText(bob, "#question", new RegExp("^" + escape(q2.text) + "$"));
   await alice.locator(`#pad .answer[data-choice="${q2.answer}"]`).tap();
   await bob.locator(`#pad .answer[data-choice="${q2.answer}"]`).tap();

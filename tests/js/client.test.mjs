@@ -45,7 +45,9 @@ function withTimeout(promise, ms, what) {
   return Promise.race([
     promise,
     new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+      // `what` may be a function, to describe the state when time is up.
+      const said = () => (typeof what === "function" ? what() : what);
+      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${said()}`)), ms);
     }),
   ]).finally(() => clearTimeout(timer));
 }
@@ -77,6 +79,50 @@ function collector() {
       what,
     );
   return { events, onEvent, until, untilEvent, indexes: () => events.map((e) => e.index) };
+}
+
+/**
+ * Records what `onConnection` hears; `until(predicate, what)` waits for a
+ * report that satisfies it (one already heard counts).
+ */
+function connectionLog() {
+  const states = [];
+  let waiters = [];
+  const onConnection = (state) => {
+    states.push(state);
+    waiters = waiters.filter((w) => !w(state));
+  };
+  const until = (predicate, what, ms = WAIT_MS) =>
+    withTimeout(
+      new Promise((resolve) => {
+        if (states.some(predicate)) return resolve();
+        waiters.push((s) => (predicate(s) ? (resolve(), true) : false));
+      }),
+      ms,
+      () => `${what} (heard ${JSON.stringify(states)})`,
+    );
+  return { states, onConnection, until };
+}
+
+/**
+ * The rules every sequence of connection reports follows: only changes;
+ * a loss reports 0 attempts, each failed attempt one more with the same
+ * `since`; "connected" only after "reconnecting".
+ */
+function assertWellFormed(states) {
+  const text = JSON.stringify(states);
+  for (let i = 1; i < states.length; i++) {
+    const [before, now] = [states[i - 1], states[i]];
+    if (now.state === "connected") {
+      assert.equal(before.state, "reconnecting", `connected twice in a row: ${text}`);
+    } else if (before.state === "connected") {
+      assert.deepEqual(Object.keys(now).sort(), ["attempts", "since", "state"], text);
+      assert.equal(now.attempts, 0, `a loss starts at 0 attempts: ${text}`);
+    } else {
+      assert.equal(now.attempts, before.attempts + 1, `attempts count up by one: ${text}`);
+      assert.equal(now.since, before.since, `since stays while reconnecting: ${text}`);
+    }
+  }
 }
 
 /** Reads the server's own NDJSON stream from `start` to `last` inclusive, as `token` sees it. */
@@ -310,7 +356,8 @@ test("a stream cut again and again resumes with Last-Event-ID: each index once, 
   });
   const { first: start } = await client.send("noop");
   const seen = collector();
-  const sub = client.events({ start, onEvent: seen.onEvent });
+  const connection = connectionLog();
+  const sub = client.events({ start, onEvent: seen.onEvent, onConnection: connection.onConnection });
   t.after(() => sub.close());
 
   // Events are appended while the stream is being cut.
@@ -334,6 +381,76 @@ test("a stream cut again and again resumes with Last-Event-ID: each index once, 
     "every reconnect sends Last-Event-ID",
   );
   for (let i = 1; i < ids.length; i++) assert.ok(ids[i] >= ids[i - 1], `Last-Event-ID went back: ${ids}`);
+
+  // Each cut was reported, and each reopening.
+  assert.deepEqual(connection.states[0], { state: "connected" });
+  assertWellFormed(connection.states);
+  const lost = connection.states.filter((s) => s.state === "reconnecting" && s.attempts === 0).length;
+  const opened = connection.states.filter((s) => s.state === "connected").length;
+  assert.ok(lost >= source.requests.length / 2, `${source.requests.length} connections, but only ${lost} losses reported`);
+  assert.ok(opened >= source.requests.length / 2, `${source.requests.length} connections, but only ${opened} reported open`);
+  assert.equal(sub.connection, connection.states.at(-1));
+});
+
+test("onConnection: connected, then reconnecting with each failed attempt, then connected again", { skip: !CUT_URL, timeout: TEST_MS }, async (t) => {
+  // The stream goes through the cutting proxy; while `down`, opening it
+  // fails as if the server could not be reached.
+  let down = false;
+  let refused = 0;
+  const flaky = (url, init) => {
+    if (down) {
+      refused++;
+      return Promise.reject(new TypeError("fetch failed (simulated: the server is unreachable)"));
+    }
+    return fetch(url, init);
+  };
+  const direct = (url, init) => fetch(String(url).replace(CUT_URL, REX_URL), init);
+  const client = await RexClient.connect({
+    base: CUT_URL,
+    name: "Flaky",
+    storage: memoryStorage(),
+    storageKey: "rex:" + REX_URL,
+    EventSource: eventSourceClass({ reconnectMs: 5, fetch: flaky }),
+    fetch: direct,
+    retry: fastRetry,
+  });
+  const { first: start } = await client.send("noop");
+  const seen = collector();
+  const connection = connectionLog();
+  const sub = client.events({ start, onEvent: seen.onEvent, onConnection: connection.onConnection });
+  t.after(() => sub.close());
+  await connection.until((s) => s.state === "connected", "the first connection");
+  assert.deepEqual(sub.connection, { state: "connected" });
+
+  // The server becomes unreachable, and the burst makes the proxy cut the
+  // open stream.
+  const mark = connection.states.length;
+  assert.equal(connection.states.at(-1).state, "connected");
+  const lostAfter = Date.now();
+  down = true;
+  const burst = await client.send("burst", 20);
+  await connection.until((s) => s.state === "reconnecting" && s.attempts >= 3, "three failed attempts");
+  down = false;
+  await connection.until((s) => s.state === "connected" && connection.states.indexOf(s) >= mark, "connected again");
+  await seen.until(burst.first + 19);
+
+  const after = connection.states.slice(mark);
+  const back = after.findIndex((s) => s.state === "connected");
+  const reconnecting = after.slice(0, back);
+  assert.deepEqual(
+    reconnecting.map((s) => [s.state, s.attempts]),
+    reconnecting.map((_, i) => ["reconnecting", i]),
+    JSON.stringify(after),
+  );
+  assert.ok(reconnecting.length >= 4, JSON.stringify(after));
+  assert.ok(reconnecting[0].since >= lostAfter && reconnecting[0].since <= Date.now(), JSON.stringify(after));
+  assert.ok(refused >= 3, `only ${refused} attempts were refused`);
+  assertWellFormed(connection.states);
+  assert.deepEqual(
+    seen.events.filter((e) => e.kind === "tick").map((e) => e.data.tag),
+    Array.from({ length: 20 }, (_, i) => `burst-${i}`),
+    "nothing lost or repeated meanwhile",
+  );
 });
 
 test("after a server restart: onResync with the new epoch, then new events", { skip: !RESTART_URL, timeout: TEST_MS }, async (t) => {
@@ -346,17 +463,26 @@ test("after a server restart: onResync with the new epoch, then new events", { s
   const resynced = new Promise((r) => (resolveResync = r));
   const resyncs = [];
   const errors = [];
+  // Connection reports and resyncs, in the order they came.
+  const heard = [];
+  const connection = connectionLog();
   const sub = client.events({
     start: 0,
     onEvent: seen.onEvent,
     onResync: (r) => {
+      heard.push("resync");
       resyncs.push({ ...r, seenBefore: seen.events.length });
       resolveResync(r);
     },
     onError: (e) => errors.push(e),
+    onConnection: (state) => {
+      heard.push(state.state);
+      connection.onConnection(state);
+    },
   });
   t.after(() => sub.close());
   await seen.until(burst.first + 2);
+  await connection.until((s) => s.state === "connected", "the first connection");
 
   const restart = await fetch(`${CONTROL_URL}/restart`, { method: "POST" });
   assert.equal(restart.status, 200);
@@ -400,6 +526,15 @@ test("after a server restart: onResync with the new epoch, then new events", { s
   assert.deepEqual([delivered.index, delivered.to, delivered.data], [secret.first, [session], { text: "for the new me" }]);
   const newEpoch = seen.events.slice(resyncs[0].seenBefore).map((e) => e.index);
   assert.deepEqual(newEpoch, [...new Set(newEpoch)].sort((a, b) => a - b), "in order, once each");
+
+  // The restart was reported as a loss, the new server's stream as a new
+  // connection: connected, reconnecting (and failed attempts while the
+  // server was down), the resync, connected.
+  assertWellFormed(connection.states);
+  const resyncAt = heard.indexOf("resync");
+  assert.equal(heard[0], "connected", heard.join(" "));
+  assert.equal(heard[resyncAt - 1], "reconnecting", `the stream was lost before the resync: ${heard.join(" ")}`);
+  assert.ok(heard.slice(resyncAt).includes("connected"), `connected again after the resync: ${heard.join(" ")}`);
 });
 
 test("snapshot: the state with its index; events({snapshot}) follows from there; serverTime", { timeout: TEST_MS }, async (t) => {

@@ -15,7 +15,7 @@ mod link;
 use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
-use rex::{Epoch, Event, EventIndex, RexMessage, StateAt};
+use rex::{Connection, Epoch, Event, EventIndex, RexMessage, StateAt};
 
 pub use draw::draw;
 pub use link::Link;
@@ -71,8 +71,8 @@ impl LogClock {
 /// What the status line says, most pressing first.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Status {
-    /// The TV cannot be reached (or its state not read); the remote keeps
-    /// trying.
+    /// The TV cannot be reached (its log's stream is reconnecting, or its
+    /// state cannot be read); the remote keeps trying.
     Trouble(String),
     /// The TV refused the last command, with its reason.
     Rejected(String),
@@ -120,7 +120,13 @@ pub struct RemoteScreen {
     now: Instant,
     /// The highlighted playlist row (a track id), for `Enter`.
     selected: usize,
-    /// Connection trouble, which outranks `notice` on the status line.
+    /// The stream of the TV's log is lost: since when, and how many
+    /// attempts to open it again have failed. Set and cleared only by what
+    /// the stream reports ([`RemoteScreen::connection`]), and by a new
+    /// snapshot, which comes before a new stream.
+    offline: Option<(Instant, u32)>,
+    /// Other trouble reaching the TV (its state cannot be read, the remote
+    /// cannot join again), which outranks `notice` on the status line.
     trouble: Option<String>,
     /// The outcome of the last command that did not simply succeed, and
     /// when it came. It speaks of the state the command met, so it goes
@@ -142,6 +148,7 @@ impl RemoteScreen {
             clock: LogClock::default(),
             now,
             selected: 0,
+            offline: None,
             trouble: None,
             notice: None,
         }
@@ -159,6 +166,9 @@ impl RemoteScreen {
         self.clock.observe(at.time, seen);
         self.selected = self.selected.min(at.state.tracks.len().saturating_sub(1));
         self.player = Some(at.state.clone());
+        // The TV answered: whatever the last stream said is over; the new
+        // stream says how it goes from here.
+        self.offline = None;
         self.trouble = None;
         self.notice = None;
     }
@@ -229,9 +239,18 @@ impl RemoteScreen {
         self.trouble = Some(what.into());
     }
 
-    /// The TV answers again.
-    pub fn reachable(&mut self) {
-        self.trouble = None;
+    /// What the stream of the TV's log says of its connection: lost (and
+    /// how long ago, and how many attempts failed since), or open again.
+    pub fn connection(&mut self, state: &Connection) {
+        match *state {
+            Connection::Connected => {
+                self.offline = None;
+                self.trouble = None;
+            }
+            Connection::Reconnecting { since, attempts } => {
+                self.offline = Some((since, attempts));
+            }
+        }
     }
 
     /// The TV handled a command: an old refusal no longer applies.
@@ -252,6 +271,9 @@ impl RemoteScreen {
 
     /// What the status line says at the screen's instant.
     pub fn status(&self) -> Status {
+        if let Some((since, attempts)) = self.offline {
+            return Status::Trouble(self.offline_text(since, attempts));
+        }
         if let Some(trouble) = &self.trouble {
             return Status::Trouble(trouble.clone());
         }
@@ -264,6 +286,17 @@ impl RemoteScreen {
             Status::Connected
         } else {
             Status::Connecting
+        }
+    }
+
+    /// The status line while the stream is lost, with how long ago (by the
+    /// screen's clock, so it counts up as the screen is redrawn).
+    fn offline_text(&self, since: Instant, attempts: u32) -> String {
+        let secs = self.now.saturating_duration_since(since).as_secs();
+        match attempts {
+            0 => "lost the TV; reconnecting…".to_owned(),
+            1 => format!("cannot reach the TV for {secs} s; reconnecting… (1 attempt failed)"),
+            n => format!("cannot reach the TV for {secs} s; reconnecting… ({n} attempts failed)"),
         }
     }
 
@@ -591,10 +624,10 @@ mod tests {
         ] {
             assert!(shown.contains(want), "no {want:?} in\n{shown}");
         }
-        // Trouble outranks the refusal, and clears when the TV answers.
-        screen.trouble("cannot reach the TV; reconnecting…");
+        // Trouble outranks the refusal, and clears when the stream is back.
+        screen.trouble("cannot read the TV's state; reconnecting…");
         assert!(text(&screen, 80, 24).contains("reconnecting…"));
-        screen.reachable();
+        screen.connection(&Connection::Connected);
         assert!(text(&screen, 80, 24).contains("past its end"));
         screen.accepted();
         let shown = text(&screen, 80, 24);
@@ -603,6 +636,64 @@ mod tests {
         let shown = text(&screen, 40, 12);
         assert!(shown.contains("Slow Tram"), "{shown}");
     }
+    #[test]
+    fn the_status_line_follows_the_streams_connection() {
+        let t0 = Instant::now();
+        let mut screen = RemoteScreen::new("tv", "me", t0);
+        screen.load(&at(PlayerView::new(tracks::bundled()), 0, 0), t0);
+        screen.connection(&Connection::Connected);
+        assert_eq!(screen.status(), Status::Connected);
+
+        screen.connection(&Connection::Reconnecting {
+            since: t0,
+            attempts: 0,
+        });
+        assert_eq!(
+            screen.status(),
+            Status::Trouble("lost the TV; reconnecting…".to_owned())
+        );
+        // It outranks any other trouble, and counts the time by the
+        // screen's clock.
+        screen.trouble("cannot read the TV's state; reconnecting…");
+        screen.connection(&Connection::Reconnecting {
+            since: t0,
+            attempts: 3,
+        });
+        screen.tick(t0 + Duration::from_secs(7));
+        assert_eq!(
+            screen.status(),
+            Status::Trouble(
+                "cannot reach the TV for 7 s; reconnecting… (3 attempts failed)".to_owned()
+            )
+        );
+        assert!(status_row(&screen).contains("cannot reach the TV for 7 s"));
+
+        // Events do not say the stream is back (they may be the last ones
+        // of a stream being lost); the stream does.
+        screen.apply(
+            &event(
+                0,
+                5,
+                RemoteEvent::Volume {
+                    level: 45,
+                    muted: false,
+                },
+            ),
+            t0,
+        );
+        assert!(matches!(screen.status(), Status::Trouble(_)));
+        screen.connection(&Connection::Connected);
+        assert_eq!(screen.status(), Status::Connected);
+
+        // A new snapshot (read after the stream broke off) starts afresh.
+        screen.connection(&Connection::Reconnecting {
+            since: t0,
+            attempts: 1,
+        });
+        screen.load(&at(PlayerView::new(tracks::bundled()), 1, 10), t0);
+        assert_eq!(screen.status(), Status::Connected);
+    }
+
     /// The status line as drawn (the row under the boxes).
     fn status_row(screen: &RemoteScreen) -> String {
         let shown = text(screen, 80, 24);

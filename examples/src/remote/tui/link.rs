@@ -5,28 +5,24 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use rex::{ClientError, RetryPolicy, StreamItem};
+use rex::{ClientError, StreamItem};
 use tokio::sync::{mpsc, watch};
 use tokio::task::AbortHandle;
 
 use super::{kind, RemoteScreen};
 use crate::remote::{PlayerView, RemoteClient, RemoteMsg};
 
-/// How often the link checks that the TV answers. The event stream
-/// reconnects by itself and says nothing while it does, so without a check
-/// the screen could not tell a quiet TV from an unreachable one.
-const PROBE_EVERY: Duration = Duration::from_secs(1);
-/// How long the TV may take to answer a check before the screen says it
-/// is reconnecting.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// The wait before reading the TV's state again after a failure.
 const RETRY_AFTER: Duration = Duration::from_millis(500);
 
 /// The tasks behind a terminal remote: one follows the TV (its snapshot,
 /// then its log, and a new snapshot whenever the log cannot be followed),
-/// one sends the remote's commands one after another in the order they were
-/// given, and one checks that the TV answers. Each updates the screen
-/// through the `watch` channel, which also tells the UI to redraw.
+/// and one sends the remote's commands one after another in the order they
+/// were given. Each updates the screen through the `watch` channel, which
+/// also tells the UI to redraw. Whether the TV is in reach is what the
+/// log's stream says of its connection ([`rex::Connection`]): it notices a
+/// lost connection at once, and a silent one within the client's idle
+/// timeout, so nothing needs to ask the TV.
 ///
 /// Dropping the link stops them (a command not yet answered may then
 /// never reach the TV: [`Link::flush`] first).
@@ -57,8 +53,7 @@ impl Link {
         let (answers, answered) = watch::channel(0);
         let tasks = vec![
             tokio::spawn(follow(client.clone(), name, screen.clone())).abort_handle(),
-            tokio::spawn(send_all(client.clone(), queue, screen.clone(), answers)).abort_handle(),
-            tokio::spawn(probe(client, screen)).abort_handle(),
+            tokio::spawn(send_all(client, queue, screen, answers)).abort_handle(),
         ];
         Link {
             commands,
@@ -137,8 +132,10 @@ async fn follow(client: RemoteClient, name: Option<String>, screen: watch::Sende
                 // Events were missed (or the TV restarted): a new snapshot
                 // has their effect.
                 Ok(StreamItem::Resync(_)) => break,
-                // The screen's link status still comes from polling `/info`.
-                Ok(StreamItem::Connection(_)) => {}
+                // The status line says whether the TV is in reach.
+                Ok(StreamItem::Connection(state)) => {
+                    screen.send_modify(|s| s.connection(&state));
+                }
                 // A kind this build cannot apply (a newer TV), or a payload
                 // that does not decode: the view would go wrong from here,
                 // and a new snapshot has the event's effect.
@@ -179,43 +176,5 @@ async fn send_all(
             Err(e) => s.failed(format!("`{}` was not sent: {e}", kind(&msg)), seen),
         });
         answered.send_modify(|n| *n += 1);
-    }
-}
-
-/// Asks the TV for its `/info` every [`PROBE_EVERY`], once, with a short
-/// timeout; the screen shows trouble while it does not answer.
-async fn probe(client: RemoteClient, screen: watch::Sender<RemoteScreen>) {
-    let once = RetryPolicy {
-        max_attempts: 1,
-        ..RetryPolicy::default()
-    };
-    let mut checker: Option<RemoteClient> = None;
-    let mut failing = false;
-    loop {
-        let answered = match &checker {
-            Some(checker) => checker.info().await.map(drop),
-            None => RemoteClient::builder(client.endpoint().clone())
-                .anonymous()
-                .retry(once)
-                .connect_timeout(PROBE_TIMEOUT)
-                .request_timeout(PROBE_TIMEOUT)
-                .connect()
-                .await
-                .map(|c| checker = Some(c)),
-        };
-        match answered {
-            Ok(()) if failing => {
-                failing = false;
-                screen.send_modify(RemoteScreen::reachable);
-            }
-            Ok(()) => {}
-            Err(e) => {
-                failing = true;
-                screen.send_modify(|s| {
-                    s.trouble(format!("cannot reach the TV ({e}); reconnecting…"))
-                });
-            }
-        }
-        tokio::time::sleep(PROBE_EVERY).await;
     }
 }

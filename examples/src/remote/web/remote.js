@@ -14,8 +14,6 @@ import * as player from "/view.js";
 const NAME_KEY = "rex-remote:name";
 /** How far the seek buttons jump. */
 const SEEK_MS = 10_000;
-/** How often the page checks that the TV answers. */
-const PROBE_MS = 3_000;
 
 const $ = (id) => document.getElementById(id);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -92,7 +90,6 @@ function subscribe() {
       window.remoteFirstEventIndex = null;
       window.remoteEvents = 0;
       window.remoteNext = record.index;
-      setLink("live");
       render();
     },
     onEvent(event) {
@@ -114,8 +111,15 @@ function subscribe() {
       // takes a new snapshot by itself.)
       if (resync.epoch !== epoch) rejoin();
     },
-    onOpen() {
-      setLink("live");
+    // Whether the TV is in reach is what the stream says of its connection:
+    // it hears a loss at once, and each attempt to reopen that fails.
+    onConnection(connection) {
+      if (connection.state === "connected") {
+        setLink("live");
+      } else {
+        const failed = connection.attempts === 1 ? "1 attempt failed" : `${connection.attempts} attempts failed`;
+        setLink("offline", connection.attempts === 0 ? "lost the TV" : `the TV does not answer (${failed})`);
+      }
     },
     onError(error) {
       setLink("offline", error.reason);
@@ -315,20 +319,6 @@ function wire() {
   });
 }
 
-/** Shows whether the TV answers, between events (which may be minutes apart). */
-async function probe() {
-  for (;;) {
-    await sleep(PROBE_MS);
-    if (document.visibilityState !== "visible") continue;
-    try {
-      const answer = await fetch("/rex/v0/info", { cache: "no-store", signal: AbortSignal.timeout(PROBE_MS) });
-      setLink(answer.ok ? "live" : "offline", answer.ok ? "" : `the TV answered ${answer.status}`);
-    } catch (_) {
-      setLink("offline", "the TV does not answer");
-    }
-  }
-}
-
 async function main() {
   name = await askName();
   $("remote").hidden = false;
@@ -338,7 +328,6 @@ async function main() {
   document.title = `Remote · ${$("tv").textContent}`;
   subscribe();
   requestAnimationFrame(animate);
-  probe();
 }
 
 main();

@@ -6,6 +6,8 @@
 // localStorage by the client) and the events from index 0, private results
 // included, say everything it shows. A locked phone's stream is reopened by
 // the client when the page shows again; a reloaded page is the same player.
+// While the stream is lost the page says "Reconnecting…", as the client's
+// onConnection reports it (nothing polls the room).
 
 import { RexClient, RexError, Room, until, h, shape, icon, choiceClass, fitAnswers, ordinal, points, seconds, scheduler } from "/room.js";
 
@@ -18,6 +20,7 @@ const ANSWER_KEY = "trivia:answer";
 
 const app = document.getElementById("app");
 const toastBox = document.getElementById("toast");
+const linkBox = document.getElementById("link");
 const room = new Room(null);
 const draw = scheduler(render);
 
@@ -132,6 +135,7 @@ async function join(name) {
     // The room restarted: this session is gone. A reload joins the new
     // room under the same name.
     onResync: () => location.reload(),
+    onConnection: showConnection,
     onError(err) {
       if (err.code === "unauthorized") {
         // The room no longer knows this session: start afresh.
@@ -144,6 +148,18 @@ async function join(name) {
   });
   draw();
   setInterval(tick, 200);
+}
+
+/**
+ * "Reconnecting…" over the page while the client's stream is lost (it
+ * reconnects by itself); the page underneath stays as it was.
+ */
+function showConnection(connection) {
+  linkBox.hidden = connection.state === "connected";
+  linkBox.title =
+    connection.state === "connected" || connection.attempts === 0
+      ? ""
+      : `The room does not answer (${connection.attempts} ${connection.attempts === 1 ? "attempt" : "attempts"} failed)`;
 }
 
 async function send(kind, data) {

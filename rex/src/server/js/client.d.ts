@@ -57,6 +57,25 @@ export interface RexSnapshot<State = unknown> {
   data: State;
 }
 
+/**
+ * Whether a subscription's stream is connected, for a page that shows it.
+ * The subscription reconnects by itself either way.
+ */
+export type RexConnection =
+  /** A stream opened (reported each time, the first time too). */
+  | { readonly state: "connected" }
+  /** The stream is not open and the client is trying to open it again. */
+  | {
+      readonly state: "reconnecting";
+      /**
+       * When the stream was lost (`Date.now()` then), or when the first
+       * attempt failed if it was never open.
+       */
+      readonly since: number;
+      /** Attempts failed since then: 0 right after the loss, then 1, 2, …. */
+      readonly attempts: number;
+    };
+
 export interface RexRetry {
   attempts: number;
   initialMs: number;
@@ -89,11 +108,15 @@ export interface RexEventsOptions {
   onResync?: (resync: RexResync) => void;
   onError?: (error: RexError) => void;
   onOpen?: () => void;
+  /** Each change of the stream's connection; see `RexConnection`. */
+  onConnection?: (connection: RexConnection) => void;
 }
 
 export interface RexSubscription {
   close(): void;
   readonly cursor: number;
+  /** The last state `onConnection` heard; null before the first. */
+  readonly connection: RexConnection | null;
 }
 
 export class RexError extends Error {

@@ -262,9 +262,18 @@ export class RexClient {
    * subscription then stops. With `snapshot: true` it first fetches the
    * app's snapshot, hands it to `onSnapshot({epoch, index, time, data})`
    * and follows from its index; after a resync it fetches a new one.
-   * Returns `{close()}`.
+   *
+   * `onConnection(state)` hears whether the stream is connected, for a
+   * page that shows it (the subscription reconnects by itself either way):
+   * `{state: "connected"}` each time a stream opens (the first time too),
+   * and `{state: "reconnecting", since, attempts}` when it is lost
+   * (`attempts` 0) and again after each attempt that fails (1, 2, …);
+   * `since` is when it was lost (`Date.now()` then), or when the first
+   * attempt failed if it was never open. A state is only reported when it
+   * changes. Returns `{close(), cursor, connection}`, `connection` being
+   * the last state reported (null before the first).
    */
-  events({ start, snapshot, onEvent, onResync, onSnapshot, onError, onOpen } = {}) {
+  events({ start, snapshot, onEvent, onResync, onSnapshot, onError, onOpen, onConnection } = {}) {
     const client = this;
     let cursor = start !== undefined ? start : this.lastSeen !== null ? this.lastSeen + 1 : 0;
     let epoch = this.epoch;
@@ -272,6 +281,30 @@ export class RexClient {
     let closed = false;
     let paused = false;
     let failures = 0;
+    // The last connection state reported, so each change is reported once.
+    let connection = null;
+
+    const report = (state) => {
+      if (connection && connection.state === state.state && connection.attempts === state.attempts) return;
+      connection = Object.freeze(state);
+      if (onConnection) onConnection(connection);
+    };
+    // The open stream is gone. A stream this page closed itself (to reopen
+    // it) is not lost: only a loss the page did not choose is reported.
+    const lost = () => {
+      if (connection && connection.state === "connected") {
+        report({ state: "reconnecting", since: Date.now(), attempts: 0 });
+      }
+    };
+    // An attempt to (re)open the stream failed.
+    const failed = () => {
+      const was = connection && connection.state === "reconnecting" ? connection : null;
+      report({
+        state: "reconnecting",
+        since: was ? was.since : Date.now(),
+        attempts: was ? was.attempts + 1 : 1,
+      });
+    };
 
     const url = () => {
       const query = new URLSearchParams({ start: String(cursor) });
@@ -306,6 +339,7 @@ export class RexClient {
       source = opened;
       source.onopen = () => {
         failures = 0;
+        report({ state: "connected" });
         if (onOpen) onOpen();
       };
       source.onmessage = deliver;
@@ -315,11 +349,18 @@ export class RexClient {
         source.addEventListener(kind, deliver);
       }
       source.onerror = () => {
+        if (closed || opened !== source) return;
         // EventSource retries by itself (with Last-Event-ID) while the
-        // answer was 200; once it is CLOSED, the server refused the
-        // request: find out why.
-        if (closed || opened !== source || opened.readyState !== 2) return;
+        // answer was 200, firing `error` when the stream is lost and after
+        // each attempt that fails; once it is CLOSED, the server refused
+        // the request: find out why.
+        if (opened.readyState !== 2) {
+          if (connection && connection.state === "connected") lost();
+          else failed();
+          return;
+        }
         opened.close();
+        lost();
         diagnose();
       };
     };
@@ -336,6 +377,7 @@ export class RexClient {
       if (response && response.ok) {
         // It answers now: a passing failure. Do not read the stream here.
         if (response.body && response.body.cancel) response.body.cancel().catch(() => {});
+        failed();
       } else if (response && response.status === 410) {
         const error = await readError(response);
         epoch = error.body.epoch || epoch;
@@ -353,6 +395,8 @@ export class RexClient {
         closed = true;
         if (onError) onError(await readError(response));
         return;
+      } else {
+        failed();
       }
       await sleep(backoff(client.#retry, failures - 1));
       open();
@@ -392,6 +436,7 @@ export class RexClient {
         if (closed) return;
         if (error.status === 0 || error.status === 503 || error.status >= 500) {
           failures++;
+          failed();
           await sleep(backoff(client.#retry, failures - 1));
           begin();
         } else {
@@ -425,6 +470,10 @@ export class RexClient {
       /** The next index this subscription wants. */
       get cursor() {
         return cursor;
+      },
+      /** The last connection state reported to `onConnection`, or null. */
+      get connection() {
+        return connection;
       },
     };
   }
