@@ -6,24 +6,20 @@
 //! the same name apart, and says once that it lost the room and once that
 //! it is back, however many attempts it took.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use rex::{Credentials, RetryPolicy, Server, StreamItem};
 use rex_examples::chat::{ChatApp, ChatEvent, ChatMsgClient};
+use rex_tests::example::{example_binary, Lines, PATIENCE};
 use rex_tests::proxy::Proxy;
 use rex_tests::TestServer;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 type ChatClient = ChatMsgClient;
-
-/// A hang guard for each awaited line: far more than anything here takes.
-const PATIENCE: Duration = Duration::from_secs(60);
 
 async fn start() -> TestServer<ChatApp> {
     TestServer::start(Server::builder(ChatApp::default()).name("REx chat")).await
@@ -43,53 +39,18 @@ async fn person(url: &str, name: &str) -> ChatClient {
         .unwrap()
 }
 
-/// The `chat-client` example binary, built once per test run. Always
-/// through cargo (a no-op when it is up to date), so the test never runs a
-/// binary older than the source; into the target directory this test was
-/// built in, with its profile.
-fn chat_client_binary() -> PathBuf {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY
-        .get_or_init(|| {
-            let exe = std::env::current_exe().unwrap();
-            let profile_dir = exe.parent().and_then(Path::parent).unwrap();
-            let build = "cargo build -p rex-examples --example chat-client";
-            let mut cargo = Command::new(env!("CARGO"));
-            cargo
-                .args(["build", "-p", "rex-examples", "--example", "chat-client"])
-                .arg("--target-dir")
-                .arg(profile_dir.parent().unwrap())
-                .current_dir(env!("CARGO_MANIFEST_DIR"));
-            if profile_dir.ends_with("release") {
-                cargo.arg("--release");
-            }
-            let status = cargo
-                .status()
-                .unwrap_or_else(|e| panic!("cannot run `{build}` ({e}); run it, then this test"));
-            assert!(status.success(), "`{build}` failed; run it to see why");
-            let bin = profile_dir
-                .join("examples")
-                .join(format!("chat-client{}", std::env::consts::EXE_SUFFIX));
-            assert!(bin.exists(), "`{build}` did not produce {}", bin.display());
-            bin
-        })
-        .clone()
-}
-
 /// A running `chat-client`: its keyboard, and its output as lines. Killed
 /// when dropped, so a failing test leaves no process behind.
 struct Terminal {
     child: Child,
     stdin: Option<ChildStdin>,
-    /// Lines from stdout as printed, and from stderr prefixed `stderr: `.
-    output: mpsc::UnboundedReceiver<String>,
-    /// Everything read so far, for failure messages and counting.
-    seen: Vec<String>,
+    /// What it prints: stdout, and stderr prefixed `stderr: `.
+    output: Lines,
 }
 
 impl Terminal {
     async fn start(url: &str, args: &[&str]) -> Terminal {
-        let bin = tokio::task::spawn_blocking(chat_client_binary)
+        let bin = tokio::task::spawn_blocking(|| example_binary("chat-client"))
             .await
             .unwrap();
         let mut child = Command::new(bin)
@@ -101,33 +62,11 @@ impl Terminal {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let (tx, output) = mpsc::unbounded_channel();
-        // One thread per pipe, so neither fills up; they end with the
-        // process.
-        let stdout = child.stdout.take().unwrap();
-        let out = tx.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if out.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(format!("stderr: {line}")).is_err() {
-                    break;
-                }
-            }
-        });
+        let output = Lines::of_child("chat-client", &mut child);
         Terminal {
             stdin: child.stdin.take(),
             child,
             output,
-            seen: Vec::new(),
         }
     }
 
@@ -137,30 +76,12 @@ impl Terminal {
         stdin.flush().unwrap();
     }
 
-    /// Reads output until a line satisfies `wanted`; returns it.
     async fn until(&mut self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let line = match tokio::time::timeout_at(deadline, self.output.recv()).await {
-                Ok(Some(line)) => line,
-                Ok(None) => panic!(
-                    "chat-client ended before printing {what}; it printed:\n{}",
-                    self.seen.join("\n")
-                ),
-                Err(_) => panic!(
-                    "chat-client did not print {what} within {PATIENCE:?}; it printed:\n{}",
-                    self.seen.join("\n")
-                ),
-            };
-            self.seen.push(line.clone());
-            if wanted(&line) {
-                return line;
-            }
-        }
+        self.output.until(what, wanted).await
     }
 
     async fn until_line(&mut self, exact: &str) -> String {
-        self.until(&format!("`{exact}`"), |l| l == exact).await
+        self.output.until_line(exact).await
     }
 
     /// Sends SIGTERM, as `kill` or a service manager does.
@@ -174,18 +95,9 @@ impl Terminal {
 
     /// Waits for the process to exit and for the rest of its output.
     async fn exit(&mut self) -> ExitStatus {
+        // Both pipes closed: the process is gone, or about to be.
+        self.output.to_end().await;
         let deadline = Instant::now() + PATIENCE;
-        loop {
-            match tokio::time::timeout_at(deadline, self.output.recv()).await {
-                Ok(Some(line)) => self.seen.push(line),
-                // Both pipes closed: the process is gone, or about to be.
-                Ok(None) => break,
-                Err(_) => panic!(
-                    "chat-client did not exit within {PATIENCE:?}; it printed:\n{}",
-                    self.seen.join("\n")
-                ),
-            }
-        }
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
@@ -200,7 +112,7 @@ impl Terminal {
 
     /// How many lines printed so far are exactly `line`.
     fn count(&self, line: &str) -> usize {
-        self.seen.iter().filter(|l| *l == line).count()
+        self.output.seen.iter().filter(|l| *l == line).count()
     }
 }
 
@@ -297,22 +209,28 @@ async fn when_the_room_restarts_the_client_rejoins_and_says_the_line() {
     alice.until_line("[Alicia] third room").await;
 
     alice.type_line("/quit");
-    assert!(alice.exit().await.success(), "{:#?}", alice.seen);
+    assert!(alice.exit().await.success(), "{:#?}", alice.output.seen);
     assert_eq!(
         alice.count("* the room restarted; rejoined as Alicia"),
         2,
         "{:#?}",
-        alice.seen
+        alice.output.seen
     );
-    assert_eq!(alice.count("[Alicia] hello again"), 1, "{:#?}", alice.seen);
+    assert_eq!(
+        alice.count("[Alicia] hello again"),
+        1,
+        "{:#?}",
+        alice.output.seen
+    );
     // Nothing of the protocol reaches the person.
     assert!(
         !alice
+            .output
             .seen
             .iter()
             .any(|l| l.contains("/rex/v0") || l.contains("unauthorized") || l.contains("token")),
         "{:#?}",
-        alice.seen
+        alice.output.seen
     );
     proxy.shutdown();
     third.stop().await;
@@ -334,7 +252,11 @@ async fn after_sigterm_a_restarted_client_shows_only_what_it_missed_once() {
     alice.until_line("[Bob] before the break").await;
     alice.terminate();
     let status = alice.exit().await;
-    assert!(status.success(), "{status}; printed:\n{:#?}", alice.seen);
+    assert!(
+        status.success(),
+        "{status}; printed:\n{:#?}",
+        alice.output.seen
+    );
     drop(alice);
 
     bob.say("while away 1").await.unwrap();
@@ -349,7 +271,7 @@ async fn after_sigterm_a_restarted_client_shows_only_what_it_missed_once() {
     alice.until_line("[Bob] back again").await;
     // The end of input leaves, saving too.
     alice.stdin = None;
-    assert!(alice.exit().await.success(), "{:#?}", alice.seen);
+    assert!(alice.exit().await.success(), "{:#?}", alice.output.seen);
 
     for (line, times) in [
         ("[Bob] while away 1", 1),
@@ -363,7 +285,7 @@ async fn after_sigterm_a_restarted_client_shows_only_what_it_missed_once() {
             alice.count(line),
             times,
             "`{line}` after the restart; printed:\n{:#?}",
-            alice.seen
+            alice.output.seen
         );
     }
 
@@ -375,14 +297,15 @@ async fn after_sigterm_a_restarted_client_shows_only_what_it_missed_once() {
     bob.say("third time").await.unwrap();
     alice.until_line("[Bob] third time").await;
     alice.type_line("/quit");
-    assert!(alice.exit().await.success(), "{:#?}", alice.seen);
+    assert!(alice.exit().await.success(), "{:#?}", alice.output.seen);
     assert!(
         !alice
+            .output
             .seen
             .iter()
             .any(|l| l.starts_with("[Bob] ") && l != "[Bob] third time"),
         "old lines again:\n{:#?}",
-        alice.seen
+        alice.output.seen
     );
     server.stop().await;
 }
@@ -418,9 +341,19 @@ async fn a_lost_room_is_said_once_and_so_is_its_return() {
     alice.until_line("[Alice] still here").await;
 
     alice.type_line("/quit");
-    assert!(alice.exit().await.success(), "{:#?}", alice.seen);
-    assert_eq!(alice.count("* reconnecting…"), 1, "{:#?}", alice.seen);
-    assert_eq!(alice.count("* connected again"), 1, "{:#?}", alice.seen);
+    assert!(alice.exit().await.success(), "{:#?}", alice.output.seen);
+    assert_eq!(
+        alice.count("* reconnecting…"),
+        1,
+        "{:#?}",
+        alice.output.seen
+    );
+    assert_eq!(
+        alice.count("* connected again"),
+        1,
+        "{:#?}",
+        alice.output.seen
+    );
     proxy.shutdown();
     server.stop().await;
 }
@@ -503,6 +436,6 @@ async fn two_people_of_one_name_are_told_apart_by_their_ids() {
         .until_line("! there is no command /frob; /help lists the commands")
         .await;
     alice.type_line("/quit");
-    assert!(alice.exit().await.success(), "{:#?}", alice.seen);
+    assert!(alice.exit().await.success(), "{:#?}", alice.output.seen);
     server.stop().await;
 }

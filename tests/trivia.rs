@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,6 +12,7 @@ use futures_util::StreamExt;
 use rex::{Server, SessionId, StreamItem};
 use rex_examples::trivia::bot::{self, Asked, BotReport, TriviaClient};
 use rex_examples::trivia::{Question, Standing, TriviaApp, TriviaConfig, TriviaEvent};
+use rex_tests::example::example_binary;
 use rex_tests::TestServer;
 
 const ROUNDS: u32 = 4;
@@ -275,40 +275,6 @@ async fn a_player_who_comes_back_keeps_the_score_and_sees_the_open_question() {
     server.stop().await;
 }
 
-/// The built `trivia` example binary. `cargo test --workspace` builds the
-/// examples before it runs any test, next to the test binaries:
-/// `target/debug/deps/trivia-…` → `target/debug/examples/trivia`. When only
-/// this test was built, it builds the example (cargo releases its build
-/// lock while tests run, so the nested cargo does not wait on the outer).
-fn trivia_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
-    let bin = profile_dir
-        .join("examples")
-        .join(format!("trivia{}", std::env::consts::EXE_SUFFIX));
-    if bin.exists() {
-        return bin;
-    }
-    let build = "cargo build -p rex-examples --example trivia";
-    let mut cargo = Command::new(env!("CARGO"))
-        .args(["build", "-p", "rex-examples", "--example", "trivia"])
-        .arg("--target-dir")
-        .arg(profile_dir.parent().unwrap())
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run `{build}` ({e}); run it, then this test"));
-    let status = wait_or_kill(&mut cargo, Duration::from_secs(900)).unwrap_or_else(|| {
-        panic!("`{build}` did not finish in 15 minutes; run it, then this test")
-    });
-    assert!(status.success(), "`{build}` failed; run it to see why");
-    assert!(
-        bin.exists(),
-        "`{build}` did not produce {}; build it that way, then run this test",
-        bin.display()
-    );
-    bin
-}
-
 /// Waits for `child` to exit, up to `limit` (a hang guard, not a timing
 /// check); kills it and returns `None` past the limit.
 fn wait_or_kill(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
@@ -341,7 +307,7 @@ fn parse_standing(line: &str) -> Option<(u32, String, u32, u32)> {
 
 #[test]
 fn the_demo_prints_the_game_its_log_tells() {
-    let bin = trivia_binary();
+    let bin = example_binary("trivia");
     let mut demo = Command::new(&bin)
         .args(["--demo", "4", "--rounds", "3", "--seconds", "2"])
         // Some log lines, to check they are plain text when piped.

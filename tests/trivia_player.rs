@@ -13,6 +13,7 @@ use rex_examples::trivia::bot::{self, Asked, TriviaClient};
 use rex_examples::trivia::player;
 use rex_examples::trivia::show::letter;
 use rex_examples::trivia::{Question, Standing, TriviaApp, TriviaConfig, TriviaEvent};
+use rex_tests::example::Lines;
 use rex_tests::proxy::Proxy;
 use rex_tests::TestServer;
 use tokio::sync::mpsc;
@@ -60,9 +61,7 @@ async fn join(url: &str, name: &str) -> TriviaClient {
 /// A running player: its keyboard, and its screen as lines.
 struct Terminal {
     keys: mpsc::UnboundedSender<String>,
-    screen: mpsc::UnboundedReceiver<String>,
-    /// Everything printed so far, for failure messages.
-    seen: Vec<String>,
+    screen: Lines,
     task: JoinHandle<Result<(), rex::ClientError>>,
 }
 
@@ -81,8 +80,7 @@ impl Terminal {
         });
         Terminal {
             keys,
-            screen,
-            seen: Vec::new(),
+            screen: Lines::new("the player", screen),
             task,
         }
     }
@@ -91,30 +89,12 @@ impl Terminal {
         self.keys.send(line.to_owned()).unwrap();
     }
 
-    /// Reads printed lines until one satisfies `wanted`; returns it.
     async fn until(&mut self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let line = tokio::time::timeout_at(deadline, self.screen.recv())
-                .await
-                .unwrap_or_else(|_| {
-                    panic!("no {what} within 30 s; printed:\n{}", self.seen.join("\n"))
-                })
-                .unwrap_or_else(|| {
-                    panic!(
-                        "the player stopped before {what}; printed:\n{}",
-                        self.seen.join("\n")
-                    )
-                });
-            self.seen.push(line.clone());
-            if wanted(&line) {
-                return line;
-            }
-        }
+        self.screen.until(what, wanted).await
     }
 
     async fn until_line(&mut self, exact: &str) -> String {
-        self.until(&format!("`{exact}`"), |l| l == exact).await
+        self.screen.until_line(exact).await
     }
 
     /// Waits for question `number` and returns its text.
@@ -141,10 +121,8 @@ impl Terminal {
             .expect("the player did not quit")
             .unwrap()
             .unwrap();
-        while let Ok(line) = self.screen.try_recv() {
-            self.seen.push(line);
-        }
-        self.seen
+        self.screen.drain();
+        self.screen.seen
     }
 }
 
@@ -360,13 +338,13 @@ async fn a_player_who_comes_back_sees_the_open_question_and_keeps_the_score() {
     assert_eq!(shown, text);
     // The summary came first, in order, and nothing of the history was
     // printed again.
-    assert_eq!(term.seen[..3], summary, "{:#?}", term.seen);
-    let seconds_left: u32 = term.seen[3]
+    assert_eq!(term.screen.seen[..3], summary, "{:#?}", term.screen.seen);
+    let seconds_left: u32 = term.screen.seen[3]
         .strip_prefix("Question 2/3 (")
         .and_then(|rest| rest.split_once(" s left)"))
         .map(|(left, _)| left.parse().unwrap())
         .unwrap();
-    assert!((1..=60).contains(&seconds_left), "{}", term.seen[3]);
+    assert!((1..=60).contains(&seconds_left), "{}", term.screen.seen[3]);
 
     term.type_line(&letter(key[&text] as usize).to_string());
     host.answer(2u32, key[&text]).await.unwrap();

@@ -1,0 +1,160 @@
+//! Example programs as a person runs them: [`example_binary`] builds one
+//! once per test run, and [`Lines`] reads what a program prints, waiting
+//! for a line with a deadline and a message that says what was awaited.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// How long [`Lines::until`] waits for a line: a hang guard far above
+/// anything the programs take, never a timing check.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// The example binary `name` (`chat-client`, `trivia`), built through
+/// cargo the first time a test of this run asks for it (a no-op when it is
+/// up to date, so a test never runs a binary older than the source), into
+/// the target directory and profile this test was built with. cargo
+/// releases its build lock while tests run, so the nested cargo does not
+/// wait on the outer one.
+pub fn example_binary(name: &str) -> PathBuf {
+    static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    let mut built = BUILT
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(bin) = built.get(name) {
+        return bin.clone();
+    }
+    let exe = std::env::current_exe().expect("the test binary's path");
+    // A test binary is `<target>/<profile>/deps/<name>-<hash>`.
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test binary is in <target>/<profile>/deps");
+    let build = format!("cargo build -p rex-examples --example {name}");
+    let mut cargo = Command::new(env!("CARGO"));
+    cargo
+        .args(["build", "-p", "rex-examples", "--example", name])
+        .arg("--target-dir")
+        .arg(profile_dir.parent().expect("<target>"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if profile_dir.ends_with("release") {
+        cargo.arg("--release");
+    }
+    let status = cargo
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run `{build}` ({e}); run it, then this test"));
+    assert!(status.success(), "`{build}` failed; run it to see why");
+    let bin = profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(bin.exists(), "`{build}` did not produce {}", bin.display());
+    built.insert(name.to_owned(), bin.clone());
+    bin
+}
+
+/// What a program printed, line by line, as it comes: from a child's stdout
+/// and stderr (stderr lines prefixed `stderr: `), or from any channel of
+/// lines (an in-process program's screen).
+pub struct Lines {
+    /// Who prints, for failure messages (`chat-client`, `the player`).
+    who: String,
+    rx: mpsc::UnboundedReceiver<String>,
+    /// Everything read so far, for failure messages and for counting.
+    pub seen: Vec<String>,
+}
+
+impl Lines {
+    /// Reads a channel that `who` prints into.
+    pub fn new(who: &str, rx: mpsc::UnboundedReceiver<String>) -> Lines {
+        Lines {
+            who: who.to_owned(),
+            rx,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Reads `child`'s stdout and stderr (taken from it), one thread per
+    /// pipe so neither fills up; they end with the process.
+    pub fn of_child(who: &str, child: &mut Child) -> Lines {
+        let (tx, rx) = mpsc::unbounded_channel();
+        if let Some(stdout) = child.stdout.take() {
+            let tx = tx.clone();
+            std::thread::spawn(move || forward(stdout, "", &tx));
+        }
+        if let Some(stderr) = child.stderr.take() {
+            std::thread::spawn(move || forward(stderr, "stderr: ", &tx));
+        }
+        Lines::new(who, rx)
+    }
+
+    /// Reads lines until one satisfies `wanted` and returns it; panics
+    /// after [`PATIENCE`], or when the program stops printing, with
+    /// everything it printed.
+    pub async fn until(&mut self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let line = match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+                Ok(Some(line)) => line,
+                Ok(None) => panic!(
+                    "{} stopped before printing {what}; it printed:\n{}",
+                    self.who,
+                    self.seen.join("\n")
+                ),
+                Err(_) => panic!(
+                    "{} did not print {what} within {PATIENCE:?}; it printed:\n{}",
+                    self.who,
+                    self.seen.join("\n")
+                ),
+            };
+            self.seen.push(line.clone());
+            if wanted(&line) {
+                return line;
+            }
+        }
+    }
+
+    /// Reads lines until one is exactly `exact`.
+    pub async fn until_line(&mut self, exact: &str) -> String {
+        self.until(&format!("`{exact}`"), |l| l == exact).await
+    }
+
+    /// Takes what has been printed and not read yet, without waiting.
+    pub fn drain(&mut self) {
+        while let Ok(line) = self.rx.try_recv() {
+            self.seen.push(line);
+        }
+    }
+
+    /// Reads everything until the program's output ends (it exited), for
+    /// up to [`PATIENCE`].
+    pub async fn to_end(&mut self) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+                Ok(Some(line)) => self.seen.push(line),
+                Ok(None) => return,
+                Err(_) => panic!(
+                    "{}'s output did not end within {PATIENCE:?}; it printed:\n{}",
+                    self.who,
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+}
+
+fn forward(pipe: impl std::io::Read, prefix: &str, tx: &mpsc::UnboundedSender<String>) {
+    for line in BufReader::new(pipe).lines() {
+        let Ok(line) = line else { break };
+        if tx.send(format!("{prefix}{line}")).is_err() {
+            break;
+        }
+    }
+}
