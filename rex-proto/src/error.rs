@@ -22,10 +22,16 @@ pub enum ErrorCode {
     InvalidData,
     /// 401: the `Authorization` token is missing or wrong.
     Unauthorized,
+    /// 403: the request came from where the server does not serve: an
+    /// unknown `Host` (DNS rebinding), a foreign `Origin` (another web
+    /// page), or without the room's PIN.
+    Forbidden,
     /// 404: no such path.
     NotFound,
     /// 405: the path exists but not with this method (see the `Allow` header).
     MethodNotAllowed,
+    /// 408: the request's body did not arrive in time.
+    RequestTimeout,
     /// 409: the app refused the message; the reason is the app's own.
     Rejected,
     /// 410: the requested part of the log no longer exists (another epoch, or
@@ -35,6 +41,9 @@ pub enum ErrorCode {
     TooLarge,
     /// 415: the request body is not declared as JSON.
     UnsupportedMediaType,
+    /// 429: too many requests from this session or address; try again
+    /// after `retry_after` seconds (also the `Retry-After` header).
+    TooManyRequests,
     /// 500: the server failed in a way that is not the client's fault.
     Internal,
     /// 503: the server is shutting down, or the session limit is reached.
@@ -51,12 +60,15 @@ impl ErrorCode {
         ErrorCode::UnknownKind,
         ErrorCode::InvalidData,
         ErrorCode::Unauthorized,
+        ErrorCode::Forbidden,
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
+        ErrorCode::RequestTimeout,
         ErrorCode::Rejected,
         ErrorCode::Gone,
         ErrorCode::TooLarge,
         ErrorCode::UnsupportedMediaType,
+        ErrorCode::TooManyRequests,
         ErrorCode::Internal,
         ErrorCode::Unavailable,
     ];
@@ -66,13 +78,16 @@ impl ErrorCode {
         match self {
             ErrorCode::BadRequest | ErrorCode::UnknownKind => 400,
             ErrorCode::Unauthorized => 401,
+            ErrorCode::Forbidden => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::RequestTimeout => 408,
             ErrorCode::Rejected => 409,
             ErrorCode::Gone => 410,
             ErrorCode::TooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::InvalidData => 422,
+            ErrorCode::TooManyRequests => 429,
             ErrorCode::Internal | ErrorCode::Unrecognized => 500,
             ErrorCode::Unavailable => 503,
         }
@@ -85,12 +100,15 @@ impl ErrorCode {
             ErrorCode::UnknownKind => "unknown_kind",
             ErrorCode::InvalidData => "invalid_data",
             ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::RequestTimeout => "request_timeout",
             ErrorCode::Rejected => "rejected",
             ErrorCode::Gone => "gone",
             ErrorCode::TooLarge => "too_large",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::TooManyRequests => "too_many_requests",
             ErrorCode::Internal => "internal",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Unrecognized => "unrecognized",
@@ -124,6 +142,10 @@ pub struct ErrorBody {
     /// With `gone`: the index the next event will get.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head: Option<EventIndex>,
+    /// With `too_many_requests`: whole seconds to wait before trying again
+    /// (the same as the `Retry-After` header).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }
 
 impl ErrorBody {
@@ -135,6 +157,7 @@ impl ErrorBody {
             epoch: None,
             oldest: None,
             head: None,
+            retry_after: None,
         }
     }
 }

@@ -46,6 +46,27 @@ pub enum ClientError {
         /// The server's reason.
         reason: String,
     },
+    /// `403 forbidden`: the server does not serve this request from here
+    /// (its `Host` is not one the server answers to, the page's `Origin`
+    /// is foreign, or the room's PIN is missing or wrong).
+    Forbidden {
+        /// The server's reason, naming what to configure or supply.
+        reason: String,
+    },
+    /// `408 request_timeout`: the request's body did not arrive in time
+    /// (a very slow network); retried like a lost connection.
+    RequestTimeout {
+        /// The server's reason.
+        reason: String,
+    },
+    /// `429 too_many_requests`: this session or address sent too much;
+    /// sends wait `retry_after` and retry within the retry policy.
+    TooManyRequests {
+        /// The server's reason, naming the limit.
+        reason: String,
+        /// How long the server asked to wait.
+        retry_after: Option<std::time::Duration>,
+    },
     /// `404 not_found`: the URL does not lead to a REx server.
     NotFound {
         /// The server's reason.
@@ -164,6 +185,12 @@ impl ClientError {
             ErrorCode::UnknownKind => ClientError::UnknownKind { reason },
             ErrorCode::InvalidData => ClientError::InvalidData { reason },
             ErrorCode::Unauthorized => ClientError::Unauthorized { reason },
+            ErrorCode::Forbidden => ClientError::Forbidden { reason },
+            ErrorCode::RequestTimeout => ClientError::RequestTimeout { reason },
+            ErrorCode::TooManyRequests => ClientError::TooManyRequests {
+                reason,
+                retry_after: body.retry_after.map(std::time::Duration::from_secs),
+            },
             ErrorCode::NotFound => ClientError::NotFound { reason },
             ErrorCode::MethodNotAllowed => ClientError::MethodNotAllowed { reason },
             ErrorCode::Rejected => ClientError::Rejected { reason },
@@ -203,6 +230,9 @@ impl ClientError {
             ClientError::UnknownKind { .. } => ErrorCode::UnknownKind,
             ClientError::InvalidData { .. } => ErrorCode::InvalidData,
             ClientError::Unauthorized { .. } => ErrorCode::Unauthorized,
+            ClientError::Forbidden { .. } => ErrorCode::Forbidden,
+            ClientError::RequestTimeout { .. } => ErrorCode::RequestTimeout,
+            ClientError::TooManyRequests { .. } => ErrorCode::TooManyRequests,
             ClientError::NotFound { .. } => ErrorCode::NotFound,
             ClientError::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
             ClientError::Rejected { .. } => ErrorCode::Rejected,
@@ -222,8 +252,21 @@ impl ClientError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            ClientError::Transport { .. } | ClientError::Timeout | ClientError::Unavailable { .. }
+            ClientError::Transport { .. }
+                | ClientError::Timeout
+                | ClientError::Unavailable { .. }
+                | ClientError::RequestTimeout { .. }
+                | ClientError::TooManyRequests { .. }
         ) || matches!(self, ClientError::Server { status, .. } if *status >= 500)
+    }
+
+    /// How long the server asked to wait before trying again
+    /// (`429 too_many_requests`), if it said.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            ClientError::TooManyRequests { retry_after, .. } => *retry_after,
+            _ => None,
+        }
     }
 }
 
@@ -234,6 +277,9 @@ impl fmt::Display for ClientError {
             | ClientError::UnknownKind { reason }
             | ClientError::InvalidData { reason }
             | ClientError::Unauthorized { reason }
+            | ClientError::Forbidden { reason }
+            | ClientError::RequestTimeout { reason }
+            | ClientError::TooManyRequests { reason, .. }
             | ClientError::NotFound { reason }
             | ClientError::MethodNotAllowed { reason }
             | ClientError::Rejected { reason }

@@ -681,6 +681,15 @@ impl<P: Protocol> Client<P> {
                     }
                     error
                 }
+                // Refused before anything happened (too many requests, or a
+                // body too slow to arrive): the same request, id and all,
+                // can go again, after the wait the server asked for.
+                Ok(answer)
+                    if answer.status == StatusCode::TOO_MANY_REQUESTS
+                        || answer.status == StatusCode::REQUEST_TIMEOUT =>
+                {
+                    ClientError::from_response(answer.status.as_u16(), &answer.body)
+                }
                 Ok(answer) => return Ok(answer),
                 Err(CallFailure::NotSent(e)) => e,
                 Err(CallFailure::Lost(e)) if lost_is_retryable => e,
@@ -689,7 +698,9 @@ impl<P: Protocol> Client<P> {
             if attempt >= policy.max_attempts {
                 return Err(error);
             }
-            let wait = policy.backoff(attempt - 1);
+            let wait = policy
+                .backoff(attempt - 1)
+                .max(error.retry_after().unwrap_or_default());
             tracing::debug!(%error, attempt, ?wait, "{method} {path} failed; retrying");
             tokio::time::sleep(wait).await;
         }
