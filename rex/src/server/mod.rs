@@ -1,14 +1,21 @@
 //! The REx server: binds a port, runs the app as an actor, serves protocol
 //! v0 over HTTP/1.1 (see `docs/protocol.md`), and shuts down gracefully.
 
+mod accept;
 pub(crate) mod actor;
 pub(crate) mod app;
 mod assets;
+mod body;
+mod connection;
+mod conns;
 mod gate;
+mod guard;
+mod hardening;
 pub(crate) mod log;
 mod routes;
 pub(crate) mod session;
 mod snapshot;
+mod stall;
 mod stream;
 
 use std::future::Future;
@@ -17,23 +24,26 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::HeaderValue;
 use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::rt::TokioTimer;
 use rex_proto::Epoch;
 use tokio::net::{TcpListener, ToSocketAddrs};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinHandle;
 
 pub use app::{AppHandle, AppStopped, Context, Dispatch, EventOf, Reject, RexApp, Scheduled};
 pub use assets::{Assets, CLIENT_DTS_PATH, CLIENT_JS_PATH};
+pub use hardening::DEFAULT_CONTENT_SECURITY_POLICY;
 pub use log::Retention;
 pub use snapshot::Snapshot;
 
+use accept::FailureLog;
 use actor::Actor;
 use app::app_id;
+use conns::{Limits, Registry};
 use gate::Gate;
+use guard::HostPolicy;
 use log::EventLog;
 use routes::{Config, Shared};
 use session::SessionTable;
@@ -46,6 +56,17 @@ pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(15);
 pub const DEFAULT_MAX_SESSIONS: usize = 10_000;
 /// Default time `run` waits for open requests after shutdown begins: 10 s.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Default time a request body may take to arrive: 10 s.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time a request head (line and headers) may take to arrive: 30 s.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default cap on connections open at once from one IP address: 64 (a
+/// phone's browser opens at most six or so).
+pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 64;
+/// By default, a connection whose client has read nothing for this many
+/// heartbeat periods while the server had data to send is closed.
+pub const DEFAULT_WRITE_TIMEOUT_HEARTBEATS: u32 = 4;
 
 /// How many commands (requests, handle calls, timers) may wait for the app
 /// before senders wait in turn: enough to absorb bursts, small enough that a
@@ -61,6 +82,26 @@ pub struct ServerBuilder<A: RexApp> {
     max_sessions: usize,
     shutdown_timeout: Duration,
     assets: Assets,
+    /// Checked (as a header value) when the server binds.
+    csp: String,
+    net: NetSettings,
+}
+
+/// The builder's connection settings (see the `ServerBuilder` methods of
+/// the same names); `None` means derived when the server binds.
+#[derive(Clone, Debug)]
+struct NetSettings {
+    header_timeout: Duration,
+    write_timeout: Option<Duration>,
+    max_connections: Option<usize>,
+    max_connections_per_address: usize,
+}
+
+/// What `run` needs to accept and serve connections.
+struct Net {
+    registry: Arc<Registry>,
+    header_timeout: Duration,
+    write_timeout: Duration,
 }
 
 impl<A: RexApp> ServerBuilder<A> {
@@ -122,9 +163,19 @@ impl<A: RexApp> ServerBuilder<A> {
 
     /// Serves on a listener the caller bound, and starts the app. Must be
     /// called inside a tokio runtime.
-    pub fn listener(self, listener: TcpListener) -> io::Result<Server<A>> {
+    pub fn listener(mut self, listener: TcpListener) -> io::Result<Server<A>> {
         self.assets.check()?;
         let local_addr = listener.local_addr()?;
+        self.config.csp = HeaderValue::from_str(&self.csp).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "the Content-Security-Policy {:?} is not a valid header value",
+                    self.csp
+                ),
+            )
+        })?;
+        let net = self.net.resolve(self.config.heartbeat);
         let log = EventLog::new(self.retention);
         let sessions = Arc::new(SessionTable::default());
         let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
@@ -155,7 +206,106 @@ impl<A: RexApp> ServerBuilder<A> {
             stop: StopOnDrop(stop_tx),
             actor,
             shutdown_timeout: self.shutdown_timeout,
+            net,
         })
+    }
+}
+
+impl NetSettings {
+    /// The settings, with the defaults that depend on the machine or on
+    /// other settings filled in.
+    fn resolve(self, heartbeat: Duration) -> Net {
+        let limits = Limits {
+            total: self
+                .max_connections
+                .unwrap_or_else(accept::default_max_connections),
+            per_address: self.max_connections_per_address,
+        };
+        Net {
+            registry: Registry::new(limits),
+            header_timeout: self.header_timeout,
+            write_timeout: self
+                .write_timeout
+                .unwrap_or(heartbeat * DEFAULT_WRITE_TIMEOUT_HEARTBEATS),
+        }
+    }
+}
+
+/// Security and resource limits: what a client on the network (or a web
+/// page in a phone's browser) may cost the server. See the "Security"
+/// section of `docs/protocol.md`.
+impl<A: RexApp> ServerBuilder<A> {
+    /// How long a request body may take to arrive once its head has; a
+    /// slower one gets `408 request_timeout` and its connection is closed.
+    /// Defaults to [`DEFAULT_BODY_TIMEOUT`].
+    pub fn body_timeout(mut self, timeout: Duration) -> Self {
+        self.config.body_timeout = timeout;
+        self
+    }
+
+    /// How long a request head (request line and headers) may take to
+    /// arrive; after it the connection is closed. Defaults to
+    /// [`DEFAULT_HEADER_TIMEOUT`].
+    pub fn header_timeout(mut self, timeout: Duration) -> Self {
+        self.net.header_timeout = timeout;
+        self
+    }
+
+    /// How long a connection may go without the client reading a byte
+    /// while the server has something to send (an event stream of a client
+    /// that stopped reading); after it the connection is closed and the
+    /// client resumes from its last index when it reads again. Defaults to
+    /// [`DEFAULT_WRITE_TIMEOUT_HEARTBEATS`] heartbeat periods.
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.net.write_timeout = Some(timeout);
+        self
+    }
+
+    /// How many connections may be open at once. When all are taken, the
+    /// connection idle the longest is closed to make room; when all are
+    /// busy, a new one gets `503 unavailable`. Defaults to seven eighths of
+    /// the open-files limit (which the server raises to its hard limit when
+    /// it binds), so the server never runs out of descriptors.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.net.max_connections = Some(n.max(1));
+        self
+    }
+
+    /// How many connections one IP address may have open at once; past it,
+    /// that address's longest-idle connection is closed to make room, or,
+    /// when all are busy, the new one gets `429 too_many_requests`.
+    /// Defaults to [`DEFAULT_MAX_CONNECTIONS_PER_ADDRESS`].
+    pub fn max_connections_per_address(mut self, n: usize) -> Self {
+        self.net.max_connections_per_address = n.max(1);
+        self
+    }
+
+    /// Also answers requests whose `Host` is `name` (`"tv.example.org"`),
+    /// or, with a leading dot (`".example.org"`), that domain and every
+    /// name under it. Without it the server answers only to IP addresses,
+    /// `localhost` and `.local` names, and refuses other names with
+    /// `403 forbidden`: a web page that rebinds its own name to the
+    /// server's address (DNS rebinding) cannot read or write the room.
+    pub fn allow_host(mut self, name: impl AsRef<str>) -> Self {
+        self.config.hosts.allow(name.as_ref());
+        self
+    }
+
+    /// Answers requests whatever their `Host` (turns the DNS-rebinding
+    /// guard of [`allow_host`](Self::allow_host) off). For a server behind
+    /// a reverse proxy that checks names itself.
+    pub fn allow_any_host(mut self) -> Self {
+        self.config.hosts.any = true;
+        self
+    }
+
+    /// The `Content-Security-Policy` header of every response. Defaults to
+    /// [`DEFAULT_CONTENT_SECURITY_POLICY`] (only the server's own scripts
+    /// and styles, nothing inline, no framing). A policy that is not a
+    /// valid header value is an error when the server binds.
+    pub fn content_security_policy(mut self, policy: impl Into<String>) -> Self {
+        self.csp = policy.into();
+        self
     }
 }
 
@@ -176,6 +326,7 @@ pub struct Server<A: RexApp> {
     stop: StopOnDrop,
     actor: JoinHandle<()>,
     shutdown_timeout: Duration,
+    net: Net,
 }
 
 /// Stops the app actor and its timers when the server goes away, whether
@@ -197,11 +348,21 @@ impl<A: RexApp> Server<A> {
                 name: app_id::<A>().to_owned(),
                 body_limit: DEFAULT_BODY_LIMIT,
                 heartbeat: DEFAULT_HEARTBEAT,
+                body_timeout: DEFAULT_BODY_TIMEOUT,
+                hosts: HostPolicy::default(),
+                csp: HeaderValue::from_static(DEFAULT_CONTENT_SECURITY_POLICY),
             },
             retention: Retention::unlimited(),
             max_sessions: DEFAULT_MAX_SESSIONS,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             assets: Assets::default(),
+            csp: DEFAULT_CONTENT_SECURITY_POLICY.to_owned(),
+            net: NetSettings {
+                header_timeout: DEFAULT_HEADER_TIMEOUT,
+                write_timeout: None,
+                max_connections: None,
+                max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+            },
         }
     }
 
@@ -242,11 +403,15 @@ impl<A: RexApp> Server<A> {
             stop,
             actor,
             shutdown_timeout,
+            net,
         } = self;
         tracing::info!(app = app_id::<A>(), addr = %local_addr, epoch = %shared.log.epoch(), "serving");
-        let graceful = GracefulShutdown::new();
+        let (closing_tx, closing) = watch::channel(false);
         let mut http = http1::Builder::new();
-        http.timer(TokioTimer::new());
+        http.timer(TokioTimer::new())
+            .header_read_timeout(net.header_timeout);
+        let mut failures = FailureLog::new(Duration::from_secs(1));
+        let refusing = Arc::new(Semaphore::new(accept::MAX_REFUSING));
         tokio::pin!(shutdown);
         loop {
             let (stream, peer) = tokio::select! {
@@ -255,35 +420,50 @@ impl<A: RexApp> Server<A> {
                     Err(e) => {
                         // Out of file descriptors and the like: back off
                         // instead of spinning, and keep serving.
-                        tracing::warn!(error = %e, "accept failed");
+                        failures.failed(&e);
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     }
                 },
                 () = &mut shutdown => break,
             };
-            // Events are small and latency matters more than packet count.
-            let _ = stream.set_nodelay(true);
-            let shared = shared.clone();
-            let service = service_fn(move |req| routes::serve(req, shared.clone()));
-            let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
-            tokio::spawn(async move {
-                if let Err(e) = conn.await {
-                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+            match net.registry.admit(peer.ip()) {
+                Ok(slot) => {
+                    tokio::spawn(connection::serve(
+                        stream,
+                        peer,
+                        slot,
+                        shared.clone(),
+                        http.clone(),
+                        net.write_timeout,
+                        closing.clone(),
+                    ));
                 }
-            });
+                Err(full) => {
+                    tracing::debug!(%peer, ?full, "no room for a connection; refusing it");
+                    // Past the few refusals answered at once, close at
+                    // once: answering must not use up descriptors itself.
+                    if let Ok(permit) = refusing.clone().try_acquire_owned() {
+                        tokio::spawn(async move {
+                            accept::refuse(stream, full).await;
+                            drop(permit);
+                        });
+                    }
+                }
+            }
         }
         drop(listener);
         tracing::info!(app = app_id::<A>(), "shutting down");
         // New requests get 503 and idle connections close at once; requests
         // in flight finish; then the open streams send every event up to the
         // head (including what those requests appended) and end.
+        closing_tx.send_replace(true);
         let drain = async {
             let streams = async {
                 shared.gate.close().await;
                 shared.log.end_streams();
             };
-            tokio::join!(graceful.shutdown(), streams);
+            tokio::join!(net.registry.closed(), streams);
         };
         if tokio::time::timeout(shutdown_timeout, drain).await.is_err() {
             tracing::warn!(
