@@ -40,10 +40,9 @@ pub(crate) async fn serve<A: RexApp>(
             let shared = shared.clone();
             async move {
                 let response = routes::serve(req, shared).await?;
-                Ok::<_, std::convert::Infallible>(response.map(|inner| Tracked {
-                    inner,
-                    _busy: busy,
-                }))
+                Ok::<_, std::convert::Infallible>(
+                    response.map(|inner| Tracked { inner, _busy: busy }),
+                )
             }
         })
     };

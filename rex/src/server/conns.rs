@@ -93,9 +93,7 @@ impl Registry {
     pub(crate) fn admit(self: &Arc<Self>, address: IpAddr) -> Result<Slot, Full> {
         let mut state = self.lock();
         let from_address = state.per_address.get(&address).copied().unwrap_or(0);
-        if from_address >= self.limits.per_address
-            && !state.evict_idle(Some(address))
-        {
+        if from_address >= self.limits.per_address && !state.evict_idle(Some(address)) {
             return Err(Full::Address(self.limits.per_address));
         }
         if state.total >= self.limits.total && !state.evict_idle(None) {
@@ -300,7 +298,11 @@ mod tests {
         let _new = registry.admit(B).unwrap();
         let evicted = second.close.clone();
         assert!(futures_util::FutureExt::now_or_never(evicted.notified()).is_some());
-        assert_eq!(registry.open(), 4, "the evicted one is open until it closes");
+        assert_eq!(
+            registry.open(),
+            4,
+            "the evicted one is open until it closes"
+        );
         drop(second);
         assert_eq!(registry.open(), 3);
     }

@@ -61,9 +61,11 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default time a request head (line and headers) may take to arrive: 30 s.
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
-/// Default cap on connections open at once from one IP address: 64 (a
-/// phone's browser opens at most six or so).
-pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 64;
+/// Default cap on connections open at once from one IP address: 256. A
+/// phone's browser opens six or so, but a client whose network drops leaves
+/// streams the server only notices are dead at its next failed write, and a
+/// flapping phone must not lock itself out meanwhile.
+pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 256;
 /// By default, a connection whose client has read nothing for this many
 /// heartbeat periods while the server had data to send is closed.
 pub const DEFAULT_WRITE_TIMEOUT_HEARTBEATS: u32 = 4;

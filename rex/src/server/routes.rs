@@ -137,19 +137,25 @@ pub(crate) async fn serve<A: RexApp>(
     Ok(response)
 }
 
-/// The request checks of `guard` (Host, cross-site, JSON), then routing.
+/// The `Host` check of `guard` (DNS rebinding), then routing.
 async fn admit<A: RexApp>(
     req: Request<Incoming>,
     shared: &Shared<A>,
 ) -> Result<Response<Body>, ApiError> {
     guard::check(
         &shared.config.hosts,
-        req.method(),
         req.uri(),
         req.version(),
         req.headers(),
     )?;
     route(req, shared).await
+}
+
+/// A `POST` the server accepts must come from its own pages and be
+/// declared JSON (`guard`): what keeps other sites' pages out.
+fn state_changing(req: &Request<Incoming>) -> Result<(), ApiError> {
+    guard::check_state_changing(req.uri(), req.version(), req.headers())?;
+    Ok(())
 }
 
 async fn route<A: RexApp>(
@@ -159,10 +165,12 @@ async fn route<A: RexApp>(
     match req.uri().path() {
         path::SESSIONS => {
             allow(&req, &Method::POST, "POST")?;
+            state_changing(&req)?;
             create_session(req, shared).await
         }
         path::MESSAGES => {
             allow(&req, &Method::POST, "POST")?;
+            state_changing(&req)?;
             post_message(req, shared).await
         }
         path::EVENTS => {
@@ -348,9 +356,7 @@ async fn create_session<A: RexApp>(
     req: Request<Incoming>,
     shared: &Shared<A>,
 ) -> Result<Response<Body>, ApiError> {
-    let body: CreateSession = read_json(req, &shared.config)
-        .await?
-        .unwrap_or_default();
+    let body: CreateSession = read_json(req, &shared.config).await?.unwrap_or_default();
     if let Some(name) = &body.name {
         let chars = name.chars().count();
         if chars > MAX_NAME_CHARS {
@@ -418,14 +424,12 @@ async fn post_message<A: RexApp>(
         )
     })?;
     let session = authenticate(&shared.sessions, token)?;
-    let body: PostMessage = read_json(req, &shared.config)
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::BadRequest,
-                "the body is empty; send {\"kind\": \"…\", \"data\": …}",
-            )
-        })?;
+    let body: PostMessage = read_json(req, &shared.config).await?.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::BadRequest,
+            "the body is empty; send {\"kind\": \"…\", \"data\": …}",
+        )
+    })?;
     let msg = <A::Protocol as RexMessage>::decode(&body.kind, body.data).map_err(|e| match e {
         DecodeError::UnknownKind { .. } => ApiError::new(ErrorCode::UnknownKind, e.to_string()),
         DecodeError::InvalidData { .. } => ApiError::new(ErrorCode::InvalidData, e.to_string()),

@@ -130,7 +130,9 @@ mod tests {
             let mut total = 0;
             while total < 256 {
                 tokio::time::sleep(Duration::from_secs(3)).await;
-                total += tokio::io::AsyncReadExt::read(&mut far, &mut buf).await.unwrap();
+                total += tokio::io::AsyncReadExt::read(&mut far, &mut buf)
+                    .await
+                    .unwrap();
             }
         });
         guarded.write_all(&[0; 256]).await.unwrap();
