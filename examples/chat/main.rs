@@ -1,4 +1,4 @@
-//! Run with: `cargo run --example chat -- [--bind ADDR] [--name NAME] [--no-discovery]`
+//! Run with: `cargo run --example chat -- [--bind ADDR] [--name NAME] [--no-discovery] [--allow-host NAME]`
 //!
 //! The chat room server: the smallest real REx app. Phones (or curl) create
 //! sessions, `say`, `whisper` and `rename`; everybody streams the room's
@@ -26,16 +26,22 @@ struct Args {
     /// Do not advertise the room on the local network (mDNS).
     #[arg(long)]
     no_discovery: bool,
+    /// Also answer to this host name, e.g. one in the LAN's own DNS
+    /// (repeatable; `.example.org` allows a whole domain). IP addresses,
+    /// `localhost` and `.local` names always work.
+    #[arg(long = "allow-host", value_name = "NAME")]
+    allow_host: Vec<String>,
 }
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     rex_examples::cli::init_tracing("info");
     let args = Args::parse();
-    let server = Server::builder(ChatApp::default())
-        .name(args.name)
-        .bind(args.bind)
-        .await?;
+    let server =
+        rex_examples::cli::allow_hosts(Server::builder(ChatApp::default()), &args.allow_host)
+            .name(args.name)
+            .bind(args.bind)
+            .await?;
     println!("listening on http://{}", server.local_addr());
     if args.no_discovery {
         server.run(rex_examples::cli::shutdown_signal()).await

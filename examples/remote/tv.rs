@@ -1,4 +1,4 @@
-//! Run with: `cargo run --example remote-tv -- [--bind ADDR] [--no-discovery] [--name NAME] [--paused]`
+//! Run with: `cargo run --example remote-tv -- [--bind ADDR] [--no-discovery] [--name NAME] [--paused] [--allow-host NAME]`
 //!
 //! The TV side of the remote-control media player: a simulated player with
 //! a bundled playlist that any number of remotes control at once (play,
@@ -38,6 +38,11 @@ struct Args {
     /// Start paused instead of playing the first track at once.
     #[arg(long)]
     paused: bool,
+    /// Also answer to this host name, e.g. one in the LAN's own DNS
+    /// (repeatable; `.example.org` allows a whole domain). IP addresses,
+    /// `localhost` and `.local` names always work.
+    #[arg(long = "allow-host", value_name = "NAME")]
+    allow_host: Vec<String>,
 }
 
 #[tokio::main]
@@ -45,7 +50,7 @@ async fn main() -> std::io::Result<()> {
     rex_examples::cli::init_tracing("warn");
     let args = Args::parse();
     let app = RemoteApp::new(tracks::bundled()).autoplay(!args.paused);
-    let server = Server::builder(app)
+    let server = rex_examples::cli::allow_hosts(Server::builder(app), &args.allow_host)
         .name(&args.name)
         // A remote tells a quiet TV from a vanished one by these: the
         // terminal remote gives up on a stream after three silent periods.

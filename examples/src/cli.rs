@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 
-use rex::Credentials;
+use rex::{Credentials, RexApp, ServerBuilder};
 
 /// Sends `tracing` output to stderr (stdout is for the example's own
 /// output), filtered by `RUST_LOG`, or by `default` when it is unset.
@@ -126,6 +126,16 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = std::path::PathBuf::from(tmp);
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, path)
+}
+
+/// What the `--allow-host NAME` flag of every example server does: allows
+/// each name on `builder`, besides IP addresses, `localhost` and `.local`
+/// names (the server's guard against DNS rebinding; see
+/// `ServerBuilder::allow_host`).
+pub fn allow_hosts<A: RexApp>(builder: ServerBuilder<A>, names: &[String]) -> ServerBuilder<A> {
+    names
+        .iter()
+        .fold(builder, |builder, name| builder.allow_host(name))
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Run with: `cargo run --example trivia -- [--demo N] [--bind ADDR] [--no-discovery] [--questions FILE] [--name NAME] [--rounds N] [--seconds S]`
+//! Run with: `cargo run --example trivia -- [--demo N] [--bind ADDR] [--no-discovery] [--questions FILE] [--name NAME] [--rounds N] [--seconds S] [--allow-host NAME]`
 //!
 //! Trivia night. Without `--demo` it runs a real room: it listens on every
 //! interface, advertises itself on the local network (unless
@@ -61,6 +61,11 @@ struct Args {
     /// Seconds to answer each question (default 20, or 3 with `--demo`).
     #[arg(long, value_name = "S", value_parser = clap::value_parser!(u32).range(1..=600))]
     seconds: Option<u32>,
+    /// Also answer to this host name, e.g. one in the LAN's own DNS
+    /// (repeatable; `.example.org` allows a whole domain). IP addresses,
+    /// `localhost` and `.local` names always work.
+    #[arg(long = "allow-host", value_name = "NAME")]
+    allow_host: Vec<String>,
 }
 
 const BOT_NAMES: [&str; 12] = [
@@ -120,10 +125,13 @@ async fn run_room(args: &Args, set: Vec<Question>, config: TriviaConfig) -> Resu
         .cloned()
         .unwrap_or_else(|| rex_examples::cli::local_url(addr));
     let join_url = format!("{room_url}/play");
-    let server = Server::builder(TriviaApp::new(set, config))
-        .name(&args.name)
-        .assets(web::assets(&join_url))
-        .listener(listener)?;
+    let server = rex_examples::cli::allow_hosts(
+        Server::builder(TriviaApp::new(set, config)),
+        &args.allow_host,
+    )
+    .name(&args.name)
+    .assets(web::assets(&join_url))
+    .listener(listener)?;
     println!("listening on http://{addr}");
     println!("open {room_url}/ on the TV");
     for url in urls.iter().skip(1) {
