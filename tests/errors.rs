@@ -181,10 +181,9 @@ async fn malformed_bodies_are_400_bad_request_and_change_nothing() {
         let (reason, _) = refused(&http, req, (400, "bad_request"), &label).await;
         assert!(reason.contains("not valid JSON"), "{label}: {reason}");
     }
-    // Without a content type the body is taken as JSON: still bad bytes.
-    let req = post(&http, MSGS, &token, "", &b"\xff\xfe\xfd"[..]);
+    let req = post(&http, MSGS, &token, JSON, &b"\xff\xfe\xfd"[..]);
     refused(&http, req, (400, "bad_request"), "invalid UTF-8").await;
-    let no_body = http.post(MSGS).bearer(&token);
+    let no_body = http.post(MSGS).bearer(&token).header("content-type", JSON);
     for req in [post(&http, MSGS, &token, JSON, ""), no_body] {
         let (reason, _) = refused(&http, req, (400, "bad_request"), "empty").await;
         assert!(reason.contains("the body is empty"), "{reason}");
@@ -448,7 +447,10 @@ async fn session_limit_is_503_unavailable() {
     let builder = Server::builder(TestApp::default()).max_sessions(1);
     let (server, http, token) = with_alice(TestServer::start(builder).await).await;
     let named = http.post(SESSIONS).json(&json!({"name": "Bob"}));
-    for req in [named, http.post(SESSIONS)] {
+    let unnamed = http
+        .post(SESSIONS)
+        .header("content-type", "application/json");
+    for req in [named, unnamed] {
         let (reason, _) = refused(&http, req, (503, "unavailable"), "second").await;
         assert!(reason.contains("limit of 1 session"), "{reason}");
     }
@@ -588,7 +590,7 @@ async fn body_over_the_default_64_kib_limit_is_413() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bodies_not_declared_as_json_are_415_but_undeclared_json_is_accepted() {
+async fn bodies_not_declared_as_json_are_415_even_without_a_content_type() {
     let (server, http, token) = with_alice(start_test_app().await).await;
     let (count, bob) = (r#"{"kind":"count"}"#, r#"{"name":"Bob"}"#);
     for (ctype, path, body) in [
@@ -602,10 +604,15 @@ async fn bodies_not_declared_as_json_are_415_but_undeclared_json_is_accepted() {
         let (reason, _) = refused(&http, req, error, ctype).await;
         assert!(reason.contains(&format!("`{ctype}`")), "{reason}");
     }
-    // No content type: taken as JSON. The first message the app ever sees.
+    // No content type: refused too, so that a page of another site cannot
+    // send one without a CORS preflight (protocol.md §11).
+    let req = post(&http, MSGS, &token, "", count);
+    let (reason, _) = refused(&http, req, (415, "unsupported_media_type"), "none").await;
+    assert!(reason.contains("application/json"), "{reason}");
+    // JSON: the first message the app ever sees.
     assert!(handled(&server).await.is_empty());
     let head = http.info().await["head"].as_u64().unwrap();
-    let reply = post(&http, MSGS, &token, "", count).send().await;
+    let reply = post(&http, MSGS, &token, JSON, count).send().await;
     assert_eq!(reply.json(), json!({"first": head, "count": 1}));
     // JSON with a charset parameter is JSON.
     let utf8 = "application/json; charset=utf-8";
@@ -615,7 +622,7 @@ async fn bodies_not_declared_as_json_are_415_but_undeclared_json_is_accepted() {
     assert_eq!(events.next_event().await["data"], json!({"times": 1}));
     assert_eq!(events.next_event().await["data"], json!({"times": 2}));
     // Sessions too.
-    for ctype in ["", utf8] {
+    for ctype in [JSON, utf8] {
         let reply = post(&http, SESSIONS, "", ctype, bob).send().await;
         assert_eq!(reply.status, 201, "{ctype:?}: {:?}", reply.body);
     }

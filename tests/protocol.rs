@@ -45,7 +45,12 @@ async fn create_session_returns_id_token_epoch_next_and_app() {
 async fn session_body_is_optional_and_next_counts_from_the_head() {
     let server = start_test_app().await;
     let http = server.client();
-    let first = http.post("/rex/v0/sessions").send().await;
+    // No body, but declared JSON, as every POST must be (§11).
+    let first = http
+        .post("/rex/v0/sessions")
+        .header("content-type", "application/json")
+        .send()
+        .await;
     assert_eq!(first.status, 201);
     assert_eq!(first.json()["next"], 0);
     let token = first.json()["token"].as_str().unwrap().to_owned();
