@@ -144,6 +144,9 @@ export function h(tag, props = {}, ...children) {
     if (value === undefined || value === null || value === false) continue;
     if (key === "class") el.className = value;
     else if (key === "dataset") Object.assign(el.dataset, value);
+    // Through the CSSOM, not a `style` attribute: the server's
+    // Content-Security-Policy (`style-src 'self'`) blocks inline attributes.
+    else if (key === "style") el.style.cssText = String(value);
     else if (key.startsWith("on") && typeof value === "function") el.addEventListener(key.slice(2), value);
     else el.setAttribute(key, value === true ? "" : String(value));
   }
