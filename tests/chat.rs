@@ -97,7 +97,12 @@ async fn chat_rejects_empty_text_unknown_recipients_and_blank_names() {
         json!({"session": alice.session, "name": "Al"})
     );
     // A session without a name gets a guest name.
-    let guest = http.post("/rex/v0/sessions").send().await.json();
+    let guest = http
+        .post("/rex/v0/sessions")
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .json();
     let joined = http.visible_log(None).await.pop().unwrap();
     assert_eq!(joined["data"]["session"], guest["session"]);
     assert!(joined["data"]["name"]
