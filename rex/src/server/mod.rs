@@ -4,7 +4,10 @@
 pub(crate) mod actor;
 pub(crate) mod app;
 mod assets;
+mod bucket;
+pub(crate) mod dedupe;
 mod gate;
+mod limits;
 pub(crate) mod log;
 mod routes;
 pub(crate) mod session;
@@ -28,12 +31,15 @@ use tokio::task::JoinHandle;
 
 pub use app::{AppHandle, AppStopped, Context, Dispatch, EventOf, Reject, RexApp, Scheduled};
 pub use assets::{Assets, CLIENT_DTS_PATH, CLIENT_JS_PATH};
-pub use log::Retention;
+pub use bucket::Rate;
+pub use limits::{DEFAULT_MESSAGE_RATE, DEFAULT_SESSIONS_PER_ADDRESS, DEFAULT_SESSION_RATE};
+pub use log::{Retention, DEFAULT_RETENTION_BYTES};
 pub use snapshot::Snapshot;
 
 use actor::Actor;
 use app::app_id;
 use gate::Gate;
+use limits::{Admission, Limits};
 use log::EventLog;
 use routes::{Config, Shared};
 use session::SessionTable;
@@ -61,6 +67,36 @@ pub struct ServerBuilder<A: RexApp> {
     max_sessions: usize,
     shutdown_timeout: Duration,
     assets: Assets,
+    limits: Limits,
+}
+
+/// Admission limits (see `limits.rs` and `docs/protocol.md` §6.1).
+impl<A: RexApp> ServerBuilder<A> {
+    /// How fast one session may send messages: past it, `POST /messages`
+    /// gets `429 too_many_requests` with `Retry-After`, and the app does
+    /// not see the message. Defaults to [`DEFAULT_MESSAGE_RATE`] (20 a
+    /// second, bursts of 40); [`Rate::unlimited`] turns it off.
+    pub fn message_rate(mut self, rate: Rate) -> Self {
+        self.limits.message_rate = rate;
+        self
+    }
+
+    /// How fast one client address (the TCP peer's IP; forwarding headers
+    /// are not trusted) may create sessions: past it, `POST /sessions` gets
+    /// `429 too_many_requests` with `Retry-After`. Defaults to
+    /// [`DEFAULT_SESSION_RATE`] (bursts of 100, then 5 a second).
+    pub fn session_rate(mut self, rate: Rate) -> Self {
+        self.limits.session_rate = rate;
+        self
+    }
+
+    /// How many live sessions one client address may hold; creating one
+    /// more gets `429 too_many_requests`. Defaults to
+    /// [`DEFAULT_SESSIONS_PER_ADDRESS`] (256).
+    pub fn sessions_per_address(mut self, n: usize) -> Self {
+        self.limits.sessions_per_address = n;
+        self
+    }
 }
 
 impl<A: RexApp> ServerBuilder<A> {
@@ -92,7 +128,9 @@ impl<A: RexApp> ServerBuilder<A> {
         self
     }
 
-    /// How much of the log to keep. Defaults to everything.
+    /// How much of the log to keep. Defaults to the newest
+    /// [`DEFAULT_RETENTION_BYTES`] (64 MiB) of encoded events;
+    /// [`Retention::unlimited`] keeps everything.
     pub fn retention(mut self, retention: Retention) -> Self {
         self.retention = retention;
         self
@@ -147,6 +185,7 @@ impl<A: RexApp> ServerBuilder<A> {
             config: self.config,
             gate: Arc::new(Gate::default()),
             assets: self.assets,
+            admission: Admission::new(self.limits),
         });
         Ok(Server {
             listener,
@@ -198,10 +237,11 @@ impl<A: RexApp> Server<A> {
                 body_limit: DEFAULT_BODY_LIMIT,
                 heartbeat: DEFAULT_HEARTBEAT,
             },
-            retention: Retention::unlimited(),
+            retention: Retention::default(),
             max_sessions: DEFAULT_MAX_SESSIONS,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             assets: Assets::default(),
+            limits: Limits::default(),
         }
     }
 
@@ -265,7 +305,11 @@ impl<A: RexApp> Server<A> {
             // Events are small and latency matters more than packet count.
             let _ = stream.set_nodelay(true);
             let shared = shared.clone();
-            let service = service_fn(move |req| routes::serve(req, shared.clone()));
+            let service = service_fn(move |mut req| {
+                // The limits of `limits.rs` are per client address.
+                req.extensions_mut().insert(routes::ClientAddr(peer.ip()));
+                routes::serve(req, shared.clone())
+            });
             let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
             tokio::spawn(async move {
                 if let Err(e) = conn.await {
