@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use rex_tests::app::TestEvent;
 use rex::{Rate, Server};
+use rex_tests::app::TestEvent;
 use rex_tests::{index, start_test_app, Http, Line, Stream, TestApp, TestServer};
 use serde_json::{json, Value};
 use tokio::task::JoinSet;

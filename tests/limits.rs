@@ -65,7 +65,9 @@ async fn a_session_past_its_message_rate_is_refused_and_nothing_changes() {
     assert_eq!(http.info().await["head"].as_u64().unwrap(), 1 + sent);
     // Another session has its own bucket.
     let other = http.session("other").await;
-    let reply = http.message(other.token.expose(), &json!({"kind": "count"})).await;
+    let reply = http
+        .message(other.token.expose(), &json!({"kind": "count"}))
+        .await;
     assert_eq!(reply.status, 200, "{:?}", reply.body);
     // After the wait the server asked for, the same id goes through: the
     // refusal was not remembered as its outcome.
@@ -86,7 +88,10 @@ async fn invalid_messages_count_against_the_rate_too() {
     let mut last = None;
     for _ in 0..100 {
         let reply = http
-            .message(me.token.expose(), &json!({"kind": "tag", "data": {"tag": 5}}))
+            .message(
+                me.token.expose(),
+                &json!({"kind": "tag", "data": {"tag": 5}}),
+            )
             .await;
         if reply.status != 422 {
             last = Some(reply);
@@ -203,7 +208,10 @@ async fn a_retried_refused_id_gets_its_first_code_without_the_app() {
     let http = server.client();
     let me = http.session("me").await;
     let first = http
-        .message(me.token.expose(), &json!({"kind": "emit_then_reject", "id": 5}))
+        .message(
+            me.token.expose(),
+            &json!({"kind": "emit_then_reject", "id": 5}),
+        )
         .await;
     let reason = first.assert_error(409, "rejected");
     assert!(reason.contains("on purpose"), "{reason}");

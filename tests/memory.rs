@@ -97,7 +97,12 @@ impl Conn {
 
     /// POSTs `body` to `path`; the status and body, or `None` if the
     /// connection failed (the caller just goes on).
-    async fn post(&mut self, path: &str, token: Option<&str>, body: &Value) -> Option<(StatusCode, Bytes)> {
+    async fn post(
+        &mut self,
+        path: &str,
+        token: Option<&str>,
+        body: &Value,
+    ) -> Option<(StatusCode, Bytes)> {
         if self.sender.is_none() {
             let stream = TcpStream::connect(self.addr).await.ok()?;
             let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
@@ -148,7 +153,12 @@ impl Tally {
     }
 
     fn get(&self, status: u16) -> u64 {
-        self.by_status.lock().unwrap().get(&status).copied().unwrap_or(0)
+        self.by_status
+            .lock()
+            .unwrap()
+            .get(&status)
+            .copied()
+            .unwrap_or(0)
     }
 }
 
@@ -312,7 +322,10 @@ async fn one_address_cannot_grow_the_server_by_more_than_64_mib() {
         peak - base,
     );
     assert!(attack.tally.get(429) > 0, "the limits refused something");
-    assert!(attack.tally.get(200) > 0, "some attack messages were accepted");
+    assert!(
+        attack.tally.get(200) > 0,
+        "some attack messages were accepted"
+    );
     assert!(said > 0, "the legitimate phone was served");
     assert!(
         peak - base <= MAX_GROWTH_KIB,

@@ -18,8 +18,8 @@ use rex_proto::{ErrorCode, EventIndex, Receipt, SessionId, SessionToken, Snapsho
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::app::{app_id, Context, Dispatch, RexApp, Scheduled};
-use super::log::{Entry, EventLog};
 use super::dedupe::{Dedupe, FirstOutcome};
+use super::log::{Entry, EventLog};
 use super::session::SessionTable;
 
 /// A closure run on the app.

@@ -51,7 +51,10 @@ struct Slot {
 enum Compact {
     /// `count` fits in 32 bits: one call appending 4 billion events would
     /// need hundreds of gigabytes of log first.
-    Handled { first: u64, count: u32 },
+    Handled {
+        first: u64,
+        count: u32,
+    },
     Refused(ErrorCode),
 }
 

@@ -318,6 +318,10 @@ mod tests {
         for n in 0..(MIN_PRUNE as u32) {
             let _ = table.take(ip(1_000_000 + n), rate, later);
         }
-        assert!(table.buckets.len() <= MIN_PRUNE + 1, "{}", table.buckets.len());
+        assert!(
+            table.buckets.len() <= MIN_PRUNE + 1,
+            "{}",
+            table.buckets.len()
+        );
     }
 }
