@@ -455,6 +455,19 @@ mod tests {
     }
 
     #[test]
+    fn the_default_keeps_64_mib_and_unlimited_keeps_everything() {
+        assert_eq!(Retention::default().max_bytes, Some(64 * 1024 * 1024));
+        assert_eq!(Retention::default().max_events, None);
+        assert_eq!(
+            Retention::unlimited(),
+            Retention {
+                max_events: None,
+                max_bytes: None
+            }
+        );
+    }
+
+    #[test]
     fn sse_framing_carries_id_event_and_data() {
         let log = EventLog::new(Retention::unlimited());
         log.append(vec![entry(&log, 0, Audience::Public)]);
