@@ -4,9 +4,9 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use rex::Server;
+use rex::{Rate, Server};
 use rex_tests::app::TestEvent;
-use rex_tests::{index, start_test_app, Http, Line, Stream, TestApp, TestServer};
+use rex_tests::{index, Http, Line, Stream, TestApp, TestServer};
 use serde_json::{json, Value};
 use tokio::task::JoinSet;
 
@@ -163,7 +163,10 @@ async fn write_ticks(http: Http, token: String, n: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readers_that_drop_mid_stream_resume_exactly_once() {
-    let server = start_test_app().await;
+    // The writer sends 300 messages as fast as it can, far past the default
+    // message rate of one session: this test is about resuming, not limits.
+    let builder = Server::builder(TestApp::default()).message_rate(Rate::unlimited());
+    let server = TestServer::start(builder).await;
     let http = server.client();
     let writer = http.session("writer").await;
     let total_ticks = 300;

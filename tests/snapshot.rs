@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use rex::{
-    Client, ClientError, Context, Reject, Retention, RexApp, RexEvent, RexMessage, Server,
+    Client, ClientError, Context, Rate, Reject, Retention, RexApp, RexEvent, RexMessage, Server,
     SessionId, Snapshot, StateAt, StreamItem,
 };
 use rex_examples::chat::ChatApp;
@@ -127,7 +127,10 @@ async fn tally(retention: Retention) -> TestServer<Tally> {
     TestServer::start(
         Server::builder(Tally::default())
             .name("tally")
-            .retention(retention),
+            .retention(retention)
+            // The tests add in quick loops from one session, past the
+            // default message rate; they are about snapshots, not limits.
+            .message_rate(Rate::unlimited()),
     )
     .await
 }

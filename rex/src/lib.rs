@@ -111,7 +111,7 @@ pub use client::{
 
 #[cfg(feature = "server")]
 pub use server::{
-    AppHandle, AppStopped, Assets, Context, Dispatch, EventOf, Reject, Retention, RexApp,
+    AppHandle, AppStopped, Assets, Context, Dispatch, EventOf, Rate, Reject, Retention, RexApp,
     Scheduled, Server, ServerBuilder, Snapshot,
 };
 

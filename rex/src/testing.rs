@@ -75,6 +75,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::server::actor::{Actor, CallError, Command};
+use crate::server::dedupe::repeat_reason;
 use crate::server::log::{EventLog, Retention};
 use crate::server::session::SessionTable;
 use crate::server::{AppHandle, Context, EventOf, Reject, RexApp, DEFAULT_MAX_SESSIONS};
@@ -383,6 +384,7 @@ fn refusal(error: CallError) -> Reject {
             panic!("the app emitted an event that cannot be encoded: {reason}")
         }
         CallError::NoSnapshot => Reject::new("the app keeps no snapshots"),
+        CallError::Repeated { id, code } => Reject::new(repeat_reason(id, code)),
     }
 }
 

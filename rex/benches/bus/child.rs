@@ -135,6 +135,12 @@ async fn serve(side: Side) -> Result<(), BoxError> {
         Side::Rex => {
             let server = rex::Server::builder(BenchApp)
                 .retention(rex::Retention::unlimited())
+                // The load generator is one trusted address sending far
+                // past the per-session and per-address defaults on purpose:
+                // this measures the bus, not the limits.
+                .message_rate(rex::Rate::unlimited())
+                .session_rate(rex::Rate::unlimited())
+                .sessions_per_address(usize::MAX)
                 .bind("127.0.0.1:0")
                 .await?;
             let addr = server.local_addr();

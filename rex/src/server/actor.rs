@@ -14,12 +14,13 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use rex_proto::{EventIndex, Receipt, SessionId, SessionToken, SnapshotRecord};
+use rex_proto::{ErrorCode, EventIndex, Receipt, SessionId, SessionToken, SnapshotRecord};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::app::{app_id, Context, Dispatch, RexApp, Scheduled};
+use super::dedupe::{Dedupe, FirstOutcome};
 use super::log::{Entry, EventLog};
-use super::session::{Dedupe, SessionTable};
+use super::session::SessionTable;
 
 /// A closure run on the app.
 pub(crate) type Job<A> = Box<dyn FnOnce(&mut A, &mut Context<'_, A>) + Send>;
@@ -61,6 +62,22 @@ pub(crate) enum CallError {
     Full(usize),
     /// The app does not provide snapshots.
     NoSnapshot,
+    /// The message repeats id `id`, which was refused with `code` the first
+    /// time; the first reason is not kept (see `dedupe.rs`).
+    Repeated { id: u64, code: ErrorCode },
+}
+
+impl CallError {
+    /// The protocol code this error is answered with.
+    pub(crate) fn code(&self) -> ErrorCode {
+        match self {
+            CallError::Rejected(_) => ErrorCode::Rejected,
+            CallError::Internal(_) => ErrorCode::Internal,
+            CallError::Full(_) => ErrorCode::Unavailable,
+            CallError::NoSnapshot => ErrorCode::NotFound,
+            CallError::Repeated { code, .. } => *code,
+        }
+    }
 }
 
 /// What a call has emitted and scheduled so far; committed only if the call
@@ -86,7 +103,7 @@ pub(crate) struct Actor<A: RexApp> {
     pub(crate) log: Arc<EventLog>,
     pub(crate) sessions: Arc<SessionTable>,
     pub(crate) max_sessions: usize,
-    pub(crate) dedupe: HashMap<SessionId, Dedupe<Result<Receipt, CallError>>>,
+    pub(crate) dedupe: HashMap<SessionId, Dedupe>,
     /// A sender for contexts to hand out as [`super::AppHandle`]s and for
     /// timers to report back on.
     pub(crate) tx: mpsc::Sender<Command<A>>,
@@ -291,15 +308,19 @@ impl<A: RexApp> Actor<A> {
         if let Some(id) = id {
             if let Some(first) = self.dedupe.get(&session).and_then(|d| d.get(id)) {
                 tracing::debug!(%session, id, "repeated message id; answering with the first outcome");
-                return first;
+                return match first {
+                    FirstOutcome::Handled(receipt) => Ok(receipt),
+                    FirstOutcome::Refused(code) => Err(CallError::Repeated { id, code }),
+                };
             }
         }
         let outcome = self.call(Some(session), |app, cx| msg.dispatch(app, cx, session));
         if let Some(id) = id {
-            self.dedupe
-                .entry(session)
-                .or_default()
-                .record(id, outcome.clone());
+            let first = match &outcome {
+                Ok(receipt) => FirstOutcome::Handled(*receipt),
+                Err(error) => FirstOutcome::Refused(error.code()),
+            };
+            self.dedupe.entry(session).or_default().record(id, first);
         }
         outcome
     }
@@ -496,8 +517,11 @@ mod tests {
             reject: true,
             timer_ms: None,
         };
-        let rejected = room.send_with_id(me, 10, reject);
-        assert_eq!(room.send_with_id(me, 10, go(1)), rejected);
+        assert_eq!(room.send_with_id(me, 10, reject), Err(Reject::new("no")));
+        // The retry is refused too, without the app: only the code of the
+        // first refusal is kept, so the reason says it is a repeat.
+        let again = room.send_with_id(me, 10, go(1)).unwrap_err();
+        assert!(again.reason().contains("id 10 was already sent"), "{again}");
         assert_eq!(notes(&room), ["started", "go"]);
     }
 

@@ -33,7 +33,9 @@ pub(crate) async fn serve<A: RexApp>(
     let slot = Arc::new(slot);
     let service = {
         let slot = slot.clone();
-        service_fn(move |req| {
+        service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            // The admission limits (`limits.rs`) are per client address.
+            req.extensions_mut().insert(routes::ClientAddr(peer.ip()));
             // Busy from the request head to the end of the response body,
             // so only connections with nothing in flight are evicted.
             let busy = slot.busy();

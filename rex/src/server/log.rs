@@ -22,10 +22,11 @@ use tokio::sync::watch;
 // (and with paused time in tests).
 use tokio::time::Instant;
 
-/// How much of the log a server keeps. By default, everything for the life of
-/// the server; with a cap, the oldest events are dropped once it is passed,
-/// and a reader that asks for a dropped index is told `410 gone`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// How much of the log a server keeps. By default, the newest
+/// [`DEFAULT_RETENTION_BYTES`] of encoded events; the oldest events are
+/// dropped once a cap is passed, and a reader that asks for a dropped index
+/// is told `410 gone`. [`Retention::unlimited`] keeps everything.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Retention {
     /// Keep at most this many events.
     pub max_events: Option<usize>,
@@ -33,10 +34,25 @@ pub struct Retention {
     pub max_bytes: Option<usize>,
 }
 
+/// Default byte cap of the log: 64 MiB. Hours of a busy party game fit
+/// in it, and a flood of messages cannot grow the server without bound.
+pub const DEFAULT_RETENTION_BYTES: usize = 64 * 1024 * 1024;
+
+impl Default for Retention {
+    /// The newest [`DEFAULT_RETENTION_BYTES`] of encoded events.
+    fn default() -> Self {
+        Retention::max_bytes(DEFAULT_RETENTION_BYTES)
+    }
+}
+
 impl Retention {
-    /// Keep every event for the life of the server (the default).
+    /// Keep every event for the life of the server: the log grows with
+    /// every event, so only for rooms whose clients are trusted.
     pub fn unlimited() -> Self {
-        Retention::default()
+        Retention {
+            max_events: None,
+            max_bytes: None,
+        }
     }
 
     /// Keep at most `n` events.
@@ -436,6 +452,19 @@ mod tests {
         let state = log.state.read().unwrap();
         assert!(state.bytes <= 200 && !state.entries.is_empty());
         assert_eq!(state.head(), 10);
+    }
+
+    #[test]
+    fn the_default_keeps_64_mib_and_unlimited_keeps_everything() {
+        assert_eq!(Retention::default().max_bytes, Some(64 * 1024 * 1024));
+        assert_eq!(Retention::default().max_events, None);
+        assert_eq!(
+            Retention::unlimited(),
+            Retention {
+                max_events: None,
+                max_bytes: None
+            }
+        );
     }
 
     #[test]

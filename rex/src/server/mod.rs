@@ -6,11 +6,14 @@ pub(crate) mod actor;
 pub(crate) mod app;
 mod assets;
 mod body;
+mod bucket;
 mod connection;
 mod conns;
+pub(crate) mod dedupe;
 mod gate;
 mod guard;
 mod hardening;
+mod limits;
 pub(crate) mod log;
 mod routes;
 pub(crate) mod session;
@@ -34,8 +37,10 @@ use tokio::task::JoinHandle;
 
 pub use app::{AppHandle, AppStopped, Context, Dispatch, EventOf, Reject, RexApp, Scheduled};
 pub use assets::{Assets, CLIENT_DTS_PATH, CLIENT_JS_PATH};
+pub use bucket::Rate;
 pub use hardening::DEFAULT_CONTENT_SECURITY_POLICY;
-pub use log::Retention;
+pub use limits::{DEFAULT_MESSAGE_RATE, DEFAULT_SESSIONS_PER_ADDRESS, DEFAULT_SESSION_RATE};
+pub use log::{Retention, DEFAULT_RETENTION_BYTES};
 pub use snapshot::Snapshot;
 
 use accept::FailureLog;
@@ -44,6 +49,7 @@ use app::app_id;
 use conns::{Limits, Registry};
 use gate::Gate;
 use guard::HostPolicy;
+use limits::{Admission, Limits as AdmissionLimits};
 use log::EventLog;
 use routes::{Config, Shared};
 use session::SessionTable;
@@ -87,6 +93,7 @@ pub struct ServerBuilder<A: RexApp> {
     /// Checked (as a header value) when the server binds.
     csp: String,
     net: NetSettings,
+    limits: AdmissionLimits,
 }
 
 /// The builder's connection settings (see the `ServerBuilder` methods of
@@ -104,6 +111,35 @@ struct Net {
     registry: Arc<Registry>,
     header_timeout: Duration,
     write_timeout: Duration,
+}
+
+/// Admission limits (see `limits.rs` and `docs/protocol.md` §6.1).
+impl<A: RexApp> ServerBuilder<A> {
+    /// How fast one session may send messages: past it, `POST /messages`
+    /// gets `429 too_many_requests` with `Retry-After`, and the app does
+    /// not see the message. Defaults to [`DEFAULT_MESSAGE_RATE`] (20 a
+    /// second, bursts of 40); [`Rate::unlimited`] turns it off.
+    pub fn message_rate(mut self, rate: Rate) -> Self {
+        self.limits.message_rate = rate;
+        self
+    }
+
+    /// How fast one client address (the TCP peer's IP; forwarding headers
+    /// are not trusted) may create sessions: past it, `POST /sessions` gets
+    /// `429 too_many_requests` with `Retry-After`. Defaults to
+    /// [`DEFAULT_SESSION_RATE`] (bursts of 100, then 5 a second).
+    pub fn session_rate(mut self, rate: Rate) -> Self {
+        self.limits.session_rate = rate;
+        self
+    }
+
+    /// How many live sessions one client address may hold; creating one
+    /// more gets `429 too_many_requests`. Defaults to
+    /// [`DEFAULT_SESSIONS_PER_ADDRESS`] (256).
+    pub fn sessions_per_address(mut self, n: usize) -> Self {
+        self.limits.sessions_per_address = n;
+        self
+    }
 }
 
 impl<A: RexApp> ServerBuilder<A> {
@@ -135,7 +171,9 @@ impl<A: RexApp> ServerBuilder<A> {
         self
     }
 
-    /// How much of the log to keep. Defaults to everything.
+    /// How much of the log to keep. Defaults to the newest
+    /// [`DEFAULT_RETENTION_BYTES`] (64 MiB) of encoded events;
+    /// [`Retention::unlimited`] keeps everything.
     pub fn retention(mut self, retention: Retention) -> Self {
         self.retention = retention;
         self
@@ -200,6 +238,7 @@ impl<A: RexApp> ServerBuilder<A> {
             config: self.config,
             gate: Arc::new(Gate::default()),
             assets: self.assets,
+            admission: Admission::new(self.limits),
         });
         Ok(Server {
             listener,
@@ -354,7 +393,7 @@ impl<A: RexApp> Server<A> {
                 hosts: HostPolicy::default(),
                 csp: HeaderValue::from_static(DEFAULT_CONTENT_SECURITY_POLICY),
             },
-            retention: Retention::unlimited(),
+            retention: Retention::default(),
             max_sessions: DEFAULT_MAX_SESSIONS,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             assets: Assets::default(),
@@ -365,6 +404,7 @@ impl<A: RexApp> Server<A> {
                 max_connections: None,
                 max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
             },
+            limits: AdmissionLimits::default(),
         }
     }
 

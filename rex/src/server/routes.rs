@@ -23,9 +23,11 @@ use super::actor::{CallError, Command};
 use super::app::{app_id, EventOf};
 use super::assets::{self, Asset, Assets};
 use super::body::{self, BodyError};
+use super::dedupe::repeat_reason;
 use super::gate::Gate;
 use super::guard::{self, HostPolicy, Refusal};
 use super::hardening;
+use super::limits::{Admission, Refusal as LimitRefusal, Reservation};
 use super::log::{EventLog, Framing};
 use super::session::SessionTable;
 use super::stream::Follower;
@@ -61,6 +63,8 @@ pub(crate) struct Shared<A: RexApp> {
     pub(crate) gate: Arc<Gate>,
     /// The app's static files.
     pub(crate) assets: Assets,
+    /// Rate limits and per-address quotas.
+    pub(crate) admission: Admission,
 }
 
 /// An error answer: status from the code, body `{error, reason, …}`.
@@ -93,6 +97,11 @@ impl ApiError {
             response
                 .headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        if let Some(secs) = self.body.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }
@@ -356,6 +365,7 @@ async fn create_session<A: RexApp>(
     req: Request<Incoming>,
     shared: &Shared<A>,
 ) -> Result<Response<Body>, ApiError> {
+    let req_addr = client_addr(&req);
     let body: CreateSession = read_json(req, &shared.config).await?.unwrap_or_default();
     if let Some(name) = &body.name {
         let chars = name.chars().count();
@@ -368,6 +378,7 @@ async fn create_session<A: RexApp>(
             ));
         }
     }
+    let reservation = admit_session(&req_addr, shared)?;
     let _pass = shared.gate.enter().ok_or_else(stopped)?;
     let (reply, rx) = oneshot::channel();
     shared
@@ -380,6 +391,7 @@ async fn create_session<A: RexApp>(
         .map_err(|_| stopped())?;
     match rx.await.map_err(|_| stopped())? {
         Ok(joined) => {
+            reservation.commit(joined.session);
             tracing::debug!(session = %joined.session, "session created");
             let created = SessionCreated {
                 session: joined.session,
@@ -409,6 +421,7 @@ fn call_error(error: CallError) -> ApiError {
             ErrorCode::NotFound,
             "this app does not provide snapshots; read the log from `oldest` (GET /rex/v0/events)",
         ),
+        CallError::Repeated { id, code } => ApiError::new(code, repeat_reason(id, code)),
     }
 }
 
@@ -430,6 +443,7 @@ async fn post_message<A: RexApp>(
             "the body is empty; send {\"kind\": \"…\", \"data\": …}",
         )
     })?;
+    admit_message(shared, session)?;
     let msg = <A::Protocol as RexMessage>::decode(&body.kind, body.data).map_err(|e| match e {
         DecodeError::UnknownKind { .. } => ApiError::new(ErrorCode::UnknownKind, e.to_string()),
         DecodeError::InvalidData { .. } => ApiError::new(ErrorCode::InvalidData, e.to_string()),
@@ -647,6 +661,71 @@ fn info<A: RexApp>(shared: &Shared<A>) -> Response<Body> {
             .collect(),
     };
     json_response(StatusCode::OK, &info)
+}
+
+// Admission limits (`limits.rs`): who may create sessions and send
+// messages how fast. Checked after the body is read (so an answer never
+// leaves an unread body behind) and before the app sees anything, so a
+// refused request changes nothing.
+
+/// The TCP peer's IP address, put on every request by the accept loop.
+/// Forwarding headers are not trusted: any phone on the LAN could write
+/// them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ClientAddr(pub(crate) std::net::IpAddr);
+
+fn client_addr(req: &Request<Incoming>) -> std::net::IpAddr {
+    // Always set by the accept loop; unspecified would put every client in
+    // one bucket, which errs on the side of refusing.
+    req.extensions()
+        .get::<ClientAddr>()
+        .map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |a| a.0)
+}
+
+fn admit_session<'a, A: RexApp>(
+    addr: &std::net::IpAddr,
+    shared: &'a Shared<A>,
+) -> Result<Reservation<'a>, ApiError> {
+    shared.admission.session(*addr).map_err(|refusal| {
+        let what = format!("this address ({addr}) creates sessions");
+        too_many(refusal, &what)
+    })
+}
+
+fn admit_message<A: RexApp>(shared: &Shared<A>, session: SessionId) -> Result<(), ApiError> {
+    shared
+        .admission
+        .message(session)
+        .map_err(|refusal| too_many(refusal, "this session sends messages"))
+}
+
+/// How long a client is told to wait when its address holds its quota of
+/// live sessions: a place frees only when one of them ends, so retrying
+/// sooner is pointless.
+const QUOTA_RETRY_AFTER_SECS: u64 = 30;
+
+fn too_many(refusal: LimitRefusal, what: &str) -> ApiError {
+    let (reason, secs) = match refusal {
+        LimitRefusal::Rate(wait) => {
+            let secs = super::bucket::retry_after_secs(wait);
+            (
+                format!(
+                    "{what} faster than this server allows; nothing was done; try again in {secs} s"
+                ),
+                secs,
+            )
+        }
+        LimitRefusal::Quota(max) => (
+            format!(
+                "this address already holds {max} live sessions, the most this server allows \
+                 one address; nothing was created; reuse a session you have"
+            ),
+            QUOTA_RETRY_AFTER_SECS,
+        ),
+    };
+    let mut error = ApiError::new(ErrorCode::TooManyRequests, reason);
+    error.body.retry_after = Some(secs);
+    error
 }
 
 #[cfg(test)]
