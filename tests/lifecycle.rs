@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use rex::{AppStopped, Retention, Server};
+use rex::{AppStopped, Rate, Retention, Server};
 use rex_tests::{index, start_test_app, Line, TestApp, TestServer};
 use serde_json::json;
 
@@ -80,9 +80,12 @@ async fn dropping_an_unrun_server_stops_its_app() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reader_left_behind_by_retention_is_cut_off_then_told_gone() {
-    let server =
-        TestServer::start(Server::builder(TestApp::default()).retention(Retention::max_events(5)))
-            .await;
+    // 300 messages as fast as possible: far past the default message rate,
+    // which is not what this test is about.
+    let builder = Server::builder(TestApp::default())
+        .retention(Retention::max_events(5))
+        .message_rate(Rate::unlimited());
+    let server = TestServer::start(builder).await;
     let http = server.client();
     let alice = http.session("Alice").await;
     // Open a stream and do not read it: the socket buffers fill up and the
