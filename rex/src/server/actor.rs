@@ -18,6 +18,7 @@ use rex_proto::{EventIndex, Receipt, SessionId, SessionToken, SnapshotRecord};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::app::{app_id, Context, Dispatch, RexApp, Scheduled};
+use super::idle::Activity;
 use super::log::{Entry, EventLog};
 use super::session::{Dedupe, SessionTable};
 
@@ -61,6 +62,9 @@ pub(crate) enum CallError {
     Full(usize),
     /// The app does not provide snapshots.
     NoSnapshot,
+    /// The session expired after being idle (between the request's
+    /// authentication and its turn on the app).
+    Expired,
 }
 
 /// What a call has emitted and scheduled so far; committed only if the call
@@ -94,6 +98,11 @@ pub(crate) struct Actor<A: RexApp> {
     pub(crate) stop: watch::Receiver<bool>,
     /// Scheduled work, soonest first.
     pub(crate) timers: Timers<A>,
+    /// When each session was last active, for the idle timeout.
+    pub(crate) activity: Arc<Activity>,
+    /// How long a session may stay idle before it expires; `None` (the
+    /// default): sessions live as long as the server.
+    pub(crate) idle_timeout: Option<Duration>,
 }
 
 /// Work scheduled with `Context::after`, due at an instant.
@@ -181,9 +190,9 @@ impl<A: RexApp> Actor<A> {
             // Far in the future when nothing is scheduled: the branch is
             // then never taken.
             let due = self
-                .timers
                 .next_due()
                 .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365));
+            let activity = self.activity.clone();
             tokio::select! {
                 biased;
                 _ = stop.wait_for(|stop| *stop) => break,
@@ -192,6 +201,9 @@ impl<A: RexApp> Actor<A> {
                 () = tokio::time::sleep_until(due) => {
                     self.run_due(Instant::now());
                 }
+                // A stream closed: a session may now expire sooner than
+                // `due`; go round to recompute it.
+                () = activity.changed(), if self.idle_timeout.is_some() => {}
                 cmd = rx.recv() => match cmd {
                     Some(cmd) => self.dispatch(cmd),
                     None => break,
@@ -209,10 +221,50 @@ impl<A: RexApp> Actor<A> {
         });
     }
 
-    /// Runs every piece of scheduled work due at `now`, soonest first; work
-    /// that becomes due by then while these run (a timer that schedules
-    /// another for 0 s) runs too. Returns how many ran.
+    /// When the soonest scheduled work or session expiry is due, if any.
+    pub(crate) fn next_due(&mut self) -> Option<Instant> {
+        let expiry = self
+            .idle_timeout
+            .and_then(|idle| self.activity.next_expiry(idle));
+        match (self.timers.next_due(), expiry) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Runs every piece of scheduled work due at `now`, soonest first, and
+    /// expires the sessions idle for the whole timeout by then; work that
+    /// becomes due by then while these run (a timer that schedules another
+    /// for 0 s) runs too. Returns how many timers ran and sessions expired.
     pub(crate) fn run_due(&mut self, now: Instant) -> usize {
+        let mut ran = self.run_timers(now);
+        ran += self.expire_idle(now);
+        ran
+    }
+
+    /// Ends every session idle for the whole timeout at `now`: its token
+    /// stops working (`401`), its dedupe window is dropped, and the app's
+    /// `leave` hook runs, with the session as the origin of what it emits.
+    fn expire_idle(&mut self, now: Instant) -> usize {
+        let Some(idle) = self.idle_timeout else {
+            return 0;
+        };
+        let expired = self.activity.expired(now, idle);
+        for &session in &expired {
+            // Token first: once `leave` has run, nothing may act as it.
+            self.sessions.remove(session);
+            self.activity.remove(session);
+            self.dedupe.remove(&session);
+            tracing::debug!(%session, ?idle, "session expired after being idle");
+            let _ = self.call(Some(session), |app, cx| {
+                app.leave(cx, session);
+                Ok(())
+            });
+        }
+        expired.len()
+    }
+
+    fn run_timers(&mut self, now: Instant) -> usize {
         let mut ran = 0;
         while let Some(timer) = self.timers.pop_due(now) {
             let job = timer.job;
@@ -274,6 +326,7 @@ impl<A: RexApp> Actor<A> {
         let session = SessionId::new_random();
         let receipt = self.call(Some(session), |app, cx| app.join(cx, session, name))?;
         let token = SessionToken::new_random();
+        self.activity.insert(session);
         self.sessions.insert(&token, session);
         Ok(Joined {
             session,
@@ -288,6 +341,9 @@ impl<A: RexApp> Actor<A> {
         id: Option<u64>,
         msg: A::Protocol,
     ) -> Result<Receipt, CallError> {
+        if self.idle_timeout.is_some() && !self.activity.contains(session) {
+            return Err(CallError::Expired);
+        }
         if let Some(id) = id {
             if let Some(first) = self.dedupe.get(&session).and_then(|d| d.get(id)) {
                 tracing::debug!(%session, id, "repeated message id; answering with the first outcome");
@@ -526,6 +582,8 @@ mod tests {
             tx: tx.clone(),
             stop,
             timers: Default::default(),
+            activity: Default::default(),
+            idle_timeout: None,
         };
         let task = tokio::spawn(actor.run(rx));
         let handle = AppHandle { tx };

@@ -2,9 +2,11 @@
 //! v0 over HTTP/1.1 (see `docs/protocol.md`), and shuts down gracefully.
 
 pub(crate) mod actor;
+mod admission;
 pub(crate) mod app;
 mod assets;
 mod gate;
+pub(crate) mod idle;
 pub(crate) mod log;
 mod routes;
 pub(crate) mod session;
@@ -34,6 +36,7 @@ pub use snapshot::Snapshot;
 use actor::Actor;
 use app::app_id;
 use gate::Gate;
+use idle::Activity;
 use log::EventLog;
 use routes::{Config, Shared};
 use session::SessionTable;
@@ -61,6 +64,7 @@ pub struct ServerBuilder<A: RexApp> {
     max_sessions: usize,
     shutdown_timeout: Duration,
     assets: Assets,
+    idle_timeout: Option<Duration>,
 }
 
 impl<A: RexApp> ServerBuilder<A> {
@@ -105,6 +109,44 @@ impl<A: RexApp> ServerBuilder<A> {
         self
     }
 
+    /// Ends sessions that stay idle for `timeout`, so a room that was
+    /// filled (by guests who left, or by someone creating sessions in bulk)
+    /// recovers. Idle means no request authenticated with the session's
+    /// token (a message, whatever its outcome, or a snapshot) and no event
+    /// stream open with it, for the whole `timeout`: a phone that keeps its
+    /// event stream open never expires, however quiet its player. An expired
+    /// session's token answers `401 unauthorized` and the app's
+    /// [`RexApp::leave`] hook runs. Off by default: sessions then live as
+    /// long as the server.
+    ///
+    /// ```no_run
+    /// # use rex::{RexApp, Server};
+    /// # async fn example<A: RexApp>(app: A) -> std::io::Result<()> {
+    /// use std::time::Duration;
+    /// let server = Server::builder(app)
+    ///     .session_idle_timeout(Duration::from_secs(10 * 60))
+    ///     .bind("0.0.0.0:0")
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn session_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = Some(timeout);
+        self
+    }
+
+    /// Requires `pin` to create a session: a client that sends no PIN or a
+    /// wrong one gets `403 forbidden` with a reason that says so. Clients
+    /// send it as `pin` in the body of `POST /rex/v0/sessions` or as
+    /// `?pin=` in its URL (what a QR code can carry). Reading the public
+    /// log (the TV page, spectators) needs no PIN: the PIN keeps strangers
+    /// from taking part, not from watching. Leading and trailing spaces a
+    /// person may type are ignored.
+    pub fn pin(mut self, pin: impl Into<String>) -> Self {
+        self.config.pin = Some(pin.into().trim().to_owned());
+        self
+    }
+
     /// How long [`Server::run`] waits for open requests to finish once
     /// shutdown begins, before it closes them. Defaults to
     /// [`DEFAULT_SHUTDOWN_TIMEOUT`].
@@ -127,6 +169,7 @@ impl<A: RexApp> ServerBuilder<A> {
         let local_addr = listener.local_addr()?;
         let log = EventLog::new(self.retention);
         let sessions = Arc::new(SessionTable::default());
+        let activity = Arc::new(Activity::default());
         let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
         let (stop_tx, stop) = watch::channel(false);
         let actor = Actor {
@@ -138,6 +181,8 @@ impl<A: RexApp> ServerBuilder<A> {
             tx: tx.clone(),
             stop,
             timers: Default::default(),
+            activity: activity.clone(),
+            idle_timeout: self.idle_timeout,
         };
         let actor = tokio::spawn(actor.run(rx));
         let shared = Arc::new(Shared {
@@ -147,6 +192,7 @@ impl<A: RexApp> ServerBuilder<A> {
             config: self.config,
             gate: Arc::new(Gate::default()),
             assets: self.assets,
+            activity,
         });
         Ok(Server {
             listener,
@@ -197,11 +243,13 @@ impl<A: RexApp> Server<A> {
                 name: app_id::<A>().to_owned(),
                 body_limit: DEFAULT_BODY_LIMIT,
                 heartbeat: DEFAULT_HEARTBEAT,
+                pin: None,
             },
             retention: Retention::unlimited(),
             max_sessions: DEFAULT_MAX_SESSIONS,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             assets: Assets::default(),
+            idle_timeout: None,
         }
     }
 

@@ -20,9 +20,11 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
 use super::actor::{CallError, Command};
+use super::admission::{self, Refusal};
 use super::app::{app_id, EventOf};
 use super::assets::{self, Asset, Assets};
 use super::gate::Gate;
+use super::idle::Activity;
 use super::log::{EventLog, Framing};
 use super::session::SessionTable;
 use super::stream::Follower;
@@ -30,15 +32,14 @@ use super::RexApp;
 
 pub(crate) type Body = UnsyncBoxBody<Bytes, Infallible>;
 
-/// The longest display name a session may have, in characters.
-pub(crate) const MAX_NAME_CHARS: usize = 64;
-
 /// Settings every request handler reads.
 #[derive(Clone, Debug)]
 pub(crate) struct Config {
     pub(crate) name: String,
     pub(crate) body_limit: usize,
     pub(crate) heartbeat: Duration,
+    /// The room's PIN: creating a session needs it (`ServerBuilder::pin`).
+    pub(crate) pin: Option<String>,
 }
 
 /// What every connection task shares.
@@ -51,6 +52,8 @@ pub(crate) struct Shared<A: RexApp> {
     pub(crate) gate: Arc<Gate>,
     /// The app's static files.
     pub(crate) assets: Assets,
+    /// When each session was last active (the idle-session timeout).
+    pub(crate) activity: Arc<Activity>,
 }
 
 /// An error answer: status from the code, body `{error, reason, …}`.
@@ -304,7 +307,8 @@ fn authenticate(sessions: &SessionTable, token: &str) -> Result<SessionId, ApiEr
         ApiError::new(
             ErrorCode::Unauthorized,
             "the token does not belong to any session of this server (a token from before a \
-             server restart is no longer valid); create a session with POST /rex/v0/sessions",
+             server restart, or of a session that expired after being idle, is no longer \
+             valid); create a session with POST /rex/v0/sessions",
         )
     })
 }
@@ -320,20 +324,11 @@ async fn create_session<A: RexApp>(
     req: Request<Incoming>,
     shared: &Shared<A>,
 ) -> Result<Response<Body>, ApiError> {
+    let query = req.uri().query().map(str::to_owned);
     let body: CreateSession = read_json(req, shared.config.body_limit)
         .await?
         .unwrap_or_default();
-    if let Some(name) = &body.name {
-        let chars = name.chars().count();
-        if chars > MAX_NAME_CHARS {
-            return Err(ApiError::new(
-                ErrorCode::InvalidData,
-                format!(
-                    "field `name`: {chars} characters is too long; the limit is {MAX_NAME_CHARS}"
-                ),
-            ));
-        }
-    }
+    admit(&shared.config, &body, query.as_deref())?;
     let _pass = shared.gate.enter().ok_or_else(stopped)?;
     let (reply, rx) = oneshot::channel();
     shared
@@ -360,6 +355,16 @@ async fn create_session<A: RexApp>(
     }
 }
 
+/// The room's admission rules (PIN, name) for a session-creation request.
+fn admit(config: &Config, body: &CreateSession, query: Option<&str>) -> Result<(), ApiError> {
+    let refused = |r: Refusal| ApiError::new(r.code, r.reason);
+    admission::check_pin(config.pin.as_deref(), body, query).map_err(refused)?;
+    if let Some(name) = &body.name {
+        admission::check_name(name).map_err(refused)?;
+    }
+    Ok(())
+}
+
 fn call_error(error: CallError) -> ApiError {
     match error {
         CallError::Rejected(reason) => ApiError::new(ErrorCode::Rejected, reason),
@@ -374,6 +379,10 @@ fn call_error(error: CallError) -> ApiError {
         CallError::NoSnapshot => ApiError::new(
             ErrorCode::NotFound,
             "this app does not provide snapshots; read the log from `oldest` (GET /rex/v0/events)",
+        ),
+        CallError::Expired => ApiError::new(
+            ErrorCode::Unauthorized,
+            "the session expired after being idle; create a new one with POST /rex/v0/sessions",
         ),
     }
 }
@@ -390,6 +399,7 @@ async fn post_message<A: RexApp>(
         )
     })?;
     let session = authenticate(&shared.sessions, token)?;
+    shared.activity.touch(session);
     let body: PostMessage = read_json(req, shared.config.body_limit)
         .await?
         .ok_or_else(|| {
@@ -431,6 +441,9 @@ async fn snapshot<A: RexApp>(
         Some(token) => Some(authenticate(&shared.sessions, &token)?),
         None => None,
     };
+    if let Some(viewer) = viewer {
+        shared.activity.touch(viewer);
+    }
     let _pass = shared.gate.enter().ok_or_else(stopped)?;
     let (reply, rx) = oneshot::channel();
     let cmd = Command::Snapshot { viewer, reply };
@@ -554,6 +567,16 @@ fn events<A: RexApp>(
         Some(token) => Some(authenticate(&shared.sessions, &token)?),
         None => None,
     };
+    // An open stream keeps its session from expiring, until it closes.
+    let lease = match reader {
+        Some(session) => Some(
+            shared
+                .activity
+                .open_stream(session)
+                .ok_or_else(|| call_error(CallError::Expired))?,
+        ),
+        None => None,
+    };
     let follower = Follower {
         log: shared.log.clone(),
         cursor: start,
@@ -563,7 +586,12 @@ fn events<A: RexApp>(
         signal: head_rx,
         idle: Box::pin(tokio::time::sleep(shared.config.heartbeat)),
     };
-    let mut response = Response::new(follower.into_body());
+    let body = follower.into_body().map_frame(move |frame| {
+        // The body owns the lease; dropping the body closes the stream.
+        let _ = &lease;
+        frame
+    });
+    let mut response = Response::new(body.boxed_unsync());
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
