@@ -5,7 +5,7 @@
 //! rex discover [--app APP] [--timeout S] [--watch]   rooms on the local network
 //! rex info URL                                       describe a server
 //! rex tail URL [--start N] [--sse] [--limit N]       follow its log
-//! rex send URL KIND [JSON]                           send one message
+//! rex send URL KIND [JSON] [--pin PIN]               send one message
 //! ```
 //!
 //! Every command takes `--json` for scripts. Colour and the spinner appear
@@ -25,6 +25,7 @@
 //! # }
 //! ```
 
+mod advice;
 mod session;
 mod sse;
 
@@ -124,6 +125,10 @@ struct SendArgs {
     /// Where sessions are saved (default: $XDG_STATE_HOME/rex/sessions.json).
     #[arg(long, value_name = "PATH")]
     session_file: Option<PathBuf>,
+    /// The room's PIN, when a session is created on a server started with
+    /// one.
+    #[arg(long, value_name = "PIN")]
+    pin: Option<String>,
 }
 
 /// Runs the tool on the process's arguments and standard streams.
@@ -210,7 +215,7 @@ enum Failure {
 
 impl From<ClientError> for Failure {
     fn from(e: ClientError) -> Self {
-        Failure::Message(e.to_string())
+        Failure::Message(advice::explain(&e))
     }
 }
 
@@ -618,6 +623,9 @@ async fn send(console: &mut Console<'_>, args: SendArgs) -> Result<(), Failure> 
     };
     let mut sessions = session::Sessions::load(&path).map_err(Failure::Message)?;
     let mut builder = Client::<Dynamic>::builder(server.as_str()).name(&args.name);
+    if let Some(pin) = &args.pin {
+        builder = builder.pin(pin);
+    }
     if let Some(saved) = sessions.get(&server) {
         builder = builder.restore(saved.clone());
     }
