@@ -95,7 +95,7 @@ async fn trivia_pages_in_headless_chromium() {
     let url = format!("http://{addr}");
     let server = Server::builder(app)
         .name("Trivia night")
-        .assets(web::assets(&format!("{url}/play")))
+        .assets(web::assets(&format!("{url}/play"), None))
         .listener(listener)
         .unwrap();
     let (stop, stopped) = oneshot::channel::<()>();

@@ -1,4 +1,4 @@
-//! Run with: `cargo run --example chat -- [--bind ADDR] [--name NAME] [--no-discovery]`
+//! Run with: `cargo run --example chat -- [--bind ADDR] [--name NAME] [--pin PIN] [--no-discovery]`
 //!
 //! The chat room server: the smallest real REx app. Phones (or curl) create
 //! sessions, `say`, `whisper` and `rename`; everybody streams the room's
@@ -26,16 +26,20 @@ struct Args {
     /// Do not advertise the room on the local network (mDNS).
     #[arg(long)]
     no_discovery: bool,
+    /// Joining needs this PIN (`chat-client --pin PIN`).
+    #[arg(long, value_name = "PIN", value_parser = rex_examples::cli::parse_pin)]
+    pin: Option<String>,
 }
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     rex_examples::cli::init_tracing("info");
     let args = Args::parse();
-    let server = Server::builder(ChatApp::default())
-        .name(args.name)
-        .bind(args.bind)
-        .await?;
+    let mut builder = Server::builder(ChatApp::default());
+    if let Some(pin) = &args.pin {
+        builder = builder.pin(pin);
+    }
+    let server = builder.name(args.name).bind(args.bind).await?;
     println!("listening on http://{}", server.local_addr());
     if args.no_discovery {
         server.run(rex_examples::cli::shutdown_signal()).await

@@ -18,6 +18,9 @@ let roomName = "Trivia night";
 // What the screen has shown, so only what is new pops in (see `fresh`).
 const seen = new Set();
 let joinUrl = location.origin + "/play";
+// The room's PIN, shown next to the QR code (which carries it); null if
+// the room has none.
+let joinPin = null;
 // Made once and moved between screens, so the QR code does not reload.
 const qrBig = h("img", { class: "qr", src: "/join.svg", alt: "QR code to join the game" });
 const qrSmall = h("img", { class: "qr", src: "/join.svg", alt: "" });
@@ -33,8 +36,9 @@ async function main() {
   rex = await RexClient.connect({ anonymous: true });
   roomName = rex.info.name || roomName;
   document.title = roomName;
-  const url = (await join).url;
+  const { url, pin } = await join;
   if (typeof url === "string" && url) joinUrl = url;
+  if (typeof pin === "string" && pin) joinPin = pin;
   rex.events({
     start: 0,
     onEvent(event) {
@@ -90,7 +94,12 @@ function header() {
     h("div", { class: "progress" }, progress),
     room.phase === "lobby"
       ? h("div", {})
-      : h("div", { class: "join-mini" }, qrSmall, h("div", {}, h("small", {}, "Join at"), h("b", {}, shortUrl()))),
+      : h(
+          "div",
+          { class: "join-mini" },
+          qrSmall,
+          h("div", {}, h("small", {}, "Join at"), h("b", {}, shortUrl()), joinPin ? h("small", { class: "pin" }, `PIN ${joinPin}`) : null),
+        ),
   );
 }
 
@@ -132,6 +141,7 @@ function lobby() {
       h("p", { class: "lead" }, "Scan with your phone's camera"),
       qrBig,
       h("p", { class: "url" }, "or open ", h("b", { id: "join-url" }, shortUrl())),
+      joinPin ? h("p", { class: "pin" }, "PIN ", h("b", { id: "join-pin" }, joinPin)) : null,
     ),
     h(
       "section",
