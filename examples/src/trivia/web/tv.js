@@ -60,9 +60,13 @@ function fail(err) {
   );
 }
 
-/** The join URL as people type it. */
+/**
+ * The join URL as people type it: without the scheme, and without the PIN
+ * the QR code carries (it is shown on its own; a phone that typed the
+ * address asks for it).
+ */
 function shortUrl() {
-  return joinUrl.replace(/^https?:\/\//, "");
+  return joinUrl.replace(/^https?:\/\//, "").replace(/\?pin=[^&]*$/, "");
 }
 
 /** " pop" the first time `key` is drawn, so a new thing animates once. */
@@ -136,7 +140,7 @@ function lobby() {
     { class: "lobby" },
     h(
       "section",
-      { class: "join-card" },
+      { class: joinPin ? "join-card with-pin" : "join-card" },
       h("h1", {}, "Join the game"),
       h("p", { class: "lead" }, "Scan with your phone's camera"),
       qrBig,
