@@ -28,6 +28,7 @@
 mod advice;
 mod session;
 mod sse;
+mod visible;
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
@@ -198,7 +199,8 @@ where
     match result {
         Ok(()) => EXIT_OK,
         Err(Failure::Message(message)) => {
-            let _ = writeln!(console.err, "rex: {message}");
+            // The message may quote a server's reason.
+            let _ = writeln!(console.err, "rex: {}", visible::visible(&message));
             EXIT_FAILED
         }
         Err(Failure::Reported) => EXIT_FAILED,
@@ -253,8 +255,12 @@ const LOST: Style = AnsiColor::Red.on_default().bold();
 const WARN: Style = AnsiColor::Yellow.on_default().bold();
 
 impl Console<'_> {
-    /// `text` in `style` when colour is on.
+    /// `text` in `style` when colour is on. Everything painted is shown to
+    /// a person, and names in it come from the network: control characters
+    /// are made visible here, once for every such line.
     fn paint(&self, style: Style, text: impl std::fmt::Display) -> String {
+        let text = text.to_string();
+        let text = visible::visible(&text);
         if self.color {
             format!("{style}{text}{style:#}")
         } else {
@@ -479,8 +485,9 @@ async fn info(console: &mut Console<'_>, url: &str) -> Result<(), Failure> {
     for (label, value) in rows {
         writeln!(
             console.out,
-            "  {}  {value}",
-            console.paint(DIM, format!("{label:<8}"))
+            "  {}  {}",
+            console.paint(DIM, format!("{label:<8}")),
+            visible::visible(&value)
         )?;
     }
     Ok(())
@@ -577,7 +584,8 @@ fn print_resync(
     let mark = console.paint(WARN, "~");
     writeln!(
         console.out,
-        "{mark} resync ({cause}): {reason}; continuing at {head}"
+        "{mark} resync ({cause}): {}; continuing at {head}",
+        visible::visible(reason)
     )?;
     Ok(())
 }
