@@ -30,40 +30,63 @@ struct Use {
     streams: usize,
 }
 
+/// Every live session's use, and a cheap bound on when the first may
+/// expire.
+#[derive(Debug, Default)]
+struct Inner {
+    sessions: HashMap<SessionId, Use>,
+    /// No session without a stream has been quiet since before this: a
+    /// lower bound, kept in O(1) as sessions come and streams close, made
+    /// exact by each scan ([`Activity::expired`]). The actor asks for the
+    /// next expiry after every call, so a scan there would cost O(sessions)
+    /// per message; waking at a bound that a later request pushed back
+    /// costs one scan that finds nothing. `None`: no session can expire.
+    quiet_since: Option<Instant>,
+}
+
+impl Inner {
+    fn quiet_from(&mut self, at: Instant) {
+        self.quiet_since = Some(self.quiet_since.map_or(at, |q| q.min(at)));
+    }
+}
+
 /// The activity of every live session.
 #[derive(Debug, Default)]
 pub(crate) struct Activity {
-    sessions: Mutex<HashMap<SessionId, Use>>,
+    inner: Mutex<Inner>,
     /// Wakes the actor when a stream closes: that session's expiry moves
     /// from "never" to a deadline the actor may not be waiting for yet.
     changed: Notify,
 }
 
 impl Activity {
-    fn lock(&self) -> MutexGuard<'_, HashMap<SessionId, Use>> {
-        self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// A new session, active as of now.
     pub(crate) fn insert(&self, session: SessionId) {
         let now = Instant::now();
-        self.lock().insert(
+        let mut inner = self.lock();
+        inner.sessions.insert(
             session,
             Use {
                 last_seen: now,
                 streams: 0,
             },
         );
+        inner.quiet_from(now);
     }
 
     /// Whether `session` is live (has not expired).
     pub(crate) fn contains(&self, session: SessionId) -> bool {
-        self.lock().contains_key(&session)
+        self.lock().sessions.contains_key(&session)
     }
 
-    /// `session` did something (an authenticated request).
+    /// `session` did something (an authenticated request). It only moves
+    /// the session's expiry later, so the bound stays a bound.
     pub(crate) fn touch(&self, session: SessionId) {
-        if let Some(u) = self.lock().get_mut(&session) {
+        if let Some(u) = self.lock().sessions.get_mut(&session) {
             u.last_seen = Instant::now();
         }
     }
@@ -72,8 +95,8 @@ impl Activity {
     /// returned lease is dropped. `None` if the session no longer exists
     /// (it expired between authentication and now).
     pub(crate) fn open_stream(self: &Arc<Self>, session: SessionId) -> Option<StreamLease> {
-        let mut map = self.lock();
-        let u = map.get_mut(&session)?;
+        let mut inner = self.lock();
+        let u = inner.sessions.get_mut(&session)?;
         u.streams += 1;
         u.last_seen = Instant::now();
         Some(StreamLease {
@@ -83,37 +106,46 @@ impl Activity {
     }
 
     fn close_stream(&self, session: SessionId) {
-        if let Some(u) = self.lock().get_mut(&session) {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        if let Some(u) = inner.sessions.get_mut(&session) {
             u.streams = u.streams.saturating_sub(1);
-            u.last_seen = Instant::now();
+            u.last_seen = now;
+            if u.streams == 0 {
+                inner.quiet_from(now);
+            }
         }
+        drop(inner);
         self.changed.notify_one();
     }
 
     /// Forgets `session` (it expired).
     pub(crate) fn remove(&self, session: SessionId) {
-        self.lock().remove(&session);
+        self.lock().sessions.remove(&session);
     }
 
-    /// When the next session could expire, if any could: the earliest
-    /// `last_seen + idle` among sessions with no open stream.
+    /// When the next session may expire, if any could: not before this
+    /// (later, if a scan then finds the session busy since). O(1).
     pub(crate) fn next_expiry(&self, idle: Duration) -> Option<Instant> {
-        self.lock()
-            .values()
-            .filter(|u| u.streams == 0)
-            .map(|u| u.last_seen + idle)
-            .min()
+        self.lock().quiet_since.map(|q| q + idle)
     }
 
     /// The sessions idle for at least `idle` at `now`, oldest first (so
-    /// `leave` hooks run in the order the sessions went quiet).
+    /// `leave` hooks run in the order the sessions went quiet). Scans every
+    /// session, and makes the bound of [`Activity::next_expiry`] exact for
+    /// those that remain.
     pub(crate) fn expired(&self, now: Instant, idle: Duration) -> Vec<SessionId> {
-        let mut expired: Vec<(Instant, SessionId)> = self
-            .lock()
-            .iter()
-            .filter(|(_, u)| u.streams == 0 && u.last_seen + idle <= now)
-            .map(|(id, u)| (u.last_seen, *id))
-            .collect();
+        let mut inner = self.lock();
+        let mut expired = Vec::new();
+        let mut quiet_since: Option<Instant> = None;
+        for (id, u) in inner.sessions.iter().filter(|(_, u)| u.streams == 0) {
+            if u.last_seen + idle <= now {
+                expired.push((u.last_seen, *id));
+            } else {
+                quiet_since = Some(quiet_since.map_or(u.last_seen, |q| q.min(u.last_seen)));
+            }
+        }
+        inner.quiet_since = quiet_since;
         expired.sort_unstable();
         expired.into_iter().map(|(_, id)| id).collect()
     }
@@ -161,18 +193,23 @@ mod tests {
         let a = Arc::new(Activity::default());
         let s = SessionId::new_random();
         a.insert(s);
+        let start = Instant::now();
         tokio::time::advance(Duration::from_secs(30)).await;
         a.touch(s);
+        // A touch leaves the bound where it was; the scan at the bound
+        // finds nothing and makes it exact.
+        assert_eq!(a.next_expiry(IDLE), Some(start + IDLE));
+        assert!(a.expired(start + IDLE, IDLE).is_empty());
         assert_eq!(a.next_expiry(IDLE), Some(Instant::now() + IDLE));
         let lease = a.open_stream(s).unwrap();
         let second = a.open_stream(s).unwrap();
+        tokio::time::advance(IDLE * 10).await;
+        assert!(a.expired(Instant::now(), IDLE).is_empty());
         assert_eq!(
             a.next_expiry(IDLE),
             None,
             "a session with a stream never expires"
         );
-        tokio::time::advance(IDLE * 10).await;
-        assert!(a.expired(Instant::now(), IDLE).is_empty());
         drop(lease);
         assert_eq!(a.next_expiry(IDLE), None, "one stream is still open");
         drop(second);
@@ -187,6 +224,7 @@ mod tests {
         a.insert(s);
         a.remove(s);
         assert!(a.open_stream(s).is_none());
+        assert!(a.expired(Instant::now() + IDLE, IDLE).is_empty());
         assert_eq!(a.next_expiry(IDLE), None);
     }
 }
