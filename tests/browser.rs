@@ -45,6 +45,8 @@ const SECONDS: u32 = 60;
 const PAUSE: Duration = Duration::from_secs(15);
 /// The bots who fill the room, so the TV has a crowd to show.
 const BOTS: [&str; 4] = ["Chloé", "Dmitri", "Esme", "Farid"];
+/// The room's PIN.
+const PIN: &str = "4711";
 
 fn questions() -> Vec<Question> {
     let q = |text: &str, choices: [&str; 4], answer| Question {
@@ -93,9 +95,12 @@ async fn trivia_pages_in_headless_chromium() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let url = format!("http://{addr}");
+    // A room with a PIN, as a shared network would have it: the QR code
+    // carries it; a phone that typed the address is asked for it.
     let server = Server::builder(app)
         .name("Trivia night")
-        .assets(web::assets(&format!("{url}/play")))
+        .pin(PIN)
+        .assets(web::assets(&web::join_url(&url, Some(PIN)), Some(PIN)))
         .listener(listener)
         .unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -134,6 +139,7 @@ async fn trivia_pages_in_headless_chromium() {
         ("REX_CHROMIUM", CHROMIUM.to_owned()),
         ("REX_QUESTIONS", serde_json::Value::from(key).to_string()),
         ("REX_BOTS", serde_json::json!(BOTS).to_string()),
+        ("REX_PIN", PIN.to_owned()),
     ];
     let run = run_node("trivia.mjs", env, NODE_LIMIT).await;
 
@@ -201,6 +207,7 @@ impl Control {
                     for (i, name) in BOTS.iter().enumerate() {
                         let client: TriviaClient = TriviaClient::builder(self.url.as_str())
                             .name(*name)
+                            .pin(PIN)
                             .connect()
                             .await
                             .unwrap();

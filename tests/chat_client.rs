@@ -439,3 +439,44 @@ async fn two_people_of_one_name_are_told_apart_by_their_ids() {
     assert!(alice.exit().await.success(), "{:#?}", alice.output.seen);
     server.stop().await;
 }
+
+/// A name and a text made of terminal escapes (set the window title, ring
+/// the bell, clear the screen, colour) reach the terminal as visible
+/// characters, never raw. Names are refused such characters by the server
+/// now, so the hostile name arrives the way that is still allowed: a rename
+/// to a payload the app accepts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escape_sequences_from_other_people_never_reach_the_terminal_raw() {
+    let server = start().await;
+    let url = format!("http://{}", server.addr);
+    let mut alice = Terminal::start(&url, &["--name", "Alice"]).await;
+    alice.until_line("* Alice joined").await;
+    let mallory = person(&url, "Mallory").await;
+    alice.until_line("* Mallory joined").await;
+
+    let hostile = "\u{1b}]0;PWNED\u{7}\u{1b}[2J\u{9b}H";
+    mallory.rename(hostile.to_owned()).await.unwrap();
+    mallory
+        .say("\u{1b}[31mred\u{7}\r\nforged line".to_owned())
+        .await
+        .unwrap();
+    let shown = r"\u{1b}]0;PWNED\u{7}\u{1b}[2J\u{9b}H";
+    alice.until_line(&format!("* Mallory is now {shown}")).await;
+    alice
+        .until_line(&format!(
+            r"[{shown}] \u{{1b}}[31mred\u{{7}}\u{{d}}\u{{a}}forged line"
+        ))
+        .await;
+    alice.type_line("/who");
+    let prefix = format!("*   {shown}#");
+    alice
+        .until("the hostile name in /who", |l| l.starts_with(&prefix))
+        .await;
+    for line in &alice.output.seen {
+        assert!(
+            !line.chars().any(|c| c.is_control()),
+            "a control character reached the terminal: {line:?}"
+        );
+    }
+    server.stop().await;
+}

@@ -281,3 +281,32 @@ fn discover_lists_the_rooms_on_the_network() {
         advertisement.stop().await;
     });
 }
+
+#[tokio::test]
+async fn send_to_a_room_with_a_pin_says_what_to_do_and_succeeds_with_it() {
+    let room = TestServer::start(Server::builder(ChatApp::default()).pin("4711")).await;
+    let url = format!("http://{}", room.addr);
+    let file = temp_session_file();
+    let file_arg = file.to_str().unwrap();
+    let say = r#"{"text":"hello"}"#;
+
+    let run = rex(&["send", &url, "say", say, "--session-file", file_arg]).await;
+    assert_eq!(run.code, 1);
+    assert!(run.err.contains("needs a PIN"), "{}", run.err);
+    assert!(
+        run.err.contains("--pin PIN"),
+        "says which option: {}",
+        run.err
+    );
+
+    let wrong = ["--session-file", file_arg, "--pin", "0000"];
+    let run = rex(&[&["send", &url, "say", say][..], &wrong[..]].concat()).await;
+    assert_eq!(run.code, 1);
+    assert!(run.err.contains("wrong PIN"), "{}", run.err);
+
+    let right = ["--session-file", file_arg, "--pin", "4711"];
+    let run = rex(&[&["send", &url, "say", say][..], &right[..]].concat()).await;
+    assert_eq!(run.code, 0, "{}", run.err);
+    assert!(run.out.starts_with("sent say"), "{}", run.out);
+    room.stop().await;
+}

@@ -20,6 +20,9 @@ use tokio::sync::Mutex;
 /// How long Node may run in all.
 const NODE_LIMIT: Duration = Duration::from_secs(300);
 
+/// The PIN of the server the PIN tests join.
+const PIN: &str = "2468";
+
 /// The server behind the restarting proxy (`None` while it restarts).
 type Restarting = Arc<Mutex<Option<TestServer<TestApp>>>>;
 
@@ -47,8 +50,11 @@ async fn js_client_against_real_servers() {
         restarting.clone(),
     ));
 
+    let pinned = TestServer::start(rex::Server::builder(TestApp::default()).pin(PIN)).await;
     let url = |addr: SocketAddr| format!("http://{addr}");
     let env = [
+        ("REX_PIN_URL", url(pinned.addr)),
+        ("REX_PIN", PIN.to_owned()),
         ("REX_URL", url(server.addr)),
         ("REX_CUT_URL", url(cut.addr())),
         ("REX_RESTART_URL", url(restart_proxy.addr())),
@@ -68,6 +74,7 @@ async fn js_client_against_real_servers() {
         server.stop().await;
     }
     server.stop().await;
+    pinned.stop().await;
     let status = status.unwrap_or_else(|| panic!("node did not finish within {NODE_LIMIT:?}"));
     assert!(status.success(), "node --test failed: {status}");
 }

@@ -1,4 +1,4 @@
-//! Run with: `cargo run --example chat-client -- [URL] --name NAME [--session-file PATH]`
+//! Run with: `cargo run --example chat-client -- [URL] --name NAME [--session-file PATH] [--pin PIN]`
 //!
 //! A terminal client for the chat example: prints the room live and sends
 //! what you type. Without a URL it finds the chat room on the local network
@@ -30,7 +30,7 @@ use rex::{
     ResyncCause, SessionId, StreamItem,
 };
 use rex_examples::chat::{ChatEvent, ChatEventHandler, ChatMsg, ChatMsgClient};
-use rex_examples::cli::{load_credentials, save_credentials, shutdown_signal};
+use rex_examples::cli::{load_credentials, printable, save_credentials, shutdown_signal};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::time::Instant;
@@ -69,6 +69,9 @@ struct Args {
     /// Save the session here and restore it on the next start.
     #[arg(long, value_name = "PATH")]
     session_file: Option<PathBuf>,
+    /// The room's PIN, if the server was started with one.
+    #[arg(long, value_name = "PIN")]
+    pin: Option<String>,
 }
 
 #[tokio::main]
@@ -79,7 +82,10 @@ async fn main() {
         Some(url) => Endpoint::parse(url),
         None => match rex::discover_one("chat", Duration::from_secs(5)).await {
             Ok(room) => {
-                println!("* found the chat room '{}' on the network", room.name);
+                println!(
+                    "* found the chat room '{}' on the network",
+                    printable(&room.name)
+                );
                 Endpoint::from_addrs(room.addrs)
             }
             Err(e) => {
@@ -107,6 +113,9 @@ async fn run(args: Args, endpoint: Endpoint) -> Result<(), String> {
     let saved = args.session_file.as_deref().and_then(load_credentials);
     let had_saved = saved.is_some();
     let mut builder = ChatClient::builder(endpoint).name(&args.name);
+    if let Some(pin) = &args.pin {
+        builder = builder.pin(pin);
+    }
     if let Some(credentials) = saved {
         builder = builder.restore(credentials);
     }
@@ -238,7 +247,7 @@ impl Chat {
             }
             Step::Event(Some(Err(e))) => {
                 let trouble = explain(&e);
-                println!("! {trouble}");
+                println!("! {}", printable(&trouble));
                 self.trouble = Some(trouble);
             }
             Step::Line(None) => return Ok(true),
@@ -264,7 +273,7 @@ impl Chat {
             }
             Command::Quit => return true,
             Command::Problem(problem) => {
-                println!("! {problem}");
+                println!("! {}", printable(&problem));
                 return false;
             }
         };
@@ -284,7 +293,7 @@ impl Chat {
                     self.name = name;
                 }
             }
-            Err(e) => println!("! not sent: {}", explain(&e)),
+            Err(e) => println!("! not sent: {}", printable(&explain(&e))),
         }
         false
     }
@@ -334,6 +343,11 @@ fn explain(error: &ClientError) -> String {
         // The app's own reason, written for people.
         ClientError::Rejected { reason } => reason.clone(),
         ClientError::Unauthorized { .. } => "the room does not know you (it restarted)".to_owned(),
+        // The server's reason says whether the PIN was missing or wrong.
+        ClientError::Forbidden { reason } => format!("{reason} (chat-client --pin PIN)"),
+        ClientError::TooManyRequests { .. } => {
+            "you are sending too fast; wait a moment and try again".to_owned()
+        }
         ClientError::TooLarge { .. } => "that is too long for the room".to_owned(),
         ClientError::Unavailable { .. } => {
             "the room is closing or full; try again in a moment".to_owned()
@@ -466,7 +480,7 @@ impl People {
         println!("* in the room ({}):", people.len());
         for (_, _, session) in people {
             let you = if session == me { " (you)" } else { "" };
-            println!("*   {}{you}", self.handle(session));
+            println!("*   {}{you}", printable(&self.handle(session)));
         }
     }
 
@@ -580,9 +594,13 @@ impl Room {
         self.people.names.get(&self.me)
     }
 
+    /// Prints a line about the room. Every such line carries names or
+    /// texts other people chose, so it is printed through `printable`:
+    /// whatever they typed reaches this terminal as visible characters,
+    /// never as escape sequences.
     fn show(&self, meta: &EventMeta, line: String) {
         if meta.index >= self.print_from {
-            println!("{line}");
+            println!("{}", printable(&line));
         }
     }
 }

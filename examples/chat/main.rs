@@ -1,4 +1,4 @@
-//! Run with: `cargo run --example chat -- [--bind ADDR] [--name NAME] [--no-discovery] [--allow-host NAME]`
+//! Run with: `cargo run --example chat -- [--bind ADDR] [--name NAME] [--no-discovery] [--allow-host NAME] [--pin PIN]`
 //!
 //! The chat room server: the smallest real REx app. Phones (or curl) create
 //! sessions, `say`, `whisper` and `rename`; everybody streams the room's
@@ -31,17 +31,21 @@ struct Args {
     /// `localhost` and `.local` names always work.
     #[arg(long = "allow-host", value_name = "NAME")]
     allow_host: Vec<String>,
+    /// Joining needs this PIN (`chat-client --pin PIN`).
+    #[arg(long, value_name = "PIN", value_parser = rex_examples::cli::parse_pin)]
+    pin: Option<String>,
 }
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     rex_examples::cli::init_tracing("info");
     let args = Args::parse();
-    let server =
-        rex_examples::cli::allow_hosts(Server::builder(ChatApp::default()), &args.allow_host)
-            .name(args.name)
-            .bind(args.bind)
-            .await?;
+    let mut builder =
+        rex_examples::cli::allow_hosts(Server::builder(ChatApp::default()), &args.allow_host);
+    if let Some(pin) = &args.pin {
+        builder = builder.pin(pin);
+    }
+    let server = builder.name(args.name).bind(args.bind).await?;
     println!("listening on http://{}", server.local_addr());
     if args.no_discovery {
         server.run(rex_examples::cli::shutdown_signal()).await

@@ -45,6 +45,9 @@ struct Args {
     /// Your name, so the TV can tell who did what.
     #[arg(long, default_value = "terminal")]
     name: String,
+    /// The TV's PIN, if `remote-tv` was started with one.
+    #[arg(long, value_name = "PIN")]
+    pin: Option<String>,
 }
 
 #[tokio::main]
@@ -77,7 +80,11 @@ async fn main() {
         }
     };
     println!("connecting to {tv}…");
-    let client = match RemoteClient::builder(endpoint)
+    let mut builder = RemoteClient::builder(endpoint);
+    if let Some(pin) = &args.pin {
+        builder = builder.pin(pin);
+    }
+    let client = match builder
         .name(&args.name)
         .idle_timeout(IDLE_TIMEOUT)
         .connect()

@@ -1,4 +1,4 @@
-//! Run with: `cargo run --example remote-tv -- [--bind ADDR] [--no-discovery] [--name NAME] [--paused] [--allow-host NAME]`
+//! Run with: `cargo run --example remote-tv -- [--bind ADDR] [--no-discovery] [--name NAME] [--paused] [--allow-host NAME] [--pin PIN]`
 //!
 //! The TV side of the remote-control media player: a simulated player with
 //! a bundled playlist that any number of remotes control at once (play,
@@ -43,6 +43,9 @@ struct Args {
     /// `localhost` and `.local` names always work.
     #[arg(long = "allow-host", value_name = "NAME")]
     allow_host: Vec<String>,
+    /// Remotes need this PIN to connect. The printed phone URLs carry it.
+    #[arg(long, value_name = "PIN", value_parser = rex_examples::cli::parse_pin)]
+    pin: Option<String>,
 }
 
 #[tokio::main]
@@ -50,7 +53,11 @@ async fn main() -> std::io::Result<()> {
     rex_examples::cli::init_tracing("warn");
     let args = Args::parse();
     let app = RemoteApp::new(tracks::bundled()).autoplay(!args.paused);
-    let server = rex_examples::cli::allow_hosts(Server::builder(app), &args.allow_host)
+    let mut builder = rex_examples::cli::allow_hosts(Server::builder(app), &args.allow_host);
+    if let Some(pin) = &args.pin {
+        builder = builder.pin(pin);
+    }
+    let server = builder
         .name(&args.name)
         // A remote tells a quiet TV from a vanished one by these: the
         // terminal remote gives up on a stream after three silent periods.
@@ -61,8 +68,17 @@ async fn main() -> std::io::Result<()> {
         .await?;
     let addr = server.local_addr();
     println!("listening on http://{addr}");
+    // The PIN rides in the URL, so the phone page joins without typing it.
+    let query = args
+        .pin
+        .as_ref()
+        .map(|pin| format!("?pin={pin}"))
+        .unwrap_or_default();
     for url in rex_examples::cli::lan_urls(addr) {
-        println!("open {url}/ on a phone");
+        println!("open {url}/{query} on a phone");
+    }
+    if let Some(pin) = &args.pin {
+        println!("the PIN is {pin} (terminal remotes: `remote --pin {pin} URL`)");
     }
     tokio::spawn(show(rex_examples::cli::local_url(addr)));
     if args.no_discovery {

@@ -88,6 +88,41 @@ pub fn local_url(addr: SocketAddr) -> String {
     format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
+/// Parses a `--pin`: 4 to 12 digits, ASCII only, so a person reads it off
+/// a TV and types it on any phone keyboard, and it fits in a URL as is.
+pub fn parse_pin(pin: &str) -> Result<String, String> {
+    let pin = pin.trim();
+    if (4..=12).contains(&pin.len()) && pin.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(pin.to_owned())
+    } else {
+        Err(format!(
+            "`{pin}` is not a PIN: use 4 to 12 digits (such as 4711)"
+        ))
+    }
+}
+
+/// `text` from a peer (a name, a chat line, a question's answer) made safe
+/// to print on a terminal: every control character (C0 such as ESC and
+/// BEL, DEL, C1, and newlines and tabs too) is shown as a visible escape
+/// such as `\u{1b}` instead of being sent raw. A raw ESC lets whoever
+/// wrote the text retitle the window, clear the screen or move the cursor
+/// to forge other lines; a raw newline lets them forge a whole line.
+/// Borrows when there is nothing to escape, which is nearly always.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// The session saved at `path` by [`save_credentials`], if the file holds
 /// one; a file that does not parse is reported and ignored (a new session
 /// is made instead).
@@ -140,7 +175,28 @@ pub fn allow_hosts<A: RexApp>(builder: ServerBuilder<A>, names: &[String]) -> Se
 
 #[cfg(test)]
 mod tests {
-    use super::{color_allowed, write_atomically};
+    use super::{color_allowed, parse_pin, printable, write_atomically};
+
+    #[test]
+    fn pins_are_four_to_twelve_digits() {
+        assert_eq!(parse_pin(" 4711 ").as_deref(), Ok("4711"));
+        for bad in ["", "123", "12ab", "1234567890123", "١٢٣٤"] {
+            assert!(parse_pin(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn printable_escapes_every_control_character_and_keeps_the_rest() {
+        assert_eq!(printable("Zoë 🎉 says hi"), "Zoë 🎉 says hi");
+        assert!(matches!(printable("plain"), std::borrow::Cow::Borrowed(_)));
+        let hostile = "\u{1b}]0;PWNED\u{7}\u{1b}[2J\u{9b}31m\u{7f}a\nb\tc\r";
+        let shown = printable(hostile);
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+        assert_eq!(
+            shown,
+            "\\u{1b}]0;PWNED\\u{7}\\u{1b}[2J\\u{9b}31m\\u{7f}a\\u{a}b\\u{9}c\\u{d}"
+        );
+    }
 
     #[test]
     fn saving_replaces_the_file_whole_and_leaves_no_temporary() {

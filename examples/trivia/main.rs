@@ -1,4 +1,4 @@
-//! Run with: `cargo run --example trivia -- [--demo N] [--bind ADDR] [--no-discovery] [--questions FILE] [--name NAME] [--rounds N] [--seconds S] [--allow-host NAME]`
+//! Run with: `cargo run --example trivia -- [--demo N] [--bind ADDR] [--no-discovery] [--questions FILE] [--name NAME] [--rounds N] [--seconds S] [--allow-host NAME] [--pin PIN]`
 //!
 //! Trivia night. Without `--demo` it runs a real room: it listens on every
 //! interface, advertises itself on the local network (unless
@@ -33,6 +33,15 @@ use rex_examples::trivia::{
     questions, web, Question, Standing, TriviaApp, TriviaConfig, TriviaEventHandler,
 };
 
+/// Prints a line of the narration. Names are the players' own choice, so
+/// every line goes through `printable`: a name can never reach this
+/// terminal as an escape sequence.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        println!("{}", rex_examples::cli::printable(&format!($($arg)*)))
+    };
+}
+
 /// A REx trivia room.
 #[derive(Debug, Parser)]
 struct Args {
@@ -55,6 +64,10 @@ struct Args {
     /// The room's display name.
     #[arg(long, default_value = "REx trivia")]
     name: String,
+    /// Joining needs this PIN. The TV shows it next to the QR code, and
+    /// the QR code carries it, so scanning still needs no typing.
+    #[arg(long, value_name = "PIN", value_parser = rex_examples::cli::parse_pin)]
+    pin: Option<String>,
     /// Questions per game (default 10, or 5 with `--demo`).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
     rounds: Option<u32>,
@@ -124,20 +137,26 @@ async fn run_room(args: &Args, set: Vec<Question>, config: TriviaConfig) -> Resu
         .first()
         .cloned()
         .unwrap_or_else(|| rex_examples::cli::local_url(addr));
-    let join_url = format!("{room_url}/play");
-    let server = rex_examples::cli::allow_hosts(
+    let join_url = web::join_url(&room_url, args.pin.as_deref());
+    let mut builder = rex_examples::cli::allow_hosts(
         Server::builder(TriviaApp::new(set, config)),
         &args.allow_host,
     )
     .name(&args.name)
-    .assets(web::assets(&join_url))
-    .listener(listener)?;
+    .assets(web::assets(&join_url, args.pin.as_deref()));
+    if let Some(pin) = &args.pin {
+        builder = builder.pin(pin);
+    }
+    let server = builder.listener(listener)?;
     println!("listening on http://{addr}");
     println!("open {room_url}/ on the TV");
     for url in urls.iter().skip(1) {
         println!("  (also reachable at {url}/)");
     }
     println!("players join at {join_url}");
+    if let Some(pin) = &args.pin {
+        println!("the room's PIN is {pin} (the QR code carries it)");
+    }
     if let Some(qr) = web::terminal_qr(&join_url) {
         println!("{qr}");
     }
@@ -190,10 +209,11 @@ async fn run_demo(
         .unwrap_or(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
     let key = bot::answer_key(&set);
     let seconds = config.seconds;
-    let server = Server::builder(TriviaApp::new(set, config))
-        .name(&args.name)
-        .bind(bind)
-        .await?;
+    let mut builder = Server::builder(TriviaApp::new(set, config)).name(&args.name);
+    if let Some(pin) = &args.pin {
+        builder = builder.pin(pin);
+    }
+    let server = builder.bind(bind).await?;
     let url = rex_examples::cli::local_url(server.local_addr());
     println!("listening on {url}");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -205,10 +225,11 @@ async fn run_demo(
     // Bots join one after another, so the first is the host.
     let mut clients = Vec::new();
     for name in BOT_NAMES.iter().cycle().take(usize::from(players)) {
-        let client: TriviaClient = TriviaClient::builder(url.as_str())
-            .name(*name)
-            .connect()
-            .await?;
+        let mut builder = TriviaClient::builder(url.as_str()).name(*name);
+        if let Some(pin) = &args.pin {
+            builder = builder.pin(pin);
+        }
+        let client: TriviaClient = builder.connect().await?;
         clients.push(client);
     }
     let host = clients.first().cloned().ok_or("no players")?;
@@ -346,7 +367,7 @@ impl Screen {
         for s in standings {
             let before = self.scores.get(&s.session).copied().unwrap_or(0);
             let gain = with_gain.then(|| s.score.saturating_sub(before));
-            println!("{}", standing_line(s, gain));
+            say!("{}", standing_line(s, gain));
             self.scores.insert(s.session, s.score);
         }
     }
@@ -354,18 +375,18 @@ impl Screen {
 
 impl TriviaEventHandler for Screen {
     fn joined(&mut self, _: &EventMeta, session: SessionId, name: String, host: bool) {
-        println!("* {name} joined{}", if host { " (host)" } else { "" });
+        say!("* {name} joined{}", if host { " (host)" } else { "" });
         self.names.insert(session, name);
     }
 
     fn renamed(&mut self, _: &EventMeta, session: SessionId, name: String) {
-        println!("* {} is now {name}", self.name(session));
+        say!("* {} is now {name}", self.name(session));
         self.names.insert(session, name);
     }
 
     fn started(&mut self, _: &EventMeta, questions: u32, seconds: u32) {
         self.scores.clear();
-        println!("* the game starts: {questions} questions, {seconds} s each");
+        say!("* the game starts: {questions} questions, {seconds} s each");
     }
 
     fn question(
@@ -379,8 +400,8 @@ impl TriviaEventHandler for Screen {
         _closes_at_ms: u64,
     ) {
         println!();
-        println!("Question {number}/{total} ({seconds} s): {text}");
-        println!("  {}", choices_line(&choices));
+        say!("Question {number}/{total} ({seconds} s): {text}");
+        say!("  {}", choices_line(&choices));
         self.choices = choices;
         self.answered = 0;
     }
@@ -389,7 +410,7 @@ impl TriviaEventHandler for Screen {
         self.answered += 1;
         // In a live room everyone who joined plays.
         let players = self.players.unwrap_or(self.names.len());
-        println!(
+        say!(
             "  {} answered {}",
             self.name(session),
             answered_tally(self.answered, players)
@@ -403,7 +424,7 @@ impl TriviaEventHandler for Screen {
         let text = self.choices.get(i).cloned().unwrap_or_default();
         let tally = right_tally(right, all);
         if all == 0 {
-            println!("  answer: {}) {text}; {tally}", letter(i));
+            say!("  answer: {}) {text}; {tally}", letter(i));
             return;
         }
         let spread: Vec<String> = counts
@@ -411,7 +432,7 @@ impl TriviaEventHandler for Screen {
             .enumerate()
             .map(|(i, n)| format!("{} {n}", letter(i)))
             .collect();
-        println!(
+        say!(
             "  answer: {}) {text}; {tally} ({})",
             letter(i),
             spread.join(" · ")
@@ -419,13 +440,13 @@ impl TriviaEventHandler for Screen {
     }
 
     fn scores(&mut self, _: &EventMeta, _number: u32, standings: Vec<Standing>) {
-        println!("  scores:");
+        say!("  scores:");
         self.print_standings(&standings, true);
     }
 
     fn finished(&mut self, _: &EventMeta, standings: Vec<Standing>) {
         println!();
-        println!("Final standings:");
+        say!("Final standings:");
         self.print_standings(&standings, false);
         self.finished = Some(standings);
     }

@@ -11,6 +11,10 @@ pub struct CreateSession {
     /// The display name the app is told about in its join hook.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The room's PIN, for a server started with one (`?pin=` in the URL
+    /// works too); a missing or wrong PIN is answered `403 forbidden`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<String>,
 }
 
 /// Response body of `POST /rex/v0/sessions` (`201 Created`).

@@ -76,6 +76,7 @@ use tokio::time::Instant;
 
 use crate::server::actor::{Actor, CallError, Command};
 use crate::server::dedupe::repeat_reason;
+use crate::server::idle::StreamLease;
 use crate::server::log::{EventLog, Retention};
 use crate::server::session::SessionTable;
 use crate::server::{AppHandle, Context, EventOf, Reject, RexApp, DEFAULT_MAX_SESSIONS};
@@ -145,6 +146,48 @@ impl<A: RexApp> TestRoom<A> {
     /// A room that admits at most `max` sessions (as
     /// [`ServerBuilder::max_sessions`](crate::ServerBuilder::max_sessions)).
     pub fn with_max_sessions(app: A, max: usize) -> Self {
+        Self::build(app, max, None)
+    }
+
+    /// A room whose sessions expire after being idle for `idle` (as
+    /// [`ServerBuilder::session_idle_timeout`](crate::ServerBuilder::session_idle_timeout)):
+    /// [`advance`](TestRoom::advance) runs the app's `leave` hook for each
+    /// session that has sent nothing (and had no [open
+    /// stream](TestRoom::open_stream)) for that long, at the instant it
+    /// expires, and returns what the hook emitted.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use rex::testing::TestRoom;
+    /// # use rex::{Context, Reject, RexApp, RexEvent, RexMessage, SessionId};
+    /// # #[derive(Debug, RexMessage)] #[rex(app = "lobby", events = Ev)] pub enum Msg { Ping }
+    /// # #[derive(Debug, PartialEq, RexEvent)] pub enum Ev { Left { who: SessionId } }
+    /// # #[derive(Default)] struct Lobby;
+    /// impl RexApp for Lobby {
+    ///     type Protocol = Msg;
+    ///
+    ///     fn leave(&mut self, cx: &mut Context<'_, Self>, session: SessionId) {
+    ///         cx.emit(Ev::Left { who: session });
+    ///     }
+    /// }
+    /// # impl MsgHandler for Lobby {
+    /// #     fn ping(&mut self, _: &mut Context<'_, Self>, _: SessionId) -> Result<(), Reject> { Ok(()) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let mut room = TestRoom::with_session_idle_timeout(Lobby, Duration::from_secs(60));
+    /// let ada = room.join("Ada").unwrap();
+    /// assert!(room.advance(Duration::from_secs(59)).await.is_empty());
+    /// let left = room.advance(Duration::from_secs(1)).await;
+    /// assert_eq!(left[0].event, Ev::Left { who: ada });
+    /// assert!(room.send(ada, Msg::Ping).is_err(), "its token no longer works");
+    /// # }
+    /// ```
+    pub fn with_session_idle_timeout(app: A, idle: Duration) -> Self {
+        Self::build(app, DEFAULT_MAX_SESSIONS, Some(idle))
+    }
+
+    fn build(app: A, max: usize, idle_timeout: Option<Duration>) -> Self {
         let (tx, rx) = mpsc::channel(64);
         let (stop_tx, stop) = watch::channel(false);
         let mut actor = Actor {
@@ -156,6 +199,9 @@ impl<A: RexApp> TestRoom<A> {
             tx,
             stop,
             timers: Default::default(),
+            activity: Default::default(),
+            idle_timeout,
+            admission: None,
         };
         actor.start();
         TestRoom {
@@ -231,6 +277,8 @@ impl<A: RexApp> TestRoom<A> {
         msg: A::Protocol,
     ) -> Result<Vec<Emitted<EventOf<A>>>, Reject> {
         self.drain();
+        // A request with the session's token, as the server counts it.
+        self.actor.activity.touch(from);
         let receipt = self.actor.message(from, id, msg).map_err(refusal)?;
         Ok(self.range(receipt.first, receipt.first + receipt.count))
     }
@@ -265,7 +313,7 @@ impl<A: RexApp> TestRoom<A> {
         self.drain();
         let head = self.head();
         let until = Instant::now() + by;
-        while let Some(due) = self.actor.timers.next_due().filter(|due| *due <= until) {
+        while let Some(due) = self.actor.next_due().filter(|due| *due <= until) {
             self.advance_clock_to(due).await;
             self.actor.run_due(due);
             self.drain();
@@ -280,6 +328,20 @@ impl<A: RexApp> TestRoom<A> {
         if to > now {
             tokio::time::advance(to - now).await;
         }
+    }
+
+    /// `session` opens an event stream, as `GET /rex/v0/events` with its
+    /// token does: until the returned guard is dropped, the session does
+    /// not expire, however long it stays quiet. `None` if the session does
+    /// not exist (any more).
+    pub fn open_stream(&mut self, session: SessionId) -> Option<OpenStream> {
+        let lease = self.actor.activity.open_stream(session)?;
+        Some(OpenStream { _lease: lease })
+    }
+
+    /// Whether `session` exists: it joined and has not expired.
+    pub fn is_live(&self, session: SessionId) -> bool {
+        self.actor.activity.contains(session)
     }
 
     /// How long the room has run, on the log's clock (the `time` of its
@@ -347,6 +409,13 @@ impl<A: RexApp> TestRoom<A> {
     }
 }
 
+/// An event stream a session holds open in a [`TestRoom`]
+/// ([`TestRoom::open_stream`]); dropping it closes the stream.
+#[derive(Debug)]
+pub struct OpenStream {
+    _lease: StreamLease,
+}
+
 /// The emitted events of app `A`.
 pub type EventOfEmitted<A> = Emitted<EventOf<A>>;
 
@@ -385,6 +454,7 @@ fn refusal(error: CallError) -> Reject {
         }
         CallError::NoSnapshot => Reject::new("the app keeps no snapshots"),
         CallError::Repeated { id, code } => Reject::new(repeat_reason(id, code)),
+        CallError::Expired => Reject::new("the session expired after being idle"),
     }
 }
 
@@ -410,6 +480,7 @@ mod tests {
         Fired { label: String },
         Secret { to: SessionId },
         Shown,
+        Left { who: SessionId },
     }
 
     #[derive(Default)]
@@ -435,6 +506,10 @@ mod tests {
 
         fn snapshot(&self, viewer: Option<SessionId>) -> Option<Snapshot> {
             Some(Snapshot::new(&(self.fired.len(), viewer)))
+        }
+
+        fn leave(&mut self, cx: &mut Context<'_, Self>, session: SessionId) {
+            cx.emit(Ev::Left { who: session });
         }
     }
 
@@ -555,5 +630,71 @@ mod tests {
         assert_eq!(first, again);
         assert_eq!(room.advance(Duration::from_millis(10)).await.len(), 1);
         assert_eq!(room.app().fired, ["once"]);
+    }
+
+    const IDLE: Duration = Duration::from_secs(600);
+
+    fn left(events: &[Emitted<Ev>]) -> Vec<(SessionId, u64, Option<SessionId>)> {
+        events
+            .iter()
+            .filter_map(|e| match e.event {
+                Ev::Left { who } => Some((who, e.time, e.origin)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_sessions_expire_each_at_its_own_time_and_lose_their_token() {
+        let mut room = TestRoom::with_session_idle_timeout(App::default(), IDLE);
+        let ada = room.join("Ada").unwrap();
+        room.advance(Duration::from_secs(100)).await;
+        let bob = room.join("Bob").unwrap();
+        // Ada speaks at 300 s: her idle time starts again.
+        room.advance(Duration::from_secs(200)).await;
+        room.send(ada, later(1, "x")).unwrap();
+        let gone = room.advance(Duration::from_secs(1_000)).await;
+        assert_eq!(
+            left(&gone),
+            [(bob, 700_000, Some(bob)), (ada, 900_000, Some(ada))],
+            "each leaves exactly when idle for the timeout, as the origin of its event"
+        );
+        assert!(!room.is_live(ada) && !room.is_live(bob));
+        assert!(room.send(ada, Msg::Refuse).is_err());
+        assert!(room.open_stream(bob).is_none());
+        // The room is usable again: a newcomer joins and is live.
+        let cy = room.join("Cy").unwrap();
+        assert!(room.is_live(cy));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_open_stream_keeps_a_quiet_session_alive_until_it_closes() {
+        let mut room = TestRoom::with_session_idle_timeout(App::default(), IDLE);
+        let ada = room.join("Ada").unwrap();
+        let stream = room.open_stream(ada).unwrap();
+        assert!(left(&room.advance(IDLE * 5).await).is_empty());
+        drop(stream);
+        assert!(left(&room.advance(IDLE - Duration::from_secs(1)).await).is_empty());
+        let gone = room.advance(Duration::from_secs(1)).await;
+        assert_eq!(left(&gone), [(ada, 3_600_000, Some(ada))]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_a_timeout_sessions_never_expire() {
+        let mut room = TestRoom::new(App::default());
+        let ada = room.join("Ada").unwrap();
+        assert!(left(&room.advance(Duration::from_secs(86_400 * 30)).await).is_empty());
+        assert!(room.is_live(ada));
+        room.send(ada, later(1, "still here")).unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_room_recovers_when_its_sessions_expire() {
+        let mut room = TestRoom::build(App::default(), 2, Some(IDLE));
+        room.join("a").unwrap();
+        room.join("b").unwrap();
+        assert!(room.join("c").is_err(), "full");
+        room.advance(IDLE).await;
+        room.join("c").expect("the idle sessions made room");
     }
 }

@@ -12,6 +12,7 @@
 //   REX_CHROMIUM     the browser to launch (/usr/bin/chromium)
 //   REX_QUESTIONS    the questions, in order: [{text, choices, answer}]
 //   REX_BOTS         the bots' names
+//   REX_PIN          the room's PIN (the TV's QR code carries it)
 //
 // Every check waits for what a person would see on the page (with a
 // generous timeout): nothing here sleeps and hopes. Every screen of both
@@ -29,6 +30,7 @@ const SHOTS = need("REX_SHOTS");
 const CHROMIUM = need("REX_CHROMIUM");
 const QUESTIONS = JSON.parse(need("REX_QUESTIONS"));
 const BOTS = JSON.parse(need("REX_BOTS"));
+const PIN = need("REX_PIN");
 const WAIT = 30_000;
 
 function need(name) {
@@ -91,11 +93,18 @@ const errors = [];
 // Set when the script cuts Bob's connection: from then on his page may
 // log the network errors of the cut stream.
 let cut = false;
+// Set while Bob joins without the PIN: his page is refused (403) on purpose.
+let refusing = false;
 
 async function open(name, url, options) {
   const context = await browser.newContext(options);
   const page = await context.newPage();
-  watch(page, name, errors, (what) => name === "bob" && cut && /net::ERR_/.test(what));
+  watch(
+    page,
+    name,
+    errors,
+    (what) => name === "bob" && ((cut && /net::ERR_/.test(what)) || (refusing && /403/.test(what))),
+  );
   page.rexName = name;
   await page.goto(url);
   await assertIcon(page, name);
@@ -118,27 +127,44 @@ const phone = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, has
 try {
   log("the TV opens the room");
   const tv = await open("tv", URL + "/", { viewport: { width: 1920, height: 1080 } });
-  await waitText(tv, "#join-url", new RegExp(escape(URL.replace(/^http:\/\//, "")) + "/play"));
+  await waitText(tv, "#join-url", new RegExp(escape(URL.replace(/^http:\/\//, "")) + "/play$"));
+  await waitText(tv, "#join-pin", new RegExp("^" + PIN + "$"));
+  const joinJson = await tv.evaluate(() => fetch("/join.json").then((r) => r.json()));
+  assert(joinJson.url.endsWith("/play?pin=" + PIN), "the QR code's URL carries the PIN");
+  assert(await tv.locator("#join-pin").isVisible(), "the PIN is on screen");
+  const pinBox = await tv.locator("#join-pin").boundingBox();
+  assert(pinBox && pinBox.y + pinBox.height <= 1080, "the PIN is above the bottom of a 1080p TV");
   const qr = tv.locator(".join-card img.qr");
   await qr.waitFor({ timeout: WAIT });
   // decode() waits for the image to load (and fails if it cannot).
   const qrWidth = await qr.evaluate((img) => img.decode().then(() => img.naturalWidth, () => 0));
   assert(qrWidth > 0, "the QR code image loads");
 
-  log("two phones join");
-  const alice = await open("alice", URL + "/play", phone);
+  log("two phones join: Alice scanned the QR code (the PIN is in its URL), Bob typed the address");
+  const alice = await open("alice", URL + "/play?pin=" + PIN, phone);
   const bob = await open("bob", CUT_URL + "/play", phone);
   await alice.locator("#name").waitFor({ timeout: WAIT });
   await fits("join", [alice, ".welcome"]);
+  await alice.locator("#name").fill("Alice");
+  await alice.locator("#join-button").tap();
+  await waitText(alice, "#me", /^Alice$/);
+
+  log("Bob has no PIN: the page says so and asks for it; a wrong one is refused");
   const markup = "<b>Bob</b>";
-  for (const [page, name] of [
-    [alice, "Alice"],
-    [bob, markup],
-  ]) {
-    await page.locator("#name").fill(name);
-    await page.locator("#join-button").tap();
-    await waitText(page, "#me", new RegExp("^" + escape(name) + "$"));
-  }
+  refusing = true;
+  await bob.locator("#name").fill(markup);
+  await bob.locator("#join-button").tap();
+  await bob.locator("#pin").waitFor({ timeout: WAIT });
+  await waitText(bob, ".welcome .error", /needs a PIN/);
+  await fits("pin", [bob, ".welcome #pin"]);
+  await bob.locator("#pin").fill("0000");
+  await bob.locator("#join-button").tap();
+  await waitText(bob, ".welcome .error", /wrong PIN/);
+  await bob.locator("#pin").fill(PIN);
+  await bob.locator("#join-button").tap();
+  await waitText(bob, "#me", new RegExp("^" + escape(markup) + "$"));
+  refusing = false;
+  assert(new globalThis.URL(bob.url()).searchParams.get("pin") === PIN, "the typed PIN is kept in the page's URL");
   // Alice joined first: she is the host and has the Start button; Bob waits.
   await alice.locator("#start").waitFor({ timeout: WAIT });
   await waitText(bob, ".lobby .lead", /Waiting for Alice to start/);

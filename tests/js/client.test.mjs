@@ -8,6 +8,7 @@
 //   REX_RESTART_URL  a proxy to a second server, which restarts on
 //   REX_CONTROL_URL  POST /restart: stops that server, starts a new one
 //                    (new epoch) and points the proxy at it; answers once done.
+//   REX_PIN_URL      a server started with the PIN REX_PIN
 //
 // Node has no EventSource: ./eventsource.mjs is a spec-following one.
 
@@ -22,6 +23,9 @@ const REX_URL = process.env.REX_URL;
 const CUT_URL = process.env.REX_CUT_URL;
 const RESTART_URL = process.env.REX_RESTART_URL;
 const CONTROL_URL = process.env.REX_CONTROL_URL;
+// A server whose sessions need the PIN `REX_PIN`.
+const PIN_URL = process.env.REX_PIN_URL;
+const PIN = process.env.REX_PIN;
 const CLIENT_PATH = new URL("../../rex/src/server/js/client.js", import.meta.url);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -665,4 +669,94 @@ test("send retries a lost response with the same id: the app handles it once", {
   const nextEvents = await rawEvents(next.first, next.first, savedToken(storage));
   assert.deepEqual(nextEvents.at(-1).data, { times: 2 });
   assert.notEqual(posts.at(-1).id, counts[0].id);
+});
+
+/**
+ * A small HTTP server in front of the real one that refuses the first
+ * `refusals` message posts with `status` (a 429 with `retry_after: 1`, or
+ * a 408), then passes everything through: what the limits of a busy
+ * server look like to a client.
+ */
+async function refusingFront(status, refusals) {
+  const { createServer } = await import("node:http");
+  const posts = [];
+  const server = createServer(async (req, res) => {
+    const chunks = [];
+    for await (const chunk of req) chunks.push(chunk);
+    const body = Buffer.concat(chunks);
+    if (req.method === "POST" && req.url === "/rex/v0/messages") {
+      posts.push({ at: Date.now(), body: JSON.parse(body.toString()) });
+      if (posts.length <= refusals) {
+        const error =
+          status === 429
+            ? { error: "too_many_requests", reason: "this session sends too fast; wait 1 s", retry_after: 1 }
+            : { error: "request_timeout", reason: "the body took too long to arrive" };
+        res.writeHead(status, { "content-type": "application/json", ...(status === 429 ? { "retry-after": "1" } : {}) });
+        res.end(JSON.stringify(error));
+        return;
+      }
+    }
+    const headers = { ...req.headers };
+    delete headers.host;
+    delete headers["content-length"];
+    const upstream = await fetch(REX_URL + req.url, {
+      method: req.method,
+      headers,
+      body: req.method === "GET" ? undefined : body,
+    });
+    res.writeHead(upstream.status, { "content-type": upstream.headers.get("content-type") || "application/json" });
+    res.end(Buffer.from(await upstream.arrayBuffer()));
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { url: `http://127.0.0.1:${server.address().port}`, posts, close: () => server.close() };
+}
+
+test("429: send waits the retry_after the server asked for and retries the same id", { timeout: TEST_MS }, async (t) => {
+  const front = await refusingFront(429, 2);
+  t.after(() => front.close());
+  const client = await connect({ base: front.url, name: "Patient" });
+  const started = Date.now();
+  const receipt = await client.send("count");
+  assert.equal(receipt.count, 1);
+  assert.equal(front.posts.length, 3, "two refusals, then through");
+  assert.ok(new Set(front.posts.map((p) => p.body.id)).size === 1, "every retry has the same id");
+  // Each retry waited at least the second the server asked for (a lower
+  // bound only: a busy machine makes it longer, never shorter).
+  assert.ok(front.posts[1].at - front.posts[0].at >= 900, "the first retry waited retry_after");
+  assert.ok(Date.now() - started >= 1800);
+});
+
+test("429 and 408 past the retry budget reject with their code and a reason", { timeout: TEST_MS }, async (t) => {
+  const busy = await refusingFront(429, 100);
+  t.after(() => busy.close());
+  const client = await connect({ base: busy.url, name: "Impatient", retry: { attempts: 2, initialMs: 5, maxMs: 10 } });
+  await assert.rejects(client.send("noop"), (e) => {
+    assert.ok(e instanceof RexError);
+    assert.equal(e.status, 429);
+    assert.equal(e.code, "too_many_requests");
+    assert.match(e.reason, /too fast/);
+    assert.equal(e.body.retry_after, 1);
+    return true;
+  });
+  assert.equal(busy.posts.length, 2, "the budget is two attempts");
+
+  const slow = await refusingFront(408, 1);
+  t.after(() => slow.close());
+  const retried = await connect({ base: slow.url, name: "Slow" });
+  assert.equal((await retried.send("noop")).count, 0, "a 408 is retried and then goes through");
+  assert.equal(slow.posts.length, 2);
+});
+
+test("a room with a PIN: connect without it or with a wrong one is forbidden; with it, joins", { skip: !PIN_URL, timeout: TEST_MS }, async () => {
+  const options = { base: PIN_URL, name: "Guest" };
+  await assert.rejects(connect(options), (e) => {
+    assert.equal(e.status, 403);
+    assert.equal(e.code, "forbidden");
+    assert.match(e.reason, /needs a PIN/);
+    return true;
+  });
+  await assert.rejects(connect({ ...options, pin: "1111" }), { code: "forbidden", reason: /wrong PIN/ });
+  const client = await connect({ ...options, pin: PIN });
+  assert.match(client.session, UUID);
+  assert.equal((await client.send("noop")).count, 0);
 });

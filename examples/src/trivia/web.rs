@@ -7,8 +7,8 @@
 //! `/rex/v0/client.js` and rebuild their whole screen from the room's log,
 //! which is why a reloaded phone comes back as the same player on the same
 //! question. Two files are made at startup: `/join.svg`, the QR code of the
-//! join URL the TV shows, and `/join.json`, `{"url": …}` for the text
-//! under it.
+//! join URL the TV shows, and `/join.json`, `{"url": …, "pin": …}` for the
+//! text under it (`pin` is null for a room without one).
 
 use qrcode::render::{svg, unicode};
 use qrcode::QrCode;
@@ -30,14 +30,24 @@ const TRIVIA_CSS: &str = include_str!("web/trivia.css");
 /// missing `/favicon.ico`.
 const ICON_SVG: &str = include_str!("web/icon.svg");
 
+/// Where players open the phone page of the room at `room_url`: `/play`,
+/// with the room's PIN in the query when it has one, so the QR code lets a
+/// phone join without typing it.
+pub fn join_url(room_url: &str, pin: Option<&str>) -> String {
+    match pin {
+        Some(pin) => format!("{room_url}/play?pin={pin}"),
+        None => format!("{room_url}/play"),
+    }
+}
+
 /// Every page and file of the trivia room; `join_url` is where players
-/// open the phone page (`http://<LAN address>:<port>/play`), shown on the
-/// TV as text and as a QR code.
+/// open the phone page ([`join_url`]), shown on the TV as text and as a QR
+/// code; `pin`, the room's PIN if it has one, is shown next to it.
 ///
 /// If `join_url` is too long for a QR code (thousands of characters), the
 /// TV shows the text alone.
-pub fn assets(join_url: &str) -> rex::Assets {
-    let join = serde_json::json!({ "url": join_url }).to_string();
+pub fn assets(join_url: &str, pin: Option<&str>) -> rex::Assets {
+    let join = serde_json::json!({ "url": join_url, "pin": pin }).to_string();
     let assets = rex::Assets::new()
         .file("/", TV_HTML)
         .file("/play", PLAY_HTML)
@@ -90,7 +100,7 @@ mod tests {
 
     #[test]
     fn the_pages_and_the_join_files_are_served() {
-        let assets = assets("http://192.0.2.7:8080/play");
+        let assets = assets("http://192.0.2.7:8080/play", None);
         let mut paths: Vec<&str> = assets.paths().collect();
         paths.sort_unstable();
         assert_eq!(
@@ -106,6 +116,18 @@ mod tests {
                 "/trivia.css",
                 "/tv.js"
             ]
+        );
+    }
+
+    #[test]
+    fn the_join_url_carries_the_pin() {
+        assert_eq!(
+            join_url("http://192.0.2.7:80", None),
+            "http://192.0.2.7:80/play"
+        );
+        assert_eq!(
+            join_url("http://192.0.2.7:80", Some("4711")),
+            "http://192.0.2.7:80/play?pin=4711"
         );
     }
 

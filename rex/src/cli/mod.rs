@@ -5,7 +5,7 @@
 //! rex discover [--app APP] [--timeout S] [--watch]   rooms on the local network
 //! rex info URL                                       describe a server
 //! rex tail URL [--start N] [--sse] [--limit N]       follow its log
-//! rex send URL KIND [JSON]                           send one message
+//! rex send URL KIND [JSON] [--pin PIN]               send one message
 //! ```
 //!
 //! Every command takes `--json` for scripts. Colour and the spinner appear
@@ -25,8 +25,10 @@
 //! # }
 //! ```
 
+mod advice;
 mod session;
 mod sse;
+mod visible;
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
@@ -124,6 +126,10 @@ struct SendArgs {
     /// Where sessions are saved (default: $XDG_STATE_HOME/rex/sessions.json).
     #[arg(long, value_name = "PATH")]
     session_file: Option<PathBuf>,
+    /// The room's PIN, when a session is created on a server started with
+    /// one.
+    #[arg(long, value_name = "PIN")]
+    pin: Option<String>,
 }
 
 /// Runs the tool on the process's arguments and standard streams.
@@ -193,7 +199,8 @@ where
     match result {
         Ok(()) => EXIT_OK,
         Err(Failure::Message(message)) => {
-            let _ = writeln!(console.err, "rex: {message}");
+            // The message may quote a server's reason.
+            let _ = writeln!(console.err, "rex: {}", visible::visible(&message));
             EXIT_FAILED
         }
         Err(Failure::Reported) => EXIT_FAILED,
@@ -210,7 +217,7 @@ enum Failure {
 
 impl From<ClientError> for Failure {
     fn from(e: ClientError) -> Self {
-        Failure::Message(e.to_string())
+        Failure::Message(advice::explain(&e))
     }
 }
 
@@ -248,8 +255,12 @@ const LOST: Style = AnsiColor::Red.on_default().bold();
 const WARN: Style = AnsiColor::Yellow.on_default().bold();
 
 impl Console<'_> {
-    /// `text` in `style` when colour is on.
+    /// `text` in `style` when colour is on. Everything painted is shown to
+    /// a person, and names in it come from the network: control characters
+    /// are made visible here, once for every such line.
     fn paint(&self, style: Style, text: impl std::fmt::Display) -> String {
+        let text = text.to_string();
+        let text = visible::visible(&text);
         if self.color {
             format!("{style}{text}{style:#}")
         } else {
@@ -474,8 +485,9 @@ async fn info(console: &mut Console<'_>, url: &str) -> Result<(), Failure> {
     for (label, value) in rows {
         writeln!(
             console.out,
-            "  {}  {value}",
-            console.paint(DIM, format!("{label:<8}"))
+            "  {}  {}",
+            console.paint(DIM, format!("{label:<8}")),
+            visible::visible(&value)
         )?;
     }
     Ok(())
@@ -572,7 +584,8 @@ fn print_resync(
     let mark = console.paint(WARN, "~");
     writeln!(
         console.out,
-        "{mark} resync ({cause}): {reason}; continuing at {head}"
+        "{mark} resync ({cause}): {}; continuing at {head}",
+        visible::visible(reason)
     )?;
     Ok(())
 }
@@ -618,6 +631,9 @@ async fn send(console: &mut Console<'_>, args: SendArgs) -> Result<(), Failure> 
     };
     let mut sessions = session::Sessions::load(&path).map_err(Failure::Message)?;
     let mut builder = Client::<Dynamic>::builder(server.as_str()).name(&args.name);
+    if let Some(pin) = &args.pin {
+        builder = builder.pin(pin);
+    }
     if let Some(saved) = sessions.get(&server) {
         builder = builder.restore(saved.clone());
     }

@@ -111,6 +111,8 @@ pub(crate) struct ClientConfig {
     pub(crate) connect_timeout: Duration,
     pub(crate) idle_timeout: Duration,
     pub(crate) retry: RetryPolicy,
+    /// The room's PIN, sent whenever this client creates a session.
+    pub(crate) pin: Option<String>,
 }
 
 impl Default for ClientConfig {
@@ -121,6 +123,7 @@ impl Default for ClientConfig {
             // 2⅔ of the server's default 15 s heartbeat.
             idle_timeout: Duration::from_secs(40),
             retry: RetryPolicy::default(),
+            pin: None,
         }
     }
 }
@@ -234,6 +237,16 @@ impl<C: TypedClient> ClientBuilder<C> {
     /// The display name to create the session with.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
+        self
+    }
+
+    /// The room's PIN (a server started with
+    /// [`ServerBuilder::pin`](crate::ServerBuilder::pin)), sent whenever
+    /// the client creates a session, on connect and on
+    /// [`Client::rejoin`]. A missing or wrong PIN fails with
+    /// [`ClientError::Forbidden`], whose reason says which.
+    pub fn pin(mut self, pin: impl Into<String>) -> Self {
+        self.config.pin = Some(pin.into());
         self
     }
 
@@ -525,10 +538,12 @@ impl<P: Protocol> Client<P> {
     /// the old one invalid, or to change who this client is). Open event
     /// streams reconnect as the new session.
     pub async fn rejoin(&self, name: Option<String>) -> Result<SessionId, ClientError> {
-        let body =
-            serde_json::to_vec(&CreateSession { name }).map_err(|e| ClientError::Protocol {
+        let pin = self.shared.transport.config.pin.clone();
+        let body = serde_json::to_vec(&CreateSession { name, pin }).map_err(|e| {
+            ClientError::Protocol {
                 reason: e.to_string(),
-            })?;
+            }
+        })?;
         // Creating a session is not idempotent, so only retry when the
         // request surely did not reach the server.
         let answer = self

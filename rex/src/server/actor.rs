@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::app::{app_id, Context, Dispatch, RexApp, Scheduled};
 use super::dedupe::{Dedupe, FirstOutcome};
+use super::idle::Activity;
 use super::log::{Entry, EventLog};
 use super::session::SessionTable;
 
@@ -62,6 +63,9 @@ pub(crate) enum CallError {
     Full(usize),
     /// The app does not provide snapshots.
     NoSnapshot,
+    /// The session expired after being idle (between the request's
+    /// authentication and its turn on the app).
+    Expired,
     /// The message repeats id `id`, which was refused with `code` the first
     /// time; the first reason is not kept (see `dedupe.rs`).
     Repeated { id: u64, code: ErrorCode },
@@ -76,6 +80,7 @@ impl CallError {
             CallError::Full(_) => ErrorCode::Unavailable,
             CallError::NoSnapshot => ErrorCode::NotFound,
             CallError::Repeated { code, .. } => *code,
+            CallError::Expired => ErrorCode::Unauthorized,
         }
     }
 }
@@ -111,6 +116,14 @@ pub(crate) struct Actor<A: RexApp> {
     pub(crate) stop: watch::Receiver<bool>,
     /// Scheduled work, soonest first.
     pub(crate) timers: Timers<A>,
+    /// When each session was last active, for the idle timeout.
+    pub(crate) activity: Arc<Activity>,
+    /// How long a session may stay idle before it expires; `None` (the
+    /// default): sessions live as long as the server.
+    pub(crate) idle_timeout: Option<Duration>,
+    /// The server's per-address limits, told when a session ends so its
+    /// address may create another; `None` in `rex::testing`.
+    pub(crate) admission: Option<Arc<super::limits::Admission>>,
 }
 
 /// Work scheduled with `Context::after`, due at an instant.
@@ -198,9 +211,9 @@ impl<A: RexApp> Actor<A> {
             // Far in the future when nothing is scheduled: the branch is
             // then never taken.
             let due = self
-                .timers
                 .next_due()
                 .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365));
+            let activity = self.activity.clone();
             tokio::select! {
                 biased;
                 _ = stop.wait_for(|stop| *stop) => break,
@@ -209,6 +222,9 @@ impl<A: RexApp> Actor<A> {
                 () = tokio::time::sleep_until(due) => {
                     self.run_due(Instant::now());
                 }
+                // A stream closed: a session may now expire sooner than
+                // `due`; go round to recompute it.
+                () = activity.changed(), if self.idle_timeout.is_some() => {}
                 cmd = rx.recv() => match cmd {
                     Some(cmd) => self.dispatch(cmd),
                     None => break,
@@ -226,10 +242,53 @@ impl<A: RexApp> Actor<A> {
         });
     }
 
-    /// Runs every piece of scheduled work due at `now`, soonest first; work
-    /// that becomes due by then while these run (a timer that schedules
-    /// another for 0 s) runs too. Returns how many ran.
+    /// When the soonest scheduled work or session expiry is due, if any.
+    pub(crate) fn next_due(&mut self) -> Option<Instant> {
+        let expiry = self
+            .idle_timeout
+            .and_then(|idle| self.activity.next_expiry(idle));
+        match (self.timers.next_due(), expiry) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Runs every piece of scheduled work due at `now`, soonest first, and
+    /// expires the sessions idle for the whole timeout by then; work that
+    /// becomes due by then while these run (a timer that schedules another
+    /// for 0 s) runs too. Returns how many timers ran and sessions expired.
     pub(crate) fn run_due(&mut self, now: Instant) -> usize {
+        let mut ran = self.run_timers(now);
+        ran += self.expire_idle(now);
+        ran
+    }
+
+    /// Ends every session idle for the whole timeout at `now`: its token
+    /// stops working (`401`), its dedupe window is dropped, and the app's
+    /// `leave` hook runs, with the session as the origin of what it emits.
+    fn expire_idle(&mut self, now: Instant) -> usize {
+        let Some(idle) = self.idle_timeout else {
+            return 0;
+        };
+        let expired = self.activity.expired(now, idle);
+        for &session in &expired {
+            // Token first: once `leave` has run, nothing may act as it.
+            self.sessions.remove(session);
+            self.activity.remove(session);
+            self.dedupe.remove(&session);
+            if let Some(admission) = &self.admission {
+                admission.session_ended(session);
+            }
+            tracing::debug!(%session, ?idle, "session expired after being idle");
+            let _ = self.call(Some(session), |app, cx| {
+                app.leave(cx, session);
+                Ok(())
+            });
+        }
+        expired.len()
+    }
+
+    fn run_timers(&mut self, now: Instant) -> usize {
         let mut ran = 0;
         while let Some(timer) = self.timers.pop_due(now) {
             let job = timer.job;
@@ -291,6 +350,7 @@ impl<A: RexApp> Actor<A> {
         let session = SessionId::new_random();
         let receipt = self.call(Some(session), |app, cx| app.join(cx, session, name))?;
         let token = SessionToken::new_random();
+        self.activity.insert(session);
         self.sessions.insert(&token, session);
         Ok(Joined {
             session,
@@ -305,6 +365,9 @@ impl<A: RexApp> Actor<A> {
         id: Option<u64>,
         msg: A::Protocol,
     ) -> Result<Receipt, CallError> {
+        if self.idle_timeout.is_some() && !self.activity.contains(session) {
+            return Err(CallError::Expired);
+        }
         if let Some(id) = id {
             if let Some(first) = self.dedupe.get(&session).and_then(|d| d.get(id)) {
                 tracing::debug!(%session, id, "repeated message id; answering with the first outcome");
@@ -550,6 +613,9 @@ mod tests {
             tx: tx.clone(),
             stop,
             timers: Default::default(),
+            activity: Default::default(),
+            idle_timeout: None,
+            admission: None,
         };
         let task = tokio::spawn(actor.run(rx));
         let handle = AppHandle { tx };

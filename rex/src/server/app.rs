@@ -92,6 +92,18 @@ pub trait RexApp: Send + Sized + 'static {
         Ok(())
     }
 
+    /// A session has ended: it stayed idle for the server's
+    /// [idle-session timeout](crate::ServerBuilder::session_idle_timeout)
+    /// (no request and no open event stream with its token for that
+    /// long), so its token no longer works. Emit what the room should know
+    /// (a `left` event, a seat that is free again); the events have the
+    /// session as their origin. It cannot be refused: the session is
+    /// already gone. The default does nothing. Never called when the
+    /// timeout is off (the default).
+    fn leave(&mut self, cx: &mut Context<'_, Self>, session: SessionId) {
+        let _ = (cx, session);
+    }
+
     /// The app's state as `viewer` may see it (`None`: an anonymous
     /// reader), for a reader that arrives late: `GET /rex/v0/snapshot`
     /// returns it with the index of the log it reflects, and the reader

@@ -114,7 +114,6 @@ impl Admission {
 
     /// A session ended (left or expired): its address may create another,
     /// and its message bucket is forgotten.
-    #[allow(dead_code)] // Called once sessions can end.
     pub(crate) fn session_ended(&self, session: SessionId) {
         let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
         live.end(session);

@@ -2,6 +2,7 @@
 //! v0 over HTTP/1.1 (see `docs/protocol.md`), and shuts down gracefully.
 
 mod accept;
+mod access;
 pub(crate) mod actor;
 pub(crate) mod app;
 mod assets;
@@ -13,6 +14,7 @@ pub(crate) mod dedupe;
 mod gate;
 mod guard;
 mod hardening;
+pub(crate) mod idle;
 mod limits;
 pub(crate) mod log;
 mod routes;
@@ -49,6 +51,7 @@ use app::app_id;
 use conns::{Limits, Registry};
 use gate::Gate;
 use guard::HostPolicy;
+use idle::Activity;
 use limits::{Admission, Limits as AdmissionLimits};
 use log::EventLog;
 use routes::{Config, Shared};
@@ -94,6 +97,7 @@ pub struct ServerBuilder<A: RexApp> {
     csp: String,
     net: NetSettings,
     limits: AdmissionLimits,
+    idle_timeout: Option<Duration>,
 }
 
 /// The builder's connection settings (see the `ServerBuilder` methods of
@@ -186,6 +190,44 @@ impl<A: RexApp> ServerBuilder<A> {
         self
     }
 
+    /// Ends sessions that stay idle for `timeout`, so a room that was
+    /// filled (by guests who left, or by someone creating sessions in bulk)
+    /// recovers. Idle means no request authenticated with the session's
+    /// token (a message, whatever its outcome, or a snapshot) and no event
+    /// stream open with it, for the whole `timeout`: a phone that keeps its
+    /// event stream open never expires, however quiet its player. An expired
+    /// session's token answers `401 unauthorized` and the app's
+    /// [`RexApp::leave`] hook runs. Off by default: sessions then live as
+    /// long as the server.
+    ///
+    /// ```no_run
+    /// # use rex::{RexApp, Server};
+    /// # async fn example<A: RexApp>(app: A) -> std::io::Result<()> {
+    /// use std::time::Duration;
+    /// let server = Server::builder(app)
+    ///     .session_idle_timeout(Duration::from_secs(10 * 60))
+    ///     .bind("0.0.0.0:0")
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn session_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = Some(timeout);
+        self
+    }
+
+    /// Requires `pin` to create a session: a client that sends no PIN or a
+    /// wrong one gets `403 forbidden` with a reason that says so. Clients
+    /// send it as `pin` in the body of `POST /rex/v0/sessions` or as
+    /// `?pin=` in its URL (what a QR code can carry). Reading the public
+    /// log (the TV page, spectators) needs no PIN: the PIN keeps strangers
+    /// from taking part, not from watching. Leading and trailing spaces a
+    /// person may type are ignored.
+    pub fn pin(mut self, pin: impl Into<String>) -> Self {
+        self.config.pin = Some(pin.into().trim().to_owned());
+        self
+    }
+
     /// How long [`Server::run`] waits for open requests to finish once
     /// shutdown begins, before it closes them. Defaults to
     /// [`DEFAULT_SHUTDOWN_TIMEOUT`].
@@ -218,8 +260,12 @@ impl<A: RexApp> ServerBuilder<A> {
         let net = self.net.resolve(self.config.heartbeat);
         let log = EventLog::new(self.retention);
         let sessions = Arc::new(SessionTable::default());
+        let activity = Arc::new(Activity::default());
         let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
         let (stop_tx, stop) = watch::channel(false);
+        // Shared by the request handlers (which admit) and the actor (which
+        // ends idle sessions and frees their places).
+        let admission = Arc::new(Admission::new(self.limits));
         let actor = Actor {
             app: self.app,
             log: log.clone(),
@@ -229,6 +275,9 @@ impl<A: RexApp> ServerBuilder<A> {
             tx: tx.clone(),
             stop,
             timers: Default::default(),
+            activity: activity.clone(),
+            idle_timeout: self.idle_timeout,
+            admission: Some(admission.clone()),
         };
         let actor = tokio::spawn(actor.run(rx));
         let shared = Arc::new(Shared {
@@ -238,7 +287,8 @@ impl<A: RexApp> ServerBuilder<A> {
             config: self.config,
             gate: Arc::new(Gate::default()),
             assets: self.assets,
-            admission: Admission::new(self.limits),
+            admission,
+            activity,
         });
         Ok(Server {
             listener,
@@ -392,6 +442,7 @@ impl<A: RexApp> Server<A> {
                 body_timeout: DEFAULT_BODY_TIMEOUT,
                 hosts: HostPolicy::default(),
                 csp: HeaderValue::from_static(DEFAULT_CONTENT_SECURITY_POLICY),
+                pin: None,
             },
             retention: Retention::default(),
             max_sessions: DEFAULT_MAX_SESSIONS,
@@ -405,6 +456,7 @@ impl<A: RexApp> Server<A> {
                 max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
             },
             limits: AdmissionLimits::default(),
+            idle_timeout: None,
         }
     }
 

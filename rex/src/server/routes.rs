@@ -19,6 +19,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
+use super::access::{self, Refusal as AccessRefusal};
 use super::actor::{CallError, Command};
 use super::app::{app_id, EventOf};
 use super::assets::{self, Asset, Assets};
@@ -27,6 +28,7 @@ use super::dedupe::repeat_reason;
 use super::gate::Gate;
 use super::guard::{self, HostPolicy, Refusal};
 use super::hardening;
+use super::idle::Activity;
 use super::limits::{Admission, Refusal as LimitRefusal, Reservation};
 use super::log::{EventLog, Framing};
 use super::session::SessionTable;
@@ -34,9 +36,6 @@ use super::stream::Follower;
 use super::RexApp;
 
 pub(crate) type Body = UnsyncBoxBody<Bytes, Infallible>;
-
-/// The longest display name a session may have, in characters.
-pub(crate) const MAX_NAME_CHARS: usize = 64;
 
 /// Settings every request handler reads.
 #[derive(Clone, Debug)]
@@ -51,6 +50,8 @@ pub(crate) struct Config {
     pub(crate) hosts: HostPolicy,
     /// The `Content-Security-Policy` of every response.
     pub(crate) csp: HeaderValue,
+    /// The room's PIN: creating a session needs it (`ServerBuilder::pin`).
+    pub(crate) pin: Option<String>,
 }
 
 /// What every connection task shares.
@@ -64,7 +65,9 @@ pub(crate) struct Shared<A: RexApp> {
     /// The app's static files.
     pub(crate) assets: Assets,
     /// Rate limits and per-address quotas.
-    pub(crate) admission: Admission,
+    pub(crate) admission: Arc<Admission>,
+    /// When each session was last active (the idle-session timeout).
+    pub(crate) activity: Arc<Activity>,
 }
 
 /// An error answer: status from the code, body `{error, reason, …}`.
@@ -349,7 +352,8 @@ fn authenticate(sessions: &SessionTable, token: &str) -> Result<SessionId, ApiEr
         ApiError::new(
             ErrorCode::Unauthorized,
             "the token does not belong to any session of this server (a token from before a \
-             server restart is no longer valid); create a session with POST /rex/v0/sessions",
+             server restart, or of a session that expired after being idle, is no longer \
+             valid); create a session with POST /rex/v0/sessions",
         )
     })
 }
@@ -366,18 +370,10 @@ async fn create_session<A: RexApp>(
     shared: &Shared<A>,
 ) -> Result<Response<Body>, ApiError> {
     let req_addr = client_addr(&req);
+    let query = req.uri().query().map(str::to_owned);
     let body: CreateSession = read_json(req, &shared.config).await?.unwrap_or_default();
-    if let Some(name) = &body.name {
-        let chars = name.chars().count();
-        if chars > MAX_NAME_CHARS {
-            return Err(ApiError::new(
-                ErrorCode::InvalidData,
-                format!(
-                    "field `name`: {chars} characters is too long; the limit is {MAX_NAME_CHARS}"
-                ),
-            ));
-        }
-    }
+    // The PIN and the name (its length, no control characters).
+    admit_join(&shared.config, &body, query.as_deref())?;
     let reservation = admit_session(&req_addr, shared)?;
     let _pass = shared.gate.enter().ok_or_else(stopped)?;
     let (reply, rx) = oneshot::channel();
@@ -406,6 +402,16 @@ async fn create_session<A: RexApp>(
     }
 }
 
+/// The room's access rules (PIN, name) for a session-creation request.
+fn admit_join(config: &Config, body: &CreateSession, query: Option<&str>) -> Result<(), ApiError> {
+    let refused = |r: AccessRefusal| ApiError::new(r.code, r.reason);
+    access::check_pin(config.pin.as_deref(), body, query).map_err(refused)?;
+    if let Some(name) = &body.name {
+        access::check_name(name).map_err(refused)?;
+    }
+    Ok(())
+}
+
 fn call_error(error: CallError) -> ApiError {
     match error {
         CallError::Rejected(reason) => ApiError::new(ErrorCode::Rejected, reason),
@@ -422,6 +428,10 @@ fn call_error(error: CallError) -> ApiError {
             "this app does not provide snapshots; read the log from `oldest` (GET /rex/v0/events)",
         ),
         CallError::Repeated { id, code } => ApiError::new(code, repeat_reason(id, code)),
+        CallError::Expired => ApiError::new(
+            ErrorCode::Unauthorized,
+            "the session expired after being idle; create a new one with POST /rex/v0/sessions",
+        ),
     }
 }
 
@@ -437,6 +447,7 @@ async fn post_message<A: RexApp>(
         )
     })?;
     let session = authenticate(&shared.sessions, token)?;
+    shared.activity.touch(session);
     let body: PostMessage = read_json(req, &shared.config).await?.ok_or_else(|| {
         ApiError::new(
             ErrorCode::BadRequest,
@@ -477,6 +488,9 @@ async fn snapshot<A: RexApp>(
         Some(token) => Some(authenticate(&shared.sessions, &token)?),
         None => None,
     };
+    if let Some(viewer) = viewer {
+        shared.activity.touch(viewer);
+    }
     let _pass = shared.gate.enter().ok_or_else(stopped)?;
     let (reply, rx) = oneshot::channel();
     let cmd = Command::Snapshot { viewer, reply };
@@ -600,6 +614,16 @@ fn events<A: RexApp>(
         Some(token) => Some(authenticate(&shared.sessions, &token)?),
         None => None,
     };
+    // An open stream keeps its session from expiring, until it closes.
+    let lease = match reader {
+        Some(session) => Some(
+            shared
+                .activity
+                .open_stream(session)
+                .ok_or_else(|| call_error(CallError::Expired))?,
+        ),
+        None => None,
+    };
     let follower = Follower {
         log: shared.log.clone(),
         cursor: start,
@@ -609,7 +633,12 @@ fn events<A: RexApp>(
         signal: head_rx,
         idle: Box::pin(tokio::time::sleep(shared.config.heartbeat)),
     };
-    let mut response = Response::new(follower.into_body());
+    let body = follower.into_body().map_frame(move |frame| {
+        // The body owns the lease; dropping the body closes the stream.
+        let _ = &lease;
+        frame
+    });
+    let mut response = Response::new(body.boxed_unsync());
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,

@@ -28,6 +28,17 @@ impl SessionTable {
         map.insert(token.expose().to_owned(), session);
     }
 
+    /// Forgets `session`'s token: an expired session's token answers
+    /// `401` from now on. A scan, not a second map: expiry is rare and the
+    /// table small, and a reverse map would double what every join stores.
+    pub(crate) fn remove(&self, session: SessionId) {
+        let mut map = self
+            .by_token
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        map.retain(|_, s| *s != session);
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.by_token
             .read()
@@ -48,5 +59,8 @@ mod tests {
         assert_eq!(t.authenticate(token.expose()), Some(id));
         assert_eq!(t.authenticate("nope"), None);
         assert_eq!(t.len(), 1);
+        t.remove(id);
+        assert_eq!(t.authenticate(token.expose()), None);
+        assert_eq!(t.len(), 0);
     }
 }

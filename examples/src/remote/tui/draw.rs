@@ -29,6 +29,7 @@ use ratatui::widgets::{Block, Cell, Gauge, Paragraph, Row, Table, TableState, Wr
 use ratatui::Frame;
 
 use super::{RemoteScreen, Status};
+use crate::cli::printable;
 use crate::remote::view::{clock, PlayerView};
 
 /// The key help, two lines so it fits 80 columns.
@@ -62,14 +63,21 @@ pub fn draw(frame: &mut Frame<'_>, screen: &RemoteScreen) {
         Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(body);
     let [sound, next] = Layout::vertical([Constraint::Length(4), Constraint::Min(0)]).areas(side);
 
-    let title = format!(" {} · {} ", screen.tv(), screen.name());
+    // The TV's name (from the network), its tracks and its reasons are
+    // another device's text: every one goes through `printable`, so none
+    // can reach the terminal as an escape sequence.
+    let title = format!(
+        " {} · {} ",
+        printable(screen.tv()),
+        printable(screen.name())
+    );
     let block = Block::bordered().title(title.bold());
     let inner = block.inner(playing);
     frame.render_widget(block, playing);
     match screen.view() {
         Some(view) => now_playing(frame, inner, screen, view),
         None => frame.render_widget(
-            Paragraph::new(format!("connecting to {}…", screen.tv())).dim(),
+            Paragraph::new(format!("connecting to {}…", printable(screen.tv()))).dim(),
             inner,
         ),
     }
@@ -103,8 +111,11 @@ fn now_playing(frame: &mut Frame<'_>, area: Rect, screen: &RemoteScreen, view: &
         line.push(format!(" · {place}").into());
     }
     frame.render_widget(Line::from(line), state);
-    frame.render_widget(Line::from(track.title.as_str().bold()), title);
-    frame.render_widget(Line::from(track.artist.as_str()), artist);
+    frame.render_widget(
+        Line::from(printable(&track.title).into_owned().bold()),
+        title,
+    );
+    frame.render_widget(Line::from(printable(&track.artist).into_owned()), artist);
     let position = screen.position().unwrap_or(view.position_ms);
     let ratio = if track.duration_ms == 0 {
         0.0
@@ -134,8 +145,8 @@ fn draw_playlist(frame: &mut Frame<'_>, area: Rect, screen: &RemoteScreen, view:
         let row = Row::new([
             Cell::from(format!("{mark}{number:>digits$}")),
             Cell::from(Line::from(vec![
-                Span::from(t.title.as_str()),
-                Span::from(format!(" — {}", t.artist)).dim(),
+                Span::from(printable(&t.title).into_owned()),
+                Span::from(format!(" — {}", printable(&t.artist))).dim(),
             ])),
             Cell::from(Line::from(clock(t.duration_ms)).right_aligned()),
         ]);
@@ -189,7 +200,7 @@ fn draw_sound(frame: &mut Frame<'_>, area: Rect, view: &PlayerView) {
 /// The queue, head first, then where the playlist goes on.
 fn draw_up_next(frame: &mut Frame<'_>, area: Rect, view: &PlayerView) {
     let name = |id: u32| match view.track_by_id(id) {
-        Some(t) => format!("{} — {}", t.title, t.artist),
+        Some(t) => format!("{} — {}", printable(&t.title), printable(&t.artist)),
         None => format!("(track {id})"),
     };
     let mut lines: Vec<Line<'_>> = view
@@ -215,14 +226,15 @@ fn draw_up_next(frame: &mut Frame<'_>, area: Rect, view: &PlayerView) {
 }
 
 fn status_line(screen: &RemoteScreen) -> Line<'static> {
+    let (tv, me) = (printable(screen.tv()), printable(screen.name()));
     match screen.status() {
-        Status::Trouble(what) => Line::from(format!("⚠ {what}")).yellow().bold(),
-        Status::Rejected(reason) => Line::from(format!("✗ {reason}")).red().bold(),
-        Status::Failed(what) => Line::from(format!("✗ {what}")).red(),
-        Status::Connected => {
-            Line::from(format!("connected to {} as {}", screen.tv(), screen.name())).dim()
-        }
-        Status::Connecting => Line::from(format!("connecting to {}…", screen.tv())).dim(),
+        Status::Trouble(what) => Line::from(format!("⚠ {}", printable(&what)))
+            .yellow()
+            .bold(),
+        Status::Rejected(reason) => Line::from(format!("✗ {}", printable(&reason))).red().bold(),
+        Status::Failed(what) => Line::from(format!("✗ {}", printable(&what))).red(),
+        Status::Connected => Line::from(format!("connected to {tv} as {me}")).dim(),
+        Status::Connecting => Line::from(format!("connecting to {tv}…")).dim(),
     }
 }
 

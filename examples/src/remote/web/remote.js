@@ -66,11 +66,19 @@ function askName() {
   });
 }
 
+/** The TV's PIN, from the link it printed (`/?pin=…`); null without one. */
+const pin = new URLSearchParams(location.search).get("pin");
+
 async function connect() {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await RexClient.connect({ name });
+      return await RexClient.connect(pin ? { name, pin } : { name });
     } catch (e) {
+      if (e.code === "forbidden") {
+        // Retrying cannot fix a wrong or missing PIN: say so and stop.
+        setLink("offline", `cannot join: ${e.reason}. Open the link the TV printed.`);
+        return new Promise(() => {});
+      }
       setLink("offline", "cannot reach the TV; retrying…");
       await sleep(Math.min(5_000, 250 * 2 ** attempt));
     }

@@ -109,6 +109,9 @@ pub async fn play(
     lines: impl Stream<Item = String>,
     mut out: impl FnMut(String),
 ) -> Result<(), ClientError> {
+    // Lines carry names and texts other players chose: whatever they
+    // typed reaches this terminal as visible characters, never as escapes.
+    let mut out = move |line: String| out(crate::cli::printable(&line).into_owned());
     let mut lines = pin!(lines);
     loop {
         let me = client.session().ok_or(ClientError::NoSession)?;

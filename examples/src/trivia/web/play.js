@@ -26,6 +26,10 @@ const draw = scheduler(render);
 
 let rex = null;
 let roomName = "Trivia night";
+// The room's PIN, if it has one: the QR code's URL carries it (`?pin=`),
+// so a phone that scanned it never asks; one typed into the form after a
+// refusal is put in the URL, so a reload keeps it.
+let pin = new URLSearchParams(location.search).get("pin");
 /** {session, index, choice}: this page's answer to the question at log `index`. */
 let picked = load(ANSWER_KEY);
 let sending = false;
@@ -70,7 +74,23 @@ function toast(text) {
   toastTimer = setTimeout(() => toastBox.classList.remove("show"), 5000);
 }
 
-function askName(error) {
+/**
+ * The name form; `error` says why the last try failed. `needsPin`: the
+ * room refused for its PIN, so the form asks for it too.
+ */
+function askName(error, needsPin = false) {
+  const pinInput = needsPin
+    ? h("input", {
+        id: "pin",
+        name: "pin",
+        inputmode: "numeric",
+        autocomplete: "off",
+        enterkeyhint: "go",
+        placeholder: "PIN (shown on the TV)",
+        "aria-label": "The room's PIN, shown on the TV",
+        required: true,
+      })
+    : null;
   const input = h("input", {
     id: "name",
     name: "name",
@@ -94,10 +114,18 @@ function askName(error) {
           toast("Type a name first.");
           return;
         }
+        if (pinInput) {
+          if (!pinInput.value.trim()) {
+            toast("Type the PIN shown on the TV.");
+            return;
+          }
+          pin = pinInput.value.trim();
+        }
         join(name);
       },
     },
     input,
+    pinInput,
     h("button", { type: "submit", class: "big", id: "join-button" }, "Join the game"),
   );
   app.replaceChildren(
@@ -111,18 +139,25 @@ function askName(error) {
       error ? h("p", { class: "error" }, error) : null,
     ),
   );
-  input.focus();
+  if (needsPin && input.value === "") input.value = localStorage.getItem(NAME_KEY) || "";
+  (needsPin && input.value ? pinInput : input).focus();
 }
 
 async function join(name) {
   app.replaceChildren(h("p", { class: "status" }, "Joining…"));
   try {
-    rex = await RexClient.connect({ name });
+    rex = await RexClient.connect(pin ? { name, pin } : { name });
   } catch (err) {
-    askName(`Could not join: ${reasonOf(err)}`);
+    // 403: the PIN is missing or wrong; the reason says which.
+    const forbidden = err instanceof RexError && err.code === "forbidden";
+    if (forbidden) localStorage.setItem(NAME_KEY, name);
+    askName(`Could not join: ${reasonOf(err)}`, forbidden);
     return;
   }
   localStorage.setItem(NAME_KEY, name);
+  if (pin && new URLSearchParams(location.search).get("pin") !== pin) {
+    history.replaceState(null, "", `${location.pathname}?pin=${encodeURIComponent(pin)}`);
+  }
   room.me = rex.session;
   roomName = rex.info.name || roomName;
   document.title = roomName;

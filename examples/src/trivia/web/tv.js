@@ -18,6 +18,9 @@ let roomName = "Trivia night";
 // What the screen has shown, so only what is new pops in (see `fresh`).
 const seen = new Set();
 let joinUrl = location.origin + "/play";
+// The room's PIN, shown next to the QR code (which carries it); null if
+// the room has none.
+let joinPin = null;
 // Made once and moved between screens, so the QR code does not reload.
 const qrBig = h("img", { class: "qr", src: "/join.svg", alt: "QR code to join the game" });
 const qrSmall = h("img", { class: "qr", src: "/join.svg", alt: "" });
@@ -33,8 +36,9 @@ async function main() {
   rex = await RexClient.connect({ anonymous: true });
   roomName = rex.info.name || roomName;
   document.title = roomName;
-  const url = (await join).url;
+  const { url, pin } = await join;
   if (typeof url === "string" && url) joinUrl = url;
+  if (typeof pin === "string" && pin) joinPin = pin;
   rex.events({
     start: 0,
     onEvent(event) {
@@ -56,9 +60,13 @@ function fail(err) {
   );
 }
 
-/** The join URL as people type it. */
+/**
+ * The join URL as people type it: without the scheme, and without the PIN
+ * the QR code carries (it is shown on its own; a phone that typed the
+ * address asks for it).
+ */
 function shortUrl() {
-  return joinUrl.replace(/^https?:\/\//, "");
+  return joinUrl.replace(/^https?:\/\//, "").replace(/\?pin=[^&]*$/, "");
 }
 
 /** " pop" the first time `key` is drawn, so a new thing animates once. */
@@ -90,7 +98,12 @@ function header() {
     h("div", { class: "progress" }, progress),
     room.phase === "lobby"
       ? h("div", {})
-      : h("div", { class: "join-mini" }, qrSmall, h("div", {}, h("small", {}, "Join at"), h("b", {}, shortUrl()))),
+      : h(
+          "div",
+          { class: "join-mini" },
+          qrSmall,
+          h("div", {}, h("small", {}, "Join at"), h("b", {}, shortUrl()), joinPin ? h("small", { class: "pin" }, `PIN ${joinPin}`) : null),
+        ),
   );
 }
 
@@ -127,11 +140,12 @@ function lobby() {
     { class: "lobby" },
     h(
       "section",
-      { class: "join-card" },
+      { class: joinPin ? "join-card with-pin" : "join-card" },
       h("h1", {}, "Join the game"),
       h("p", { class: "lead" }, "Scan with your phone's camera"),
       qrBig,
       h("p", { class: "url" }, "or open ", h("b", { id: "join-url" }, shortUrl())),
+      joinPin ? h("p", { class: "pin" }, "PIN ", h("b", { id: "join-pin" }, joinPin)) : null,
     ),
     h(
       "section",

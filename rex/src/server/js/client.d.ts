@@ -87,6 +87,12 @@ export interface RexConnectOptions {
   base?: string;
   /** The display name for a new session. */
   name?: string;
+  /**
+   * The room's PIN, for a server started with one; sent whenever the
+   * client creates a session. Missing or wrong: a RexError with code
+   * "forbidden" (403) whose reason says which.
+   */
+  pin?: string;
   /** No session: public events only, no sending. */
   anonymous?: boolean;
   /** Where credentials are kept; defaults to localStorage. null: nowhere. */
@@ -121,7 +127,13 @@ export interface RexSubscription {
 
 export class RexError extends Error {
   readonly status: number;
-  /** "rejected", "unknown_kind", "invalid_data", "unauthorized", "gone", …, or "network". */
+  /**
+   * "rejected", "unknown_kind", "invalid_data", "unauthorized", "gone",
+   * "forbidden" (403: a wrong or missing PIN), "request_timeout" (408),
+   * "too_many_requests" (429; `body.retry_after` is the wait in seconds),
+   * …, or "network". Sends retry 408 and 429 by themselves, within the
+   * retry budget; this is what is left when the budget is spent.
+   */
   readonly code: string;
   readonly reason: string;
   readonly body: Record<string, unknown>;

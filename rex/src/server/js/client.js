@@ -35,6 +35,15 @@ function backoff(retry, n) {
   return step * (0.5 + Math.random() / 2);
 }
 
+// The code and a reason a person can act on, for an error answer whose
+// body is not the protocol's JSON (a proxy's page, a server under load);
+// the server's own body, when there is one, says it better.
+const STATUS_ERRORS = {
+  403: ["forbidden", "the room refused this request (a wrong or missing PIN, or a page from another site); ask the host"],
+  408: ["request_timeout", "the request took too long to arrive; check the connection and try again"],
+  429: ["too_many_requests", "too many requests; wait a moment and try again"],
+};
+
 async function readError(response) {
   let body = {};
   try {
@@ -42,7 +51,18 @@ async function readError(response) {
   } catch (_) {
     body = {};
   }
-  return new RexError(response.status, body.error || "http_" + response.status, body.reason || response.statusText, body);
+  const [code, reason] = STATUS_ERRORS[response.status] || ["http_" + response.status, response.statusText];
+  if (body.retry_after === undefined && response.headers && response.headers.get) {
+    const header = Number(response.headers.get("retry-after"));
+    if (Number.isFinite(header) && header >= 0) body.retry_after = header;
+  }
+  return new RexError(response.status, body.error || code, body.reason || reason, body);
+}
+
+/** How long the server asked to wait before retrying, in ms (0: no ask). */
+function retryAfterMs(error) {
+  const seconds = error && error.body ? Number(error.body.retry_after) : NaN;
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 0;
 }
 
 /** A typed-by-convention client for one REx server. */
@@ -53,6 +73,9 @@ export class RexClient {
    * default) under `storageKey`, so a reloaded page is the same player.
    */
   static async connect(options = {}) {
+    // `pin`: the room's PIN, for a server started with one; sent whenever
+    // this client creates a session. A missing or wrong one rejects with a
+    // RexError whose code is "forbidden" and whose reason says which.
     const client = new RexClient(options);
     await client.#join(options.name, options.anonymous === true);
     return client;
@@ -64,6 +87,7 @@ export class RexClient {
   #storage;
   #key;
   #retry;
+  #pin;
   #nextId;
   #creds = null;
   #info = null;
@@ -81,6 +105,7 @@ export class RexClient {
     this.#storage = options.storage === undefined ? globalThis.localStorage || null : options.storage;
     this.#key = options.storageKey || "rex:" + this.#base;
     this.#retry = Object.assign({ attempts: 8, initialMs: 100, maxMs: 5000 }, options.retry || {});
+    this.#pin = options.pin === undefined || options.pin === null ? undefined : String(options.pin);
     // A random start below 2^52 (exact in JavaScript numbers), so a
     // reloaded page does not reuse ids the server still remembers.
     this.#nextId = Math.floor(Math.random() * 2 ** 52);
@@ -165,7 +190,7 @@ export class RexClient {
     if (token) headers["authorization"] = "Bearer " + token;
     let lastError = null;
     for (let attempt = 0; attempt < this.#retry.attempts; attempt++) {
-      if (attempt > 0) await sleep(backoff(this.#retry, attempt - 1));
+      if (attempt > 0) await sleep(Math.max(backoff(this.#retry, attempt - 1), retryAfterMs(lastError)));
       let response;
       try {
         response = await this.#fetch(this.#base + path, {
@@ -179,7 +204,11 @@ export class RexClient {
         if (!retryLost) throw lastError;
         continue;
       }
-      if (response.status === 503) {
+      // Refused before anything happened: too many requests (429), a body
+      // too slow to arrive (408), or a server stopping (503). The same
+      // request, id and all, can go again, after the wait the server asked
+      // for (`retry_after`), within the retry budget.
+      if (response.status === 503 || response.status === 429 || response.status === 408) {
         lastError = await readError(response);
         continue;
       }
@@ -225,8 +254,10 @@ export class RexClient {
     const paused = [...this.#subscriptions];
     for (const subscription of paused) subscription.pause();
     try {
+      const body = name === undefined ? {} : { name };
+      if (this.#pin !== undefined) body.pin = this.#pin;
       const created = await this.#call("POST", BASE + "/sessions", {
-        body: name === undefined ? {} : { name },
+        body,
         retryLost: false,
       });
       this.#info.epoch = created.epoch;
