@@ -75,17 +75,16 @@ pub(crate) fn container(cx: &mut Ctxt, attrs: &[Attribute]) -> Container {
                 }
                 Ok(())
             } else if meta.path.is_ident("rename") {
-                skip_value(&meta)?;
+                // The error first: its span is then the key alone.
                 errors
                     .push(meta.error("`rename` goes on a variant; on the enum, use `rename_all`"));
-                Ok(())
+                skip_value(&meta)
             } else {
-                skip_value(&meta)?;
                 errors.push(meta.error(format!(
                     "unknown rex attribute `{}` on an enum; expected one of: {CONTAINER_KEYS}",
                     path_name(&meta.path)
                 )));
-                Ok(())
+                skip_value(&meta)
             }
         });
         if let Err(e) = parsed {
