@@ -355,9 +355,18 @@ async fn a_refusal_does_not_outlive_the_tv_that_restarted() {
         watch::channel(RemoteScreen::new("living room", "terminal", Instant::now()));
     let link = Link::start(client, Some("terminal".to_owned()), screen.clone());
 
-    // Two tracks on, the third cannot be skipped through by seeking.
+    // Two tracks on, the third cannot be skipped through by seeking. Wait
+    // until the screen has the two track changes from the log first: a
+    // track change clears a refusal, and the refusal (an answer) can
+    // otherwise arrive before the events of the presses before it.
     press(&screen, &link, KeyCode::Char('n'));
     press(&screen, &link, KeyCode::Char('n'));
+    screen_when(&mut shown, "the third track", |s| {
+        s.view()
+            .and_then(|v| v.current())
+            .is_some_and(|t| t.title == "Slow Tram to Lisbon")
+    })
+    .await;
     link.send(RemoteMsg::SeekBy { offset_ms: 600_000 });
     let refused = screen_when(&mut shown, "the refusal", |s| {
         matches!(s.status(), Status::Rejected(_))
