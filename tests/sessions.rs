@@ -31,7 +31,12 @@ async fn a_room_with_a_pin_refuses_a_missing_or_wrong_pin_and_admits_the_right_o
         .await;
     let reason = wrong.assert_error(403, "forbidden");
     assert!(reason.contains("wrong PIN"), "{reason}");
-    let empty = http.post(&format!("{SESSIONS}?pin=")).send().await;
+    // (Every POST declares JSON, even with no body: docs/protocol.md §11.)
+    let empty = http
+        .post(&format!("{SESSIONS}?pin="))
+        .header("content-type", "application/json")
+        .send()
+        .await;
     empty.assert_error(403, "forbidden");
     let after = http.info().await;
     assert_eq!(
@@ -47,7 +52,11 @@ async fn a_room_with_a_pin_refuses_a_missing_or_wrong_pin_and_admits_the_right_o
         .await;
     assert_eq!(in_body.status, 201, "{:?}", in_body.body);
     // What a QR code carries: the PIN in the URL, no body at all.
-    let in_query = http.post(&format!("{SESSIONS}?pin=4711")).send().await;
+    let in_query = http
+        .post(&format!("{SESSIONS}?pin=4711"))
+        .header("content-type", "application/json")
+        .send()
+        .await;
     assert_eq!(in_query.status, 201, "{:?}", in_query.body);
     // Reading needs no PIN: the TV page and spectators read anonymously.
     assert_eq!(http.info().await["sessions"], 2);
