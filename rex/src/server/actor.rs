@@ -207,13 +207,14 @@ impl<A: RexApp> Actor<A> {
     pub(crate) async fn run(mut self, mut rx: mpsc::Receiver<Command<A>>) {
         self.start();
         let mut stop = self.stop.clone();
+        // Cloned once, not per command: the loop below is the message path.
+        let activity = self.activity.clone();
         loop {
             // Far in the future when nothing is scheduled: the branch is
             // then never taken.
             let due = self
                 .next_due()
                 .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365));
-            let activity = self.activity.clone();
             tokio::select! {
                 biased;
                 _ = stop.wait_for(|stop| *stop) => break,
