@@ -21,6 +21,7 @@ mod routes;
 pub(crate) mod session;
 mod snapshot;
 mod stall;
+pub(crate) mod store;
 mod stream;
 
 use std::future::Future;
