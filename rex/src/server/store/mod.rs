@@ -18,6 +18,7 @@
 //! of a room within it, for `rex::testing` and the conformance tests) and
 //! `DiskStore` (redb, in a data directory).
 
+mod disk;
 mod memory;
 
 use std::fmt;
@@ -26,6 +27,7 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use rex_proto::{Epoch, EventIndex, SessionId};
 
+pub(crate) use disk::{inspect, DiskStore, Inspection};
 pub(crate) use memory::MemoryStore;
 
 use super::dedupe::FirstOutcome;

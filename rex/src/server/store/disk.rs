@@ -1,0 +1,674 @@
+//! A room's record in a data directory: one redb file, `room.redb`.
+//!
+//! redb gives us atomic, durable write transactions (copy-on-write B-trees
+//! and two commit slots: a commit torn by a crash is found by its checksum
+//! and the previous one is used) and a file lock. On top of it, four
+//! tables:
+//!
+//! - `meta` (text key → sealed value): `room` (format, epoch, start time,
+//!   app id), `oldest` (the oldest index kept), `clock` (the latest log
+//!   clock), `state` (the app's state and the head it reflects);
+//! - `events` (first index → sealed chunk): the events of one committed
+//!   batch back to back ([`codec::encode_chunk`]), so loading a million
+//!   events reads a few thousand values, not a million keys;
+//! - `sessions` (session id → sealed session: id, token hash, name);
+//! - `dedupe` ((session id, `seq % DEDUPE_WINDOW`) → sealed record), so a
+//!   session's records stay bounded.
+//!
+//! Every value carries our own CRC-32C ([`codec`]), checked on every read:
+//! redb verifies its page checksums only when recovering from a crash, so
+//! after a clean shutdown a damaged byte would otherwise be served. A
+//! value that fails its checksum, or does not fit with its neighbours, is
+//! [`StoreError::Corrupt`] naming the file and the key.
+//!
+//! Trimming deletes whole chunks wholly before the trim point and records
+//! the new oldest index; a chunk the trim point falls inside is kept, and
+//! loads and reads skip its events before the oldest.
+
+mod codec;
+#[cfg(test)]
+mod tests;
+
+use std::ops::RangeInclusive;
+use std::panic::{self, AssertUnwindSafe};
+use std::path::Path;
+use std::sync::Arc;
+
+use futures_util::future::{BoxFuture, FutureExt};
+use redb::{
+    Database, Durability, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition,
+    WriteTransaction,
+};
+use rex_proto::{EventIndex, SessionId};
+
+use self::codec::Damage;
+use super::{
+    check_batch, Batch, DedupeRecord, Loaded, RoomMeta, SavedState, Store, StoreError, StoredEvent,
+    StoredSession, FORMAT_VERSION,
+};
+use crate::server::dedupe::DEDUPE_WINDOW;
+
+/// The file a data directory holds.
+const FILE_NAME: &str = "room.redb";
+
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
+const SESSIONS: TableDefinition<u128, &[u8]> = TableDefinition::new("sessions");
+const DEDUPE: TableDefinition<(u128, u64), &[u8]> = TableDefinition::new("dedupe");
+
+const ROOM: &str = "room";
+const OLDEST: &str = "oldest";
+const CLOCK: &str = "clock";
+const STATE: &str = "state";
+
+/// See the [module docs](self).
+#[derive(Clone, Debug)]
+pub(crate) struct DiskStore {
+    /// Shared with the blocking tasks each operation runs on, so the
+    /// futures are `'static`.
+    db: Arc<Database>,
+    /// `dir/room.redb`, for messages.
+    file: Arc<Path>,
+    dir: Arc<Path>,
+}
+
+impl DiskStore {
+    /// Opens (creating if needed) the data directory `dir` and its file.
+    /// Refused with [`StoreError::Locked`] while another handle, in this
+    /// process or another, has it open.
+    pub(crate) fn open_dir(dir: &Path) -> Result<DiskStore, StoreError> {
+        let file = dir.join(FILE_NAME);
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Io {
+            place: format!("data directory {}", dir.display()),
+            detail: format!("cannot create it: {e}"),
+        })?;
+        let db = contained(&file, || {
+            redb::Builder::new()
+                .create(&file)
+                .map_err(|e| engine(&file, e))
+        })?;
+        Ok(DiskStore::from_database(db, dir, &file))
+    }
+
+    /// A store on another storage backend (the tests' power-cut backend);
+    /// `file` is only named in messages.
+    #[cfg(test)]
+    pub(crate) fn with_backend(
+        backend: impl redb::StorageBackend,
+        file: &Path,
+    ) -> Result<DiskStore, StoreError> {
+        let db = contained(file, || {
+            redb::Builder::new()
+                .create_with_backend(backend)
+                .map_err(|e| engine(file, e))
+        })?;
+        let dir = file.parent().unwrap_or(file);
+        Ok(DiskStore::from_database(db, dir, file))
+    }
+
+    fn from_database(db: Database, dir: &Path, file: &Path) -> DiskStore {
+        DiskStore {
+            db: Arc::new(db),
+            file: file.into(),
+            dir: dir.into(),
+        }
+    }
+
+    /// Runs `work` on a blocking thread with the database and the file
+    /// name; a panic inside redb (which it documents for some damaged
+    /// files) becomes an error instead of taking the server down.
+    fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Database, &Path) -> Result<T, StoreError> + Send + 'static,
+    ) -> BoxFuture<'static, Result<T, StoreError>> {
+        let db = Arc::clone(&self.db);
+        let file = Arc::clone(&self.file);
+        let task = tokio::task::spawn_blocking(move || work(&db, &file));
+        let file = Arc::clone(&self.file);
+        async move {
+            match task.await {
+                Ok(result) => result,
+                Err(e) if e.is_panic() => Err(panicked(&file, &panic_message(e.into_panic()))),
+                Err(e) => Err(StoreError::Io {
+                    place: file.display().to_string(),
+                    detail: format!("the storage task did not finish: {e}"),
+                }),
+            }
+        }
+        .boxed()
+    }
+}
+
+impl Store for DiskStore {
+    fn open(&self, fresh: RoomMeta) -> BoxFuture<'static, Result<Loaded, StoreError>> {
+        self.blocking(move |db, file| {
+            let (meta, created) = create_or_check(db, file, fresh)?;
+            let txn = db.begin_read().map_err(|e| engine(file, e))?;
+            load(&txn, file, meta, created)
+        })
+    }
+
+    fn commit(&self, batch: Batch) -> BoxFuture<'static, Result<(), StoreError>> {
+        self.blocking(move |db, file| {
+            let mut txn = db.begin_write().map_err(|e| engine(file, e))?;
+            txn.set_durability(Durability::Immediate)
+                .map_err(|e| io(file, e))?;
+            // On any error the transaction is dropped, which aborts it:
+            // nothing of the batch is written.
+            write_batch(&txn, file, &batch)?;
+            txn.commit().map_err(|e| engine(file, e))
+        })
+    }
+
+    fn read(
+        &self,
+        from: EventIndex,
+        max: usize,
+    ) -> BoxFuture<'static, Result<Vec<StoredEvent>, StoreError>> {
+        self.blocking(move |db, file| {
+            let txn = db.begin_read().map_err(|e| engine(file, e))?;
+            let meta = txn.open_table(META).map_err(|e| engine(file, e))?;
+            let events = txn.open_table(EVENTS).map_err(|e| engine(file, e))?;
+            let oldest = get_u64(&meta, file, OLDEST)?;
+            read_events(&events, file, from.max(oldest), max)
+        })
+    }
+
+    fn place(&self) -> String {
+        format!("data directory {}", self.dir.display())
+    }
+}
+
+/// Creates the room's record in a new file, or checks the stored one is
+/// this app's and in our format. Returns the stored meta and whether the
+/// room was created.
+fn create_or_check(
+    db: &Database,
+    file: &Path,
+    fresh: RoomMeta,
+) -> Result<(RoomMeta, bool), StoreError> {
+    let mut txn = db.begin_write().map_err(|e| engine(file, e))?;
+    txn.set_durability(Durability::Immediate)
+        .map_err(|e| io(file, e))?;
+    let stored = {
+        let mut meta = txn.open_table(META).map_err(|e| engine(file, e))?;
+        let stored = meta
+            .get(ROOM)
+            .map_err(|e| engine(file, e))?
+            .map(|v| v.value().to_vec());
+        if stored.is_none() {
+            meta.insert(ROOM, &codec::encode_room(&fresh, FORMAT_VERSION)[..])
+                .map_err(|e| engine(file, e))?;
+        }
+        stored
+    };
+    let Some(stored) = stored else {
+        // Create every table now, so readers (and `inspect`) find them.
+        create_tables(&txn, file)?;
+        txn.commit().map_err(|e| engine(file, e))?;
+        return Ok((fresh, true));
+    };
+    txn.abort().map_err(|e| engine(file, e))?;
+    let meta = decode_room(file, &stored)?;
+    if meta.app != fresh.app {
+        return Err(StoreError::WrongApp {
+            place: file.display().to_string(),
+            found: meta.app,
+            expected: fresh.app,
+        });
+    }
+    Ok((meta, false))
+}
+
+fn create_tables(txn: &WriteTransaction, file: &Path) -> Result<(), StoreError> {
+    txn.open_table(EVENTS).map_err(|e| engine(file, e))?;
+    txn.open_table(SESSIONS).map_err(|e| engine(file, e))?;
+    txn.open_table(DEDUPE).map_err(|e| engine(file, e))?;
+    Ok(())
+}
+
+/// The room record, after its checksum and format.
+fn decode_room(file: &Path, value: &[u8]) -> Result<RoomMeta, StoreError> {
+    let position = || "the room record (meta table)".to_owned();
+    let payload = codec::unseal(value).map_err(|d| corrupt(file, position(), d))?;
+    let format = codec::room_format(payload).map_err(|d| corrupt(file, position(), d))?;
+    if format != FORMAT_VERSION {
+        return Err(StoreError::Format {
+            place: file.display().to_string(),
+            found: format,
+        });
+    }
+    codec::decode_room(payload).map_err(|d| corrupt(file, position(), d))
+}
+
+/// Everything stored, checked as it is read.
+fn load(
+    txn: &ReadTransaction,
+    file: &Path,
+    meta: RoomMeta,
+    created: bool,
+) -> Result<Loaded, StoreError> {
+    let meta_table = txn.open_table(META).map_err(|e| engine(file, e))?;
+    let oldest = get_u64(&meta_table, file, OLDEST)?;
+    let clock_ms = get_u64(&meta_table, file, CLOCK)?;
+    let state = get_state(&meta_table, file)?;
+    let events_table = txn.open_table(EVENTS).map_err(|e| engine(file, e))?;
+    let events = read_events(&events_table, file, oldest, usize::MAX)?;
+    let head = stored_head(&events_table, file, oldest)?;
+    if events.first().map_or(head, |e| e.index) != oldest || oldest + events.len() as u64 != head {
+        return Err(StoreError::Corrupt {
+            place: file.display().to_string(),
+            position: format!("event index {oldest}"),
+            detail: format!(
+                "the log from {oldest} to {head} holds {} events; some are missing",
+                events.len()
+            ),
+        });
+    }
+    Ok(Loaded {
+        meta,
+        created,
+        oldest,
+        head,
+        events,
+        sessions: load_sessions(txn, file)?,
+        dedupe: load_dedupe(txn, file)?,
+        state,
+        clock_ms,
+    })
+}
+
+fn load_sessions(txn: &ReadTransaction, file: &Path) -> Result<Vec<StoredSession>, StoreError> {
+    let table = txn.open_table(SESSIONS).map_err(|e| engine(file, e))?;
+    let mut sessions = Vec::new();
+    for entry in table.iter().map_err(|e| engine(file, e))? {
+        let (key, value) = entry.map_err(|e| engine(file, e))?;
+        let key = key.value();
+        let position = || format!("session {}", SessionId(uuid::Uuid::from_u128(key)));
+        let session = codec::unseal(value.value())
+            .and_then(codec::decode_session)
+            .map_err(|d| corrupt(file, position(), d))?;
+        if session.id.0.as_u128() != key {
+            return Err(corrupt(
+                file,
+                position(),
+                Damage(format!("the record is of session {}", session.id)),
+            ));
+        }
+        sessions.push(session);
+    }
+    Ok(sessions)
+}
+
+fn load_dedupe(txn: &ReadTransaction, file: &Path) -> Result<Vec<DedupeRecord>, StoreError> {
+    let table = txn.open_table(DEDUPE).map_err(|e| engine(file, e))?;
+    let mut records = Vec::new();
+    for entry in table.iter().map_err(|e| engine(file, e))? {
+        let (key, value) = entry.map_err(|e| engine(file, e))?;
+        let (session, slot) = key.value();
+        let position = || {
+            format!(
+                "dedupe record {slot} of session {}",
+                SessionId(uuid::Uuid::from_u128(session))
+            )
+        };
+        let record = codec::unseal(value.value())
+            .and_then(codec::decode_dedupe)
+            .map_err(|d| corrupt(file, position(), d))?;
+        if record.session.0.as_u128() != session || record.seq % DEDUPE_WINDOW as u64 != slot {
+            return Err(corrupt(
+                file,
+                position(),
+                Damage("the record does not belong at its key".to_owned()),
+            ));
+        }
+        records.push(record);
+    }
+    Ok(records)
+}
+
+/// A sealed number of the meta table; 0 when absent (a new room).
+fn get_u64(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    file: &Path,
+    key: &str,
+) -> Result<u64, StoreError> {
+    let Some(value) = table.get(key).map_err(|e| engine(file, e))? else {
+        return Ok(0);
+    };
+    codec::unseal(value.value())
+        .and_then(codec::decode_u64)
+        .map_err(|d| corrupt(file, format!("`{key}` (meta table)"), d))
+}
+
+fn get_state(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    file: &Path,
+) -> Result<Option<SavedState>, StoreError> {
+    let Some(value) = table.get(STATE).map_err(|e| engine(file, e))? else {
+        return Ok(None);
+    };
+    codec::unseal(value.value())
+        .and_then(codec::decode_state)
+        .map(Some)
+        .map_err(|d| corrupt(file, "the app's state (meta table)".to_owned(), d))
+}
+
+/// The index after the last stored event: the end of the last chunk, or
+/// the oldest when every chunk has been trimmed away.
+fn stored_head(
+    events: &impl ReadableTable<u64, &'static [u8]>,
+    file: &Path,
+    oldest: EventIndex,
+) -> Result<EventIndex, StoreError> {
+    let Some((key, value)) = events.last().map_err(|e| engine(file, e))? else {
+        return Ok(oldest);
+    };
+    let (first, count) = chunk_span(file, key.value(), value.value())?;
+    Ok((first + count).max(oldest))
+}
+
+/// A chunk's span from its header, checked against its key.
+fn chunk_span(file: &Path, key: u64, value: &[u8]) -> Result<(EventIndex, u64), StoreError> {
+    let (first, count) =
+        codec::chunk_span(value).map_err(|d| corrupt(file, chunk_position(key), d))?;
+    if first != key || first.checked_add(count).is_none() {
+        return Err(corrupt(
+            file,
+            chunk_position(key),
+            Damage(format!("its header says it starts at {first}")),
+        ));
+    }
+    Ok((first, count))
+}
+
+fn chunk_position(key: u64) -> String {
+    format!("the chunk starting at event index {key}")
+}
+
+/// Up to `max` events from `from` (not before the oldest) on, each chunk
+/// checked whole and against the one before it.
+fn read_events(
+    events: &impl ReadableTable<u64, &'static [u8]>,
+    file: &Path,
+    from: EventIndex,
+    max: usize,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    let mut out = Vec::new();
+    if max == 0 {
+        return Ok(out);
+    }
+    // The chunk holding `from` starts at or before it.
+    let start = match events
+        .range(..=from)
+        .map_err(|e| engine(file, e))?
+        .next_back()
+    {
+        Some(entry) => entry.map_err(|e| engine(file, e))?.0.value(),
+        None => from,
+    };
+    let mut expected: Option<EventIndex> = None;
+    for entry in events.range(start..).map_err(|e| engine(file, e))? {
+        let (key, value) = entry.map_err(|e| engine(file, e))?;
+        let key = key.value();
+        let position = || chunk_position(key);
+        if expected.is_some_and(|next| next != key) {
+            return Err(corrupt(
+                file,
+                position(),
+                Damage(format!(
+                    "the chunk before it ends at {}",
+                    expected.unwrap_or_default()
+                )),
+            ));
+        }
+        let chunk = codec::unseal(value.value())
+            .and_then(codec::decode_chunk)
+            .map_err(|d| corrupt(file, position(), d))?;
+        if chunk.first().is_some_and(|e| e.index != key) {
+            return Err(corrupt(
+                file,
+                position(),
+                Damage("its header names another index".to_owned()),
+            ));
+        }
+        expected = Some(key + chunk.len() as u64);
+        for event in chunk {
+            if event.index >= from {
+                out.push(event);
+                if out.len() == max {
+                    return Ok(out);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Writes `batch` into `txn` after checking it fits the stored head.
+fn write_batch(txn: &WriteTransaction, file: &Path, batch: &Batch) -> Result<(), StoreError> {
+    let mut meta = txn.open_table(META).map_err(|e| engine(file, e))?;
+    if meta.get(ROOM).map_err(|e| engine(file, e))?.is_none() {
+        return Err(StoreError::Invalid {
+            detail: "commit before open".to_owned(),
+        });
+    }
+    let mut oldest = get_u64(&meta, file, OLDEST)?;
+    let mut events = txn.open_table(EVENTS).map_err(|e| engine(file, e))?;
+    let head = stored_head(&events, file, oldest)?;
+    check_batch(head, batch)?;
+
+    if let Some(first) = batch.events.first() {
+        events
+            .insert(first.index, &codec::encode_chunk(&batch.events)[..])
+            .map_err(|e| engine(file, e))?;
+    }
+    if let Some(state) = &batch.state {
+        meta.insert(STATE, &codec::encode_state(state)[..])
+            .map_err(|e| engine(file, e))?;
+    }
+    let mut sessions = txn.open_table(SESSIONS).map_err(|e| engine(file, e))?;
+    for session in &batch.joined {
+        sessions
+            .insert(session.id.0.as_u128(), &codec::encode_session(session)[..])
+            .map_err(|e| engine(file, e))?;
+    }
+    let mut dedupe = txn.open_table(DEDUPE).map_err(|e| engine(file, e))?;
+    for record in &batch.dedupe {
+        let slot = record.seq % DEDUPE_WINDOW as u64;
+        dedupe
+            .insert(
+                (record.session.0.as_u128(), slot),
+                &codec::encode_dedupe(record)[..],
+            )
+            .map_err(|e| engine(file, e))?;
+    }
+    for gone in &batch.left {
+        let id = gone.0.as_u128();
+        sessions.remove(id).map_err(|e| engine(file, e))?;
+        dedupe
+            .retain_in(session_slots(id), |_, _| false)
+            .map_err(|e| engine(file, e))?;
+    }
+    if let Some(trim) = batch.trim_before {
+        if trim > oldest {
+            trim_chunks(&mut events, file, trim)?;
+            oldest = trim;
+            meta.insert(OLDEST, &codec::encode_u64(oldest)[..])
+                .map_err(|e| engine(file, e))?;
+        }
+    }
+    let clock = get_u64(&meta, file, CLOCK)?;
+    if batch.clock_ms > clock {
+        meta.insert(CLOCK, &codec::encode_u64(batch.clock_ms)[..])
+            .map_err(|e| engine(file, e))?;
+    }
+    Ok(())
+}
+
+/// Every dedupe key of one session.
+fn session_slots(id: u128) -> RangeInclusive<(u128, u64)> {
+    (id, 0)..=(id, DEDUPE_WINDOW as u64 - 1)
+}
+
+/// Deletes the chunks wholly before `trim`.
+fn trim_chunks(
+    events: &mut redb::Table<'_, u64, &'static [u8]>,
+    file: &Path,
+    trim: EventIndex,
+) -> Result<(), StoreError> {
+    let mut gone = Vec::new();
+    for entry in events.range(..trim).map_err(|e| engine(file, e))? {
+        let (key, value) = entry.map_err(|e| engine(file, e))?;
+        let (first, count) = chunk_span(file, key.value(), value.value())?;
+        if first + count <= trim {
+            gone.push(first);
+        }
+    }
+    for key in gone {
+        events.remove(key).map_err(|e| engine(file, e))?;
+    }
+    Ok(())
+}
+
+/// What [`inspect`] finds in a data directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Inspection {
+    pub(crate) meta: RoomMeta,
+    pub(crate) oldest: EventIndex,
+    pub(crate) head: EventIndex,
+    /// Every session's id and name.
+    pub(crate) sessions: Vec<(SessionId, Option<String>)>,
+    pub(crate) clock_ms: u64,
+    /// The head the app's state reflects and its size in bytes, if the
+    /// app saved one.
+    pub(crate) state: Option<(EventIndex, usize)>,
+    /// The last events kept, oldest first.
+    pub(crate) last: Vec<StoredEvent>,
+}
+
+/// Reads a data directory offline: its room, its sessions and its `last`
+/// events, without changing it (unless the last run crashed, when redb
+/// must repair the file first). Refused with [`StoreError::Locked`] while
+/// a server has it open.
+pub(crate) fn inspect(dir: &Path, last: usize) -> Result<Inspection, StoreError> {
+    let file = dir.join(FILE_NAME);
+    if !file.is_file() {
+        return Err(StoreError::Io {
+            place: format!("data directory {}", dir.display()),
+            detail: format!("it holds no {FILE_NAME}; is it a REx data directory?"),
+        });
+    }
+    let txn = contained(&file, || {
+        match redb::Builder::new().open_read_only(&file) {
+            Ok(db) => db.begin_read().map_err(|e| engine(&file, e)),
+            // Not shut down cleanly: a read-only open cannot repair it.
+            Err(redb::DatabaseError::RepairAborted) => redb::Builder::new()
+                .open(&file)
+                .map_err(|e| engine(&file, e))?
+                .begin_read()
+                .map_err(|e| engine(&file, e)),
+            Err(e) => Err(engine(&file, e)),
+        }
+    })?;
+    contained(&file, || inspect_txn(&txn, &file, last))
+}
+
+fn inspect_txn(txn: &ReadTransaction, file: &Path, last: usize) -> Result<Inspection, StoreError> {
+    let meta_table = txn.open_table(META).map_err(|e| engine(file, e))?;
+    let Some(room) = meta_table.get(ROOM).map_err(|e| engine(file, e))? else {
+        return Err(StoreError::Io {
+            place: file.display().to_string(),
+            detail: "it holds no room yet".to_owned(),
+        });
+    };
+    let meta = decode_room(file, room.value())?;
+    let oldest = get_u64(&meta_table, file, OLDEST)?;
+    let events = txn.open_table(EVENTS).map_err(|e| engine(file, e))?;
+    let head = stored_head(&events, file, oldest)?;
+    let from = head.saturating_sub(last as u64).max(oldest);
+    Ok(Inspection {
+        oldest,
+        head,
+        sessions: load_sessions(txn, file)?
+            .into_iter()
+            .map(|s| (s.id, s.name))
+            .collect(),
+        clock_ms: get_u64(&meta_table, file, CLOCK)?,
+        state: get_state(&meta_table, file)?.map(|s| (s.head, s.data.len())),
+        last: read_events(&events, file, from, last)?,
+        meta,
+    })
+}
+
+/// Maps a redb error to ours, with the file it is about.
+fn engine(file: &Path, e: impl Into<redb::Error>) -> StoreError {
+    let place = file.display().to_string();
+    match e.into() {
+        redb::Error::DatabaseAlreadyOpen | redb::Error::LockProtocolMismatch => {
+            StoreError::Locked { place }
+        }
+        redb::Error::Corrupted(detail) => StoreError::Corrupt {
+            place,
+            position: "a page of the file (found by redb)".to_owned(),
+            detail,
+        },
+        redb::Error::UpgradeRequired(version) => StoreError::Io {
+            place,
+            detail: format!(
+                "the file is in redb file format {version}, which this version of REx cannot read"
+            ),
+        },
+        other => StoreError::Io {
+            place,
+            detail: other.to_string(),
+        },
+    }
+}
+
+fn io(file: &Path, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Io {
+        place: file.display().to_string(),
+        detail: e.to_string(),
+    }
+}
+
+fn corrupt(file: &Path, position: String, damage: Damage) -> StoreError {
+    StoreError::Corrupt {
+        place: file.display().to_string(),
+        position,
+        detail: damage.0,
+    }
+}
+
+/// Runs `work`, turning a panic in redb (possible on a damaged file that
+/// it did not expect to check) into [`StoreError::Corrupt`].
+fn contained<T>(
+    file: &Path,
+    work: impl FnOnce() -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    panic::catch_unwind(AssertUnwindSafe(work))
+        .unwrap_or_else(|payload| Err(panicked(file, &panic_message(payload))))
+}
+
+fn panicked(file: &Path, message: &str) -> StoreError {
+    StoreError::Corrupt {
+        place: file.display().to_string(),
+        position: "unknown (the storage engine failed while reading it)".to_owned(),
+        detail: message.to_owned(),
+    }
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_owned())
+}
+
+/// The path of the file a data directory keeps its room in.
+#[cfg(test)]
+pub(crate) fn file_in(dir: &Path) -> std::path::PathBuf {
+    dir.join(FILE_NAME)
+}
