@@ -559,19 +559,18 @@ pub(crate) fn inspect(dir: &Path, last: usize) -> Result<Inspection, StoreError>
             detail: format!("it holds no {FILE_NAME}; is it a REx data directory?"),
         });
     }
-    let txn = contained(&file, || {
-        match redb::Builder::new().open_read_only(&file) {
-            Ok(db) => db.begin_read().map_err(|e| engine(&file, e)),
-            // Not shut down cleanly: a read-only open cannot repair it.
-            Err(redb::DatabaseError::RepairAborted) => redb::Builder::new()
+    contained(&file, || match redb::Builder::new().open_read_only(&file) {
+        Ok(db) => inspect_txn(&db.begin_read().map_err(|e| engine(&file, e))?, &file, last),
+        // Not shut down cleanly: a read-only open cannot repair it, so open
+        // it for writing (which repairs it) and keep it open while reading.
+        Err(redb::DatabaseError::RepairAborted) => {
+            let db = redb::Builder::new()
                 .open(&file)
-                .map_err(|e| engine(&file, e))?
-                .begin_read()
-                .map_err(|e| engine(&file, e)),
-            Err(e) => Err(engine(&file, e)),
+                .map_err(|e| engine(&file, e))?;
+            inspect_txn(&db.begin_read().map_err(|e| engine(&file, e))?, &file, last)
         }
-    })?;
-    contained(&file, || inspect_txn(&txn, &file, last))
+        Err(e) => Err(engine(&file, e)),
+    })
 }
 
 fn inspect_txn(txn: &ReadTransaction, file: &Path, last: usize) -> Result<Inspection, StoreError> {
@@ -612,6 +611,11 @@ fn engine(file: &Path, e: impl Into<redb::Error>) -> StoreError {
             place,
             position: "a page of the file (found by redb)".to_owned(),
             detail,
+        },
+        redb::Error::TableDoesNotExist(table) => StoreError::Corrupt {
+            place,
+            position: format!("table `{table}`"),
+            detail: "the table is missing".to_owned(),
         },
         redb::Error::UpgradeRequired(version) => StoreError::Io {
             place,
