@@ -534,11 +534,16 @@ fn trim_chunks(
 /// What [`inspect`] finds in a data directory.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Inspection {
+    /// The app id, epoch and start time.
     pub(crate) meta: RoomMeta,
+    /// The oldest index kept.
     pub(crate) oldest: EventIndex,
+    /// The index the next event would get.
     pub(crate) head: EventIndex,
     /// Every session's id and name.
     pub(crate) sessions: Vec<(SessionId, Option<String>)>,
+    /// The latest log clock committed (milliseconds since the epoch
+    /// began).
     pub(crate) clock_ms: u64,
     /// The head the app's state reflects and its size in bytes, if the
     /// app saved one.

@@ -211,11 +211,12 @@ pub(super) fn encode_chunk(events: &[StoredEvent]) -> Vec<u8> {
     seal(&out)
 }
 
-/// The first index and the count of a sealed chunk, from its header alone
-/// (for trimming, which deletes whole chunks without reading them).
+/// The first index and the count of a sealed chunk, from its header,
+/// without decoding its events (for the head and for trimming). The
+/// checksum is still verified: a damaged count must not decide what a
+/// trim deletes.
 pub(super) fn chunk_span(value: &[u8]) -> Decoded<(EventIndex, u64)> {
-    let mut r = Reader::new(value);
-    let _sum = r.u32()?;
+    let mut r = Reader::new(unseal(value)?);
     let first = r.u64()?;
     let count = u64::from(r.u32()?);
     Ok((first, count))
