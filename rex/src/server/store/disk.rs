@@ -26,11 +26,12 @@
 //! loads and reads skip its events before the oldest.
 
 mod codec;
+mod errors;
+mod inspect;
 #[cfg(test)]
 mod tests;
 
 use std::ops::RangeInclusive;
-use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -42,6 +43,8 @@ use redb::{
 use rex_proto::{EventIndex, SessionId};
 
 use self::codec::Damage;
+use self::errors::{contained, corrupt, engine, io, panic_message, panicked};
+pub(crate) use self::inspect::{inspect, Inspection};
 use super::{
     check_batch, Batch, DedupeRecord, Loaded, RoomMeta, SavedState, Store, StoreError, StoredEvent,
     StoredSession, FORMAT_VERSION,
@@ -529,151 +532,6 @@ fn trim_chunks(
         events.remove(key).map_err(|e| engine(file, e))?;
     }
     Ok(())
-}
-
-/// What [`inspect`] finds in a data directory.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Inspection {
-    /// The app id, epoch and start time.
-    pub(crate) meta: RoomMeta,
-    /// The oldest index kept.
-    pub(crate) oldest: EventIndex,
-    /// The index the next event would get.
-    pub(crate) head: EventIndex,
-    /// Every session's id and name.
-    pub(crate) sessions: Vec<(SessionId, Option<String>)>,
-    /// The latest log clock committed (milliseconds since the epoch
-    /// began).
-    pub(crate) clock_ms: u64,
-    /// The head the app's state reflects and its size in bytes, if the
-    /// app saved one.
-    pub(crate) state: Option<(EventIndex, usize)>,
-    /// The last events kept, oldest first.
-    pub(crate) last: Vec<StoredEvent>,
-}
-
-/// Reads a data directory offline: its room, its sessions and its `last`
-/// events, without changing it (unless the last run crashed, when redb
-/// must repair the file first). Refused with [`StoreError::Locked`] while
-/// a server has it open.
-pub(crate) fn inspect(dir: &Path, last: usize) -> Result<Inspection, StoreError> {
-    let file = dir.join(FILE_NAME);
-    if !file.is_file() {
-        return Err(StoreError::Io {
-            place: format!("data directory {}", dir.display()),
-            detail: format!("it holds no {FILE_NAME}; is it a REx data directory?"),
-        });
-    }
-    contained(&file, || match redb::Builder::new().open_read_only(&file) {
-        Ok(db) => inspect_txn(&db.begin_read().map_err(|e| engine(&file, e))?, &file, last),
-        // Not shut down cleanly: a read-only open cannot repair it, so open
-        // it for writing (which repairs it) and keep it open while reading.
-        Err(redb::DatabaseError::RepairAborted) => {
-            let db = redb::Builder::new()
-                .open(&file)
-                .map_err(|e| engine(&file, e))?;
-            inspect_txn(&db.begin_read().map_err(|e| engine(&file, e))?, &file, last)
-        }
-        Err(e) => Err(engine(&file, e)),
-    })
-}
-
-fn inspect_txn(txn: &ReadTransaction, file: &Path, last: usize) -> Result<Inspection, StoreError> {
-    let meta_table = txn.open_table(META).map_err(|e| engine(file, e))?;
-    let Some(room) = meta_table.get(ROOM).map_err(|e| engine(file, e))? else {
-        return Err(StoreError::Io {
-            place: file.display().to_string(),
-            detail: "it holds no room yet".to_owned(),
-        });
-    };
-    let meta = decode_room(file, room.value())?;
-    let oldest = get_u64(&meta_table, file, OLDEST)?;
-    let events = txn.open_table(EVENTS).map_err(|e| engine(file, e))?;
-    let head = stored_head(&events, file, oldest)?;
-    let from = head.saturating_sub(last as u64).max(oldest);
-    Ok(Inspection {
-        oldest,
-        head,
-        sessions: load_sessions(txn, file)?
-            .into_iter()
-            .map(|s| (s.id, s.name))
-            .collect(),
-        clock_ms: get_u64(&meta_table, file, CLOCK)?,
-        state: get_state(&meta_table, file)?.map(|s| (s.head, s.data.len())),
-        last: read_events(&events, file, from, last)?,
-        meta,
-    })
-}
-
-/// Maps a redb error to ours, with the file it is about.
-fn engine(file: &Path, e: impl Into<redb::Error>) -> StoreError {
-    let place = file.display().to_string();
-    match e.into() {
-        redb::Error::DatabaseAlreadyOpen | redb::Error::LockProtocolMismatch => {
-            StoreError::Locked { place }
-        }
-        redb::Error::Corrupted(detail) => StoreError::Corrupt {
-            place,
-            position: "a page of the file (found by redb)".to_owned(),
-            detail,
-        },
-        redb::Error::TableDoesNotExist(table) => StoreError::Corrupt {
-            place,
-            position: format!("table `{table}`"),
-            detail: "the table is missing".to_owned(),
-        },
-        redb::Error::UpgradeRequired(version) => StoreError::Io {
-            place,
-            detail: format!(
-                "the file is in redb file format {version}, which this version of REx cannot read"
-            ),
-        },
-        other => StoreError::Io {
-            place,
-            detail: other.to_string(),
-        },
-    }
-}
-
-fn io(file: &Path, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Io {
-        place: file.display().to_string(),
-        detail: e.to_string(),
-    }
-}
-
-fn corrupt(file: &Path, position: String, damage: Damage) -> StoreError {
-    StoreError::Corrupt {
-        place: file.display().to_string(),
-        position,
-        detail: damage.0,
-    }
-}
-
-/// Runs `work`, turning a panic in redb (possible on a damaged file that
-/// it did not expect to check) into [`StoreError::Corrupt`].
-fn contained<T>(
-    file: &Path,
-    work: impl FnOnce() -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
-    panic::catch_unwind(AssertUnwindSafe(work))
-        .unwrap_or_else(|payload| Err(panicked(file, &panic_message(payload))))
-}
-
-fn panicked(file: &Path, message: &str) -> StoreError {
-    StoreError::Corrupt {
-        place: file.display().to_string(),
-        position: "unknown (the storage engine failed while reading it)".to_owned(),
-        detail: message.to_owned(),
-    }
-}
-
-fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic".to_owned())
 }
 
 /// The path of the file a data directory keeps its room in.
