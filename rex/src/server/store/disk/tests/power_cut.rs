@@ -25,8 +25,16 @@ pub(super) struct PowerCut {
     budget: Arc<AtomicU64>,
     written: Arc<AtomicU64>,
     dead: Arc<AtomicBool>,
-    /// (offset, length) of every write, to pick cut points at their edges.
-    writes: Arc<Mutex<Vec<(u64, u64)>>>,
+    /// What reached the file, in order.
+    ops: Arc<Mutex<Vec<Op>>>,
+}
+
+/// One change to the file, as recorded by [`PowerCut`].
+#[derive(Clone, Debug)]
+enum Op {
+    Write(u64, Vec<u8>),
+    SetLen(u64),
+    Sync,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -34,7 +42,7 @@ pub(super) struct Switch {
     budget: Arc<AtomicU64>,
     written: Arc<AtomicU64>,
     dead: Arc<AtomicBool>,
-    writes: Arc<Mutex<Vec<(u64, u64)>>>,
+    ops: Arc<Mutex<Vec<Op>>>,
 }
 
 impl Switch {
@@ -57,7 +65,7 @@ impl Switch {
             budget: Arc::clone(&self.budget),
             written: Arc::clone(&self.written),
             dead: Arc::clone(&self.dead),
-            writes: Arc::clone(&self.writes),
+            ops: Arc::clone(&self.ops),
         }
     }
 
@@ -70,8 +78,17 @@ impl Switch {
         self.budget.store(self.written() + more, Ordering::SeqCst);
     }
 
-    fn take_writes(&self) -> Vec<(u64, u64)> {
-        std::mem::take(&mut *self.writes.lock().unwrap_or_else(PoisonError::into_inner))
+    fn take_ops(&self) -> Vec<Op> {
+        std::mem::take(&mut *self.ops.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+impl PowerCut {
+    fn record(&self, op: Op) {
+        self.ops
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(op);
     }
 }
 
@@ -92,6 +109,7 @@ impl StorageBackend for PowerCut {
         if self.dead.load(Ordering::SeqCst) {
             return Err(power_is_off());
         }
+        self.record(Op::SetLen(len));
         self.inner.set_len(len)
     }
 
@@ -99,7 +117,9 @@ impl StorageBackend for PowerCut {
         if self.dead.load(Ordering::SeqCst) {
             return Err(power_is_off());
         }
-        self.inner.sync_data()
+        self.inner.sync_data()?;
+        self.record(Op::Sync);
+        Ok(())
     }
 
     fn write(&self, offset: u64, data: &[u8]) -> Result<(), std::io::Error> {
@@ -107,13 +127,10 @@ impl StorageBackend for PowerCut {
             return Err(power_is_off());
         }
         let len = data.len() as u64;
-        self.writes
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push((offset, len));
         let written = self.written.fetch_add(len, Ordering::SeqCst);
         let budget = self.budget.load(Ordering::SeqCst);
         if written + len <= budget {
+            self.record(Op::Write(offset, data.to_vec()));
             return self.inner.write(offset, data);
         }
         self.dead.store(true, Ordering::SeqCst);
@@ -205,14 +222,9 @@ fn power_cut_batches() -> (Vec<Batch>, Batch) {
     (vec![first, second], last)
 }
 
-/// Builds the room on a power-cut backend, commits the first batches, cuts
-/// the power after `cut` bytes of the last commit (never, for `None`), and
-/// returns whether that commit succeeded and the bytes it wrote.
-async fn commit_then_cut(
-    dir: &Path,
-    (before, last): (Vec<Batch>, Batch),
-    cut: Option<u64>,
-) -> (bool, u64, Vec<(u64, u64)>) {
+/// Builds the room on a power-cut backend and commits the first batches;
+/// returns the store, its switch and the file as it stood then.
+async fn room_before_the_cut(dir: &Path, before: Vec<Batch>) -> (DiskStore, Switch, Vec<u8>) {
     let switch = Switch::new();
     let file = file_in(dir);
     let store = DiskStore::with_backend(switch.backend(&file), &file).expect("open");
@@ -220,16 +232,30 @@ async fn commit_then_cut(
     for batch in before {
         store.commit(batch).await.expect("commit before the cut");
     }
+    let image = std::fs::read(&file).expect("read the file");
+    switch.take_ops();
+    (store, switch, image)
+}
+
+/// Commits the first batches, cuts the power after `cut` bytes of the
+/// last commit (never, for `None`), and returns whether that commit
+/// succeeded, the bytes it wrote and what it did to the file. The store is
+/// dropped with the power off, so the file is left as a crash leaves it.
+async fn commit_then_cut(
+    dir: &Path,
+    (before, last): (Vec<Batch>, Batch),
+    cut: Option<u64>,
+) -> (bool, u64, Vec<Op>) {
+    let (store, switch, _) = room_before_the_cut(dir, before).await;
     let start = switch.written();
-    switch.take_writes();
     if let Some(cut) = cut {
         switch.cut_after(cut);
     }
     let committed = store.commit(last).await.is_ok();
     let wrote = switch.written() - start;
-    let writes = switch.take_writes();
+    switch.cut_after(0);
     drop(store);
-    (committed, wrote, writes)
+    (committed, wrote, switch.take_ops())
 }
 
 /// What a room holds after the given batches, loaded from a clean run.
@@ -245,33 +271,77 @@ async fn expected_after(batches: Vec<Batch>) -> Loaded {
     normalized(store.open(room("power")).await.expect("load"))
 }
 
+/// The two rooms a cut may leave: without the last batch, and with it.
+struct Outcomes {
+    without: Loaded,
+    with: Loaded,
+}
+
+impl Outcomes {
+    async fn new((before, last): (Vec<Batch>, Batch)) -> Self {
+        let without = expected_after(before.clone()).await;
+        let mut all = before;
+        all.push(last);
+        Outcomes {
+            without,
+            with: expected_after(all).await,
+        }
+    }
+
+    /// Which of the two rooms the directory holds after reopening: `true`
+    /// for the one with the last batch. Panics (failing the test) on
+    /// anything else.
+    async fn which(&self, dir: &Path, what: &str) -> bool {
+        let store =
+            DiskStore::open_dir(dir).unwrap_or_else(|e| panic!("{what}: reopening failed: {e}"));
+        let mut loaded = store
+            .open(room("power"))
+            .await
+            .map(normalized)
+            .unwrap_or_else(|e| panic!("{what}: loading failed: {e}"));
+        // The epoch is the fresh one of each run; the rest must match.
+        loaded.meta.epoch = self.with.meta.epoch;
+        if loaded == self.with {
+            return true;
+        }
+        loaded.meta.epoch = self.without.meta.epoch;
+        assert!(
+            loaded == self.without,
+            "{what}: the room holds neither the batches before nor all of them: oldest {}, \
+             head {}, {} sessions, state {:?}",
+            loaded.oldest,
+            loaded.head,
+            loaded.sessions.len(),
+            loaded.state.as_ref().map(|s| s.head),
+        );
+        false
+    }
+}
+
 #[tokio::test]
 async fn a_power_cut_mid_commit_keeps_exactly_the_batches_before_or_the_whole_last() {
     let batches = power_cut_batches();
-    let (before, last) = batches.clone();
-    let without = expected_after(before.clone()).await;
-    let mut all = before;
-    all.push(last);
-    let with = expected_after(all).await;
-    let same_room = |loaded: Loaded, like: &Loaded| {
-        let mut loaded = normalized(loaded);
-        // The epoch is the fresh one of each run; the rest must match.
-        loaded.meta.epoch = like.meta.epoch;
-        loaded == *like
-    };
+    let outcomes = Outcomes::new(batches.clone()).await;
 
     // Measure what the last commit writes, uncut.
     let dir = tempfile::tempdir().expect("temp dir");
-    let (committed, total, writes) = commit_then_cut(dir.path(), batches.clone(), None).await;
+    let (committed, total, ops) = commit_then_cut(dir.path(), batches.clone(), None).await;
     assert!(
         committed && total > 0,
         "the uncut commit writes {total} bytes"
     );
+    let writes: Vec<u64> = ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::Write(_, data) => Some(data.len() as u64),
+            _ => None,
+        })
+        .collect();
 
     // Cut points: the edges and the middle of every write, and a grid.
     let mut cuts = vec![0, 1, total - 1, total];
     let mut at = 0;
-    for (_, len) in &writes {
+    for len in &writes {
         cuts.extend([at, at + 1, at + len / 2, at + len - 1]);
         at += len;
     }
@@ -284,26 +354,12 @@ async fn a_power_cut_mid_commit_keeps_exactly_the_batches_before_or_the_whole_la
     for &cut in &cuts {
         let dir = tempfile::tempdir().expect("temp dir");
         let (committed, _, _) = commit_then_cut(dir.path(), batches.clone(), Some(cut)).await;
-        let store = DiskStore::open_dir(dir.path())
-            .unwrap_or_else(|e| panic!("cut after {cut} of {total} bytes: reopen failed: {e}"));
-        let loaded = store
-            .open(room("power"))
-            .await
-            .unwrap_or_else(|e| panic!("cut after {cut} of {total} bytes: load failed: {e}"));
-        if same_room(loaded.clone(), &with) {
+        let what = format!("cut after {cut} of {total} bytes (commit ok: {committed})");
+        if outcomes.which(dir.path(), &what).await {
             kept_last += 1;
-        } else if !committed && same_room(loaded.clone(), &without) {
-            kept_before += 1;
         } else {
-            panic!(
-                "cut after {cut} of {total} bytes (commit {}): the room holds neither the \
-                 batches before nor all of them: oldest {}, head {}, {} sessions, state {:?}",
-                if committed { "acknowledged" } else { "failed" },
-                loaded.oldest,
-                loaded.head,
-                loaded.sessions.len(),
-                loaded.state.as_ref().map(|s| s.head),
-            );
+            assert!(!committed, "{what}: an acknowledged batch was lost");
+            kept_before += 1;
         }
     }
     assert!(
@@ -317,5 +373,103 @@ async fn a_power_cut_mid_commit_keeps_exactly_the_batches_before_or_the_whole_la
          {kept_last} kept the last batch",
         cuts.len(),
         writes.len()
+    );
+}
+
+/// A small deterministic generator for the subsets below.
+fn xorshift(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+/// A disk may persist the writes issued since the last sync in any order,
+/// so a power cut can leave any subset of them. Replays the last commit's
+/// writes onto the file as it stood before it: every write before the
+/// interrupted sync, and a subset of those after it (each one alone, all
+/// but each one, none, all, and random subsets).
+#[tokio::test]
+async fn a_power_cut_keeps_the_batches_before_whatever_subset_of_unsynced_writes_lands() {
+    let batches = power_cut_batches();
+    let outcomes = Outcomes::new(batches.clone()).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (store, switch, image) = room_before_the_cut(dir.path(), batches.0.clone()).await;
+    store.commit(batches.1.clone()).await.expect("commit");
+    switch.cut_after(0);
+    drop(store);
+    let ops = switch.take_ops();
+
+    // Group the writes by the sync that ends them.
+    let mut groups: Vec<Vec<usize>> = vec![Vec::new()];
+    for (i, op) in ops.iter().enumerate() {
+        match op {
+            Op::Write(..) => groups.last_mut().map_or((), |g| g.push(i)),
+            Op::Sync => groups.push(Vec::new()),
+            Op::SetLen(_) => {}
+        }
+    }
+    let mut trials: Vec<(usize, Vec<usize>)> = Vec::new();
+    let mut seed = 0x5eed_u64;
+    for (g, group) in groups.iter().enumerate() {
+        trials.push((g, Vec::new()));
+        trials.push((g, group.clone()));
+        for &w in group {
+            trials.push((g, vec![w]));
+            trials.push((g, group.iter().copied().filter(|&x| x != w).collect()));
+        }
+        for _ in 0..16 {
+            let subset = group
+                .iter()
+                .copied()
+                .filter(|_| xorshift(&mut seed) & 1 == 0)
+                .collect();
+            trials.push((g, subset));
+        }
+    }
+
+    let (mut kept_before, mut kept_last) = (0, 0);
+    for (g, subset) in &trials {
+        let mut file = image.clone();
+        let last_synced = groups[..*g].iter().flatten().copied().max();
+        for (i, op) in ops.iter().enumerate() {
+            let synced = last_synced.is_some_and(|last| i <= last);
+            let landed = synced || subset.contains(&i);
+            match op {
+                Op::SetLen(len) => file.resize(usize::try_from(*len).unwrap_or(0), 0),
+                Op::Write(offset, data) if landed => {
+                    let at = usize::try_from(*offset).unwrap_or(usize::MAX);
+                    if file.len() < at + data.len() {
+                        file.resize(at + data.len(), 0);
+                    }
+                    file[at..at + data.len()].copy_from_slice(data);
+                }
+                _ => {}
+            }
+        }
+        let trial = tempfile::tempdir().expect("temp dir");
+        std::fs::write(file_in(trial.path()), &file).expect("write the image");
+        let every_write = *g == groups.len() - 1 && subset.len() == groups[*g].len();
+        let what = format!(
+            "power cut after sync {g} of {} with writes {subset:?} of {:?} landed",
+            groups.len() - 1,
+            groups[*g]
+        );
+        if outcomes.which(trial.path(), &what).await {
+            kept_last += 1;
+        } else {
+            assert!(
+                !every_write,
+                "{what}: every write landed, yet the batch is gone"
+            );
+            kept_before += 1;
+        }
+    }
+    eprintln!(
+        "unsynced subsets: {} trials over {} syncs (writes per sync: {:?}): {kept_before} \
+         rolled back, {kept_last} kept the last batch",
+        trials.len(),
+        groups.len() - 1,
+        groups.iter().map(Vec::len).collect::<Vec<_>>()
     );
 }
