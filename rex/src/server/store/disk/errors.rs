@@ -7,6 +7,11 @@ use std::path::Path;
 use super::codec::Damage;
 use crate::server::store::StoreError;
 
+/// The position of damage redb found without saying where.
+const IN_A_PAGE: &str = "a page of the file (found by redb's page checksums)";
+/// The position of damage that made redb panic.
+const UNKNOWN: &str = "unknown (the storage engine failed while reading it)";
+
 /// Maps a redb error to ours, with the file it is about.
 pub(super) fn engine(file: &Path, e: impl Into<redb::Error>) -> StoreError {
     let place = file.display().to_string();
@@ -16,7 +21,7 @@ pub(super) fn engine(file: &Path, e: impl Into<redb::Error>) -> StoreError {
         }
         redb::Error::Corrupted(detail) => StoreError::Corrupt {
             place,
-            position: "a page of the file (found by redb)".to_owned(),
+            position: IN_A_PAGE.to_owned(),
             detail,
         },
         redb::Error::TableDoesNotExist(table) => StoreError::Corrupt {
@@ -65,7 +70,7 @@ pub(super) fn contained<T>(
 pub(super) fn panicked(file: &Path, message: &str) -> StoreError {
     StoreError::Corrupt {
         place: file.display().to_string(),
-        position: "unknown (the storage engine failed while reading it)".to_owned(),
+        position: UNKNOWN.to_owned(),
         detail: message.to_owned(),
     }
 }
@@ -76,4 +81,10 @@ pub(super) fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
         .map(|s| (*s).to_owned())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a panic".to_owned())
+}
+
+/// Whether a [`StoreError::Corrupt`] names where the damage is (a chunk,
+/// a record), not only that redb found some.
+pub(super) fn is_located(e: &StoreError) -> bool {
+    matches!(e, StoreError::Corrupt { position, .. } if position != IN_A_PAGE && position != UNKNOWN)
 }
