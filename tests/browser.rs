@@ -102,6 +102,7 @@ async fn trivia_pages_in_headless_chromium() {
         .pin(PIN)
         .assets(web::assets(&web::join_url(&url, Some(PIN)), Some(PIN)))
         .listener(listener)
+        .await
         .unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
     let serving = tokio::spawn(server.run(async {

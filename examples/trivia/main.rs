@@ -147,7 +147,7 @@ async fn run_room(args: &Args, set: Vec<Question>, config: TriviaConfig) -> Resu
     if let Some(pin) = &args.pin {
         builder = builder.pin(pin);
     }
-    let server = builder.listener(listener)?;
+    let server = builder.listener(listener).await?;
     println!("listening on http://{addr}");
     println!("open {room_url}/ on the TV");
     for url in urls.iter().skip(1) {

@@ -111,8 +111,8 @@ pub use client::{
 
 #[cfg(feature = "server")]
 pub use server::{
-    AppHandle, AppStopped, Assets, Context, Dispatch, EventOf, Rate, Reject, Retention, RexApp,
-    Scheduled, Server, ServerBuilder, Snapshot,
+    AppHandle, AppStopped, Assets, Context, Dispatch, Durable, EventOf, Rate, Reject, Retention,
+    RexApp, Scheduled, Server, ServerBuilder, Snapshot,
 };
 
 /// What the derive macros' generated code refers to. Not public API: it may

@@ -74,11 +74,15 @@ use rex_proto::{EventIndex, EventRecord, RexEvent, SessionId, SnapshotRecord};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
+use futures_util::FutureExt;
+
 use crate::server::actor::{Actor, CallError, Command};
 use crate::server::dedupe::repeat_reason;
+use crate::server::durable::{open_room, Clock, Durable, Persistence};
 use crate::server::idle::StreamLease;
 use crate::server::log::{EventLog, Retention};
 use crate::server::session::SessionTable;
+use crate::server::store::{MemoryStore, Store};
 use crate::server::{AppHandle, Context, EventOf, Reject, RexApp, DEFAULT_MAX_SESSIONS};
 
 /// An event of the log, decoded, with where it sits and who it is for.
@@ -123,6 +127,8 @@ pub struct TestRoom<A: RexApp> {
     rx: mpsc::Receiver<Command<A>>,
     /// Kept so the actor's stop signal never fires.
     _stop: watch::Sender<bool>,
+    /// The room's store, for a [durable](TestRoom::durable) room.
+    store: Option<MemoryStore>,
 }
 
 impl<A: RexApp> fmt::Debug for TestRoom<A> {
@@ -188,11 +194,24 @@ impl<A: RexApp> TestRoom<A> {
     }
 
     fn build(app: A, max: usize, idle_timeout: Option<Duration>) -> Self {
+        let mut room = Self::bare(
+            app,
+            max,
+            idle_timeout,
+            EventLog::new(Retention::unlimited()),
+        );
+        room.actor.start();
+        room
+    }
+
+    fn bare(app: A, max: usize, idle_timeout: Option<Duration>, log: Arc<EventLog>) -> Self {
         let (tx, rx) = mpsc::channel(64);
         let (stop_tx, stop) = watch::channel(false);
-        let mut actor = Actor {
+        let actor = Actor {
             app,
-            log: EventLog::new(Retention::unlimited()),
+            head: log.bounds().head,
+            log,
+            commits: None,
             sessions: Arc::new(SessionTable::default()),
             max_sessions: max,
             dedupe: Default::default(),
@@ -203,11 +222,20 @@ impl<A: RexApp> TestRoom<A> {
             idle_timeout,
             admission: None,
         };
-        actor.start();
         TestRoom {
             actor,
             rx,
             _stop: stop_tx,
+            store: None,
+        }
+    }
+
+    /// Makes what the last calls did durable and visible, as the server's
+    /// group commit does before it answers. The memory store writes at
+    /// once, so nothing is left in flight.
+    fn settle(&mut self) {
+        if self.actor.seal().is_some() {
+            unreachable!("the memory store finishes every write at once");
         }
     }
 
@@ -237,7 +265,9 @@ impl<A: RexApp> TestRoom<A> {
 
     fn join_as(&mut self, name: Option<String>) -> Result<SessionId, Reject> {
         self.drain();
-        match self.actor.join(name) {
+        let joined = self.actor.join(name);
+        self.settle();
+        match joined {
             Ok(joined) => Ok(joined.session),
             Err(e) => Err(refusal(e)),
         }
@@ -279,7 +309,9 @@ impl<A: RexApp> TestRoom<A> {
         self.drain();
         // A request with the session's token, as the server counts it.
         self.actor.activity.touch(from);
-        let receipt = self.actor.message(from, id, msg).map_err(refusal)?;
+        let outcome = self.actor.message(from, id, msg);
+        self.settle();
+        let receipt = outcome.map_err(refusal)?;
         Ok(self.range(receipt.first, receipt.first + receipt.count))
     }
 
@@ -296,6 +328,7 @@ impl<A: RexApp> TestRoom<A> {
             out = Some(f(app, cx));
             Ok(())
         });
+        self.settle();
         let Some(out) = out else {
             // `call` runs its closure before anything can fail.
             unreachable!("the call ran its closure");
@@ -316,6 +349,7 @@ impl<A: RexApp> TestRoom<A> {
         while let Some(due) = self.actor.next_due().filter(|due| *due <= until) {
             self.advance_clock_to(due).await;
             self.actor.run_due(due);
+            self.settle();
             self.drain();
         }
         self.advance_clock_to(until).await;
@@ -355,6 +389,12 @@ impl<A: RexApp> TestRoom<A> {
         self.actor.log.bounds().head
     }
 
+    /// The log's epoch; a [restarted](TestRoom::restart) durable room keeps
+    /// it.
+    pub fn epoch(&self) -> rex_proto::Epoch {
+        self.actor.log.epoch()
+    }
+
     /// The whole log, private events included.
     pub fn log(&self) -> Vec<EventOfEmitted<A>> {
         self.since(0)
@@ -391,6 +431,7 @@ impl<A: RexApp> TestRoom<A> {
     fn drain(&mut self) {
         while let Ok(cmd) = self.rx.try_recv() {
             self.actor.dispatch(cmd);
+            self.settle();
         }
     }
 
@@ -406,6 +447,131 @@ impl<A: RexApp> TestRoom<A> {
             .map(|line| decode::<EventOf<A>>(line))
             .take_while(|e| e.index < to)
             .collect()
+    }
+}
+
+/// Durable rooms: the room keeps its record in a store in memory, saved at
+/// every call as the server's store would save it, and can be restarted
+/// from it to check the app's [`Durable`] implementation.
+impl<A: Durable> TestRoom<A> {
+    /// A room of a [`Durable`] app with a store: every call saves the
+    /// app's state with what it did, as a server with a data directory
+    /// does, and [`restart`](TestRoom::restart) brings the room back
+    /// from it.
+    ///
+    /// ```
+    /// # use rex::testing::TestRoom;
+    /// # use rex::{Context, Durable, Reject, RexApp, RexEvent, RexMessage, SessionId};
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(Debug, RexMessage)] #[rex(app = "tally", events = Ev)] pub enum Msg { Add }
+    /// # #[derive(Debug, PartialEq, RexEvent)] pub enum Ev { Total(u32) }
+    /// #[derive(Default)]
+    /// struct Tally {
+    ///     total: u32,
+    /// }
+    ///
+    /// impl RexApp for Tally {
+    ///     type Protocol = Msg;
+    /// }
+    ///
+    /// impl Durable for Tally {
+    ///     type State = u32;
+    ///     fn state(&self) -> &u32 {
+    ///         &self.total
+    ///     }
+    ///     fn restore(&mut self, _: &mut Context<'_, Self>, total: u32) {
+    ///         self.total = total;
+    ///     }
+    /// }
+    /// # impl MsgHandler for Tally {
+    /// #     fn add(&mut self, cx: &mut Context<'_, Self>, _: SessionId) -> Result<(), Reject> {
+    /// #         self.total += 1;
+    /// #         cx.emit(Ev::Total(self.total));
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let mut room = TestRoom::durable(Tally::default());
+    /// let ada = room.join("Ada").unwrap();
+    /// room.send(ada, Msg::Add).unwrap();
+    /// // As if the server was killed and started again with a new app value:
+    /// let mut room = room.restart(Tally::default());
+    /// assert_eq!(room.app().total, 1);
+    /// let more = room.send(ada, Msg::Add).unwrap();
+    /// assert_eq!(more[0].event, Ev::Total(2), "the same session, the same count");
+    /// # }
+    /// ```
+    pub fn durable(app: A) -> Self {
+        Self::open(app, MemoryStore::new(), DEFAULT_MAX_SESSIONS, None, 0)
+    }
+
+    /// A durable room whose sessions expire after being idle for `idle`
+    /// (see [`TestRoom::with_session_idle_timeout`]).
+    pub fn durable_with_session_idle_timeout(app: A, idle: Duration) -> Self {
+        Self::open(app, MemoryStore::new(), DEFAULT_MAX_SESSIONS, Some(idle), 0)
+    }
+
+    /// The room after its server was killed and started again at once with
+    /// `app` (a new value, as a new process would build it): the store's
+    /// log, sessions, message outcomes and epoch, and the app's state put
+    /// back by [`Durable::restore`], which re-arms scheduled work. The log
+    /// clock goes on from where it was. Work scheduled in the old room and
+    /// not re-armed by `restore` is gone, as in a real restart.
+    ///
+    /// Panics if the room is not [durable](TestRoom::durable), or if the
+    /// saved state does not read back as `A::State` (a bug in its
+    /// serialization).
+    pub fn restart(self, app: A) -> Self {
+        self.restart_after(app, Duration::ZERO)
+    }
+
+    /// Like [`restart`](TestRoom::restart), with the server down for
+    /// `downtime` first: the log clock moves on by that much, and
+    /// deadlines that passed meanwhile are due at once.
+    pub fn restart_after(self, app: A, downtime: Duration) -> Self {
+        let Some(store) = self.store.clone() else {
+            panic!("TestRoom::restart needs a room made with TestRoom::durable");
+        };
+        let now = self.actor.log.now_ms();
+        let (max, idle) = (self.actor.max_sessions, self.actor.idle_timeout);
+        drop(self);
+        let downtime_ms = u64::try_from(downtime.as_millis()).unwrap_or(u64::MAX);
+        Self::open(app, store, max, idle, now.saturating_add(downtime_ms))
+    }
+
+    fn open(
+        app: A,
+        store: MemoryStore,
+        max: usize,
+        idle_timeout: Option<Duration>,
+        clock_ms: u64,
+    ) -> Self {
+        let opened = open_room::<A>(&store, Retention::unlimited(), Clock::At(clock_ms))
+            .now_or_never()
+            .unwrap_or_else(|| unreachable!("the memory store opens at once"));
+        let opened = match opened {
+            Ok(opened) => opened,
+            Err(e) => panic!("the room's store could not be opened: {e}"),
+        };
+        let mut room = Self::bare(app, max, idle_timeout, opened.log);
+        room.actor.sessions = opened.sessions;
+        room.actor.dedupe = opened.dedupe;
+        room.actor.head = opened.head;
+        for &session in &opened.session_ids {
+            room.actor.activity.insert(session);
+        }
+        let shared: Arc<dyn Store> = Arc::new(store.clone());
+        if let Err(e) =
+            room.actor
+                .begin_durable(shared, Persistence::of(), opened.state, opened.oldest)
+        {
+            panic!("the room could not be restored: {e}");
+        }
+        room.settle();
+        room.store = Some(store);
+        room
     }
 }
 

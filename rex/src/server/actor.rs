@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use futures_util::FutureExt;
 use rex_proto::{ErrorCode, EventIndex, Receipt, SessionId, SessionToken, SnapshotRecord};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -22,9 +23,70 @@ use super::dedupe::{Dedupe, FirstOutcome};
 use super::idle::Activity;
 use super::log::{Entry, EventLog};
 use super::session::SessionTable;
+use super::store::{token_hash, Batch, DedupeRecord, SavedState, Store, StoreError, StoredSession};
 
-/// A closure run on the app.
+/// A closure run on the app (scheduled work).
 pub(crate) type Job<A> = Box<dyn FnOnce(&mut A, &mut Context<'_, A>) + Send>;
+
+/// What answers a call once it is durable: sends the reply.
+pub(crate) type Deliver = Box<dyn FnOnce() + Send>;
+
+/// A closure run on the app for an [`super::AppHandle`]: it returns how to
+/// deliver its result, which waits for the commit like any answer.
+pub(crate) type RunJob<A> = Box<dyn FnOnce(&mut A, &mut Context<'_, A>) -> Deliver + Send>;
+
+/// How the app's state is saved to a store: the `Durable` implementation,
+/// captured where the bound is known.
+pub(crate) type SaveState<A> = fn(&A) -> Result<Vec<u8>, String>;
+
+/// The group commit: what the actor writes to its store, and the answers
+/// that wait for it.
+pub(crate) struct Commits<A: RexApp> {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) save: SaveState<A>,
+    /// Calls since the last batch was sealed.
+    open: Open,
+    /// The sealed batch being written, if any: its events become visible
+    /// and its answers go out when the write is durable.
+    flight: Option<Open>,
+    /// The oldest index the store keeps; the log's retention moves it.
+    pub(crate) stored_oldest: EventIndex,
+    /// The write that failed: the room stops.
+    pub(crate) failed: Option<StoreError>,
+}
+
+/// The calls of one batch: their writes, their events (to show readers)
+/// and their answers.
+#[derive(Default)]
+struct Open {
+    batch: Batch,
+    entries: Vec<Entry>,
+    answers: Vec<Deliver>,
+    /// Whether any call changed something (there is something to write).
+    changed: bool,
+}
+
+impl<A: RexApp> Commits<A> {
+    pub(crate) fn new(
+        store: Arc<dyn Store>,
+        save: SaveState<A>,
+        stored_oldest: EventIndex,
+    ) -> Self {
+        Commits {
+            store,
+            save,
+            open: Open::default(),
+            flight: None,
+            stored_oldest,
+            failed: None,
+        }
+    }
+
+    /// Whether an answer given now could reflect something not yet durable.
+    fn pending(&self) -> bool {
+        self.open.changed || self.flight.is_some()
+    }
+}
 
 pub(crate) enum Command<A: RexApp> {
     Join {
@@ -37,7 +99,7 @@ pub(crate) enum Command<A: RexApp> {
         msg: A::Protocol,
         reply: oneshot::Sender<Result<Receipt, CallError>>,
     },
-    Run(Job<A>),
+    Run(RunJob<A>),
     Snapshot {
         viewer: Option<SessionId>,
         reply: oneshot::Sender<Result<SnapshotRecord, CallError>>,
@@ -106,6 +168,12 @@ impl<A: RexApp> Pending<A> {
 pub(crate) struct Actor<A: RexApp> {
     pub(crate) app: A,
     pub(crate) log: Arc<EventLog>,
+    /// The index the next event gets. Ahead of the log's head while a
+    /// batch is being made durable (its events are not visible yet).
+    pub(crate) head: EventIndex,
+    /// The store and the group commit; `None`: the room lives in memory
+    /// only, and a call is visible and answered as soon as it returns.
+    pub(crate) commits: Option<Commits<A>>,
     pub(crate) sessions: Arc<SessionTable>,
     pub(crate) max_sessions: usize,
     pub(crate) dedupe: HashMap<SessionId, Dedupe>,
@@ -203,22 +271,52 @@ impl<A: RexApp> Timers<A> {
     }
 }
 
+/// How many queued commands the actor handles per wake-up before it seals
+/// a batch: enough to share one write among a burst, few enough that a
+/// due timer is not kept waiting behind a flood.
+const DRAIN: usize = 256;
+
+/// Waits for the write in flight, if any (the select branch is off when
+/// there is none).
+async fn landing(
+    flight: &mut Option<oneshot::Receiver<Result<(), StoreError>>>,
+) -> Result<(), StoreError> {
+    match flight {
+        Some(rx) => rx.await.unwrap_or_else(|_| {
+            Err(StoreError::Io {
+                place: "the store".to_owned(),
+                detail: "the write task ended without an answer".to_owned(),
+            })
+        }),
+        None => std::future::pending().await,
+    }
+}
+
 impl<A: RexApp> Actor<A> {
-    pub(crate) async fn run(mut self, mut rx: mpsc::Receiver<Command<A>>) {
-        self.start();
+    pub(crate) async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<Command<A>>,
+    ) -> Result<(), StoreError> {
         let mut stop = self.stop.clone();
         // Cloned once, not per command: the loop below is the message path.
         let activity = self.activity.clone();
+        let mut flight = self.seal();
         loop {
+            if let Some(failed) = self.failure() {
+                return Err(failed);
+            }
             // Far in the future when nothing is scheduled: the branch is
             // then never taken.
             let due = self
                 .next_due()
                 .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365));
+            let mut landed = None;
             tokio::select! {
                 biased;
                 _ = stop.wait_for(|stop| *stop) => break,
-                // Due work first: a steady stream of requests must not
+                // A durable write first: its answers have waited longest.
+                result = landing(&mut flight), if flight.is_some() => landed = Some(result),
+                // Due work next: a steady stream of requests must not
                 // starve a question's deadline.
                 () = tokio::time::sleep_until(due) => {
                     self.run_due(Instant::now());
@@ -227,20 +325,138 @@ impl<A: RexApp> Actor<A> {
                 // `due`; go round to recompute it.
                 () = activity.changed(), if self.idle_timeout.is_some() => {}
                 cmd = rx.recv() => match cmd {
-                    Some(cmd) => self.dispatch(cmd),
+                    Some(cmd) => {
+                        self.dispatch(cmd);
+                        // Everything already queued joins the same batch.
+                        for _ in 0..DRAIN {
+                            match rx.try_recv() {
+                                Ok(cmd) => self.dispatch(cmd),
+                                Err(_) => break,
+                            }
+                        }
+                    }
                     None => break,
                 },
             }
+            if let Some(result) = landed {
+                flight = None;
+                self.landed(result);
+            }
+            if flight.is_none() {
+                flight = self.seal();
+            }
+        }
+        // Stopping: what was handled is made durable and answered before
+        // the actor ends, so a graceful stop loses nothing.
+        while let Some(rx) = flight.take() {
+            let result = landing(&mut Some(rx)).await;
+            self.landed(result);
+            flight = self.seal();
         }
         tracing::debug!(app = app_id::<A>(), "app actor stopped");
+        match self.failure() {
+            Some(failed) => Err(failed),
+            None => Ok(()),
+        }
     }
 
-    /// Runs the app's `start` hook: once, before anything else.
+    fn failure(&self) -> Option<StoreError> {
+        self.commits.as_ref().and_then(|c| c.failed.clone())
+    }
+
+    /// Runs the app's `start` hook: once, before anything else, in a room
+    /// that has nothing stored.
     pub(crate) fn start(&mut self) {
         let _ = self.call(None, |app, cx| {
             app.start(cx);
             Ok(())
         });
+    }
+
+    /// Seals the calls made since the last batch and starts writing them,
+    /// if there are any and no write is in flight. A store that finishes at
+    /// once (the memory store) lands here; otherwise the returned receiver
+    /// resolves when the write is durable.
+    pub(crate) fn seal(&mut self) -> Option<oneshot::Receiver<Result<(), StoreError>>> {
+        let commits = self.commits.as_mut()?;
+        if commits.flight.is_some() || commits.failed.is_some() {
+            return None;
+        }
+        if !commits.open.changed {
+            // Answers that only waited for the previous write.
+            for answer in commits.open.answers.drain(..) {
+                answer();
+            }
+            return None;
+        }
+        let mut open = std::mem::take(&mut commits.open);
+        match (commits.save)(&self.app) {
+            Ok(data) => {
+                open.batch.state = Some(SavedState {
+                    head: self.head,
+                    data: data.into(),
+                });
+            }
+            Err(reason) => {
+                tracing::error!(error = %reason, "the app's state could not be saved; stopping the room");
+                commits.failed = Some(StoreError::Invalid {
+                    detail: format!("the app's state could not be encoded: {reason}"),
+                });
+                return None;
+            }
+        }
+        let oldest = self.log.bounds().oldest;
+        if oldest > commits.stored_oldest {
+            open.batch.trim_before = Some(oldest);
+        }
+        open.batch.clock_ms = self.log.now_ms();
+        let write = commits.store.commit(std::mem::take(&mut open.batch));
+        commits.flight = Some(open);
+        let mut write = write;
+        if let Some(result) = (&mut write).now_or_never() {
+            self.landed(result);
+            return self.seal();
+        }
+        let (tx, rx) = oneshot::channel();
+        tokio::spawn(async move {
+            let _ = tx.send(write.await);
+        });
+        Some(rx)
+    }
+
+    /// The write in flight finished: on success its events become visible
+    /// and its answers go out; on failure the room stops (what the app
+    /// holds is ahead of what is durable, and it cannot be taken back).
+    pub(crate) fn landed(&mut self, result: Result<(), StoreError>) {
+        let Some(commits) = self.commits.as_mut() else {
+            return;
+        };
+        let Some(flight) = commits.flight.take() else {
+            return;
+        };
+        match result {
+            Ok(()) => {
+                let oldest = self.log.bounds().oldest;
+                commits.stored_oldest = commits.stored_oldest.max(oldest);
+                self.log.append(flight.entries);
+                for answer in flight.answers {
+                    answer();
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, place = %commits.store.place(), "a write to the store failed; stopping the room");
+                // The answers are dropped: their requests get `503`.
+                commits.failed = Some(error);
+            }
+        }
+    }
+
+    /// Sends an answer now, or once everything it may reflect is durable.
+    fn answer(&mut self, deliver: impl FnOnce() + Send + 'static) {
+        match self.commits.as_mut() {
+            Some(commits) if commits.pending() => commits.open.answers.push(Box::new(deliver)),
+            _ => deliver(),
+        }
     }
 
     /// When the soonest scheduled work or session expiry is due, if any.
@@ -280,6 +496,10 @@ impl<A: RexApp> Actor<A> {
             if let Some(admission) = &self.admission {
                 admission.session_ended(session);
             }
+            if let Some(commits) = self.commits.as_mut() {
+                commits.open.batch.left.push(session);
+                commits.open.changed = true;
+            }
             tracing::debug!(%session, ?idle, "session expired after being idle");
             let _ = self.call(Some(session), |app, cx| {
                 app.leave(cx, session);
@@ -305,7 +525,10 @@ impl<A: RexApp> Actor<A> {
     pub(crate) fn dispatch(&mut self, cmd: Command<A>) {
         match cmd {
             Command::Join { name, reply } => {
-                let _ = reply.send(self.join(name));
+                let joined = self.join(name);
+                self.answer(move || {
+                    let _ = reply.send(joined);
+                });
             }
             Command::Message {
                 session,
@@ -313,23 +536,34 @@ impl<A: RexApp> Actor<A> {
                 msg,
                 reply,
             } => {
-                let _ = reply.send(self.message(session, id, msg));
-            }
-            Command::Run(job) => {
-                let _ = self.call(None, |app, cx| {
-                    job(app, cx);
-                    Ok(())
+                let outcome = self.message(session, id, msg);
+                self.answer(move || {
+                    let _ = reply.send(outcome);
                 });
             }
+            Command::Run(job) => {
+                let mut deliver = None;
+                let _ = self.call(None, |app, cx| {
+                    deliver = Some(job(app, cx));
+                    Ok(())
+                });
+                if let Some(deliver) = deliver {
+                    self.answer(deliver);
+                }
+            }
             Command::Snapshot { viewer, reply } => {
-                let _ = reply.send(self.snapshot(viewer));
+                let snapshot = self.snapshot(viewer);
+                self.answer(move || {
+                    let _ = reply.send(snapshot);
+                });
             }
         }
     }
 
     /// The app's state for `viewer`, with the head it reflects. Taken here,
     /// between two calls, so no event can be appended between reading the
-    /// state and reading the head.
+    /// state and reading the head (with a store, the answer waits until
+    /// that head is durable and visible).
     pub(crate) fn snapshot(&self, viewer: Option<SessionId>) -> Result<SnapshotRecord, CallError> {
         let snapshot = self.app.snapshot(viewer).ok_or(CallError::NoSnapshot)?;
         let data = snapshot.into_data().map_err(|reason| {
@@ -338,7 +572,7 @@ impl<A: RexApp> Actor<A> {
         })?;
         Ok(SnapshotRecord {
             epoch: self.log.epoch(),
-            index: self.log.bounds().head,
+            index: self.head,
             time: self.log.now_ms(),
             data,
         })
@@ -349,10 +583,20 @@ impl<A: RexApp> Actor<A> {
             return Err(CallError::Full(self.max_sessions));
         }
         let session = SessionId::new_random();
+        let stored_name = self.commits.as_ref().and(name.clone());
         let receipt = self.call(Some(session), |app, cx| app.join(cx, session, name))?;
         let token = SessionToken::new_random();
+        let hash = token_hash(token.expose());
         self.activity.insert(session);
-        self.sessions.insert(&token, session);
+        self.sessions.insert(hash, session);
+        if let Some(commits) = self.commits.as_mut() {
+            commits.open.batch.joined.push(StoredSession {
+                id: session,
+                token_hash: hash,
+                name: stored_name,
+            });
+            commits.open.changed = true;
+        }
         Ok(Joined {
             session,
             token,
@@ -384,12 +628,22 @@ impl<A: RexApp> Actor<A> {
                 Ok(receipt) => FirstOutcome::Handled(*receipt),
                 Err(error) => FirstOutcome::Refused(error.code()),
             };
-            self.dedupe.entry(session).or_default().record(id, first);
+            let seq = self.dedupe.entry(session).or_default().record(id, first);
+            if let (Some(seq), Some(commits)) = (seq, self.commits.as_mut()) {
+                commits.open.batch.dedupe.push(DedupeRecord {
+                    session,
+                    seq,
+                    id,
+                    outcome: first,
+                });
+                commits.open.changed = true;
+            }
         }
         outcome
     }
 
-    /// Runs one call on the app and commits what it emitted if it succeeded.
+    /// Runs one call on the app and commits what it emitted if it
+    /// succeeded: at once in memory, or into the next batch with a store.
     pub(crate) fn call(
         &mut self,
         origin: Option<SessionId>,
@@ -397,7 +651,7 @@ impl<A: RexApp> Actor<A> {
     ) -> Result<Receipt, CallError> {
         let mut pending = Pending {
             log: self.log.clone(),
-            base: self.log.bounds().head,
+            base: self.head,
             entries: Vec::new(),
             timers: Vec::new(),
             failure: None,
@@ -420,7 +674,21 @@ impl<A: RexApp> Actor<A> {
             first: pending.base,
             count: pending.entries.len() as u64,
         };
-        self.log.append(pending.entries);
+        self.head += receipt.count;
+        match self.commits.as_mut() {
+            None => self.log.append(pending.entries),
+            Some(commits) => {
+                let open = &mut commits.open;
+                // Every successful call may have changed the app's state.
+                open.changed = true;
+                for (i, entry) in pending.entries.iter().enumerate() {
+                    open.batch
+                        .events
+                        .push(entry.to_stored(receipt.first + i as u64));
+                }
+                open.entries.extend(pending.entries);
+            }
+        }
         let now = Instant::now();
         for (delay, scheduled, job) in pending.timers {
             self.timers.push(now + delay, scheduled, job);
@@ -605,8 +873,10 @@ mod tests {
         let log = EventLog::new(Retention::unlimited());
         let (tx, rx) = mpsc::channel(16);
         let (stop_tx, stop) = watch::channel(false);
-        let actor = Actor {
+        let mut actor = Actor {
             app: App::default(),
+            head: 0,
+            commits: None,
             log: log.clone(),
             sessions: Arc::new(SessionTable::default()),
             max_sessions: 2,
@@ -618,6 +888,7 @@ mod tests {
             idle_timeout: None,
             admission: None,
         };
+        actor.start();
         let task = tokio::spawn(actor.run(rx));
         let handle = AppHandle { tx };
         handle
@@ -642,7 +913,7 @@ mod tests {
             .collect();
         assert_eq!(kinds, [r#""started""#, r#""first""#, r#""second""#]);
         stop_tx.send_replace(true);
-        task.await.unwrap();
+        task.await.unwrap().unwrap();
         assert_eq!(handle.run(|_, _| ()).await, Err(crate::server::AppStopped));
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use rex_proto::{Epoch, EventIndex, Protocol, RexEvent, SessionId};
 use tokio::sync::{mpsc, oneshot};
 
-use super::actor::{Command, Job, Pending};
+use super::actor::{Command, Deliver, Pending, RunJob};
 use super::log::{Audience, Entry};
 use super::Snapshot;
 
@@ -398,14 +398,21 @@ impl std::error::Error for AppStopped {}
 
 impl<A: RexApp> AppHandle<A> {
     /// Runs `f` on the app and returns what it returns. Events it emits are
-    /// appended when it returns.
+    /// appended when it returns; with a store, the result comes back once
+    /// they (and the app's new state) are durable.
     pub async fn run<R: Send + 'static>(
         &self,
         f: impl FnOnce(&mut A, &mut Context<'_, A>) -> R + Send + 'static,
     ) -> Result<R, AppStopped> {
         let (reply, rx) = oneshot::channel();
-        let job: Job<A> = Box::new(move |app, cx| {
-            let _ = reply.send(f(app, cx));
+        // The result goes back once what the call did is durable, like the
+        // answer to a message.
+        let job: RunJob<A> = Box::new(move |app, cx| {
+            let out = f(app, cx);
+            let deliver: Deliver = Box::new(move || {
+                let _ = reply.send(out);
+            });
+            deliver
         });
         self.tx
             .send(Command::Run(job))

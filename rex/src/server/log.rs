@@ -15,6 +15,8 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use rex_proto::{Epoch, EventIndex, SessionId};
+
+use super::store::StoredEvent;
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::watch;
@@ -93,9 +95,22 @@ impl Audience {
 #[derive(Debug)]
 pub(crate) struct Entry {
     audience: Audience,
-    kind: &'static str,
+    /// Where the kind's name sits in `line` (for SSE's `event:` field):
+    /// an offset and a length, so an entry loaded from a store needs no
+    /// string of its own.
+    kind_at: (u16, u16),
     /// The wire JSON object followed by `\n`: exactly one NDJSON line.
     line: Bytes,
+}
+
+/// Finds the kind's name in an encoded line: the value of its first
+/// `"kind"` member, which comes after `index` and `time` and, being a
+/// Rust identifier in snake case, needs no escaping.
+fn find_kind(line: &[u8]) -> Option<(u16, u16)> {
+    const KEY: &[u8] = b"\"kind\":\"";
+    let start = line.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
+    let len = line[start..].iter().position(|&b| b == b'"')?;
+    Some((u16::try_from(start).ok()?, u16::try_from(len).ok()?))
 }
 
 impl Entry {
@@ -152,11 +167,50 @@ impl Entry {
             scratch.push(b'\n');
             Bytes::copy_from_slice(&scratch)
         });
+        let kind_at = find_kind(&line).unwrap_or((0, 0));
         Entry {
             audience,
-            kind,
+            kind_at,
             line,
         }
+    }
+
+    /// An entry as a store keeps it.
+    pub(crate) fn to_stored(&self, index: EventIndex) -> StoredEvent {
+        StoredEvent {
+            index,
+            to: match &self.audience {
+                Audience::Public => Vec::new(),
+                Audience::Private(to) => to.to_vec(),
+            },
+            line: self.line.clone(),
+        }
+    }
+
+    /// An entry loaded from a store. A line that is not one NDJSON line
+    /// with a kind is refused: the store handed back something REx never
+    /// wrote.
+    pub(crate) fn from_stored(stored: StoredEvent) -> Result<Entry, String> {
+        if stored.line.last() != Some(&b'\n') {
+            return Err(format!("event {} is not a complete line", stored.index));
+        }
+        let kind_at =
+            find_kind(&stored.line).ok_or_else(|| format!("event {} has no kind", stored.index))?;
+        let audience = if stored.to.is_empty() {
+            Audience::Public
+        } else {
+            Audience::Private(stored.to.into_boxed_slice())
+        };
+        Ok(Entry {
+            audience,
+            kind_at,
+            line: stored.line,
+        })
+    }
+
+    fn kind(&self) -> &[u8] {
+        let (start, len) = (usize::from(self.kind_at.0), usize::from(self.kind_at.1));
+        self.line.get(start..start + len).unwrap_or_default()
     }
 
     fn json(&self) -> &[u8] {
@@ -222,7 +276,10 @@ pub(crate) struct Bounds {
 #[derive(Debug)]
 pub(crate) struct EventLog {
     epoch: Epoch,
+    /// The log clock read `base_ms` at `started`: a restored log continues
+    /// its clock from where the stored room left it.
     started: Instant,
+    base_ms: u64,
     retention: Retention,
     state: RwLock<State>,
     /// Carries the head (and the shutdown flag); readers wait on it.
@@ -236,19 +293,34 @@ const MAX_BATCH_BYTES: usize = 256 * 1024;
 
 impl EventLog {
     pub(crate) fn new(retention: Retention) -> Arc<EventLog> {
+        EventLog::restored(retention, Epoch::new_random(), 0, 0, VecDeque::new())
+    }
+
+    /// A log that continues a stored one: its epoch, its clock reading
+    /// `clock_ms` now, and its retained entries from `oldest` on.
+    pub(crate) fn restored(
+        retention: Retention,
+        epoch: Epoch,
+        clock_ms: u64,
+        oldest: EventIndex,
+        entries: VecDeque<Entry>,
+    ) -> Arc<EventLog> {
+        let bytes = entries.iter().map(|e| e.line.len()).sum();
+        let state = State {
+            oldest,
+            entries,
+            bytes,
+        };
         let (signal, _) = watch::channel(Signal {
-            head: 0,
+            head: state.head(),
             ending: false,
         });
         Arc::new(EventLog {
-            epoch: Epoch::new_random(),
+            epoch,
             started: Instant::now(),
+            base_ms: clock_ms,
             retention,
-            state: RwLock::new(State {
-                oldest: 0,
-                entries: VecDeque::new(),
-                bytes: 0,
-            }),
+            state: RwLock::new(state),
             signal,
         })
     }
@@ -259,7 +331,8 @@ impl EventLog {
 
     /// Milliseconds since the epoch began.
     pub(crate) fn now_ms(&self) -> u64 {
-        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+        let elapsed = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.base_ms.saturating_add(elapsed)
     }
 
     pub(crate) fn bounds(&self) -> Bounds {
@@ -388,7 +461,9 @@ fn write_framed(out: &mut BytesMut, index: EventIndex, entry: &Entry, framing: F
             // the whole object fits on one `data:` line.
             // `BytesMut` is a `fmt::Write` that cannot fail; no temporary
             // string for the index.
-            let _ = write!(out, "id: {index}\nevent: {}\ndata: ", entry.kind);
+            let _ = write!(out, "id: {index}\nevent: ");
+            out.put_slice(entry.kind());
+            out.put_slice(b"\ndata: ");
             out.put_slice(entry.json());
             out.put_slice(b"\n\n");
         }
@@ -465,6 +540,44 @@ mod tests {
                 max_bytes: None
             }
         );
+    }
+
+    #[test]
+    fn entries_round_trip_through_the_store_form() {
+        let log = EventLog::new(Retention::unlimited());
+        let alice = SessionId::new_random();
+        let private = entry(&log, 4, Audience::Private(vec![alice].into()));
+        let stored = private.to_stored(4);
+        assert_eq!(stored.to, [alice]);
+        let back = Entry::from_stored(stored).unwrap();
+        assert_eq!(back.kind(), b"tick");
+        assert_eq!(back.line, private.line);
+        assert!(!back.audience.admits(None) && back.audience.admits(Some(alice)));
+        let torn = StoredEvent {
+            index: 5,
+            to: vec![],
+            line: Bytes::from_static(b"{\"index\":5,\"kind\":\"ti"),
+        };
+        assert!(Entry::from_stored(torn).is_err());
+    }
+
+    #[test]
+    fn a_restored_log_continues_its_head_and_clock() {
+        let log = EventLog::new(Retention::unlimited());
+        let entries: VecDeque<Entry> = (7..10).map(|i| entry(&log, i, Audience::Public)).collect();
+        let epoch = Epoch::new_random();
+        let restored = EventLog::restored(Retention::unlimited(), epoch, 60_000, 7, entries);
+        assert_eq!(
+            restored.bounds(),
+            Bounds {
+                oldest: 7,
+                head: 10
+            }
+        );
+        assert_eq!(restored.epoch(), epoch);
+        assert!(restored.now_ms() >= 60_000);
+        assert_eq!(restored.subscribe().borrow().head, 10);
+        assert_eq!(restored.read(6, None, Framing::Ndjson), Err(Behind));
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod bucket;
 mod connection;
 mod conns;
 pub(crate) mod dedupe;
+pub(crate) mod durable;
 mod gate;
 mod guard;
 mod hardening;
@@ -41,6 +42,7 @@ use tokio::task::JoinHandle;
 pub use app::{AppHandle, AppStopped, Context, Dispatch, EventOf, Reject, RexApp, Scheduled};
 pub use assets::{Assets, CLIENT_DTS_PATH, CLIENT_JS_PATH};
 pub use bucket::Rate;
+pub use durable::Durable;
 pub use hardening::DEFAULT_CONTENT_SECURITY_POLICY;
 pub use limits::{DEFAULT_MESSAGE_RATE, DEFAULT_SESSIONS_PER_ADDRESS, DEFAULT_SESSION_RATE};
 pub use log::{Retention, DEFAULT_RETENTION_BYTES};
@@ -50,6 +52,7 @@ use accept::FailureLog;
 use actor::Actor;
 use app::app_id;
 use conns::{Limits, Registry};
+use durable::{Clock, Persistence};
 use gate::Gate;
 use guard::HostPolicy;
 use idle::Activity;
@@ -57,6 +60,7 @@ use limits::{Admission, Limits as AdmissionLimits};
 use log::EventLog;
 use routes::{Config, Shared};
 use session::SessionTable;
+use store::Store;
 
 /// Default request body limit: 64 KiB.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
@@ -99,6 +103,64 @@ pub struct ServerBuilder<A: RexApp> {
     net: NetSettings,
     limits: AdmissionLimits,
     idle_timeout: Option<Duration>,
+    /// Where the room is kept; `None`: in memory only.
+    storage: Option<Storage<A>>,
+}
+
+/// A store for the room, and how the app's state goes into it.
+struct Storage<A: RexApp> {
+    store: StoreChoice,
+    persistence: Persistence<A>,
+}
+
+/// Which store, opened when the server binds.
+enum StoreChoice {
+    Dir(std::path::PathBuf),
+    #[cfg_attr(not(test), allow(dead_code))]
+    Given(Arc<dyn Store>),
+}
+
+/// Durable rooms (see `docs/durability.md`).
+impl<A: Durable> ServerBuilder<A> {
+    /// Keeps the room in the data directory `dir` (created if missing), so
+    /// it survives a crash or a restart: the log, the sessions (by a hash
+    /// of their tokens), the outcome of each message id and the app's
+    /// [`Durable::state`]. Without it the room lives in memory only.
+    ///
+    /// A call is answered, and its events shown to readers, only once
+    /// what it did is on disk (`fsync`); calls that arrive while a write
+    /// is in flight share the next one (group commit). A restarted server
+    /// with the same directory has the same epoch, head, sessions, tokens
+    /// and app state, so clients resume where they were. A directory of
+    /// another app, one another running server has open, or one that is
+    /// damaged is refused when the server binds, with an error that says
+    /// which and where.
+    ///
+    /// ```no_run
+    /// # use rex::{Durable, Server};
+    /// # async fn example<A: Durable>(app: A) -> std::io::Result<()> {
+    /// let server = Server::builder(app).data_dir("/var/lib/quiz").bind("0.0.0.0:0").await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn data_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.storage = Some(Storage {
+            store: StoreChoice::Dir(dir.into()),
+            persistence: Persistence::of(),
+        });
+        self
+    }
+
+    /// Keeps the room in `store` (tests: the memory store, to restart a
+    /// room within the process).
+    #[cfg(test)]
+    pub(crate) fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.storage = Some(Storage {
+            store: StoreChoice::Given(store),
+            persistence: Persistence::of(),
+        });
+        self
+    }
 }
 
 /// The builder's connection settings (see the `ServerBuilder` methods of
@@ -241,12 +303,13 @@ impl<A: RexApp> ServerBuilder<A> {
     /// starts the app. Must be called inside a tokio runtime.
     pub async fn bind(self, addr: impl ToSocketAddrs) -> io::Result<Server<A>> {
         let listener = TcpListener::bind(addr).await?;
-        self.listener(listener)
+        self.listener(listener).await
     }
 
-    /// Serves on a listener the caller bound, and starts the app. Must be
-    /// called inside a tokio runtime.
-    pub fn listener(mut self, listener: TcpListener) -> io::Result<Server<A>> {
+    /// Serves on a listener the caller bound, and starts the app (opening
+    /// its store first, if it has one). Must be called inside a tokio
+    /// runtime.
+    pub async fn listener(mut self, listener: TcpListener) -> io::Result<Server<A>> {
         self.assets.check()?;
         let local_addr = listener.local_addr()?;
         self.config.csp = HeaderValue::from_str(&self.csp).map_err(|_| {
@@ -259,20 +322,55 @@ impl<A: RexApp> ServerBuilder<A> {
             )
         })?;
         let net = self.net.resolve(self.config.heartbeat);
-        let log = EventLog::new(self.retention);
-        let sessions = Arc::new(SessionTable::default());
+        let durable = match self.storage {
+            None => None,
+            Some(storage) => {
+                let store: Arc<dyn Store> = match storage.store {
+                    StoreChoice::Given(store) => store,
+                    StoreChoice::Dir(dir) => Arc::new(store::DiskStore::open_dir(&dir)?),
+                };
+                let opened =
+                    durable::open_room::<A>(store.as_ref(), self.retention, Clock::Wall).await?;
+                Some((store, storage.persistence, opened))
+            }
+        };
         let activity = Arc::new(Activity::default());
+        let (log, sessions, dedupe, head, durable) = match durable {
+            None => (
+                EventLog::new(self.retention),
+                Arc::new(SessionTable::default()),
+                Default::default(),
+                0,
+                None,
+            ),
+            Some((store, persistence, opened)) => {
+                // Restored sessions start their idle time now.
+                for &session in &opened.session_ids {
+                    activity.insert(session);
+                }
+                let rest = (store, persistence, opened.state, opened.oldest);
+                (
+                    opened.log,
+                    opened.sessions,
+                    opened.dedupe,
+                    opened.head,
+                    Some(rest),
+                )
+            }
+        };
         let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
         let (stop_tx, stop) = watch::channel(false);
         // Shared by the request handlers (which admit) and the actor (which
         // ends idle sessions and frees their places).
         let admission = Arc::new(Admission::new(self.limits));
-        let actor = Actor {
+        let mut actor = Actor {
             app: self.app,
             log: log.clone(),
+            head,
+            commits: None,
             sessions: sessions.clone(),
             max_sessions: self.max_sessions,
-            dedupe: Default::default(),
+            dedupe,
             tx: tx.clone(),
             stop,
             timers: Default::default(),
@@ -280,6 +378,12 @@ impl<A: RexApp> ServerBuilder<A> {
             idle_timeout: self.idle_timeout,
             admission: Some(admission.clone()),
         };
+        match durable {
+            None => actor.start(),
+            Some((store, persistence, state, oldest)) => {
+                actor.begin_durable(store, persistence, state, oldest)?;
+            }
+        }
         let actor = tokio::spawn(actor.run(rx));
         let shared = Arc::new(Shared {
             log,
@@ -416,7 +520,7 @@ pub struct Server<A: RexApp> {
     local_addr: SocketAddr,
     shared: Arc<Shared<A>>,
     stop: StopOnDrop,
-    actor: JoinHandle<()>,
+    actor: JoinHandle<Result<(), store::StoreError>>,
     shutdown_timeout: Duration,
     net: Net,
 }
@@ -458,6 +562,7 @@ impl<A: RexApp> Server<A> {
             },
             limits: AdmissionLimits::default(),
             idle_timeout: None,
+            storage: None,
         }
     }
 
@@ -508,6 +613,9 @@ impl<A: RexApp> Server<A> {
         let mut failures = FailureLog::new(Duration::from_secs(1));
         let refusing = Arc::new(Semaphore::new(accept::MAX_REFUSING));
         tokio::pin!(shutdown);
+        let mut actor = actor;
+        // Set when the app stopped on its own: its store failed.
+        let mut failed: Option<io::Error> = None;
         loop {
             let (stream, peer) = tokio::select! {
                 accepted = listener.accept() => match accepted {
@@ -521,6 +629,14 @@ impl<A: RexApp> Server<A> {
                     }
                 },
                 () = &mut shutdown => break,
+                ended = &mut actor => {
+                    failed = Some(match ended {
+                        Ok(Err(e)) => e.into(),
+                        Ok(Ok(())) => io::Error::other("the app stopped"),
+                        Err(e) => io::Error::other(format!("the app's task failed: {e}")),
+                    });
+                    break;
+                }
             };
             match net.registry.admit(peer.ip()) {
                 Ok(slot) => {
@@ -567,7 +683,18 @@ impl<A: RexApp> Server<A> {
             );
         }
         drop(stop);
-        let _ = actor.await;
+        if let Some(failed) = failed {
+            tracing::error!(error = %failed, "stopped: the room's store failed");
+            return Err(failed);
+        }
+        match actor.await {
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "the room's store failed while stopping");
+                return Err(e.into());
+            }
+            Err(e) => return Err(io::Error::other(format!("the app's task failed: {e}"))),
+            Ok(Ok(())) => {}
+        }
         tracing::info!(app = app_id::<A>(), "stopped");
         Ok(())
     }

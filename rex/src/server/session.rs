@@ -2,30 +2,38 @@
 //!
 //! Written only by the app actor (when a join succeeds), read by every
 //! connection task to authenticate requests, hence a read-mostly lock.
+//!
+//! The table keeps no token, only its SHA-256, as the store does: a copy of
+//! a data directory (or of the process's memory) hands out no working
+//! token, and a restarted server still recognises every old one.
 
 use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock};
 
-use rex_proto::{SessionId, SessionToken};
+use rex_proto::SessionId;
+
+use super::store::token_hash;
 
 #[derive(Debug, Default)]
 pub(crate) struct SessionTable {
-    by_token: RwLock<HashMap<String, SessionId>>,
+    by_token: RwLock<HashMap<[u8; 32], SessionId>>,
 }
 
 impl SessionTable {
     /// The session a token belongs to, if any.
     pub(crate) fn authenticate(&self, token: &str) -> Option<SessionId> {
+        let hash = token_hash(token);
         let map = self.by_token.read().unwrap_or_else(PoisonError::into_inner);
-        map.get(token).copied()
+        map.get(&hash).copied()
     }
 
-    pub(crate) fn insert(&self, token: &SessionToken, session: SessionId) {
+    /// Adds a session by the hash of its token ([`token_hash`]).
+    pub(crate) fn insert(&self, token_hash: [u8; 32], session: SessionId) {
         let mut map = self
             .by_token
             .write()
             .unwrap_or_else(PoisonError::into_inner);
-        map.insert(token.expose().to_owned(), session);
+        map.insert(token_hash, session);
     }
 
     /// Forgets `session`'s token: an expired session's token answers
@@ -50,12 +58,13 @@ impl SessionTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rex_proto::SessionToken;
 
     #[test]
     fn tokens_authenticate_their_session_only() {
         let t = SessionTable::default();
         let (token, id) = (SessionToken::new_random(), SessionId::new_random());
-        t.insert(&token, id);
+        t.insert(token_hash(token.expose()), id);
         assert_eq!(t.authenticate(token.expose()), Some(id));
         assert_eq!(t.authenticate("nope"), None);
         assert_eq!(t.len(), 1);

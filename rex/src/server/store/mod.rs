@@ -116,18 +116,6 @@ pub(crate) struct Batch {
     pub(crate) clock_ms: u64,
 }
 
-impl Batch {
-    /// Whether the batch changes nothing.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.events.is_empty()
-            && self.state.is_none()
-            && self.joined.is_empty()
-            && self.left.is_empty()
-            && self.dedupe.is_empty()
-            && self.trim_before.is_none()
-    }
-}
-
 /// A room's whole record, as [`Store::open`] returns it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Loaded {
