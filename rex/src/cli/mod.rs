@@ -26,6 +26,7 @@
 //! ```
 
 mod advice;
+mod data;
 mod session;
 mod sse;
 mod visible;
@@ -76,6 +77,16 @@ enum Command {
     Tail(TailArgs),
     /// Send one message as this tool's saved session (created on first use).
     Send(SendArgs),
+    /// Show what a room's data directory holds (`--data DIR` of a server):
+    /// its app, epoch, log bounds, sessions and last events. Offline: stop
+    /// the server first.
+    Data {
+        /// The data directory.
+        dir: PathBuf,
+        /// How many of the last events to show.
+        #[arg(long, value_name = "N", default_value_t = 10)]
+        last: usize,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -194,6 +205,7 @@ where
         Command::Tail(args) if args.sse => sse::tail(&mut console, &args).await,
         Command::Tail(args) => tail(&mut console, &args).await,
         Command::Send(args) => send(&mut console, args).await,
+        Command::Data { dir, last } => data::data(&mut console, &dir, last),
     };
     let _ = console.out.flush();
     match result {
