@@ -91,6 +91,20 @@ pub struct FieldSchema {
     pub description: Option<String>,
 }
 
+/// The TypeScript type of one schema of a [`ProtocolSchema`], as
+/// [`ProtocolSchema::typescript`] writes it (`#/$defs/Name` references
+/// become `Name`).
+///
+/// ```
+/// use serde_json::json;
+///
+/// let ty = rex_proto::schema::typescript_type(&json!({"type": ["integer", "null"]}));
+/// assert_eq!(ty, "number | null");
+/// ```
+pub fn typescript_type(schema: &Value) -> String {
+    crate::typescript::type_of(schema)
+}
+
 impl ProtocolSchema {
     /// The message kind `kind`, if the protocol has it.
     pub fn message(&self, kind: &str) -> Option<&KindSchema> {
