@@ -60,6 +60,11 @@
 //!
 //! Cargo features: `server` (the runtime above) and `client` (for the typed
 //! client), both on by default; a phone build can turn `server` off.
+//! `schema` (off by default): `#[rex(schema)]` on the two enums describes
+//! every kind in JSON Schema, from the Rust types by schemars, and the
+//! server serves it at `GET /rex/v0/schema` ([`Protocol::schema`],
+//! [`ProtocolSchema`]; TypeScript for pages with
+//! [`ProtocolSchema::typescript`]).
 
 // Lets the derives' generated code (which names `::rex`) work inside this
 // crate's own tests too.
