@@ -349,6 +349,7 @@ fn expand_describe(e: &Enum<'_>) -> TokenStream {
         }
     });
     let kinds: Vec<TokenStream> = kinds.collect();
+    let count = kinds.len();
     quote! {
         ::rex::__private::with_schema! {
             const _: () = {
@@ -357,8 +358,15 @@ fn expand_describe(e: &Enum<'_>) -> TokenStream {
                     fn describe(
                         generator: &mut #schemars::SchemaGenerator,
                     ) -> ::rex::__private::Vec<::rex::__private::KindSchema> {
+                        // schemars' derive (on the mirrors) calls trait
+                        // methods by name; bring the traits into scope,
+                        // nameless, so it works in a module without the
+                        // prelude and shadows nothing of the user's.
+                        #[allow(unused_imports)]
+                        use ::core::convert::Into as _;
                         #(#mirrors)*
-                        ::rex::__private::Vec::from([#(#kinds),*])
+                        <::rex::__private::Vec<::rex::__private::KindSchema>
+                            as ::core::convert::From<[::rex::__private::KindSchema; #count]>>::from([#(#kinds),*])
                     }
                 }
             };

@@ -106,6 +106,8 @@ const _: () = {
         fn describe(
             generator: &mut ::rex::__private::schemars::SchemaGenerator,
         ) -> ::rex::__private::Vec<::rex::__private::KindSchema> {
+            #[allow(unused_imports)]
+            use ::core::convert::Into as _;
             #[derive(::rex::__private::schemars::JsonSchema)]
             #[schemars(crate = "::rex::__private::schemars", inline)]
             #[schemars(deny_unknown_fields)]
@@ -123,7 +125,11 @@ const _: () = {
                 to: SessionId,
                 text: String,
             }
-            ::rex::__private::Vec::from([
+            <::rex::__private::Vec<
+                ::rex::__private::KindSchema,
+            > as ::core::convert::From<
+                [::rex::__private::KindSchema; 4usize],
+            >>::from([
                 ::rex::__private::KindSchema::new(
                     "say",
                     "Say something to the whole room.",
@@ -418,6 +424,8 @@ const _: () = {
         fn describe(
             generator: &mut ::rex::__private::schemars::SchemaGenerator,
         ) -> ::rex::__private::Vec<::rex::__private::KindSchema> {
+            #[allow(unused_imports)]
+            use ::core::convert::Into as _;
             #[derive(::rex::__private::schemars::JsonSchema)]
             #[schemars(crate = "::rex::__private::schemars", inline)]
             #[schemars(description = "Somebody joined.")]
@@ -435,7 +443,11 @@ const _: () = {
                 from: SessionId,
                 text: String,
             }
-            ::rex::__private::Vec::from([
+            <::rex::__private::Vec<
+                ::rex::__private::KindSchema,
+            > as ::core::convert::From<
+                [::rex::__private::KindSchema; 2usize],
+            >>::from([
                 ::rex::__private::KindSchema::new(
                     "joined",
                     "Somebody joined.",
