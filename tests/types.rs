@@ -4,7 +4,7 @@
 //! - the trivia and remote pages pass `tsc --checkJs --noEmit` as they are
 //!   served (plain ES modules, JSDoc types from the generated
 //!   `protocol.d.ts`), with zero errors;
-//! - the generated declarations compile with `--strict`;
+//! - what `rex types` writes for them compiles with `--strict`;
 //! - a copy of a page with a misspelled message kind, event kind or field
 //!   fails, and tsc's output names the file and the line.
 //!
@@ -173,18 +173,45 @@ fn the_pages_pass_tsc_check_js_with_no_errors() {
     }
 }
 
-#[test]
-fn the_generated_declarations_compile_with_strict() {
+/// Writes what `rex types` writes for a server of `app` to `file`.
+async fn rex_types(app: &str, file: &Path) {
+    use rex::Server;
+    use rex_examples::remote::{tracks, RemoteApp};
+    use rex_examples::trivia::{questions, TriviaApp, TriviaConfig};
+    use rex_tests::TestServer;
+
+    async fn run<A: rex::RexApp>(app: A, file: &Path) {
+        let server = TestServer::start(Server::builder(app)).await;
+        let url = format!("http://{}", server.addr);
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let args = ["rex", "types", &url, "--output", file.to_str().unwrap()];
+        let code = tokio::time::timeout(
+            Duration::from_secs(60),
+            rex::cli::run(args, &mut out, &mut err, false),
+        )
+        .await
+        .expect("rex types finishes within 60 s");
+        assert_eq!(code, 0, "rex types: {}", String::from_utf8_lossy(&err));
+        server.stop().await;
+    }
+    match app {
+        "trivia" => {
+            let questions = questions::bundled().unwrap();
+            run(TriviaApp::new(questions, TriviaConfig::default()), file).await
+        }
+        "remote" => run(RemoteApp::new(tracks::bundled()), file).await,
+        other => panic!("no app {other}"),
+    }
+}
+
+#[tokio::test]
+async fn rex_types_output_compiles_with_strict() {
     if !can_run() {
         return;
     }
     for app in APPS {
         let dir = temp_dir(&format!("{app}-strict"));
-        std::fs::copy(
-            web_dir(app).join("protocol.d.ts"),
-            dir.join("protocol.d.ts"),
-        )
-        .unwrap();
+        rex_types(app, &dir.join("protocol.d.ts")).await;
         // A use of every part, so `--strict` checks the types, not only
         // their declarations.
         std::fs::write(
@@ -209,10 +236,15 @@ fn the_generated_declarations_compile_with_strict() {
             "files": ["protocol.d.ts", "use.ts"],
         });
         std::fs::write(dir.join("tsconfig.json"), config.to_string()).unwrap();
-        let (status, out) = tsc(&dir, &["-p", ".", "--pretty", "false"]);
+        let (status, out) = tokio::task::spawn_blocking({
+            let dir = dir.clone();
+            move || tsc(&dir, &["-p", ".", "--pretty", "false"])
+        })
+        .await
+        .unwrap();
         assert!(
             status.success(),
-            "tsc --strict over the {app} declarations: {status}\n{out}"
+            "tsc --strict over `rex types` for {app}: {status}\n{out}"
         );
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -185,8 +185,32 @@ fn doc(out: &mut String, indent: &str, text: Option<&str>) {
     let _ = writeln!(out, "{indent} */");
 }
 
+/// The names every generated file declares or imports: an app type of the
+/// same name gets a `_` appended, so the two cannot clash.
+const TAKEN: &[&str] = &[
+    "Messages",
+    "Events",
+    "Snapshot",
+    "MessageKind",
+    "MessageData",
+    "EventKind",
+    "EventData",
+    "Message",
+    "Event",
+    "SendData",
+    "EventsOptions",
+    "Client",
+    "RexClient",
+    "RexEvent",
+    "RexEventsOptions",
+    "RexReceipt",
+    "RexSnapshot",
+    "RexSubscription",
+];
+
 /// A name usable as a TypeScript type name: a definition's name with
-/// anything else than letters, digits, `_` and `$` replaced by `_`.
+/// anything else than letters, digits, `_` and `$` replaced by `_`, and
+/// none of the names the file itself declares.
 fn ident(name: &str) -> String {
     let mut s: String = name
         .chars()
@@ -200,6 +224,9 @@ fn ident(name: &str) -> String {
         .collect();
     if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) {
         s.insert(0, '_');
+    }
+    if TAKEN.contains(&s.as_str()) {
+        s.push('_');
     }
     s
 }
@@ -395,6 +422,16 @@ mod tests {
             ),
             "{\n  \"a b\"?: string;\n  n: number;\n}"
         );
+    }
+
+    #[test]
+    fn app_types_never_take_the_files_own_names() {
+        assert_eq!(type_of(&json!({"$ref": "#/$defs/Event"})), "Event_");
+        assert_eq!(
+            type_of(&json!({"$ref": "#/$defs/Nullable<Standing>"})),
+            "Nullable_Standing_"
+        );
+        assert_eq!(type_of(&json!({"$ref": "#/$defs/Standing"})), "Standing");
     }
 
     #[test]
