@@ -116,11 +116,15 @@ pub trait Durable: RexApp {
     fn restore(&mut self, cx: &mut Context<'_, Self>, state: Self::State);
 }
 
+/// How a saved state is put back into the app: `Durable::restore` after
+/// decoding the JSON.
+pub(crate) type RestoreState<A> = fn(&mut A, &mut Context<'_, A>, &[u8]) -> Result<(), String>;
+
 /// The `Durable` implementation of an app, as plain functions, so the
 /// actor (generic over any `RexApp`) can use it.
 pub(crate) struct Persistence<A: RexApp> {
     pub(crate) save: SaveState<A>,
-    pub(crate) restore: fn(&mut A, &mut Context<'_, A>, &[u8]) -> Result<(), String>,
+    pub(crate) restore: RestoreState<A>,
 }
 
 impl<A: RexApp> Clone for Persistence<A> {
