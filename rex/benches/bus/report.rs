@@ -109,12 +109,16 @@ pub(crate) fn render(rows: &[Row], names: [&str; 2]) -> String {
             None => String::new(),
         };
         let better = if r.higher_is_better { "↑" } else { "↓" };
+        let unit = if r.unit.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", r.unit)
+        };
         let _ = writeln!(
             out,
-            "| {} | {} ({}) {better} | {} | {} | {} | {target} |",
+            "| {} | {}{unit} {better} | {} | {} | {} | {target} |",
             r.scenario,
             r.metric,
-            r.unit,
             fmt_value(r.rex),
             fmt_value(r.baseline),
             fmt_value(r.ratio()),
