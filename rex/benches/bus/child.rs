@@ -172,7 +172,9 @@ async fn serve(side: Side) -> Result<(), BoxError> {
                 // this measures the bus, not the limits.
                 .message_rate(rex::Rate::unlimited())
                 .session_rate(rex::Rate::unlimited())
-                .sessions_per_address(usize::MAX);
+                .sessions_per_address(usize::MAX)
+                // Fan-out opens 1,000 streams from this one address.
+                .max_connections_per_address(usize::MAX);
             let server = if side == Side::Disk {
                 let dir = std::env::var_os(DATA_DIR_ENV)
                     .ok_or_else(|| format!("{DATA_DIR_ENV} is not set"))?;
