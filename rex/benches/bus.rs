@@ -338,7 +338,16 @@ async fn run(mut plan: Plan, nproc: usize, pinned: bool) -> Result<(), BoxError>
         "pinning": "core_affinity::set_for_current before the runtime starts; threads inherit it",
         "server_cpu": "sum of /proc/<pid>/task/*/schedstat run time of the server child",
         "memory": "VmRSS of the server child from /proc/<pid>/status",
-        "order": if plan.rounds > 1 { "A B A B (REx, baseline, REx, baseline) per figure" } else { "A B (REx, baseline) per figure" },
+        "durable": "REx with .data_dir(<a fresh directory>): redb, one fdatasync per group commit; \
+                    commits counted by the app (the server saves its tiny state once per commit); \
+                    the child's storage threads inherit its CPU, so server CPU includes redb and \
+                    the fdatasync calls (not the kernel's journal thread)",
+        "order": if plan.rounds > 1 {
+            "A B A B (REx, baseline, REx, baseline) per figure; ingest A B C A B C (C: REx on disk); \
+             the durable log: memory, disk, memory, disk"
+        } else {
+            "A B (REx, baseline) per figure; ingest A B C (C: REx on disk); the durable log: memory, disk"
+        },
     });
     let mode = if plan.quick {
         "quick (REX_BENCH_QUICK=1: smoke run, numbers not meaningful)"
