@@ -53,7 +53,16 @@ pub(crate) struct Commits<A: RexApp> {
     pub(crate) stored_oldest: EventIndex,
     /// The write that failed: the room stops.
     pub(crate) failed: Option<StoreError>,
+    /// When the write in flight was started.
+    sealed_at: Instant,
+    /// After a write that answered several clients: how many answers the
+    /// next batch waits to gather, and until when (see `ready_to_seal`).
+    gather: Option<(usize, Instant)>,
 }
+
+/// The longest a batch waits for clients to come back (see
+/// `Actor::ready_to_seal`): a small part of a write on any disk.
+const MAX_GATHER: Duration = Duration::from_millis(2);
 
 /// The calls of one batch: their writes, their events (to show readers)
 /// and their answers.
@@ -79,6 +88,8 @@ impl<A: RexApp> Commits<A> {
             flight: None,
             stored_oldest,
             failed: None,
+            sealed_at: Instant::now(),
+            gather: None,
         }
     }
 
@@ -311,11 +322,14 @@ impl<A: RexApp> Actor<A> {
                 .next_due()
                 .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365));
             let mut landed = None;
+            let gather_until = self.gather_until();
             tokio::select! {
                 biased;
                 _ = stop.wait_for(|stop| *stop) => break,
                 // A durable write first: its answers have waited longest.
                 result = landing(&mut flight), if flight.is_some() => landed = Some(result),
+                // The next batch has gathered long enough.
+                () = tokio::time::sleep_until(gather_until.unwrap_or(due)), if flight.is_none() && gather_until.is_some() => {}
                 // Due work next: a steady stream of requests must not
                 // starve a question's deadline.
                 () = tokio::time::sleep_until(due) => {
@@ -342,7 +356,7 @@ impl<A: RexApp> Actor<A> {
                 flight = None;
                 self.landed(result);
             }
-            if flight.is_none() {
+            if flight.is_none() && self.ready_to_seal(Instant::now()) {
                 flight = self.seal();
             }
         }
@@ -358,6 +372,33 @@ impl<A: RexApp> Actor<A> {
             Some(failed) => Err(failed),
             None => Ok(()),
         }
+    }
+
+    /// Whether to seal the next batch now, or let it gather a little.
+    ///
+    /// Clients that wait for their answer before sending again split into
+    /// two groups under group commit: those answered by the write that
+    /// just landed, and those whose calls arrived while it was in flight.
+    /// Sealing at once would write only the second group, and the two would
+    /// take turns, each write carrying half of them. So after a write that
+    /// answered several clients, the next batch waits until as many calls
+    /// as were then answered or waiting have arrived again, but never
+    /// longer than half the last write took (and [`MAX_GATHER`]): one
+    /// client alone never waits, and a burst that ended costs little.
+    fn ready_to_seal(&self, now: Instant) -> bool {
+        let Some(commits) = self.commits.as_ref() else {
+            return false;
+        };
+        match commits.gather {
+            None => true,
+            Some((expect, until)) => commits.open.answers.len() >= expect || now >= until,
+        }
+    }
+
+    /// Until when the next batch gathers, if it does.
+    fn gather_until(&self) -> Option<Instant> {
+        let commits = self.commits.as_ref()?;
+        commits.gather.map(|(_, until)| until)
     }
 
     fn failure(&self) -> Option<StoreError> {
@@ -382,6 +423,8 @@ impl<A: RexApp> Actor<A> {
         if commits.flight.is_some() || commits.failed.is_some() {
             return None;
         }
+        // Gathering ends here, whether or not there is anything to write.
+        commits.gather = None;
         if !commits.open.changed {
             // Answers that only waited for the previous write.
             for answer in commits.open.answers.drain(..) {
@@ -410,6 +453,7 @@ impl<A: RexApp> Actor<A> {
             open.batch.trim_before = Some(oldest);
         }
         open.batch.clock_ms = self.log.now_ms();
+        commits.sealed_at = Instant::now();
         let write = commits.store.commit(std::mem::take(&mut open.batch));
         commits.flight = Some(open);
         let mut write = write;
@@ -438,6 +482,11 @@ impl<A: RexApp> Actor<A> {
             Ok(()) => {
                 let oldest = self.log.bounds().oldest;
                 commits.stored_oldest = commits.stored_oldest.max(oldest);
+                let clients = flight.answers.len() + commits.open.answers.len();
+                if clients >= 2 {
+                    let wait = (commits.sealed_at.elapsed() / 2).min(MAX_GATHER);
+                    commits.gather = Some((clients, Instant::now() + wait));
+                }
                 self.log.append(flight.entries);
                 for answer in flight.answers {
                     answer();

@@ -83,6 +83,12 @@ pub(crate) struct DiskStore {
     dir: Arc<Path>,
 }
 
+/// redb's page cache. The server reads the whole log once at start and
+/// serves it from memory after, so a large cache (redb's default is 1 GiB)
+/// would only keep a second copy of the log: enough for the pages a
+/// commit touches.
+const CACHE_BYTES: usize = 16 * 1024 * 1024;
+
 impl DiskStore {
     /// Opens (creating if needed) the data directory `dir` and its file.
     /// Refused with [`StoreError::Locked`] while another handle, in this
@@ -96,6 +102,7 @@ impl DiskStore {
         let opened = contained(&file, || {
             redb::Builder::new()
                 .set_check_integrity_on_open(true)
+                .set_cache_size(CACHE_BYTES)
                 .create(&file)
                 .map_err(|e| engine(&file, e))
         });
@@ -116,6 +123,7 @@ impl DiskStore {
         let db = contained(file, || {
             redb::Builder::new()
                 .set_check_integrity_on_open(true)
+                .set_cache_size(CACHE_BYTES)
                 .create_with_backend(backend)
                 .map_err(|e| engine(file, e))
         })?;
