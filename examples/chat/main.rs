@@ -1,4 +1,4 @@
-//! Run with: `cargo run --example chat -- [--bind ADDR] [--name NAME] [--no-discovery] [--allow-host NAME] [--pin PIN]`
+//! Run with: `cargo run --example chat -- [--bind ADDR] [--name NAME] [--no-discovery] [--allow-host NAME] [--pin PIN] [--data DIR]`
 //!
 //! The chat room server: the smallest real REx app. Phones (or curl) create
 //! sessions, `say`, `whisper` and `rename`; everybody streams the room's
@@ -6,9 +6,13 @@
 //! scripts can find the port; Ctrl-C or SIGTERM shuts it down gracefully.
 //! The room is advertised on the local network (mDNS / DNS-SD) under its
 //! name, so `chat-client` and `rex discover` find it without an address;
-//! `--no-discovery` turns that off.
+//! `--no-discovery` turns that off. With `--data DIR` the room (its log,
+//! its sessions, who is called what) is kept in that directory and
+//! survives a crash: start it again with the same `--data` and every
+//! client carries on.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use clap::Parser;
 use rex::{Discovery, Server};
@@ -34,6 +38,10 @@ struct Args {
     /// Joining needs this PIN (`chat-client --pin PIN`).
     #[arg(long, value_name = "PIN", value_parser = rex_examples::cli::parse_pin)]
     pin: Option<String>,
+    /// Keep the room in this directory (created if missing), so it
+    /// survives a crash or a restart; without it the room lives in memory.
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -44,6 +52,9 @@ async fn main() -> std::io::Result<()> {
         rex_examples::cli::allow_hosts(Server::builder(ChatApp::default()), &args.allow_host);
     if let Some(pin) = &args.pin {
         builder = builder.pin(pin);
+    }
+    if let Some(dir) = &args.data {
+        builder = builder.data_dir(dir);
     }
     let server = builder.name(args.name).bind(args.bind).await?;
     println!("listening on http://{}", server.local_addr());

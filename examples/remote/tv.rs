@@ -1,4 +1,4 @@
-//! Run with: `cargo run --example remote-tv -- [--bind ADDR] [--no-discovery] [--name NAME] [--paused] [--allow-host NAME] [--pin PIN]`
+//! Run with: `cargo run --example remote-tv -- [--bind ADDR] [--no-discovery] [--name NAME] [--paused] [--allow-host NAME] [--pin PIN] [--data DIR]`
 //!
 //! The TV side of the remote-control media player: a simulated player with
 //! a bundled playlist that any number of remotes control at once (play,
@@ -8,9 +8,12 @@
 //! the way a remote reads it: a snapshot (`GET /rex/v0/snapshot`), then the
 //! log from the snapshot's index. The first line on stdout is
 //! `listening on http://<addr>`; Ctrl-C or SIGTERM shuts it down
-//! gracefully.
+//! gracefully. With `--data DIR` the player (track, position, volume,
+//! queue) and its remotes' sessions are kept in that directory: a TV
+//! killed and started again with the same `--data` plays on where it was.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
@@ -46,6 +49,10 @@ struct Args {
     /// Remotes need this PIN to connect. The printed phone URLs carry it.
     #[arg(long, value_name = "PIN", value_parser = rex_examples::cli::parse_pin)]
     pin: Option<String>,
+    /// Keep the player in this directory (created if missing), so it
+    /// survives a crash or a restart; without it the state lives in memory.
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -56,6 +63,9 @@ async fn main() -> std::io::Result<()> {
     let mut builder = rex_examples::cli::allow_hosts(Server::builder(app), &args.allow_host);
     if let Some(pin) = &args.pin {
         builder = builder.pin(pin);
+    }
+    if let Some(dir) = &args.data {
+        builder = builder.data_dir(dir);
     }
     let server = builder
         .name(&args.name)

@@ -1,4 +1,4 @@
-//! Run with: `cargo run --example trivia -- [--demo N] [--bind ADDR] [--no-discovery] [--questions FILE] [--name NAME] [--rounds N] [--seconds S] [--allow-host NAME] [--pin PIN]`
+//! Run with: `cargo run --example trivia -- [--demo N] [--bind ADDR] [--no-discovery] [--questions FILE] [--name NAME] [--rounds N] [--seconds S] [--allow-host NAME] [--pin PIN] [--data DIR]`
 //!
 //! Trivia night. Without `--demo` it runs a real room: it listens on every
 //! interface, advertises itself on the local network (unless
@@ -7,7 +7,10 @@
 //! It prints the join URL with its QR code, and shows the game in the
 //! terminal as it happens; the first player to join is the host and starts
 //! the game from their phone, or press Enter here to start it. Ctrl-C or
-//! SIGTERM shuts it down gracefully.
+//! SIGTERM shuts it down gracefully. With `--data DIR` the room (players,
+//! scores, the open question and its deadline, and every phone's session)
+//! is kept in that directory: kill it mid-question, start it again with the
+//! same `--data`, and the phones carry on with their scores.
 //!
 //! With `--demo N` it plays a short game on loopback with N bot players
 //! (typed Rust clients answering through the generated `TriviaMsgClient`
@@ -79,6 +82,11 @@ struct Args {
     /// `localhost` and `.local` names always work.
     #[arg(long = "allow-host", value_name = "NAME")]
     allow_host: Vec<String>,
+    /// Keep the room in this directory (created if missing), so it
+    /// survives a crash or a restart; without it the room lives in memory.
+    /// Not with `--demo`.
+    #[arg(long, value_name = "DIR", conflicts_with = "demo")]
+    data: Option<PathBuf>,
 }
 
 const BOT_NAMES: [&str; 12] = [
@@ -146,6 +154,9 @@ async fn run_room(args: &Args, set: Vec<Question>, config: TriviaConfig) -> Resu
     .assets(web::assets(&join_url, args.pin.as_deref()));
     if let Some(pin) = &args.pin {
         builder = builder.pin(pin);
+    }
+    if let Some(dir) = &args.data {
+        builder = builder.data_dir(dir);
     }
     let server = builder.listener(listener).await?;
     println!("listening on http://{addr}");
