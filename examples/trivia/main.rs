@@ -1,4 +1,4 @@
-//! Run with: `cargo run --example trivia -- [--demo N] [--bind ADDR] [--no-discovery] [--questions FILE] [--name NAME] [--rounds N] [--seconds S] [--allow-host NAME] [--pin PIN] [--data DIR]`
+//! Run with: `cargo run --example trivia -- [--demo N] [--bind ADDR] [--no-discovery] [--questions FILE] [--name NAME] [--rounds N] [--seconds S] [--pause S] [--allow-host NAME] [--pin PIN] [--data DIR]`
 //!
 //! Trivia night. Without `--demo` it runs a real room: it listens on every
 //! interface, advertises itself on the local network (unless
@@ -77,6 +77,11 @@ struct Args {
     /// Seconds to answer each question (default 20, or 3 with `--demo`).
     #[arg(long, value_name = "S", value_parser = clap::value_parser!(u32).range(1..=600))]
     seconds: Option<u32>,
+    /// Seconds the room shows "get ready" and each answer with its
+    /// scoreboard before the next question (default 6, or 1 with
+    /// `--demo`).
+    #[arg(long, value_name = "S", value_parser = clap::value_parser!(u32).range(1..=600))]
+    pause: Option<u32>,
     /// Also answer to this host name, e.g. one in the LAN's own DNS
     /// (repeatable; `.example.org` allows a whole domain). IP addresses,
     /// `localhost` and `.local` names always work.
@@ -114,7 +119,7 @@ async fn main() -> ExitCode {
     let config = TriviaConfig {
         rounds: args.rounds.unwrap_or(if demo { 5 } else { 10 }) as usize,
         seconds: args.seconds.unwrap_or(if demo { 3 } else { 20 }),
-        pause: Duration::from_millis(if demo { 1000 } else { 6000 }),
+        pause: Duration::from_secs(u64::from(args.pause.unwrap_or(if demo { 1 } else { 6 }))),
     };
     let result = match args.demo {
         Some(players) => run_demo(&args, set, config, players).await,
