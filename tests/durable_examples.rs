@@ -10,9 +10,7 @@
 //! the log go on by themselves: no `Resync`, and the indexes they yield are
 //! exactly the ones the log shows them, none lost or repeated.
 
-use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 
 use futures_util::StreamExt;
 use rex::{ClientError, Event, EventStream, StreamItem};
@@ -20,75 +18,11 @@ use rex_examples::chat::{ChatEvent, ChatMsgClient};
 use rex_examples::remote::{PlayerView, RemoteClient, RemoteEvent};
 use rex_examples::trivia::bot::TriviaClient;
 use rex_examples::trivia::TriviaEvent;
-use rex_tests::example::{example_binary, Lines, PATIENCE};
+use rex_tests::example::{ExampleServer, PATIENCE};
 use rex_tests::{index, Http};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-
-/// An example server this test started, with its output.
-struct Running {
-    child: Child,
-    lines: Lines,
-    addr: SocketAddr,
-}
-
-impl Running {
-    /// Starts example `name` with `args`, `--no-discovery`, `--bind bind`
-    /// and `--data data`, and waits for its `listening on` line.
-    async fn start(name: &str, args: &[&str], data: &Path, bind: SocketAddr) -> Running {
-        let mut child = Command::new(example_binary(name))
-            .args(args)
-            .arg("--no-discovery")
-            .arg("--bind")
-            .arg(bind.to_string())
-            .arg("--data")
-            .arg(data)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-        let mut lines = Lines::of_child(name, &mut child);
-        let line = lines
-            .until("`listening on http://…`", |l| {
-                l.starts_with("listening on ")
-            })
-            .await;
-        let addr = line
-            .trim_start_matches("listening on http://")
-            .parse()
-            .unwrap_or_else(|e| panic!("{name} printed {line:?}: {e}"));
-        Running { child, lines, addr }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    fn http(&self) -> Http {
-        Http { addr: self.addr }
-    }
-
-    /// SIGKILL (what `Child::kill` sends on Unix) and reap: no shutdown
-    /// hook runs, no buffer is flushed; the data directory is as a crash
-    /// leaves it.
-    fn kill_9(mut self) -> SocketAddr {
-        self.child.kill().expect("SIGKILL the example");
-        let status = self.child.wait().expect("reap the example");
-        assert!(!status.success(), "killed, not exited: {status}");
-        self.lines.drain();
-        self.addr
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        // Only our own child, by its handle; harmless if already reaped.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// What a typed client's event stream yielded, read by a task as it comes.
 struct Follower<E> {
@@ -227,8 +161,8 @@ async fn post(http: Http, token: &str, body: &Value) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_with_data_survives_sigkill() {
     let data = tempfile::tempdir().unwrap();
-    let chat = Running::start("chat", &[], data.path(), "127.0.0.1:0".parse().unwrap()).await;
-    let (url, http) = (chat.url(), chat.http());
+    let chat = ExampleServer::start("chat", &[], data.path(), "127.0.0.1:0".parse().unwrap()).await;
+    let (url, http) = (chat.url(), Http { addr: chat.addr });
     let alice = ChatMsgClient::builder(url.as_str())
         .name("Alice")
         .connect()
@@ -253,7 +187,7 @@ async fn chat_with_data_survives_sigkill() {
 
     let addr = chat.kill_9();
     bobs.until_reconnecting().await;
-    let chat = Running::start("chat", &[], data.path(), addr).await;
+    let chat = ExampleServer::start("chat", &[], data.path(), addr).await;
     let after = http.info().await;
     assert_same_room(&before, &after);
 
@@ -319,9 +253,19 @@ async fn trivia_with_data_survives_sigkill_mid_question() {
     let questions = questions.to_str().unwrap();
     // 30 s per question: the first one must still be open when the room
     // is killed, just after two quick answers.
-    let args = ["--questions", questions, "--rounds", "2", "--seconds", "30"];
-    let room = Running::start("trivia", &args, data.path(), "127.0.0.1:0".parse().unwrap()).await;
-    let (url, http) = (room.url(), room.http());
+    let args = [
+        "--questions",
+        questions,
+        "--rounds",
+        "2",
+        "--seconds",
+        "30",
+        "--pause",
+        "1",
+    ];
+    let room =
+        ExampleServer::start("trivia", &args, data.path(), "127.0.0.1:0".parse().unwrap()).await;
+    let (url, http) = (room.url(), Http { addr: room.addr });
     let join = |name: &'static str| {
         let url = url.clone();
         async move {
@@ -358,7 +302,7 @@ async fn trivia_with_data_survives_sigkill_mid_question() {
 
     let addr = room.kill_9();
     alices.until_reconnecting().await;
-    let room = Running::start("trivia", &args, data.path(), addr).await;
+    let room = ExampleServer::start("trivia", &args, data.path(), addr).await;
     let after = http.info().await;
     assert_same_room(&before, &after);
     assert!(
@@ -450,14 +394,14 @@ async fn trivia_with_data_survives_sigkill_mid_question() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remote_tv_with_data_survives_sigkill_and_the_track_ends_on_time() {
     let data = tempfile::tempdir().unwrap();
-    let tv = Running::start(
+    let tv = ExampleServer::start(
         "remote-tv",
         &[],
         data.path(),
         "127.0.0.1:0".parse().unwrap(),
     )
     .await;
-    let (url, http) = (tv.url(), tv.http());
+    let (url, http) = (tv.url(), Http { addr: tv.addr });
     let phone = RemoteClient::builder(url.as_str())
         .name("phone")
         .connect()
@@ -488,7 +432,7 @@ async fn remote_tv_with_data_survives_sigkill_and_the_track_ends_on_time() {
 
     let addr = tv.kill_9();
     phones.until_reconnecting().await;
-    let tv = Running::start("remote-tv", &[], data.path(), addr).await;
+    let tv = ExampleServer::start("remote-tv", &[], data.path(), addr).await;
     let after = http.info().await;
     if after["time"].as_u64().unwrap() < ends_at {
         // Unless the track ended already (a very slow restart), the
