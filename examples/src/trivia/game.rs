@@ -306,12 +306,8 @@ impl TriviaApp {
 
     /// Opens question `number` (from 1).
     fn ask(&mut self, cx: &mut Context<'_, Self>, number: u32) {
-        let Some(question) = self
-            .state
-            .playlist
-            .get((number as usize).wrapping_sub(1))
-            .cloned()
-        else {
+        let at = (number as usize).checked_sub(1);
+        let Some(question) = at.and_then(|at| self.state.playlist.get(at)).cloned() else {
             return;
         };
         let limit_ms = u64::from(self.config.seconds) * 1000;
