@@ -473,3 +473,71 @@ async fn remote_tv_with_data_survives_sigkill_and_the_track_ends_on_time() {
     phones.assert_resumed(&visible(http, None).await);
     drop(tv);
 }
+
+/// Runs example `name` on `data`, which it must refuse: returns what it
+/// printed on stderr. Panics if it serves instead (killing it after
+/// [`PATIENCE`]) or exits with success.
+fn refused(name: &str, data: &Path) -> String {
+    let mut child = std::process::Command::new(rex_tests::example::example_binary(name))
+        .args(["--no-discovery", "--bind", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + PATIENCE;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{name} did not refuse {} within {PATIENCE:?}",
+                data.display()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success(), "{name} exited with success: {stderr}");
+    stderr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_directory_in_use_or_of_another_app_is_refused_in_a_sentence() {
+    let data = tempfile::tempdir().unwrap();
+    let chat = ExampleServer::start("chat", &[], data.path(), "127.0.0.1:0".parse().unwrap()).await;
+    let data_dir = data.path().to_owned();
+    let in_use = tokio::task::spawn_blocking(move || refused("remote-tv", &data_dir))
+        .await
+        .unwrap();
+    let says = |text: &str, program: &str, what: &str| {
+        text.lines()
+            .any(|l| l.starts_with(&format!("{program}: ")) && l.contains(what))
+    };
+    assert!(
+        says(
+            &in_use,
+            "remote-tv",
+            "already open in another running process"
+        ),
+        "{in_use}"
+    );
+    chat.kill_9();
+    let data_dir = data.path().to_owned();
+    let other = tokio::task::spawn_blocking(move || refused("trivia", &data_dir))
+        .await
+        .unwrap();
+    assert!(
+        says(&other, "trivia", "holds a room of app `chat`, not `trivia`"),
+        "{other}"
+    );
+    // Neither touched the chat room: it starts again as it was.
+    let chat = ExampleServer::start("chat", &[], data.path(), "127.0.0.1:0".parse().unwrap()).await;
+    let info = Http { addr: chat.addr }.info().await;
+    assert_eq!(info["app"], "chat");
+}

@@ -13,6 +13,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use clap::Parser;
 use rex::{Discovery, Server};
@@ -45,9 +46,20 @@ struct Args {
 }
 
 #[tokio::main]
-async fn main() -> std::io::Result<()> {
+async fn main() -> ExitCode {
     rex_examples::cli::init_tracing("info");
-    let args = Args::parse();
+    // An error (a data directory another server has open, or one of
+    // another app) is a sentence for a person, not a debug dump.
+    match serve(Args::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("chat: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: Args) -> std::io::Result<()> {
     let mut builder =
         rex_examples::cli::allow_hosts(Server::builder(ChatApp::default()), &args.allow_host);
     if let Some(pin) = &args.pin {

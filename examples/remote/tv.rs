@@ -14,6 +14,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
@@ -56,9 +57,20 @@ struct Args {
 }
 
 #[tokio::main]
-async fn main() -> std::io::Result<()> {
+async fn main() -> ExitCode {
     rex_examples::cli::init_tracing("warn");
-    let args = Args::parse();
+    // An error (a data directory another server has open, or one of
+    // another app) is a sentence for a person, not a debug dump.
+    match serve(Args::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("remote-tv: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: Args) -> std::io::Result<()> {
     let app = RemoteApp::new(tracks::bundled()).autoplay(!args.paused);
     let mut builder = rex_examples::cli::allow_hosts(Server::builder(app), &args.allow_host);
     if let Some(pin) = &args.pin {
