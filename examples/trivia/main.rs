@@ -107,14 +107,13 @@ async fn main() -> ExitCode {
         Some(path) => questions::load(path),
         None => questions::bundled(),
     };
-    let mut set = match loaded {
+    let set = match loaded {
         Ok(set) => set,
         Err(e) => {
             eprintln!("trivia: {e}");
             return ExitCode::from(2);
         }
     };
-    fastrand::shuffle(&mut set);
     let demo = args.demo.is_some();
     let config = TriviaConfig {
         rounds: args.rounds.unwrap_or(if demo { 5 } else { 10 }) as usize,
@@ -152,7 +151,7 @@ async fn run_room(args: &Args, set: Vec<Question>, config: TriviaConfig) -> Resu
         .unwrap_or_else(|| rex_examples::cli::local_url(addr));
     let join_url = web::join_url(&room_url, args.pin.as_deref());
     let mut builder = rex_examples::cli::allow_hosts(
-        Server::builder(TriviaApp::new(set, config)),
+        Server::builder(TriviaApp::new(set, config).shuffled()),
         &args.allow_host,
     )
     .name(&args.name)
@@ -225,7 +224,7 @@ async fn run_demo(
         .unwrap_or(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
     let key = bot::answer_key(&set);
     let seconds = config.seconds;
-    let mut builder = Server::builder(TriviaApp::new(set, config)).name(&args.name);
+    let mut builder = Server::builder(TriviaApp::new(set, config).shuffled()).name(&args.name);
     if let Some(pin) = &args.pin {
         builder = builder.pin(pin);
     }

@@ -133,6 +133,12 @@ pub struct TriviaState {
     next_question: usize,
     /// Counts games, so a timer of an earlier game does nothing.
     game: u64,
+    /// The order a [shuffled](TriviaApp::shuffled) room asks the set in,
+    /// as the seed of its shuffle, chosen at the first game: kept, so a
+    /// restarted room goes on through the same order and a later game
+    /// does not repeat questions.
+    #[serde(default)]
+    order_seed: Option<u64>,
     /// When the game moves on by itself (the first question, the open
     /// question's deadline, the next question or the end), as log time in
     /// milliseconds; `None` in the lobby and after the end.
@@ -144,6 +150,8 @@ pub struct TriviaState {
 pub struct TriviaApp {
     questions: Vec<Question>,
     config: TriviaConfig,
+    /// Ask the set in a random order (`state.order_seed`).
+    shuffle: bool,
     /// Everything that makes this room this game; saved with every commit.
     state: TriviaState,
     /// The scheduled work waiting for `state.due_at_ms`: of this process,
@@ -161,15 +169,37 @@ fn millis(d: Duration) -> u64 {
 }
 
 impl TriviaApp {
-    /// A room that will ask `questions` (in this order; shuffle them first
-    /// for variety). `questions` must not be empty.
+    /// A room that will ask `questions` in this order (see
+    /// [`shuffled`](TriviaApp::shuffled)). `questions` must not be empty.
     pub fn new(questions: Vec<Question>, config: TriviaConfig) -> TriviaApp {
         TriviaApp {
             questions,
             config,
+            shuffle: false,
             state: TriviaState::default(),
             timer: None,
         }
+    }
+
+    /// Asks the set in a random order, the same for every game of the
+    /// room, across restarts too (the order's seed is part of the saved
+    /// state): games do not repeat a question until the set runs out.
+    pub fn shuffled(mut self) -> TriviaApp {
+        self.shuffle = true;
+        self
+    }
+
+    /// The order the set is asked in, as indexes into `questions`.
+    fn order(&mut self) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.questions.len()).collect();
+        if self.shuffle {
+            let seed = *self
+                .state
+                .order_seed
+                .get_or_insert_with(|| fastrand::u64(..));
+            fastrand::Rng::with_seed(seed).shuffle(&mut order);
+        }
+        order
     }
 
     /// Where the game is.
@@ -237,14 +267,15 @@ impl TriviaApp {
         if self.questions.is_empty() {
             return Err(Reject::new("this room has no questions to ask"));
         }
+        let order = self.order();
         let state = &mut self.state;
-        let rounds = self.config.rounds.clamp(1, self.questions.len());
+        let rounds = self.config.rounds.clamp(1, order.len());
         // A room restarted with a smaller set may hold a place past its end.
-        let first = state.next_question % self.questions.len();
+        let first = state.next_question % order.len();
         state.playlist = (0..rounds)
-            .map(|i| self.questions[(first + i) % self.questions.len()].clone())
+            .map(|i| self.questions[order[(first + i) % order.len()]].clone())
             .collect();
-        state.next_question = (first + rounds) % self.questions.len();
+        state.next_question = (first + rounds) % order.len();
         for player in &mut state.players {
             player.score = 0;
         }

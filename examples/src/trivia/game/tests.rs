@@ -508,3 +508,42 @@ async fn the_pauses_before_and_between_questions_survive_a_restart() {
         .collect();
     assert_eq!(texts, ["Q0", "Q1", "Q2"]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_shuffled_room_goes_on_through_the_same_order_after_a_restart() {
+    let questions: Vec<Question> = (0..6).map(|i| question(&format!("Q{i}"), 0)).collect();
+    let config = TriviaConfig {
+        rounds: 2,
+        seconds: SECONDS,
+        pause: PAUSE,
+    };
+    let app = || TriviaApp::new(questions.clone(), config.clone()).shuffled();
+    let mut room = TestRoom::durable(app());
+    let alice = room.join("Alice").unwrap();
+    let mut asked = Vec::new();
+    for game in 0..3 {
+        room.send(alice, TriviaMsg::Start).unwrap();
+        for number in 1..=2 {
+            let opened = room.advance(PAUSE).await;
+            let text = opened.iter().find_map(|e| match &e.event {
+                TriviaEvent::Question { text, .. } => Some(text.clone()),
+                _ => None,
+            });
+            asked.push(text.unwrap_or_else(|| panic!("game {game}: no question {number}")));
+            room.send(alice, TriviaMsg::Answer { number, choice: 0 })
+                .unwrap();
+        }
+        room.advance(PAUSE).await;
+        assert_eq!(room.app().phase(), Phase::Finished);
+        // Each game's room is a new process with the set in file order.
+        room = room.restart_after(app(), secs(60.0));
+    }
+    let mut distinct = asked.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(
+        distinct.len(),
+        6,
+        "three games of two ask the whole set: {asked:?}"
+    );
+}
