@@ -310,3 +310,126 @@ async fn send_to_a_room_with_a_pin_says_what_to_do_and_succeeds_with_it() {
     assert!(run.out.starts_with("sent say"), "{}", run.out);
     room.stop().await;
 }
+
+#[tokio::test]
+async fn info_lists_each_kind_with_its_fields_and_docs() {
+    let room = chat_room().await;
+    let url = format!("http://{}", room.addr);
+    let run = rex(&["info", &url]).await;
+    assert_eq!(run.code, 0, "{}", run.err);
+    for line in [
+        "    say  Say something to the whole room.",
+        "      text: string  What to say; must not be empty.",
+        "    whisper  Say something to one session only.",
+        "      to: string  Who hears it.",
+        "    whispered  A whisper; private to `from` and `to`.",
+    ] {
+        assert!(
+            run.out.lines().any(|l| l == line),
+            "`rex info` should show {line:?}:\n{}",
+            run.out
+        );
+    }
+    let run = rex(&["info", &url, "--json"]).await;
+    let info = &lines(&run.out)[0];
+    assert_eq!(info["offers"], serde_json::json!(["schema"]));
+    assert_eq!(info["schema"]["messages"][0]["kind"], "say");
+    room.stop().await;
+}
+
+#[tokio::test]
+async fn send_refuses_a_payload_that_does_not_fit_the_schema_before_sending() {
+    let room = chat_room().await;
+    let url = format!("http://{}", room.addr);
+    let file = temp_session_file();
+    let file_arg = file.to_str().unwrap();
+    let send = |kind: &'static str, data: &'static str, extra: &'static [&'static str]| {
+        let url = url.clone();
+        let file_arg = file_arg.to_owned();
+        async move {
+            let mut args = vec!["send", &url, kind, data, "--session-file", &file_arg];
+            args.extend_from_slice(extra);
+            rex(&args).await
+        }
+    };
+
+    for (data, says) in [
+        (r#"{"text":5}"#, "field `text`: 5 is not of type \"string\""),
+        (r#"{}"#, "missing field `text`"),
+        (
+            r#"{"text":"hi","txt":"hi"}"#,
+            "unknown field `txt`; expected only: text",
+        ),
+    ] {
+        let run = send("say", data, &[]).await;
+        assert_eq!(run.code, 1, "{data}: {}", run.out);
+        assert!(run.err.contains(says), "{data}: {}", run.err);
+        assert!(run.err.contains("not sent"), "{}", run.err);
+    }
+    let run = send("whisper", r#"{"to":"bob","text":"psst"}"#, &["--json"]).await;
+    assert_eq!(run.code, 1);
+    let error = &lines(&run.out)[0];
+    assert_eq!(error["error"], "invalid_data");
+    assert!(
+        error["reason"].as_str().unwrap().contains("field `to`"),
+        "{error}"
+    );
+
+    // Nothing reached the room: no session was made, nothing was said.
+    assert!(room.client().visible_log(None).await.is_empty());
+    assert!(!file.exists(), "no session was created");
+
+    // --no-check leaves the judging to the server, which refuses the same.
+    let run = send("say", r#"{"text":5}"#, &["--no-check"]).await;
+    assert_eq!(run.code, 1);
+    assert!(
+        run.err.contains("invalid_data") && run.err.contains("field `text`"),
+        "{}",
+        run.err
+    );
+    // A payload that fits is sent.
+    let run = send("say", r#"{"text":"fits"}"#, &[]).await;
+    assert_eq!(run.code, 0, "{}", run.err);
+    let _ = std::fs::remove_dir_all(file.parent().unwrap());
+    room.stop().await;
+}
+
+#[tokio::test]
+async fn types_writes_the_trivia_declarations_the_pages_use() {
+    use rex_examples::trivia::{questions, TriviaApp, TriviaConfig};
+    let app = TriviaApp::new(questions::bundled().unwrap(), TriviaConfig::default());
+    let room = TestServer::start(Server::builder(app)).await;
+    let url = format!("http://{}", room.addr);
+    let run = rex(&["types", &url]).await;
+    assert_eq!(run.code, 0, "{}", run.err);
+    // The file the pages are checked against (tests/types.rs compiles it
+    // with --strict) is exactly what `rex types` writes.
+    let checked_in = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/src/trivia/web/protocol.d.ts"),
+    )
+    .unwrap();
+    assert!(
+        run.out == checked_in,
+        "rex types differs from the checked-in protocol.d.ts"
+    );
+
+    let file = temp_session_file().with_file_name("trivia.d.ts");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    let run = rex(&["types", &url, "--output", file.to_str().unwrap()]).await;
+    assert_eq!(run.code, 0, "{}", run.err);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), checked_in);
+    let _ = std::fs::remove_dir_all(file.parent().unwrap());
+    room.stop().await;
+
+    // An app without a schema: a clear error, and `send` leaves the
+    // checking to the server.
+    let plain = rex_tests::start_test_app().await;
+    let run = rex(&["types", &format!("http://{}", plain.addr)]).await;
+    assert_eq!(run.code, 1);
+    assert!(
+        run.err.contains("does not publish its protocol's schema"),
+        "{}",
+        run.err
+    );
+    plain.stop().await;
+}

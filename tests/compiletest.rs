@@ -9,5 +9,6 @@ fn ui() {
     t.compile_fail("ui/shape/*.rs");
     t.compile_fail("ui/attr/*.rs");
     t.compile_fail("ui/names/*.rs");
+    t.compile_fail("ui/schema/*.rs");
     t.pass("ui/pass/*.rs");
 }

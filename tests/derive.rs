@@ -35,7 +35,7 @@ pub mod hygiene {
 
     /// Messages with every shape, and a keyword-named variant.
     #[derive(::rex::RexMessage, ::core::fmt::Debug, ::core::cmp::PartialEq)]
-    #[rex(rename_all = "kebab-case", app = "hygiene", events = Ev)]
+    #[rex(rename_all = "kebab-case", app = "hygiene", events = Ev, schema)]
     pub enum Msg {
         /// A unit variant.
         Start,
@@ -57,6 +57,7 @@ pub mod hygiene {
 
     /// Events with every shape.
     #[derive(::rex::RexEvent, ::core::fmt::Debug, ::core::cmp::PartialEq)]
+    #[rex(schema)]
     pub enum Ev {
         /// A unit variant.
         Started,
@@ -71,6 +72,30 @@ pub mod hygiene {
             choice: u8,
         },
     }
+}
+
+#[test]
+fn the_schema_is_generated_where_nothing_is_in_scope() {
+    use rex::Protocol;
+    let schema = hygiene::Msg::schema().expect("a schema");
+    let kinds: Vec<&str> = schema.messages.iter().map(|k| k.kind.as_str()).collect();
+    assert_eq!(kinds, <hygiene::Msg as RexMessage>::KINDS);
+    let answer = schema.message("answer").unwrap();
+    assert_eq!(
+        answer.data["required"],
+        serde_json::json!(["choice"]),
+        "an Option field may be left out"
+    );
+    assert_eq!(
+        answer.data["properties"]["note"]["description"],
+        "An optional note."
+    );
+    assert!(schema.message("start").unwrap().is_unit());
+    assert_eq!(schema.message("set-score").unwrap().data["type"], "integer");
+    assert_eq!(
+        schema.event("answered").unwrap().data["properties"]["from"]["format"],
+        "uuid"
+    );
 }
 
 #[test]

@@ -358,6 +358,8 @@ async fn info_describes_app_log_and_kinds() {
             "sessions": 1,
             "messages": ["noop", "burst", "tag", "secret", "emit_then_reject", "count", "later", "slow"],
             "events": ["joined", "tick", "secret", "counted"],
+            // The test app publishes no schema (§13).
+            "offers": [],
         })
     );
     server.stop().await;

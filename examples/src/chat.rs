@@ -20,7 +20,7 @@ pub const MAX_TEXT_CHARS: usize = 500;
 /// What a phone can say to the room: the chat protocol, whose events are
 /// [`ChatEvent`]s.
 #[derive(Clone, Debug, PartialEq, Eq, RexMessage)]
-#[rex(app = "chat", events = ChatEvent)]
+#[rex(app = "chat", events = ChatEvent, schema)]
 pub enum ChatMsg {
     /// Say something to the whole room.
     Say {
@@ -43,6 +43,7 @@ pub enum ChatMsg {
 
 /// What the room shows.
 #[derive(Clone, Debug, PartialEq, Eq, RexEvent)]
+#[rex(schema)]
 pub enum ChatEvent {
     /// A session joined.
     Joined {

@@ -37,6 +37,10 @@ pub(crate) struct Enum<'a> {
     pub(crate) app: Option<LitStr>,
     /// `#[rex(events = …)]`: the event enum a message enum names.
     pub(crate) events: Option<Type>,
+    /// `#[rex(schema)]`: describe the kinds in JSON Schema.
+    pub(crate) schema: Option<Span>,
+    /// `#[rex(snapshot = …)]`: the app's snapshot type, for the schema.
+    pub(crate) snapshot: Option<Type>,
 }
 
 pub(crate) struct Variant<'a> {
@@ -51,6 +55,13 @@ pub(crate) struct Variant<'a> {
     pub(crate) docs: Vec<Attribute>,
 }
 
+impl Variant<'_> {
+    /// The doc comment as text, for the schema's `description`.
+    pub(crate) fn doc_text(&self) -> String {
+        attr::doc_text(&self.docs)
+    }
+}
+
 pub(crate) enum Shape<'a> {
     Unit,
     Newtype(&'a Type),
@@ -62,6 +73,8 @@ pub(crate) struct Field<'a> {
     pub(crate) ty: &'a Type,
     /// The JSON key: the field's name without `r#`.
     pub(crate) key: String,
+    /// The doc comment as text, for the schema's `description`.
+    pub(crate) doc: String,
 }
 
 impl<'a> Enum<'a> {
@@ -106,6 +119,8 @@ impl<'a> Enum<'a> {
             variants,
             app: container.app,
             events: container.events,
+            schema: container.schema,
+            snapshot: container.snapshot,
         })
     }
 }
@@ -148,6 +163,7 @@ impl<'a> Variant<'a> {
                             ident,
                             ty: &f.ty,
                             key: ident.unraw().to_string(),
+                            doc: attr::doc_text(&attr::docs(&f.attrs)),
                         })
                     })
                     .collect(),

@@ -1,7 +1,9 @@
 //! `#[rex(…)]` attributes: parsed with `parse_nested_meta`, every unknown key
 //! an error at that key listing the valid ones.
 
-use syn::{Attribute, LitStr, Type};
+use proc_macro2::Span;
+use syn::spanned::Spanned;
+use syn::{Attribute, Expr, ExprLit, Lit, LitStr, Meta, Type};
 
 use crate::case::{RenameRule, RULE_NAMES};
 use crate::ctxt::Ctxt;
@@ -14,10 +16,15 @@ pub(crate) struct Container {
     pub(crate) app: Option<LitStr>,
     /// `events = Type`: the event enum (message enums only).
     pub(crate) events: Option<Type>,
+    /// `schema`: describe the kinds in JSON Schema (where it was written).
+    pub(crate) schema: Option<Span>,
+    /// `snapshot = Type`: the snapshot's type, for the schema (message
+    /// enums only).
+    pub(crate) snapshot: Option<Type>,
 }
 
 /// The keys an enum's `#[rex(…)]` accepts, for "expected one of".
-const CONTAINER_KEYS: &str = "app, events, rename_all";
+const CONTAINER_KEYS: &str = "app, events, rename_all, schema, snapshot";
 
 /// Attributes on a variant.
 #[derive(Default)]
@@ -72,6 +79,21 @@ pub(crate) fn container(cx: &mut Ctxt, attrs: &[Attribute]) -> Container {
                     errors.push(meta.error("duplicate rex attribute `events`"));
                 } else {
                     out.events = Some(value);
+                }
+                Ok(())
+            } else if meta.path.is_ident("schema") {
+                if out.schema.is_some() {
+                    errors.push(meta.error("duplicate rex attribute `schema`"));
+                } else {
+                    out.schema = Some(meta.path.span());
+                }
+                Ok(())
+            } else if meta.path.is_ident("snapshot") {
+                let value: Type = meta.value()?.parse()?;
+                if out.snapshot.is_some() {
+                    errors.push(meta.error("duplicate rex attribute `snapshot`"));
+                } else {
+                    out.snapshot = Some(value);
                 }
                 Ok(())
             } else if meta.path.is_ident("rename") {
@@ -150,6 +172,29 @@ pub(crate) fn docs(attrs: &[Attribute]) -> Vec<Attribute> {
         .filter(|a| a.path().is_ident("doc"))
         .cloned()
         .collect()
+}
+
+/// The text of `#[doc = "…"]` attributes (`///` comments): one line each,
+/// the space after `///` dropped, blank lines at the ends trimmed.
+pub(crate) fn doc_text(docs: &[Attribute]) -> String {
+    let lines: Vec<String> = docs
+        .iter()
+        .filter_map(|a| match &a.meta {
+            Meta::NameValue(nv) => match &nv.value {
+                Expr::Lit(ExprLit {
+                    lit: Lit::Str(s), ..
+                }) => Some(s.value()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .flat_map(|text| {
+            text.lines()
+                .map(|l| l.strip_prefix(' ').unwrap_or(l).trim_end().to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    lines.join("\n").trim().to_owned()
 }
 
 fn path_name(path: &syn::Path) -> String {

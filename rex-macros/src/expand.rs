@@ -87,6 +87,7 @@ fn trait_path(role: Role) -> TokenStream {
 
 fn expand(e: &Enum<'_>) -> TokenStream {
     let codec = expand_codec(e);
+    let describe = expand_describe(e);
     let extra = match e.role {
         Role::Message => {
             let protocol = expand_protocol(e);
@@ -103,7 +104,7 @@ fn expand(e: &Enum<'_>) -> TokenStream {
             quote! { ::rex::__private::if_client! { #handler } }
         }
     };
-    quote! { #codec #extra }
+    quote! { #codec #describe #extra }
 }
 
 fn method_ident(v: &Variant<'_>) -> Ident {
@@ -264,14 +265,112 @@ fn expand_protocol(e: &Enum<'_>) -> TokenStream {
     let (Some(app), Some(events)) = (&e.app, &e.events) else {
         return TokenStream::new();
     };
+    let schema = e.schema.map(|_| {
+        let snapshot = match &e.snapshot {
+            Some(ty) => quote! {
+                fn snapshot(
+                    generator: &mut ::rex::__private::schemars::SchemaGenerator,
+                ) -> ::rex::__private::schemars::Schema {
+                    generator.subschema_for::<#ty>()
+                }
+                ::core::option::Option::Some(snapshot as ::rex::__private::SnapshotSchema)
+            },
+            None => quote!(::core::option::Option::None),
+        };
+        quote! {
+            ::rex::__private::if_schema! {
+                fn schema() -> ::core::option::Option<::rex::__private::ProtocolSchema> {
+                    let snapshot = { #snapshot };
+                    ::core::option::Option::Some(
+                        ::rex::__private::ProtocolSchema::generate::<Self>(snapshot),
+                    )
+                }
+            }
+        }
+    });
     quote! {
         const _: () = {
             #[automatically_derived]
             impl ::rex::__private::Protocol for #ident {
                 const APP: &'static str = #app;
                 type Event = #events;
+                #schema
             }
         };
+    }
+}
+
+/// `#[rex(schema)]`: the `Describe` impl, each kind with the JSON Schema of
+/// its data. A struct variant's schema is schemars' derive on a private
+/// mirror struct of its fields, so field types, `Option` fields (not
+/// required) and doc comments follow schemars' rules, not ours.
+fn expand_describe(e: &Enum<'_>) -> TokenStream {
+    if e.schema.is_none() {
+        return TokenStream::new();
+    }
+    let ident = e.ident;
+    let schemars = quote!(::rex::__private::schemars);
+    let mut mirrors = Vec::new();
+    let kinds = e.variants.iter().map(|v| {
+        let kind = &v.kind;
+        let doc = v.doc_text();
+        match &v.shape {
+            Shape::Unit => quote!(::rex::__private::KindSchema::unit(#kind, #doc)),
+            Shape::Newtype(ty) => quote! {
+                ::rex::__private::KindSchema::new(#kind, #doc, generator.subschema_for::<#ty>())
+            },
+            Shape::Struct(fields) => {
+                let mirror = format_ident!("__RexData{}", v.ident);
+                let fields = fields.iter().map(|f| {
+                    let (name, ty) = (f.ident, f.ty);
+                    let doc = (!f.doc.is_empty()).then(|| {
+                        let doc = &f.doc;
+                        quote!(#[schemars(description = #doc)])
+                    });
+                    quote!(#doc #name: #ty)
+                });
+                // Messages refuse unknown fields, events ignore them: as
+                // their decoders do.
+                let deny = (e.role == Role::Message).then(|| quote!(#[schemars(deny_unknown_fields)]));
+                let description = (!doc.is_empty()).then(|| quote!(#[schemars(description = #doc)]));
+                let crate_path = schemars.to_string().replace(' ', "");
+                mirrors.push(quote! {
+                    #[derive(#schemars::JsonSchema)]
+                    #[schemars(crate = #crate_path, inline)]
+                    #deny
+                    #description
+                    #[allow(dead_code, non_camel_case_types)]
+                    struct #mirror { #(#fields),* }
+                });
+                quote! {
+                    ::rex::__private::KindSchema::new(#kind, #doc, generator.subschema_for::<#mirror>())
+                }
+            }
+        }
+    });
+    let kinds: Vec<TokenStream> = kinds.collect();
+    let count = kinds.len();
+    quote! {
+        ::rex::__private::with_schema! {
+            const _: () = {
+                #[automatically_derived]
+                impl ::rex::__private::Describe for #ident {
+                    fn describe(
+                        generator: &mut #schemars::SchemaGenerator,
+                    ) -> ::rex::__private::Vec<::rex::__private::KindSchema> {
+                        // schemars' derive (on the mirrors) calls trait
+                        // methods by name; bring the traits into scope,
+                        // nameless, so it works in a module without the
+                        // prelude and shadows nothing of the user's.
+                        #[allow(unused_imports)]
+                        use ::core::convert::Into as _;
+                        #(#mirrors)*
+                        <::rex::__private::Vec<::rex::__private::KindSchema>
+                            as ::core::convert::From<[::rex::__private::KindSchema; #count]>>::from([#(#kinds),*])
+                    }
+                }
+            };
+        }
     }
 }
 

@@ -26,6 +26,16 @@
 //!    generic client's through `Deref`), so no kind can be shadowed. The
 //!    variants' doc comments become the methods' docs.
 //!
+//! 5. **JSON Schema** (opt-in, rex's `schema` feature): `#[rex(schema)]` on
+//!    both enums implements `rex::Describe`, every kind with the JSON Schema
+//!    of its data (field types by schemars' `JsonSchema`, field and variant
+//!    docs as `description`), and on the message enum `Protocol::schema`,
+//!    which the server serves at `/rex/v0/schema`. `snapshot = Type` on the
+//!    message enum adds the snapshot's schema. Opt-in per enum rather than
+//!    with the feature alone, because cargo unifies features: a feature that
+//!    required `JsonSchema` of every protocol's types would break the
+//!    protocols in the same build that never asked for a schema.
+//!
 //! The generated code reaches the runtime only through `::rex::__private`,
 //! so an app depends on `rex` alone. Set `REX_MACROS_DEBUG=1` while building
 //! to print each expansion to stderr. `tests/expand/` in this crate holds the

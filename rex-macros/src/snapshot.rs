@@ -10,7 +10,7 @@ use crate::expand::derive;
 
 const MESSAGE: &str = r#"
 /// What a player's phone can say to the TV.
-#[rex(app = "chat", events = ChatEvent)]
+#[rex(app = "chat", events = ChatEvent, schema)]
 pub enum ChatMsg {
     /// Say something to the whole room.
     Say { text: String },
@@ -26,16 +26,21 @@ pub enum ChatMsg {
 
 const EVENT: &str = r#"
 /// What the room shows.
+#[rex(schema)]
 pub enum ChatEvent {
     /// Somebody joined.
-    Joined { session: SessionId, name: String },
+    Joined {
+        /// Who joined.
+        session: SessionId,
+        name: String,
+    },
     /// Somebody said something.
     Said { from: SessionId, text: String },
 }
 "#;
 
 /// Renders one derive's output, with the items inside
-/// `if_server!` / `if_client!` unwrapped under a heading so they read as
+/// `if_server!` / `if_client!` / `with_schema!` unwrapped under a heading so they read as
 /// code, not as a token soup.
 fn render(role: Role, source: &str) -> String {
     let input: DeriveInput = syn::parse_str(source).expect("the sample parses");
@@ -47,11 +52,18 @@ fn render(role: Role, source: &str) -> String {
             _ => None,
         };
         match (gated, item) {
-            (Some(name), Item::Macro(m)) if name == "if_server" || name == "if_client" => {
-                let feature = name.trim_start_matches("if_");
+            (Some(name), Item::Macro(m))
+                if name == "if_server" || name == "if_client" || name == "with_schema" =>
+            {
+                let feature = name.trim_start_matches("if_").trim_start_matches("with_");
                 let inner: syn::File = syn::parse2(m.mac.tokens).expect("gated items parse");
+                let otherwise = if name == "with_schema" {
+                    " (without it, a compile error saying so)"
+                } else {
+                    ""
+                };
                 out.push_str(&format!(
-                    "// ::rex::__private::{name}! {{ … }}: present when rex's `{feature}` feature is on\n"
+                    "// ::rex::__private::{name}! {{ … }}: present when rex's `{feature}` feature is on{otherwise}\n"
                 ));
                 out.push_str(&prettyplease::unparse(&inner));
             }

@@ -146,6 +146,13 @@ fn check_protocol_attrs(cx: &mut Ctxt, e: &Enum<'_>) {
                     ),
                 ),
             }
+            if let (Some(snapshot), None) = (&e.snapshot, e.schema) {
+                cx.error_spanned_by(
+                    snapshot,
+                    "`snapshot = …` names the snapshot's type for the protocol's JSON Schema: \
+                     add `schema` to this `#[rex(…)]` too",
+                );
+            }
             if e.app.is_some() && e.events.is_none() {
                 cx.error_spanned_by(
                     e.ident,
@@ -158,6 +165,12 @@ fn check_protocol_attrs(cx: &mut Ctxt, e: &Enum<'_>) {
             }
         }
         Role::Event => {
+            if let Some(snapshot) = &e.snapshot {
+                cx.error_spanned_by(
+                    snapshot,
+                    "`snapshot` goes on the message enum, which names the whole protocol",
+                );
+            }
             if let Some(app) = &e.app {
                 cx.push(syn::Error::new(
                     app.span(),

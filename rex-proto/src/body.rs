@@ -125,6 +125,11 @@ pub struct Info {
     pub messages: Vec<String>,
     /// The event kinds the app emits.
     pub events: Vec<String>,
+    /// What the server offers beyond the endpoints every server answers:
+    /// `"schema"` when `GET /rex/v0/schema` describes the app's protocol.
+    /// Empty from servers older than the list.
+    #[serde(default)]
+    pub offers: Vec<String>,
 }
 
 #[cfg(test)]

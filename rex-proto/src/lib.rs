@@ -21,12 +21,16 @@
 //! ```
 
 mod body;
+#[cfg(feature = "schema")]
+mod describe;
 mod dynamic;
 mod error;
 mod ids;
 mod kind;
 pub mod path;
 mod protocol;
+pub mod schema;
+mod typescript;
 
 pub use body::{
     CreateSession, EventRecord, Info, PostMessage, Receipt, SessionCreated, SnapshotRecord,
@@ -36,6 +40,15 @@ pub use error::{ErrorBody, ErrorCode};
 pub use ids::{Epoch, EventIndex, ParseIdError, SessionId, SessionToken};
 pub use kind::{DataEncoder, DataObject, DecodeError, EncodeError, RexEvent, RexMessage};
 pub use protocol::Protocol;
+pub use schema::{FieldSchema, KindSchema, ProtocolSchema};
+
+#[cfg(feature = "schema")]
+pub use describe::{Describe, SnapshotSchema};
+/// The schemars crate the `schema` feature uses, for apps that derive
+/// `JsonSchema` on their nested types without depending on it themselves
+/// (`#[schemars(crate = "rex::schemars")]`).
+#[cfg(feature = "schema")]
+pub use schemars;
 
 /// The protocol version this crate speaks; it is the `v0` in every path and
 /// the `protocol` field of [`Info`].

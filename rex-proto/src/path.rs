@@ -12,3 +12,5 @@ pub const EVENTS: &str = "/rex/v0/events";
 pub const INFO: &str = "/rex/v0/info";
 /// `GET`: the app's state as of an index of the log, to follow from there.
 pub const SNAPSHOT: &str = "/rex/v0/snapshot";
+/// `GET`: the app's protocol in JSON Schema, for apps that publish it.
+pub const SCHEMA: &str = "/rex/v0/schema";

@@ -1,6 +1,6 @@
 //! [`Protocol`]: an app's whole protocol named by one type.
 
-use crate::{Dynamic, RexEvent, RexMessage};
+use crate::{Dynamic, ProtocolSchema, RexEvent, RexMessage};
 
 /// An app's protocol: its id, what clients send (`Self`) and what the app
 /// appends to the log ([`Protocol::Event`]).
@@ -58,6 +58,14 @@ pub trait Protocol: RexMessage + Send + 'static {
     /// [`APP`]: Protocol::APP
     fn speaks(app: &str) -> bool {
         app == Self::APP
+    }
+
+    /// The protocol in JSON Schema: every kind with the schema of its
+    /// `data`, served as `GET /rex/v0/schema`. `None` (the default) for a
+    /// protocol that does not publish one; `#[rex(schema)]` on the derived
+    /// enums (rex's `schema` feature) generates it from their types.
+    fn schema() -> Option<ProtocolSchema> {
+        None
     }
 }
 

@@ -1,10 +1,14 @@
 //! `cargo bench -p rex --bench bus`: REx against a bare hyper 1.x server
-//! doing the same job, side by side in one run, A B A B.
+//! doing the same job, side by side in one run, A B A B; and REx with its
+//! room on disk (`ServerBuilder::data_dir`) next to REx in memory.
 //!
 //! Every scenario runs REx, then the baseline, then again (two rounds; one
 //! with `REX_BENCH_QUICK=1`), each in a fresh server child process pinned to
 //! core 0, while this process, pinned to core 1, generates the load over
-//! 127.0.0.1. Results go to stdout as a table and to `target/rex-bench.json`.
+//! 127.0.0.1. Data directories are made in a temporary directory under the
+//! target directory (a real disk: `/tmp` is often tmpfs, where fsync is
+//! free) and removed at the end. Results go to stdout as two tables and to
+//! `target/rex-bench.json`.
 //! Arguments filter the scenarios: `cargo bench -p rex --bench bus -- fanout`.
 //! What each scenario measures, and the last full run: `docs/performance.md`.
 
@@ -14,6 +18,8 @@ mod app;
 mod baseline;
 #[path = "bus/child.rs"]
 mod child;
+#[path = "bus/durable.rs"]
+mod durable;
 #[path = "bus/load.rs"]
 mod load;
 #[path = "bus/report.rs"]
@@ -21,13 +27,15 @@ mod report;
 #[path = "bus/scenarios.rs"]
 mod scenarios;
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
 use child::ServerProc;
-use report::render;
+use report::{render, targets};
 use scenarios::{catch_up, end_to_end, fanout, ingest};
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -40,6 +48,8 @@ pub(crate) const SERVER_CPU_ENV: &str = "REX_BENCH_SERVER_CPU";
 pub(crate) enum Side {
     Rex,
     Baseline,
+    /// REx with `.data_dir(..)`: the durable room.
+    Disk,
 }
 
 impl Side {
@@ -49,6 +59,7 @@ impl Side {
         match self {
             Side::Rex => "rex",
             Side::Baseline => "baseline",
+            Side::Disk => "disk",
         }
     }
 
@@ -56,6 +67,7 @@ impl Side {
         match self {
             Side::Rex => 0,
             Side::Baseline => 1,
+            Side::Disk => 2,
         }
     }
 }
@@ -99,8 +111,14 @@ struct Plan {
     max_window: Duration,
     e2e_readers: usize,
     e2e_sends: usize,
+    /// Events of the catch-up log, and of the durable log that is
+    /// restarted.
     catchup_events: u64,
     filter: Vec<String>,
+    /// Where data directories are made (a temporary directory).
+    data: PathBuf,
+    /// Data directories made so far, to name the next one.
+    dirs: AtomicUsize,
 }
 
 impl Plan {
@@ -121,6 +139,8 @@ impl Plan {
                 e2e_sends: 50,
                 catchup_events: 20_000,
                 filter,
+                data: PathBuf::new(),
+                dirs: AtomicUsize::new(0),
             }
         } else {
             Plan {
@@ -138,12 +158,23 @@ impl Plan {
                 e2e_sends: 2000,
                 catchup_events: 1_000_000,
                 filter,
+                data: PathBuf::new(),
+                dirs: AtomicUsize::new(0),
             }
         }
     }
 
     fn wants(&self, scenario: &str) -> bool {
         self.filter.is_empty() || self.filter.iter().any(|f| scenario.contains(f.as_str()))
+    }
+
+    /// A new, empty data directory `<n>-<name>` for one measurement; the
+    /// caller removes it when the measurement is done.
+    pub(crate) fn data_dir(&self, name: &str) -> std::io::Result<PathBuf> {
+        let n = self.dirs.fetch_add(1, Ordering::Relaxed);
+        let dir = self.data.join(format!("{n}-{name}"));
+        std::fs::create_dir(&dir)?;
+        Ok(dir)
     }
 
     /// Events per second of the fixed-rate phase with `n` readers: 1,000,
@@ -238,8 +269,47 @@ fn loadavg() -> String {
         .unwrap_or_default()
 }
 
-async fn run(plan: Plan, nproc: usize, pinned: bool) -> Result<(), BoxError> {
+/// The target directory: where the report goes and data directories are
+/// made.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+            manifest.parent().unwrap_or(manifest).join("target")
+        })
+}
+
+/// The file system `path` is on, from `/proc/self/mounts`: "ext4 on
+/// /dev/vda" (the longest mount point that is a prefix of it).
+fn file_system(path: &Path) -> String {
+    let path = path.canonicalize().unwrap_or_else(|_| path.to_owned());
+    std::fs::read_to_string("/proc/self/mounts")
+        .ok()
+        .and_then(|mounts| {
+            mounts
+                .lines()
+                .filter_map(|l| {
+                    let mut words = l.split_whitespace();
+                    let (device, point, kind) = (words.next()?, words.next()?, words.next()?);
+                    path.starts_with(point)
+                        .then(|| (point.len(), format!("{kind} on {device}")))
+                })
+                .max_by_key(|(len, _)| *len)
+                .map(|(_, fs)| fs)
+        })
+        .unwrap_or_else(|| "unknown file system".to_owned())
+}
+
+async fn run(mut plan: Plan, nproc: usize, pinned: bool) -> Result<(), BoxError> {
     let started = Instant::now();
+    // Removed when `run` ends, however it ends.
+    let target = target_dir();
+    std::fs::create_dir_all(&target)?;
+    let data = tempfile::Builder::new()
+        .prefix("rex-bench-data-")
+        .tempdir_in(&target)?;
+    plan.data = data.path().to_owned();
     let load_before = loadavg();
     // Where the two sides really run, checked on a live child.
     let server_cpus = {
@@ -254,7 +324,7 @@ async fn run(plan: Plan, nproc: usize, pinned: bool) -> Result<(), BoxError> {
     }
     let setup = json!({
         "server": format!(
-            "a child process per measurement (the bench re-executed with {}=rex|baseline), \
+            "a child process per measurement (the bench re-executed with {}=rex|baseline|disk), \
              CPUs {server_cpus}, tokio current_thread runtime, HTTP/1.1 via hyper's \
              http1::Builder; REx through rex::Server, the baseline a bare hyper service",
             child::CHILD_ENV
@@ -268,7 +338,16 @@ async fn run(plan: Plan, nproc: usize, pinned: bool) -> Result<(), BoxError> {
         "pinning": "core_affinity::set_for_current before the runtime starts; threads inherit it",
         "server_cpu": "sum of /proc/<pid>/task/*/schedstat run time of the server child",
         "memory": "VmRSS of the server child from /proc/<pid>/status",
-        "order": if plan.rounds > 1 { "A B A B (REx, baseline, REx, baseline) per figure" } else { "A B (REx, baseline) per figure" },
+        "durable": "REx with .data_dir(<a fresh directory>): redb, one fdatasync per group commit; \
+                    commits counted by the app (the server saves its tiny state once per commit); \
+                    the child's storage threads inherit its CPU, so server CPU includes redb and \
+                    the fdatasync calls (not the kernel's journal thread)",
+        "order": if plan.rounds > 1 {
+            "A B A B (REx, baseline, REx, baseline) per figure; ingest A B C A B C (C: REx on disk); \
+             the durable log: memory, disk, memory, disk"
+        } else {
+            "A B (REx, baseline) per figure; ingest A B C (C: REx on disk); the durable log: memory, disk"
+        },
     });
     let mode = if plan.quick {
         "quick (REX_BENCH_QUICK=1: smoke run, numbers not meaningful)"
@@ -289,11 +368,20 @@ async fn run(plan: Plan, nproc: usize, pinned: bool) -> Result<(), BoxError> {
     if !pinned {
         println!("NOT PINNED: fewer than two cores are available; the sides share CPUs");
     }
+    println!(
+        "data directories: {} ({}), a fresh one per measurement, removed at the end; \
+         retention unlimited on both sides",
+        plan.data.display(),
+        file_system(&plan.data)
+    );
     println!("order: {}\n", setup["order"].as_str().unwrap_or_default());
 
     let mut rows = Vec::new();
-    if plan.wants("ingest") {
-        rows.extend(ingest(&plan).await?);
+    let mut durable_rows = Vec::new();
+    if plan.wants("ingest") || plan.wants("durable-ingest") {
+        let (ingest_rows, durable_totals) = ingest(&plan).await?;
+        rows.extend(ingest_rows);
+        durable_rows.extend(durable::ingest_rows(&durable_totals));
     }
     if plan.wants("fanout") || plan.wants("memory") {
         rows.extend(fanout(&plan).await?);
@@ -304,10 +392,20 @@ async fn run(plan: Plan, nproc: usize, pinned: bool) -> Result<(), BoxError> {
     if plan.wants("catchup") || plan.wants("memory") {
         rows.extend(catch_up(&plan).await?);
     }
+    if plan.wants("durable-restart") {
+        durable_rows.extend(durable::restart(&plan).await?);
+    }
 
     let load_after = loadavg();
-    let table = render(&rows);
-    println!("{table}");
+    if !rows.is_empty() {
+        println!("{}", render(&rows, ["REx", "baseline"]));
+    }
+    if !durable_rows.is_empty() {
+        println!("Durable rooms: REx on disk next to REx in memory, same run");
+        println!("{}", render(&durable_rows, ["disk", "memory"]));
+        println!("Durable targets (issue 15):");
+        println!("{}", targets(&durable_rows));
+    }
     println!(
         "took {:.1} s; load average at end {load_after}",
         started.elapsed().as_secs_f64()
@@ -324,26 +422,32 @@ async fn run(plan: Plan, nproc: usize, pinned: bool) -> Result<(), BoxError> {
         "git_revision": git_revision(),
         "rounds_per_side": plan.rounds,
         "setup": setup,
-        "rows": rows.iter().map(|r| json!({
-            "scenario": r.scenario,
-            "metric": r.metric,
-            "unit": r.unit,
-            "rex": r.rex,
-            "baseline": r.baseline,
-            "ratio": r.ratio(),
-            "higher_is_better": r.higher_is_better,
-            "target": r.target.as_ref().map(|(t, _)| t),
-            "target_met": r.target.as_ref().map(|(_, m)| m),
-        })).collect::<Vec<_>>(),
+        "rows": json_rows(&rows, ["rex", "baseline"]),
+        "durable_rows": json_rows(&durable_rows, ["disk", "memory"]),
+        "data_file_system": file_system(&plan.data),
     });
-    let dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| {
-        let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let workspace = manifest.parent().unwrap_or(manifest);
-        workspace.join("target").display().to_string()
-    });
-    std::fs::create_dir_all(&dir)?;
-    let path = format!("{dir}/rex-bench.json");
+    let path = target.join("rex-bench.json");
     std::fs::write(&path, serde_json::to_string_pretty(&report)?)?;
-    println!("wrote {path}");
+    println!("wrote {}", path.display());
+    data.close()?;
     Ok(())
+}
+
+/// The rows for the JSON report; `names` name the two values.
+fn json_rows(rows: &[report::Row], names: [&str; 2]) -> Vec<serde_json::Value> {
+    rows.iter()
+        .map(|r| {
+            json!({
+                "scenario": r.scenario,
+                "metric": r.metric,
+                "unit": r.unit,
+                names[0]: r.rex,
+                names[1]: r.baseline,
+                "ratio": r.ratio(),
+                "higher_is_better": r.higher_is_better,
+                "target": r.target.as_ref().map(|(t, _)| t),
+                "target_met": r.target.as_ref().map(|(_, m)| m),
+            })
+        })
+        .collect()
 }

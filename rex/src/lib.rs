@@ -60,6 +60,11 @@
 //!
 //! Cargo features: `server` (the runtime above) and `client` (for the typed
 //! client), both on by default; a phone build can turn `server` off.
+//! `schema` (off by default): `#[rex(schema)]` on the two enums describes
+//! every kind in JSON Schema, from the Rust types by schemars, and the
+//! server serves it at `GET /rex/v0/schema` ([`Protocol::schema`],
+//! [`ProtocolSchema`]; TypeScript for pages with
+//! [`ProtocolSchema::typescript`]).
 
 // Lets the derives' generated code (which names `::rex`) work inside this
 // crate's own tests too.
@@ -67,10 +72,19 @@ extern crate self as rex;
 
 pub use rex_proto::{
     path, CreateSession, DataEncoder, DataObject, DecodeError, EncodeError, Epoch, ErrorBody,
-    ErrorCode, EventIndex, EventRecord, Info, ParseIdError, PostMessage, Protocol, Receipt,
-    RexEvent, RexMessage, SessionCreated, SessionId, SessionToken, SnapshotRecord,
-    PROTOCOL_VERSION,
+    ErrorCode, EventIndex, EventRecord, FieldSchema, Info, KindSchema, ParseIdError, PostMessage,
+    Protocol, ProtocolSchema, Receipt, RexEvent, RexMessage, SessionCreated, SessionId,
+    SessionToken, SnapshotRecord, PROTOCOL_VERSION,
 };
+
+/// The schemars crate behind `#[rex(schema)]` (feature `schema`): derive
+/// [`JsonSchema`](schemars::JsonSchema) on the types a protocol's kinds
+/// carry, with `#[schemars(crate = "rex::schemars")]` if the app does not
+/// depend on schemars itself.
+#[cfg(feature = "schema")]
+pub use rex_proto::schemars;
+#[cfg(feature = "schema")]
+pub use rex_proto::{Describe, SnapshotSchema};
 
 /// Derives [`RexEvent`] (with the `{Enum}Handler` trait) for an enum of
 /// events. See the `rex-macros` crate.
@@ -124,6 +138,11 @@ pub mod __private {
         SessionId,
     };
     pub use serde_json::Value;
+    pub use std::vec::Vec;
+
+    pub use crate::KindSchema;
+    #[cfg(feature = "schema")]
+    pub use crate::{schemars, Describe, ProtocolSchema, SnapshotSchema};
 
     #[cfg(feature = "client")]
     pub use crate::client::{
@@ -133,7 +152,46 @@ pub mod __private {
     #[cfg(feature = "server")]
     pub use crate::server::{Context, Dispatch, Reject, RexApp};
 
-    pub use crate::{__rex_if_client as if_client, __rex_if_server as if_server};
+    pub use crate::{
+        __rex_if_client as if_client, __rex_if_schema as if_schema, __rex_if_server as if_server,
+        __rex_with_schema as with_schema,
+    };
+}
+
+/// Expands its input only when the `schema` feature is on (the derives'
+/// `Protocol::schema`).
+#[cfg(feature = "schema")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __rex_if_schema {
+    ($($item:tt)*) => { $($item)* };
+}
+
+#[cfg(not(feature = "schema"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __rex_if_schema {
+    ($($item:tt)*) => {};
+}
+
+/// Expands its input when the `schema` feature is on; otherwise says that
+/// `#[rex(schema)]` needs it, once, instead of a cascade of path errors.
+#[cfg(feature = "schema")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __rex_with_schema {
+    ($($item:tt)*) => { $($item)* };
+}
+
+#[cfg(not(feature = "schema"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __rex_with_schema {
+    ($($item:tt)*) => {
+        ::core::compile_error! {
+            "`#[rex(schema)]` needs rex's `schema` feature: `rex = { version = \"…\", features = [\"schema\"] }`"
+        }
+    };
 }
 
 /// Expands its input only when the `server` feature is on, so generated

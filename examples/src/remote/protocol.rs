@@ -22,7 +22,7 @@ use rex::{RexEvent, RexMessage};
 /// `volume_up`, `next`) applies to the state at the moment it is handled,
 /// not to what the sender's screen showed.
 #[derive(Clone, Debug, PartialEq, Eq, RexMessage)]
-#[rex(app = "media-player", events = RemoteEvent)]
+#[rex(app = "media-player", events = RemoteEvent, schema, snapshot = super::PlayerView)]
 pub enum RemoteMsg {
     /// Start or resume playing. Accepted (and does nothing) while playing.
     Play,
@@ -77,6 +77,7 @@ pub enum RemoteMsg {
 
 /// What the TV appends to its log, each time its state changes.
 #[derive(Clone, Debug, PartialEq, Eq, RexEvent)]
+#[rex(schema)]
 pub enum RemoteEvent {
     /// The player started playing the current track.
     Playing {

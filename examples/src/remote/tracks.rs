@@ -7,7 +7,8 @@
 use serde::{Deserialize, Serialize};
 
 /// One track of the playlist.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, rex::schemars::JsonSchema)]
+#[schemars(crate = "rex::schemars")]
 pub struct Track {
     /// Its id: its place in the playlist, from 0. `queue` messages and the
     /// view's `order`, `track` and `queue` name tracks by id.

@@ -21,7 +21,8 @@ pub const DEFAULT_VOLUME: u8 = 40;
 /// measured at log time `at_ms`, and while `playing` it advances with the
 /// clock ([`PlayerView::position_at`]). The log grows only when something
 /// changes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, rex::schemars::JsonSchema)]
+#[schemars(crate = "rex::schemars")]
 pub struct PlayerView {
     /// The playlist, by id (a track's id is its index here).
     pub tracks: Vec<Track>,

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 /// What a phone can say to the room: the trivia protocol, whose events
 /// are [`TriviaEvent`]s.
 #[derive(Clone, Debug, PartialEq, Eq, RexMessage)]
-#[rex(app = "trivia", events = TriviaEvent)]
+#[rex(app = "trivia", events = TriviaEvent, schema)]
 pub enum TriviaMsg {
     /// Start the game (or a new one, after the final standings). Only the
     /// host — the first session that joined the room — may start it.
@@ -34,7 +34,8 @@ pub enum TriviaMsg {
 }
 
 /// One line of a scoreboard.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, rex::schemars::JsonSchema)]
+#[schemars(crate = "rex::schemars")]
 pub struct Standing {
     /// The player.
     pub session: SessionId,
@@ -48,6 +49,7 @@ pub struct Standing {
 
 /// What the room shows.
 #[derive(Clone, Debug, PartialEq, Eq, RexEvent)]
+#[rex(schema)]
 pub enum TriviaEvent {
     /// A player joined the room (in the lobby or in the middle of a game;
     /// either way they can play).

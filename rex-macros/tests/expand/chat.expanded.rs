@@ -99,11 +99,69 @@ const _: () = {
     }
 };
 
+// ::rex::__private::with_schema! { … }: present when rex's `schema` feature is on (without it, a compile error saying so)
+const _: () = {
+    #[automatically_derived]
+    impl ::rex::__private::Describe for ChatMsg {
+        fn describe(
+            generator: &mut ::rex::__private::schemars::SchemaGenerator,
+        ) -> ::rex::__private::Vec<::rex::__private::KindSchema> {
+            #[allow(unused_imports)]
+            use ::core::convert::Into as _;
+            #[derive(::rex::__private::schemars::JsonSchema)]
+            #[schemars(crate = "::rex::__private::schemars", inline)]
+            #[schemars(deny_unknown_fields)]
+            #[schemars(description = "Say something to the whole room.")]
+            #[allow(dead_code, non_camel_case_types)]
+            struct __RexDataSay {
+                text: String,
+            }
+            #[derive(::rex::__private::schemars::JsonSchema)]
+            #[schemars(crate = "::rex::__private::schemars", inline)]
+            #[schemars(deny_unknown_fields)]
+            #[schemars(description = "Say something to one player only.")]
+            #[allow(dead_code, non_camel_case_types)]
+            struct __RexDataWhisper {
+                to: SessionId,
+                text: String,
+            }
+            <::rex::__private::Vec<
+                ::rex::__private::KindSchema,
+            > as ::core::convert::From<
+                [::rex::__private::KindSchema; 4usize],
+            >>::from([
+                ::rex::__private::KindSchema::new(
+                    "say",
+                    "Say something to the whole room.",
+                    generator.subschema_for::<__RexDataSay>(),
+                ),
+                ::rex::__private::KindSchema::new(
+                    "whisper",
+                    "Say something to one player only.",
+                    generator.subschema_for::<__RexDataWhisper>(),
+                ),
+                ::rex::__private::KindSchema::new(
+                    "rename",
+                    "Change your display name.",
+                    generator.subschema_for::<String>(),
+                ),
+                ::rex::__private::KindSchema::unit("leave", "Leave the room."),
+            ])
+        }
+    }
+};
+
 const _: () = {
     #[automatically_derived]
     impl ::rex::__private::Protocol for ChatMsg {
         const APP: &'static str = "chat";
         type Event = ChatEvent;
+        ::rex::__private::if_schema! {
+            fn schema() -> ::core::option::Option < ::rex::__private::ProtocolSchema > {
+            let snapshot = { ::core::option::Option::None };
+            ::core::option::Option::Some(::rex::__private::ProtocolSchema::generate:: <
+            Self > (snapshot),) }
+        }
     }
 };
 
@@ -355,6 +413,52 @@ const _: () = {
                     )
                 }
             }
+        }
+    }
+};
+
+// ::rex::__private::with_schema! { … }: present when rex's `schema` feature is on (without it, a compile error saying so)
+const _: () = {
+    #[automatically_derived]
+    impl ::rex::__private::Describe for ChatEvent {
+        fn describe(
+            generator: &mut ::rex::__private::schemars::SchemaGenerator,
+        ) -> ::rex::__private::Vec<::rex::__private::KindSchema> {
+            #[allow(unused_imports)]
+            use ::core::convert::Into as _;
+            #[derive(::rex::__private::schemars::JsonSchema)]
+            #[schemars(crate = "::rex::__private::schemars", inline)]
+            #[schemars(description = "Somebody joined.")]
+            #[allow(dead_code, non_camel_case_types)]
+            struct __RexDataJoined {
+                #[schemars(description = "Who joined.")]
+                session: SessionId,
+                name: String,
+            }
+            #[derive(::rex::__private::schemars::JsonSchema)]
+            #[schemars(crate = "::rex::__private::schemars", inline)]
+            #[schemars(description = "Somebody said something.")]
+            #[allow(dead_code, non_camel_case_types)]
+            struct __RexDataSaid {
+                from: SessionId,
+                text: String,
+            }
+            <::rex::__private::Vec<
+                ::rex::__private::KindSchema,
+            > as ::core::convert::From<
+                [::rex::__private::KindSchema; 2usize],
+            >>::from([
+                ::rex::__private::KindSchema::new(
+                    "joined",
+                    "Somebody joined.",
+                    generator.subschema_for::<__RexDataJoined>(),
+                ),
+                ::rex::__private::KindSchema::new(
+                    "said",
+                    "Somebody said something.",
+                    generator.subschema_for::<__RexDataSaid>(),
+                ),
+            ])
         }
     }
 };

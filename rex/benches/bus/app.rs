@@ -1,7 +1,11 @@
 //! The REx side: a minimal chat-like app (`say {text}` → `said {from,
 //! text}`) served through the runtime's real public API.
 
-use rex::{Context, Reject, RexApp, RexEvent, RexMessage, SessionId};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use rex::{Context, Durable, Reject, RexApp, RexEvent, RexMessage, SessionId};
+use serde::{Deserialize, Serialize};
 
 /// What a client sends: `say {text}`.
 #[derive(Clone, Debug, RexMessage)]
@@ -16,11 +20,46 @@ pub(crate) enum BenchEvent {
     Said { from: SessionId, text: String },
 }
 
+/// What a durable room saves with every group commit: a tiny state, so
+/// the disk figures measure the log and the commits, not the app.
+#[derive(Default, Serialize, Deserialize)]
+pub(crate) struct BenchState {
+    said: u64,
+}
+
 /// The chat room without names: every `say` becomes one `said`.
-pub(crate) struct BenchApp;
+#[derive(Default)]
+pub(crate) struct BenchApp {
+    state: BenchState,
+    /// How many times the server asked for the state to save it. The
+    /// server saves the state once per group commit (and only then), so
+    /// this counts batches, i.e. fsyncs, without anything from rex beyond
+    /// its public `Durable` contract. Shared with the child's command loop.
+    saves: Arc<AtomicU64>,
+}
+
+impl BenchApp {
+    /// The counter of state saves (batches), to read from outside the app.
+    pub(crate) fn saves(&self) -> Arc<AtomicU64> {
+        self.saves.clone()
+    }
+}
 
 impl RexApp for BenchApp {
     type Protocol = BenchMsg;
+}
+
+impl Durable for BenchApp {
+    type State = BenchState;
+
+    fn state(&self) -> &BenchState {
+        self.saves.fetch_add(1, Ordering::Relaxed);
+        &self.state
+    }
+
+    fn restore(&mut self, _: &mut Context<'_, Self>, state: BenchState) {
+        self.state = state;
+    }
 }
 
 impl BenchMsgHandler for BenchApp {
@@ -30,6 +69,7 @@ impl BenchMsgHandler for BenchApp {
         from: SessionId,
         text: String,
     ) -> Result<(), Reject> {
+        self.state.said += 1;
         cx.emit(BenchEvent::Said { from, text });
         Ok(())
     }

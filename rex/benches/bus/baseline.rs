@@ -237,6 +237,7 @@ async fn serve(req: Request<Incoming>, hub: Arc<Hub>) -> Result<Response<Body>, 
                 time: 0,
                 messages: vec!["say".to_owned()],
                 events: vec!["said".to_owned()],
+                offers: Vec::new(),
             };
             answer(
                 StatusCode::OK,

@@ -1,7 +1,10 @@
 //! The server process. The bench re-executes itself with
-//! `REX_BENCH_SERVER=rex|baseline`; the child pins itself to the server core,
-//! starts that server on 127.0.0.1:0 in a current-thread tokio runtime,
-//! prints `addr <address>`, then obeys one command per line on stdin:
+//! `REX_BENCH_SERVER=rex|baseline|disk` (`disk`: REx with
+//! `.data_dir($REX_BENCH_DATA_DIR)`); the child pins itself to the server
+//! core, starts that server on 127.0.0.1:0 in a current-thread tokio
+//! runtime, prints `addr <address> <start-up ns>` (the time `bind` took,
+//! which for `disk` includes opening and loading the store), then obeys one
+//! command per line on stdin:
 //!
 //! - `append <count> <rate/s, 0 = as fast as possible> <max ms> [burst]`:
 //!   appends `said` events whose text is `t<append time in ns>`, from inside
@@ -9,18 +12,24 @@
 //!   per event, or one `AppHandle::run` per burst); answers `appended <n>`.
 //! - `prefill <count>`: appends small events quickly (REx: 1,000 per
 //!   `AppHandle::run` call); answers `prefilled <head>`.
-//! - `quit` (or end of stdin): exits.
+//! - `batches`: answers `batches <n>`, the group commits so far (the app
+//!   counts how often the server saves its state, which it does once per
+//!   commit); 0 in memory.
+//! - `quit` (or end of stdin): exits; `disk` first stops the server
+//!   gracefully, so its store is closed cleanly.
 //!
 //! The parent reads the child's CPU time and RSS from `/proc/<pid>/…`, so
 //! what the load generator allocates never counts as server memory.
 
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::app::{BenchApp, BenchEvent};
 use super::baseline::{self, Hub};
@@ -33,10 +42,19 @@ const PREFILL_TEXT: &str = "a short chat line, as phones send";
 /// The environment variable that makes the bench binary a server child.
 pub(crate) const CHILD_ENV: &str = "REX_BENCH_SERVER";
 
+/// The data directory of a `disk` child.
+const DATA_DIR_ENV: &str = "REX_BENCH_DATA_DIR";
+
+/// How long a child may take to start: long enough for a store of a
+/// million events to load.
+const START_TIMEOUT: Duration = Duration::from_secs(120);
+
 enum Target {
     Rex {
         handle: rex::AppHandle<BenchApp>,
         speaker: rex::SessionId,
+        /// The app's count of group commits.
+        saves: Arc<AtomicU64>,
     },
     Baseline(Arc<Hub>),
 }
@@ -47,7 +65,9 @@ impl Target {
     async fn append(&self, burst: u64) -> Result<(), BoxError> {
         let stamp = || format!("t{}", wall_ns());
         match self {
-            Target::Rex { handle, speaker } => {
+            Target::Rex {
+                handle, speaker, ..
+            } => {
                 let from = *speaker;
                 if burst == 1 {
                     let text = stamp();
@@ -85,7 +105,9 @@ impl Target {
             let n = left.min(BATCH);
             left -= n;
             match self {
-                Target::Rex { handle, speaker } => {
+                Target::Rex {
+                    handle, speaker, ..
+                } => {
                     let from = *speaker;
                     handle
                         .run(move |_, cx| {
@@ -116,7 +138,8 @@ pub(crate) fn main(side: &str) -> Result<(), BoxError> {
     let side = match side {
         "rex" => Side::Rex,
         "baseline" => Side::Baseline,
-        other => return Err(format!("{CHILD_ENV}={other}: expected rex or baseline").into()),
+        "disk" => Side::Disk,
+        other => return Err(format!("{CHILD_ENV}={other}: expected rex, baseline or disk").into()),
     };
     if let Some(cpu) = std::env::var(super::SERVER_CPU_ENV)
         .ok()
@@ -130,10 +153,19 @@ pub(crate) fn main(side: &str) -> Result<(), BoxError> {
     runtime.block_on(serve(side))
 }
 
+/// A REx server running in this child, and how to stop it.
+struct Running {
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
 async fn serve(side: Side) -> Result<(), BoxError> {
-    let (addr, target) = match side {
-        Side::Rex => {
-            let server = rex::Server::builder(BenchApp)
+    let started = Instant::now();
+    let (addr, target, running) = match side {
+        Side::Rex | Side::Disk => {
+            let app = BenchApp::default();
+            let saves = app.saves();
+            let builder = rex::Server::builder(app)
                 .retention(rex::Retention::unlimited())
                 // The load generator is one trusted address sending far
                 // past the per-session and per-address defaults on purpose:
@@ -141,19 +173,35 @@ async fn serve(side: Side) -> Result<(), BoxError> {
                 .message_rate(rex::Rate::unlimited())
                 .session_rate(rex::Rate::unlimited())
                 .sessions_per_address(usize::MAX)
-                .bind("127.0.0.1:0")
-                .await?;
+                // Fan-out opens 1,000 streams from this one address.
+                .max_connections_per_address(usize::MAX);
+            let server = if side == Side::Disk {
+                let dir = std::env::var_os(DATA_DIR_ENV)
+                    .ok_or_else(|| format!("{DATA_DIR_ENV} is not set"))?;
+                builder.data_dir(dir).bind("127.0.0.1:0").await?
+            } else {
+                builder.bind("127.0.0.1:0").await?
+            };
             let addr = server.local_addr();
             let handle = server.handle();
-            tokio::spawn(server.run(std::future::pending()));
+            let (stop, stopped) = oneshot::channel();
+            let task = tokio::spawn(server.run(async {
+                let _ = stopped.await;
+            }));
             let speaker = rex::SessionId::new_random();
-            (addr, Target::Rex { handle, speaker })
+            let target = Target::Rex {
+                handle,
+                speaker,
+                saves,
+            };
+            (addr, target, Some(Running { stop, task }))
         }
         Side::Baseline => {
             let (addr, hub) = baseline::start().await?;
-            (addr, Target::Baseline(hub))
+            (addr, Target::Baseline(hub), None)
         }
     };
+    let startup = started.elapsed();
     let (tx, mut commands) = mpsc::unbounded_channel();
     std::thread::spawn(move || {
         for line in std::io::stdin().lock().lines() {
@@ -164,7 +212,7 @@ async fn serve(side: Side) -> Result<(), BoxError> {
         }
     });
     let mut out = std::io::stdout().lock();
-    writeln!(out, "addr {addr}")?;
+    writeln!(out, "addr {addr} {}", startup.as_nanos())?;
     while let Some(line) = commands.recv().await {
         let words: Vec<&str> = line.split_whitespace().collect();
         let num = |i: usize| -> Result<u64, BoxError> {
@@ -195,9 +243,24 @@ async fn serve(side: Side) -> Result<(), BoxError> {
                 let head = target.prefill(num(1)?).await?;
                 writeln!(out, "prefilled {head}")?;
             }
+            Some("batches") => {
+                let n = match &target {
+                    Target::Rex { saves, .. } => saves.load(Ordering::Relaxed),
+                    Target::Baseline(_) => 0,
+                };
+                writeln!(out, "batches {n}")?;
+            }
             Some("quit") | None => break,
             Some(other) => return Err(format!("unknown command `{other}`").into()),
         }
+    }
+    // A store is closed cleanly only by a graceful stop (a restart after
+    // an exit without one is a crash restart, which the bench measures
+    // separately by killing the child). In memory there is nothing to
+    // close: exit at once, as before.
+    if let (Side::Disk, Some(running)) = (side, running) {
+        let _ = running.stop.send(());
+        running.task.await??;
     }
     std::process::exit(0)
 }
@@ -208,11 +271,28 @@ pub(crate) struct ServerProc {
     stdin: ChildStdin,
     answers: mpsc::UnboundedReceiver<String>,
     pub(crate) addr: SocketAddr,
+    pub(crate) side: Side,
+    /// How long the child's `bind` took (opening and loading its store).
+    pub(crate) startup: Duration,
 }
 
 impl ServerProc {
+    /// An in-memory server (REx or the baseline).
     pub(crate) async fn start(side: Side) -> Result<ServerProc, BoxError> {
-        let mut child = Command::new(std::env::current_exe()?)
+        ServerProc::spawn(side, None).await
+    }
+
+    /// REx with its room in the data directory `dir`.
+    pub(crate) async fn start_disk(dir: &Path) -> Result<ServerProc, BoxError> {
+        ServerProc::spawn(Side::Disk, Some(dir.to_owned())).await
+    }
+
+    async fn spawn(side: Side, dir: Option<PathBuf>) -> Result<ServerProc, BoxError> {
+        let mut command = Command::new(std::env::current_exe()?);
+        if let Some(dir) = dir {
+            command.env(DATA_DIR_ENV, dir);
+        }
+        let mut child = command
             .env(CHILD_ENV, side.env())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -229,20 +309,63 @@ impl ServerProc {
                 }
             }
         });
-        let first = tokio::time::timeout(Duration::from_secs(20), answers.recv())
+        let first = tokio::time::timeout(START_TIMEOUT, answers.recv())
             .await
-            .map_err(|_| "the server child did not start within 20 s")?
+            .map_err(|_| format!("the server child did not start within {START_TIMEOUT:?}"))?
             .ok_or("the server child exited at start")?;
-        let addr = first
+        let unexpected = || format!("unexpected first line from the child: {first}");
+        let mut words = first
             .strip_prefix("addr ")
-            .ok_or_else(|| format!("unexpected first line from the child: {first}"))?
-            .parse()?;
+            .ok_or_else(unexpected)?
+            .split_whitespace();
+        let addr = words.next().ok_or_else(unexpected)?.parse()?;
+        let startup_ns: u64 = words.next().ok_or_else(unexpected)?.parse()?;
         Ok(ServerProc {
             child,
             stdin,
             answers,
             addr,
+            side,
+            startup: Duration::from_nanos(startup_ns),
         })
+    }
+
+    /// Group commits the server has made so far (0 in memory).
+    pub(crate) async fn batches(&mut self) -> Result<u64, BoxError> {
+        let answer = self.command("batches", Duration::from_secs(10)).await?;
+        Ok(answer
+            .strip_prefix("batches ")
+            .ok_or_else(|| format!("unexpected answer `{answer}`"))?
+            .parse()?)
+    }
+
+    /// Stops the child as an operator would (`disk`: a graceful stop that
+    /// closes the store) and waits until it has exited.
+    pub(crate) async fn stop(mut self) -> Result<(), BoxError> {
+        writeln!(self.stdin, "quit")?;
+        self.stdin.flush()?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return if status.success() {
+                    Ok(())
+                } else {
+                    Err(format!("the server child stopped with {status}").into())
+                };
+            }
+            if Instant::now() > deadline {
+                return Err("the server child did not stop within 60 s".into());
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Kills the child (SIGKILL): a crash, with no chance to close the
+    /// store.
+    pub(crate) fn kill(mut self) -> Result<(), BoxError> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
     }
 
     /// Sends a command and waits (up to `timeout`) for its answer line.

@@ -1,8 +1,10 @@
-//! The table: one row per figure, REx next to the baseline.
+//! The tables: one row per figure, REx next to the baseline (or, in the
+//! durable table, REx on disk next to REx in memory).
 
 use std::fmt::Write as _;
 
-/// One figure of the table: REx and the baseline, measured the same way.
+/// One figure of the table: REx and the baseline, measured the same way
+/// (in the durable table: `rex` is on disk, `baseline` in memory).
 pub(crate) struct Row {
     pub(crate) scenario: String,
     pub(crate) metric: String,
@@ -10,8 +12,9 @@ pub(crate) struct Row {
     pub(crate) rex: f64,
     pub(crate) baseline: f64,
     pub(crate) higher_is_better: bool,
-    /// The target, in words, and whether this run met it.
-    pub(crate) target: Option<(String, bool)>,
+    /// The target, in words, and whether this run met it (`None`:
+    /// not checked, e.g. a quick run too small for it).
+    pub(crate) target: Option<(String, Option<bool>)>,
 }
 
 impl Row {
@@ -49,12 +52,18 @@ impl Row {
             ratio <= bound
         };
         let sign = if self.higher_is_better { "≥" } else { "≤" };
-        self.target = Some((format!("{sign} {bound}×"), met));
+        self.target = Some((format!("{sign} {bound}×"), Some(met)));
         self
     }
 
     pub(crate) fn target_text(mut self, text: String, met: bool) -> Row {
-        self.target = Some((text, met));
+        self.target = Some((text, Some(met)));
+        self
+    }
+
+    /// A target this run does not check (it is for a bigger size).
+    pub(crate) fn target_unchecked(mut self, text: String) -> Row {
+        self.target = Some((text, None));
         self
     }
 }
@@ -85,29 +94,67 @@ pub(crate) fn ms(ns: u64) -> f64 {
     ns as f64 / 1e6
 }
 
-pub(crate) fn render(rows: &[Row]) -> String {
+/// The rows as a Markdown table; `names` head the two value columns
+/// (`["REx", "baseline"]`, or `["disk", "memory"]`).
+pub(crate) fn render(rows: &[Row], names: [&str; 2]) -> String {
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "| scenario | metric | REx | baseline | REx/baseline | target |"
-    );
+    let [a, b] = names;
+    let _ = writeln!(out, "| scenario | metric | {a} | {b} | {a}/{b} | target |");
     let _ = writeln!(out, "|---|---|--:|--:|--:|---|");
     for r in rows {
         let target = match &r.target {
-            Some((t, true)) => format!("{t} met"),
-            Some((t, false)) => format!("{t} **missed**"),
+            Some((t, Some(true))) => format!("{t} met"),
+            Some((t, Some(false))) => format!("{t} **missed**"),
+            Some((t, None)) => format!("{t} (not checked)"),
             None => String::new(),
         };
         let better = if r.higher_is_better { "↑" } else { "↓" };
+        let unit = if r.unit.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", r.unit)
+        };
         let _ = writeln!(
             out,
-            "| {} | {} ({}) {better} | {} | {} | {} | {target} |",
+            "| {} | {}{unit} {better} | {} | {} | {} | {target} |",
             r.scenario,
             r.metric,
-            r.unit,
             fmt_value(r.rex),
             fmt_value(r.baseline),
             fmt_value(r.ratio()),
+        );
+    }
+    out
+}
+
+/// One line per row with a target: PASS, MISS or not checked, the figure
+/// and the target.
+pub(crate) fn targets(rows: &[Row]) -> String {
+    let mut out = String::new();
+    for r in rows {
+        let Some((target, met)) = &r.target else {
+            continue;
+        };
+        let verdict = match met {
+            Some(true) => "PASS",
+            Some(false) => "MISS",
+            None => "n/a ",
+        };
+        let figure = if r.baseline.is_finite() {
+            format!(
+                "{} vs {} {} ({}×)",
+                fmt_value(r.rex),
+                fmt_value(r.baseline),
+                r.unit,
+                fmt_value(r.ratio())
+            )
+        } else {
+            format!("{} {}", fmt_value(r.rex), r.unit)
+        };
+        let _ = writeln!(
+            out,
+            "{verdict} {}: {}: {figure}; target {target}",
+            r.scenario, r.metric
         );
     }
     out

@@ -1,5 +1,7 @@
 //! The five scenarios of issue 6. Each runs REx, then the baseline, for
 //! `plan.rounds` rounds, each in a fresh server child, and returns its rows.
+//! Ingest also runs REx on disk in the same rounds, for the durable table
+//! (`durable.rs`).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -40,16 +42,45 @@ fn spawn_readers(server: &ServerProc, n: usize, start: u64, readers: &Arc<Reader
 // ---------------------------------------------------------------- ingest --
 
 #[derive(Default)]
-struct Ingest {
-    count: u64,
-    secs: f64,
-    hist: Hist,
-    server_cpu: u64,
-    client_cpu: u64,
+pub(crate) struct Ingest {
+    pub(crate) count: u64,
+    pub(crate) secs: f64,
+    pub(crate) hist: Hist,
+    pub(crate) server_cpu: u64,
+    pub(crate) client_cpu: u64,
+    /// Group commits during the window (disk only).
+    pub(crate) batches: u64,
 }
 
+impl Ingest {
+    fn add(&mut self, run: &Ingest) {
+        self.count += run.count;
+        self.secs += run.secs;
+        self.hist.merge(&run.hist);
+        self.server_cpu += run.server_cpu;
+        self.client_cpu += run.client_cpu;
+        self.batches += run.batches;
+    }
+}
+
+/// One ingest measurement in a fresh server child; `disk` in a fresh data
+/// directory, removed afterwards.
 async fn ingest_once(side: Side, c: usize, plan: &Plan) -> Result<Ingest, BoxError> {
-    let server = ServerProc::start(side).await?;
+    if side != Side::Disk {
+        return ingest_on(ServerProc::start(side).await?, c, plan).await;
+    }
+    let dir = plan.data_dir(&format!("ingest-c{c}"))?;
+    let result = match ServerProc::start_disk(&dir).await {
+        Ok(server) => ingest_on(server, c, plan).await,
+        Err(e) => Err(e),
+    };
+    // The child has exited (`ingest_on` drops it) before its files go.
+    std::fs::remove_dir_all(&dir)?;
+    result
+}
+
+async fn ingest_on(mut server: ServerProc, c: usize, plan: &Plan) -> Result<Ingest, BoxError> {
+    let side = server.side;
     let mut tokens = Vec::with_capacity(c);
     for _ in 0..c {
         tokens.push(load::create_session(server.addr).await?);
@@ -87,14 +118,18 @@ async fn ingest_once(side: Side, c: usize, plan: &Plan) -> Result<Ingest, BoxErr
             })
         })
         .collect();
+    let disk = side == Side::Disk;
     tokio::time::sleep_until(warm_end).await;
+    let batches0 = if disk { server.batches().await? } else { 0 };
     let (cpu0, ccpu0) = (server.cpu_ns(), client_cpu_ns());
     tokio::time::sleep_until(end).await;
     let (cpu1, ccpu1) = (server.cpu_ns(), client_cpu_ns());
+    let batches1 = if disk { server.batches().await? } else { 0 };
     let mut run = Ingest {
         secs: plan.ingest_window.as_secs_f64(),
         server_cpu: cpu1 - cpu0,
         client_cpu: ccpu1 - ccpu0,
+        batches: batches1 - batches0,
         ..Ingest::default()
     };
     for worker in workers {
@@ -105,67 +140,97 @@ async fn ingest_once(side: Side, c: usize, plan: &Plan) -> Result<Ingest, BoxErr
     Ok(run)
 }
 
-pub(crate) async fn ingest(plan: &Plan) -> Result<Vec<Row>, BoxError> {
+/// The ingest rounds: REx and the baseline (scenario 1) if the plan wants
+/// them, REx on disk next to them if it wants the durable figures. Returns
+/// scenario 1's rows, and per concurrency the memory and disk totals.
+pub(crate) async fn ingest(plan: &Plan) -> Result<(Vec<Row>, Vec<(usize, [Ingest; 2])>), BoxError> {
+    let mut sides = Vec::new();
+    if plan.wants("ingest") {
+        sides.extend(Side::BOTH);
+    }
+    if plan.wants("durable-ingest") {
+        if sides.is_empty() {
+            sides.push(Side::Rex);
+        }
+        sides.push(Side::Disk);
+    }
     let mut rows = Vec::new();
+    let mut durable = Vec::new();
     for &c in &plan.concurrency {
-        let mut acc: [Ingest; 2] = Default::default();
+        // Indexed by `Side::slot`: REx, baseline, disk.
+        let mut acc: [Ingest; 3] = Default::default();
         for _ in 0..plan.rounds {
-            for side in Side::BOTH {
+            for &side in &sides {
                 let run = ingest_once(side, c, plan).await?;
-                let a = &mut acc[side.slot()];
-                a.count += run.count;
-                a.secs += run.secs;
-                a.hist.merge(&run.hist);
-                a.server_cpu += run.server_cpu;
-                a.client_cpu += run.client_cpu;
+                acc[side.slot()].add(&run);
             }
         }
-        let name = format!("1 ingest c={c}");
-        let rate = acc.each(|a| a.count as f64 / a.secs);
-        eprintln!("ingest c={c}: {:.0} vs {:.0} messages/s", rate[0], rate[1]);
-        let mut row = Row::new(&name, "messages accepted", "/s", rate);
-        if c == 64 {
-            row = row.target_ratio(0.9);
+        let [memory, baseline, disk] = acc;
+        if sides.contains(&Side::Disk) {
+            let rate = |a: &Ingest| a.count as f64 / a.secs;
+            eprintln!(
+                "ingest c={c}: {:.0} on disk vs {:.0} in memory messages/s",
+                rate(&disk),
+                rate(&memory)
+            );
         }
-        rows.push(row);
-        rows.push(
-            Row::new(
-                &name,
-                "latency p50",
-                "µs",
-                acc.each(|a| us(a.hist.quantile(0.5))),
-            )
-            .lower_is_better(),
-        );
-        rows.push(
-            Row::new(
-                &name,
-                "latency p99",
-                "µs",
-                acc.each(|a| us(a.hist.quantile(0.99))),
-            )
-            .lower_is_better(),
-        );
-        rows.push(
-            Row::new(
-                &name,
-                "server CPU per message",
-                "µs",
-                acc.each(|a| us(a.server_cpu) / a.count.max(1) as f64),
-            )
-            .lower_is_better(),
-        );
-        rows.push(
-            Row::new(
-                &name,
-                "load generator core busy",
-                "%",
-                acc.each(|a| 100.0 * a.client_cpu as f64 / (a.secs * 1e9)),
-            )
-            .lower_is_better(),
-        );
+        if sides.contains(&Side::Baseline) {
+            rows.extend(ingest_rows(c, [&memory, &baseline]));
+        }
+        if sides.contains(&Side::Disk) {
+            durable.push((c, [disk, memory]));
+        }
     }
-    Ok(rows)
+    Ok((rows, durable))
+}
+
+fn ingest_rows(c: usize, acc: [&Ingest; 2]) -> Vec<Row> {
+    let mut rows = Vec::new();
+    let name = format!("1 ingest c={c}");
+    let rate = acc.each(|a| a.count as f64 / a.secs);
+    eprintln!("ingest c={c}: {:.0} vs {:.0} messages/s", rate[0], rate[1]);
+    let mut row = Row::new(&name, "messages accepted", "/s", rate);
+    if c == 64 {
+        row = row.target_ratio(0.9);
+    }
+    rows.push(row);
+    rows.push(
+        Row::new(
+            &name,
+            "latency p50",
+            "µs",
+            acc.each(|a| us(a.hist.quantile(0.5))),
+        )
+        .lower_is_better(),
+    );
+    rows.push(
+        Row::new(
+            &name,
+            "latency p99",
+            "µs",
+            acc.each(|a| us(a.hist.quantile(0.99))),
+        )
+        .lower_is_better(),
+    );
+    rows.push(
+        Row::new(
+            &name,
+            "server CPU per message",
+            "µs",
+            acc.each(|a| us(a.server_cpu) / a.count.max(1) as f64),
+        )
+        .lower_is_better(),
+    );
+    rows.push(
+        Row::new(
+            &name,
+            "load generator core busy",
+            "%",
+            acc.each(|a| 100.0 * a.client_cpu as f64 / (a.secs * 1e9)),
+        )
+        .lower_is_better(),
+    );
+    rows
 }
 
 // --------------------------------------------------------------- fan-out --
@@ -475,16 +540,16 @@ pub(crate) async fn end_to_end(plan: &Plan) -> Result<Vec<Row>, BoxError> {
 // -------------------------------------------------------------- catch-up --
 
 #[derive(Default)]
-struct CatchUp {
-    events: u64,
-    bytes: u64,
-    secs: f64,
-    server_cpu: u64,
+pub(crate) struct CatchUp {
+    pub(crate) events: u64,
+    pub(crate) bytes: u64,
+    pub(crate) secs: f64,
+    pub(crate) server_cpu: u64,
     /// Server RSS growth per retained event, bytes (sum over rounds).
-    mem_per_event: f64,
+    pub(crate) mem_per_event: f64,
 }
 
-async fn catch_up_once(side: Side, plan: &Plan) -> Result<CatchUp, BoxError> {
+pub(crate) async fn catch_up_once(side: Side, plan: &Plan) -> Result<CatchUp, BoxError> {
     let mut server = ServerProc::start(side).await?;
     let long = Duration::from_secs(600);
     // Warm up the allocator and the encoder before the first RSS reading.
@@ -501,11 +566,20 @@ async fn catch_up_once(side: Side, plan: &Plan) -> Result<CatchUp, BoxError> {
         .parse()?;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let rss1 = server.rss();
+    Ok(CatchUp {
+        mem_per_event: rss1.saturating_sub(rss0) as f64 / plan.catchup_events as f64,
+        ..replay(&server, head).await?
+    })
+}
+
+/// One new reader streams `GET /events?start=0` up to `head` (checking
+/// every event arrives once, in order): the catch-up figures.
+pub(crate) async fn replay(server: &ServerProc, head: u64) -> Result<CatchUp, BoxError> {
     let readers = Arc::new(Readers::default());
     let (cpu0, t0) = (server.cpu_ns(), Instant::now());
-    let _tasks = spawn_readers(&server, 1, 0, &readers);
+    let _tasks = spawn_readers(server, 1, 0, &readers);
     readers
-        .wait(long, "the replay", |r| {
+        .wait(Duration::from_secs(600), "the replay", |r| {
             r.deliveries.load(Ordering::Relaxed) >= head
         })
         .await?;
@@ -515,7 +589,7 @@ async fn catch_up_once(side: Side, plan: &Plan) -> Result<CatchUp, BoxError> {
         bytes: readers.bytes.load(Ordering::Relaxed),
         secs,
         server_cpu: server.cpu_ns() - cpu0,
-        mem_per_event: rss1.saturating_sub(rss0) as f64 / plan.catchup_events as f64,
+        mem_per_event: 0.0,
     })
 }
 

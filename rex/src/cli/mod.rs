@@ -3,15 +3,21 @@
 //!
 //! ```text
 //! rex discover [--app APP] [--timeout S] [--watch]   rooms on the local network
-//! rex info URL                                       describe a server
+//! rex info URL                                       describe a server and its kinds
 //! rex tail URL [--start N] [--sse] [--limit N]       follow its log
-//! rex send URL KIND [JSON] [--pin PIN]               send one message
+//! rex send URL KIND [JSON] [--pin PIN] [--no-check]  send one message
+//! rex types URL [--output FILE]                      TypeScript types of its protocol
 //! ```
 //!
 //! Every command takes `--json` for scripts. Colour and the spinner appear
-//! only when stdout is a terminal. It knows no app's protocol: it sends and
-//! shows messages and events as [`Dynamic`] kinds with JSON payloads, and
-//! the server checks them.
+//! only when stdout is a terminal. It knows no app's protocol in advance: it
+//! sends and shows messages and events as [`Dynamic`] kinds with JSON
+//! payloads. When the app publishes its schema (`GET /rex/v0/schema`),
+//! `info` lists every kind with its fields and docs, `send` checks the
+//! payload before sending and names the field that is wrong, and `types`
+//! writes the protocol's TypeScript declarations
+//! ([`ProtocolSchema::typescript`](crate::ProtocolSchema::typescript));
+//! without one, the server alone checks.
 //!
 //! The binary is a thin wrapper over [`main`]; [`run`] is the same tool
 //! with its arguments and output given, for tests and embedding:
@@ -26,6 +32,8 @@
 //! ```
 
 mod advice;
+mod data;
+mod schema;
 mod session;
 mod sse;
 mod visible;
@@ -76,6 +84,19 @@ enum Command {
     Tail(TailArgs),
     /// Send one message as this tool's saved session (created on first use).
     Send(SendArgs),
+    /// Show what a room's data directory holds (`--data DIR` of a server):
+    /// its app, epoch, log bounds, sessions and last events. Offline: stop
+    /// the server first.
+    Data {
+        /// The data directory.
+        dir: PathBuf,
+        /// How many of the last events to show.
+        #[arg(long, value_name = "N", default_value_t = 10)]
+        last: usize,
+    },
+    /// Write the TypeScript declarations of a server's protocol, from its
+    /// schema (for pages that use the JavaScript client).
+    Types(schema::TypesArgs),
 }
 
 #[derive(Debug, Args)]
@@ -130,6 +151,10 @@ struct SendArgs {
     /// one.
     #[arg(long, value_name = "PIN")]
     pin: Option<String>,
+    /// Send without checking the payload against the app's schema first
+    /// (the server checks it either way).
+    #[arg(long)]
+    no_check: bool,
 }
 
 /// Runs the tool on the process's arguments and standard streams.
@@ -194,6 +219,8 @@ where
         Command::Tail(args) if args.sse => sse::tail(&mut console, &args).await,
         Command::Tail(args) => tail(&mut console, &args).await,
         Command::Send(args) => send(&mut console, args).await,
+        Command::Data { dir, last } => data::data(&mut console, &dir, last),
+        Command::Types(args) => schema::types(&mut console, args).await,
     };
     let _ = console.out.flush();
     match result {
@@ -463,8 +490,17 @@ async fn reader(url: &str) -> Result<Client<Dynamic>, ClientError> {
 async fn info(console: &mut Console<'_>, url: &str) -> Result<(), Failure> {
     let client = reader(url).await?;
     let info: Info = client.info().await?;
+    let schema = if info.offers.iter().any(|o| o == "schema") {
+        client.schema().await?
+    } else {
+        None
+    };
     if console.json {
-        let value = serde_json::to_value(&info).map_err(|e| Failure::Message(e.to_string()))?;
+        let mut value = serde_json::to_value(&info).map_err(|e| Failure::Message(e.to_string()))?;
+        if let Some(schema) = &schema {
+            value["schema"] =
+                serde_json::to_value(schema).map_err(|e| Failure::Message(e.to_string()))?;
+        }
         return console.json_line(&value);
     }
     let rows = [
@@ -489,6 +525,9 @@ async fn info(console: &mut Console<'_>, url: &str) -> Result<(), Failure> {
             console.paint(DIM, format!("{label:<8}")),
             visible::visible(&value)
         )?;
+    }
+    if let Some(schema) = &schema {
+        schema::print_kinds(console, schema)?;
     }
     Ok(())
 }
@@ -625,6 +664,20 @@ async fn send(console: &mut Console<'_>, args: SendArgs) -> Result<(), Failure> 
         })?),
     };
     let server = Endpoint::parse(&args.url)?.to_string();
+    if !args.no_check {
+        // Before a session is made or anything is sent: a payload that
+        // cannot fit is the sender's to fix, and the schema says where.
+        // An app without a schema (404) leaves the checking to the server.
+        if let Some(schema) = reader(&server).await?.schema().await? {
+            if let Err(refused) = schema::check(&schema, &args.kind, data.as_ref()) {
+                if console.json {
+                    console.json_line(&json!({"error": refused.code, "reason": refused.reason}))?;
+                    return Err(Failure::Reported);
+                }
+                return Err(Failure::Message(refused.reason));
+            }
+        }
+    }
     let path = match args.session_file {
         Some(path) => path,
         None => session::default_path().map_err(Failure::Message)?,

@@ -40,8 +40,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Method, StatusCode};
 use rex_proto::{
-    path, CreateSession, Epoch, EventIndex, Info, Protocol, Receipt, RexMessage, SessionCreated,
-    SessionId, SessionToken, SnapshotRecord,
+    path, CreateSession, Epoch, EventIndex, Info, Protocol, ProtocolSchema, Receipt, RexMessage,
+    SessionCreated, SessionId, SessionToken, SnapshotRecord,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -484,6 +484,21 @@ impl<P: Protocol> Client<P> {
             .call_retrying(Method::GET, path::INFO, None, None, true)
             .await?;
         expect(StatusCode::OK, answer.status, &answer.body)
+    }
+
+    /// The app's protocol in JSON Schema (`GET /rex/v0/schema`): every kind
+    /// with the schema of its `data`, for checking payloads or generating
+    /// types. `None` for an app that does not publish one (`404`; `/info`'s
+    /// `offers` then lacks `"schema"`). Retries while the server is
+    /// unreachable.
+    pub async fn schema(&self) -> Result<Option<ProtocolSchema>, ClientError> {
+        let answer = self
+            .call_retrying(Method::GET, path::SCHEMA, None, None, true)
+            .await?;
+        if answer.status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        expect(StatusCode::OK, answer.status, &answer.body).map(Some)
     }
 
     /// The app's state as of an index of the log (`GET /snapshot`, for apps

@@ -116,11 +116,15 @@ pub trait Durable: RexApp {
     fn restore(&mut self, cx: &mut Context<'_, Self>, state: Self::State);
 }
 
+/// How a saved state is put back into the app: `Durable::restore` after
+/// decoding the JSON.
+pub(crate) type RestoreState<A> = fn(&mut A, &mut Context<'_, A>, &[u8]) -> Result<(), String>;
+
 /// The `Durable` implementation of an app, as plain functions, so the
 /// actor (generic over any `RexApp`) can use it.
 pub(crate) struct Persistence<A: RexApp> {
     pub(crate) save: SaveState<A>,
-    pub(crate) restore: fn(&mut A, &mut Context<'_, A>, &[u8]) -> Result<(), String>,
+    pub(crate) restore: RestoreState<A>,
 }
 
 impl<A: RexApp> Clone for Persistence<A> {
@@ -526,7 +530,11 @@ mod tests {
     }
 
     async fn spawn(store: &Gated) -> (Running, rex_proto::SessionId) {
-        let opened = open_room::<App>(store, Retention::unlimited(), Clock::Wall)
+        spawn_with(store, Retention::unlimited()).await
+    }
+
+    async fn spawn_with(store: &Gated, retention: Retention) -> (Running, rex_proto::SessionId) {
+        let opened = open_room::<App>(store, retention, Clock::Wall)
             .await
             .unwrap();
         let (tx, rx) = mpsc::channel(64);
@@ -666,6 +674,66 @@ mod tests {
             .unwrap();
         assert_eq!(loaded.head, 20, "every event is stored");
         assert!(loaded.state.unwrap().data.starts_with(b"{\"total\":210"));
+        run.stop.send_replace(true);
+        run.task.await.unwrap().unwrap();
+    }
+
+    /// A handle's call answers after its write too, like a message.
+    #[tokio::test]
+    async fn handle_calls_answer_after_their_write() {
+        let store = gated();
+        let (run, _) = spawn(&store).await;
+        let handle = AppHandle { tx: run.tx.clone() };
+        let call = tokio::spawn(async move {
+            handle
+                .run(|app, cx| {
+                    app.game.total = 99;
+                    cx.emit(Ev::Total(99))
+                })
+                .await
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!call.is_finished(), "answered before its write");
+        assert_eq!(run.log.bounds().head, 0);
+        store.permits.add_permits(1_000);
+        let index = tokio::time::timeout(Duration::from_secs(30), call)
+            .await
+            .expect("the handle's answer after the write")
+            .unwrap()
+            .unwrap();
+        assert_eq!(index, 0);
+        assert_eq!(run.log.bounds().head, 1);
+        run.stop.send_replace(true);
+        run.task.await.unwrap().unwrap();
+    }
+
+    /// Retention trims the store as it trims the log, and a restarted
+    /// room keeps only what was retained.
+    #[tokio::test]
+    async fn retention_trims_the_store_too() {
+        let store = gated();
+        store.permits.add_permits(100_000);
+        let (run, me) = spawn_with(&store, Retention::max_events(5)).await;
+        for n in 1..=30 {
+            let answer = send(&run, me, n).await;
+            tokio::time::timeout(Duration::from_secs(30), answer)
+                .await
+                .expect("an answer")
+                .unwrap()
+                .unwrap();
+        }
+        assert_eq!(run.log.bounds().oldest, 25);
+        run.stop.send_replace(true);
+        run.task.await.unwrap().unwrap();
+        let (run, _) = spawn_with(&store, Retention::max_events(5)).await;
+        let bounds = run.log.bounds();
+        assert_eq!(bounds.head, 30);
+        assert!(
+            (20..=25).contains(&bounds.oldest),
+            "the store dropped what the log dropped (a batch behind at most): {bounds:?}"
+        );
+        let stored = store.inner.read(0, 100).await.unwrap();
+        assert_eq!(stored.first().map(|e| e.index), Some(bounds.oldest));
         run.stop.send_replace(true);
         run.task.await.unwrap().unwrap();
     }

@@ -107,17 +107,10 @@ pub struct ServerBuilder<A: RexApp> {
     storage: Option<Storage<A>>,
 }
 
-/// A store for the room, and how the app's state goes into it.
+/// The room's data directory, and how the app's state goes into it.
 struct Storage<A: RexApp> {
-    store: StoreChoice,
+    dir: std::path::PathBuf,
     persistence: Persistence<A>,
-}
-
-/// Which store, opened when the server binds.
-enum StoreChoice {
-    Dir(std::path::PathBuf),
-    #[cfg_attr(not(test), allow(dead_code))]
-    Given(Arc<dyn Store>),
 }
 
 /// Durable rooms (see `docs/durability.md`).
@@ -145,18 +138,7 @@ impl<A: Durable> ServerBuilder<A> {
     /// ```
     pub fn data_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
         self.storage = Some(Storage {
-            store: StoreChoice::Dir(dir.into()),
-            persistence: Persistence::of(),
-        });
-        self
-    }
-
-    /// Keeps the room in `store` (tests: the memory store, to restart a
-    /// room within the process).
-    #[cfg(test)]
-    pub(crate) fn store(mut self, store: Arc<dyn Store>) -> Self {
-        self.storage = Some(Storage {
-            store: StoreChoice::Given(store),
+            dir: dir.into(),
             persistence: Persistence::of(),
         });
         self
@@ -325,10 +307,7 @@ impl<A: RexApp> ServerBuilder<A> {
         let durable = match self.storage {
             None => None,
             Some(storage) => {
-                let store: Arc<dyn Store> = match storage.store {
-                    StoreChoice::Given(store) => store,
-                    StoreChoice::Dir(dir) => Arc::new(store::DiskStore::open_dir(&dir)?),
-                };
+                let store: Arc<dyn Store> = Arc::new(store::DiskStore::open_dir(&storage.dir)?);
                 let opened =
                     durable::open_room::<A>(store.as_ref(), self.retention, Clock::Wall).await?;
                 Some((store, storage.persistence, opened))

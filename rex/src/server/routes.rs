@@ -13,7 +13,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use rex_proto::{
     path, CreateSession, DecodeError, Epoch, ErrorBody, ErrorCode, EventIndex, Info, PostMessage,
-    RexEvent, RexMessage, SessionCreated, SessionId, PROTOCOL_VERSION,
+    Protocol, RexEvent, RexMessage, SessionCreated, SessionId, PROTOCOL_VERSION,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -197,6 +197,10 @@ async fn route<A: RexApp>(
             allow(&req, &Method::GET, "GET")?;
             snapshot(&req, shared).await
         }
+        path::SCHEMA => {
+            allow(&req, &Method::GET, "GET")?;
+            schema(&req, shared)
+        }
         other => {
             if let Some(asset) = assets::builtin(other) {
                 return serve_asset(&req, &asset);
@@ -213,11 +217,12 @@ fn not_found(other: &str) -> ApiError {
     ApiError::new(
         ErrorCode::NotFound,
         format!(
-            "no such path `{other}`; REx serves {}, {}, {}, {} and {}",
+            "no such path `{other}`; REx serves {}, {}, {}, {}, {} and {}",
             path::SESSIONS,
             path::MESSAGES,
             path::EVENTS,
             path::SNAPSHOT,
+            path::SCHEMA,
             path::INFO
         ),
     )
@@ -238,14 +243,7 @@ fn serve_asset(req: &Request<Incoming>, asset: &Asset) -> Result<Response<Body>,
         return Err(error);
     }
     let etag = HeaderValue::from_str(&asset.etag).ok();
-    let fresh = req
-        .headers()
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|tag| tag.trim() == asset.etag || tag.trim() == "*");
-    let mut response = if fresh {
+    let mut response = if if_none_match(req, &asset.etag) {
         let mut response = Response::new(Full::new(Bytes::new()).boxed_unsync());
         *response.status_mut() = StatusCode::NOT_MODIFIED;
         response
@@ -262,6 +260,54 @@ fn serve_asset(req: &Request<Incoming>, asset: &Asset) -> Result<Response<Body>,
         headers.insert(header::ETAG, etag);
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(response)
+}
+
+/// Whether the request's `If-None-Match` names `etag` (or `*`): the
+/// client's copy is current, and `304` answers it.
+fn if_none_match(req: &Request<Incoming>, etag: &str) -> bool {
+    req.headers()
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|tag| tag.trim() == etag || tag.trim() == "*")
+}
+
+/// `GET /rex/v0/schema`: the protocol in JSON Schema, the same for every
+/// reader. It changes only with the program, so within one epoch (one run
+/// of the server) it is fixed: the epoch is its `ETag`.
+fn schema<A: RexApp>(
+    req: &Request<Incoming>,
+    shared: &Shared<A>,
+) -> Result<Response<Body>, ApiError> {
+    let Some(schema) = <A::Protocol as Protocol>::schema() else {
+        return Err(ApiError::new(
+            ErrorCode::NotFound,
+            format!(
+                "the `{}` app does not publish its protocol's schema (an app opts in with \
+                 `#[rex(schema)]` on its protocol enums); /rex/v0/info lists its kinds",
+                app_id::<A>()
+            ),
+        ));
+    };
+    let epoch = shared.log.epoch();
+    let etag = format!("\"{epoch}\"");
+    let mut response = if if_none_match(req, &etag) {
+        let mut response = Response::new(Full::new(Bytes::new()).boxed_unsync());
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        response
+    } else {
+        json_response(StatusCode::OK, &schema)
+    };
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&etag) {
+        headers.insert(header::ETAG, value);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if let Ok(value) = HeaderValue::from_str(&epoch.to_string()) {
+        headers.insert("rex-epoch", value);
+    }
     Ok(response)
 }
 
@@ -688,8 +734,21 @@ fn info<A: RexApp>(shared: &Shared<A>) -> Response<Body> {
             .iter()
             .map(|k| (*k).to_owned())
             .collect(),
+        offers: offers::<A>(),
     };
     json_response(StatusCode::OK, &info)
+}
+
+/// `/info`'s `offers`: the optional parts of the protocol this app has.
+fn offers<A: RexApp>() -> Vec<String> {
+    // Building the schema takes tens of microseconds, and `/info` is not
+    // a hot path: no cache to keep.
+    let has_schema = <A::Protocol as Protocol>::schema().is_some();
+    if has_schema {
+        vec!["schema".to_owned()]
+    } else {
+        Vec::new()
+    }
 }
 
 // Admission limits (`limits.rs`): who may create sessions and send

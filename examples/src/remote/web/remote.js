@@ -10,6 +10,13 @@
 import { RexClient, RexError } from "/rex/v0/client.js";
 import * as player from "/view.js";
 
+// The TV's protocol as types (protocol.d.ts, generated from its schema by
+// `rex types`): tsc checks this page against it (tsconfig.json here,
+// tests/types.rs), so a misspelled kind or field fails a test, with its line.
+/** @typedef {import("./protocol.js").Client} Client */
+/** @typedef {import("./protocol.js").MessageKind} MessageKind */
+/** @typedef {import("./protocol.js").Snapshot} View */
+
 /** Where the page keeps the name it asked for once. */
 const NAME_KEY = "rex-remote:name";
 /** How far the seek buttons jump. */
@@ -20,12 +27,20 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // What the browser test reads (and what you would look at in devtools):
 // the view, the snapshot it started from, and the events applied since.
-window.remoteView = null;
-window.remoteSnapshotIndex = null;
-window.remoteFirstEventIndex = null;
-window.remoteEvents = 0;
-window.remoteNext = null;
+const shown = /** @type {typeof window & {
+  remoteView: View | null,
+  remoteSnapshotIndex: number | null,
+  remoteFirstEventIndex: number | null,
+  remoteEvents: number,
+  remoteNext: number | null,
+}} */ (window);
+shown.remoteView = null;
+shown.remoteSnapshotIndex = null;
+shown.remoteFirstEventIndex = null;
+shown.remoteEvents = 0;
+shown.remoteNext = null;
 
+/** @type {Client | null} The TV's client, typed by its protocol. */
 let rex = null;
 let name = "phone";
 /** The player as the snapshot and the events after it say; null before. */
@@ -58,7 +73,7 @@ function askName() {
   return new Promise((resolve) => {
     form.addEventListener("submit", (e) => {
       e.preventDefault();
-      const chosen = $("name").value.trim() || "phone";
+      const chosen = /** @type {HTMLInputElement} */ ($("name")).value.trim() || "phone";
       if (store) store.setItem(NAME_KEY, chosen);
       form.hidden = true;
       resolve(chosen);
@@ -69,10 +84,11 @@ function askName() {
 /** The TV's PIN, from the link it printed (`/?pin=…`); null without one. */
 const pin = new URLSearchParams(location.search).get("pin");
 
+/** @returns {Promise<Client>} connected, after as many tries as it takes */
 async function connect() {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await RexClient.connect(pin ? { name, pin } : { name });
+      return /** @type {Client} */ (await RexClient.connect(pin ? { name, pin } : { name }));
     } catch (e) {
       if (e.code === "forbidden") {
         // Retrying cannot fix a wrong or missing PIN: say so and stop.
@@ -93,11 +109,11 @@ function subscribe() {
     onSnapshot(record) {
       view = player.fromSnapshot(record.data);
       epoch = record.epoch;
-      window.remoteView = view;
-      window.remoteSnapshotIndex = record.index;
-      window.remoteFirstEventIndex = null;
-      window.remoteEvents = 0;
-      window.remoteNext = record.index;
+      shown.remoteView = view;
+      shown.remoteSnapshotIndex = record.index;
+      shown.remoteFirstEventIndex = null;
+      shown.remoteEvents = 0;
+      shown.remoteNext = record.index;
       render();
     },
     onEvent(event) {
@@ -108,9 +124,9 @@ function subscribe() {
         subscribe();
         return;
       }
-      if (window.remoteFirstEventIndex === null) window.remoteFirstEventIndex = event.index;
-      window.remoteEvents++;
-      window.remoteNext = event.index + 1;
+      if (shown.remoteFirstEventIndex === null) shown.remoteFirstEventIndex = event.index;
+      shown.remoteEvents++;
+      shown.remoteNext = event.index + 1;
       render();
     },
     onResync(resync) {
@@ -146,12 +162,18 @@ function rejoin() {
   return rejoining;
 }
 
-/** Asks the TV; a refusal's reason (or the trouble) shows as a toast. */
-async function send(kind, data) {
+/**
+ * Asks the TV; a refusal's reason (or the trouble) shows as a toast.
+ * `data` is checked against `kind` (protocol.d.ts).
+ * @template {MessageKind} K
+ * @param {K} kind
+ * @param {import("./protocol.js").SendData<K>} data
+ */
+async function send(kind, ...data) {
   if (!rex) return null;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      return await rex.send(kind, data);
+      return await rex.send(kind, ...data);
     } catch (e) {
       if (!(e instanceof RexError)) throw e;
       if (e.code === "unauthorized" && attempt === 0) {
@@ -320,7 +342,7 @@ function wire() {
 
   // Tap a track to queue it.
   $("playlist").addEventListener("click", async (e) => {
-    const row = e.target.closest("button[data-track]");
+    const row = /** @type {HTMLElement | null} */ (/** @type {Element} */ (e.target).closest("button[data-track]"));
     if (!row || !view) return;
     const id = Number(row.dataset.track);
     if (await send("queue", { track: id })) toast(`Queued “${trackName(id)}”`, "info");

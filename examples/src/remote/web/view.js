@@ -7,36 +7,53 @@
 // browser test compares the page's view with a fresh snapshot, field by
 // field.
 
+/** @typedef {import("./protocol.js").Snapshot} View the TV's `PlayerView` */
+/** @typedef {import("./protocol.js").Event} Event */
+
 /** The event kinds `apply` knows; any other means the view cannot follow. */
 export const KINDS = ["playing", "paused", "seeked", "track_changed", "volume", "shuffled", "queued"];
 
-/** A deep copy of a snapshot's `data`, to be moved forward by `apply`. */
+/**
+ * A deep copy of a snapshot's `data`, to be moved forward by `apply`.
+ * @param {View} data
+ * @returns {View}
+ */
 export function fromSnapshot(data) {
   return JSON.parse(JSON.stringify(data));
 }
 
 /**
  * Moves `view` forward by one event `{kind, data}` (in place). Returns
- * false, changing nothing, for a kind it does not know.
+ * false, changing nothing, for a kind it does not know. `switch` on
+ * `event.kind` narrows `event.data` to that kind's type.
+ * @param {View} view
+ * @param {Event} event
+ * @returns {boolean}
  */
 export function apply(view, event) {
-  const d = event.data || {};
   switch (event.kind) {
-    case "playing":
+    case "playing": {
+      const d = event.data;
       view.playing = true;
       view.position_ms = d.position_ms;
       view.at_ms = d.at_ms;
       return true;
-    case "paused":
+    }
+    case "paused": {
+      const d = event.data;
       view.playing = false;
       view.position_ms = d.position_ms;
       view.at_ms = d.at_ms;
       return true;
-    case "seeked":
+    }
+    case "seeked": {
+      const d = event.data;
       view.position_ms = d.position_ms;
       view.at_ms = d.at_ms;
       return true;
-    case "track_changed":
+    }
+    case "track_changed": {
+      const d = event.data;
       view.track = d.track;
       view.cursor = d.cursor;
       view.from_queue = d.from_queue;
@@ -45,30 +62,41 @@ export function apply(view, event) {
       view.position_ms = d.position_ms;
       view.at_ms = d.at_ms;
       return true;
+    }
     case "volume":
-      view.volume = d.level;
-      view.muted = d.muted;
+      view.volume = event.data.level;
+      view.muted = event.data.muted;
       return true;
-    case "shuffled":
+    case "shuffled": {
+      const d = event.data;
       view.shuffle = d.on;
       view.order = [...d.order];
       view.cursor = d.cursor;
       return true;
+    }
     case "queued":
-      view.queue = [...d.queue];
+      view.queue = [...event.data.queue];
       return true;
     default:
       return false;
   }
 }
 
-/** A track by id, or null. */
+/**
+ * A track by id, or null.
+ * @param {View} view
+ * @param {number} id
+ */
 export function trackById(view, id) {
   const track = view.tracks[id];
   return track && track.id === id ? track : null;
 }
 
-/** A track's number in the playlist, from 1 (as `PlayerView::number`), or null. */
+/**
+ * A track's number in the playlist, from 1 (as `PlayerView::number`), or null.
+ * @param {View} view
+ * @param {number} id
+ */
 export function number(view, id) {
   const i = view.tracks.findIndex((t) => t.id === id);
   return i < 0 ? null : i + 1;

@@ -11,6 +11,9 @@
 
 import { RexClient, RexError, Room, until, h, shape, icon, choiceClass, fitAnswers, ordinal, points, seconds, scheduler } from "/room.js";
 
+/** @typedef {import("./protocol.js").Client} Client */
+/** @typedef {import("./protocol.js").MessageKind} MessageKind */
+
 // The name this phone joined with: with it, a reload (or a room restart,
 // which makes a new session) skips the name form.
 const NAME_KEY = "trivia:name";
@@ -24,6 +27,7 @@ const linkBox = document.getElementById("link");
 const room = new Room(null);
 const draw = scheduler(render);
 
+/** @type {Client | null} The room's client, typed by its protocol (protocol.d.ts). */
 let rex = null;
 let roomName = "Trivia night";
 // The room's PIN, if it has one: the QR code's URL carries it (`?pin=`),
@@ -146,7 +150,7 @@ function askName(error, needsPin = false) {
 async function join(name) {
   app.replaceChildren(h("p", { class: "status" }, "Joining…"));
   try {
-    rex = await RexClient.connect(pin ? { name, pin } : { name });
+    rex = /** @type {Client} */ (await RexClient.connect(pin ? { name, pin } : { name }));
   } catch (err) {
     // 403: the PIN is missing or wrong; the reason says which.
     const forbidden = err instanceof RexError && err.code === "forbidden";
@@ -197,9 +201,16 @@ function showConnection(connection) {
       : `The room does not answer (${connection.attempts} ${connection.attempts === 1 ? "attempt" : "attempts"} failed)`;
 }
 
-async function send(kind, data) {
+/**
+ * Sends a message; on refusal, toasts the reason. Returns whether it was
+ * accepted. `data` is checked against `kind` (protocol.d.ts).
+ * @template {MessageKind} K
+ * @param {K} kind
+ * @param {import("./protocol.js").SendData<K>} data
+ */
+async function send(kind, ...data) {
   try {
-    await rex.send(kind, data);
+    await rex.send(kind, ...data);
     return true;
   } catch (err) {
     toast(reasonOf(err));
@@ -461,7 +472,7 @@ function tick() {
   const limit = q.seconds * 1000;
   const left = until(rex, q.closes_at_ms);
   const ms = left === null ? limit : Math.min(left, limit);
-  label.textContent = seconds(ms);
+  label.textContent = String(seconds(ms));
   const bar = document.getElementById("timebar");
   if (bar) {
     bar.style.width = `${(100 * ms) / limit}%`;

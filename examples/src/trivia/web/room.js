@@ -5,8 +5,19 @@
 // The log is the state: a page reads it from index 0 and applies every event
 // in order, so a reloaded page draws exactly what it drew before. Names and
 // questions are only ever put in the page as text (never parsed as HTML).
+//
+// The protocol's types (what `Event` and `Client` are) come from
+// protocol.d.ts, generated from the room's schema (`rex types`); tsc checks
+// these files against it (tsconfig.json here, tests/types.rs), so a
+// misspelled kind or field is an error with its line, not a blank screen.
 
 export { RexClient, RexError } from "/rex/v0/client.js";
+
+/** @typedef {import("./protocol.js").Client} Client */
+/** @typedef {import("./protocol.js").Event} Event */
+/** @typedef {import("./protocol.js").Standing} Standing */
+/** @typedef {import("./protocol.js").MessageKind} MessageKind */
+/** @template {MessageKind} K @typedef {import("./protocol.js").SendData<K>} SendData */
 
 /** The four answers: a colour and a shape each, the same on TV and phone. */
 export const CHOICES = [
@@ -28,40 +39,50 @@ export class Room {
     this.phase = "lobby";
     /** {questions, seconds} of the game being played. */
     this.game = null;
-    /** The last question's event data, plus `index`, its place in the log. */
+    /**
+     * The last question's event data, plus `index`, its place in the log.
+     * @type {(import("./protocol.js").EventData<"question"> & {index: number}) | null}
+     */
     this.question = null;
     /** Who answered the last question. */
     this.answered = new Set();
-    /** The last reveal: {number, correct, counts}. */
+    /** @type {import("./protocol.js").EventData<"revealed"> | null} The last reveal. */
     this.reveal = null;
-    /** This player's result for the last reveal, if they got one. */
+    /** @type {import("./protocol.js").EventData<"result"> | null} This player's result for the last reveal, if they got one. */
     this.result = null;
-    /** The scoreboard, best first, as the last `scores` or `finished` gave it. */
+    /** @type {Standing[]} The scoreboard, best first, as the last `scores` or `finished` gave it. */
     this.standings = [];
     /** Points each player won at the last `scores`. */
     this.gains = new Map();
-    /** The final standings, once the game is over. */
+    /** @type {Standing[] | null} The final standings, once the game is over. */
     this.final = null;
     /** Where in the log the game started and ended (to tell games apart). */
     this.startedAt = null;
     this.finishedAt = null;
   }
 
-  /** Applies one event of the log. Unknown kinds are ignored. */
+  /**
+   * Applies one event of the log. Unknown kinds are ignored. `switch` on
+   * `event.kind` narrows `event.data` to that kind's type.
+   * @param {Event} event
+   */
   apply(event) {
-    const d = event.data || {};
     switch (event.kind) {
-      case "joined":
+      case "joined": {
+        const d = event.data;
         this.players.set(d.session, { session: d.session, name: d.name, host: d.host });
         if (d.host) this.host = d.session;
         break;
+      }
       case "renamed": {
+        const d = event.data;
         const player = this.players.get(d.session);
         if (player) player.name = d.name;
         for (const s of this.standings) if (s.session === d.session) s.name = d.name;
         break;
       }
-      case "started":
+      case "started": {
+        const d = event.data;
         this.phase = "starting";
         this.startedAt = event.index;
         this.game = { questions: d.questions, seconds: d.seconds };
@@ -73,25 +94,27 @@ export class Room {
         this.gains = new Map();
         this.final = null;
         break;
+      }
       case "question":
         this.phase = "asking";
-        this.question = { ...d, index: event.index };
+        this.question = { ...event.data, index: event.index };
         this.answered = new Set();
         this.reveal = null;
         this.result = null;
         break;
       case "answered":
-        if (this.question && d.number === this.question.number) this.answered.add(d.session);
+        if (this.question && event.data.number === this.question.number) this.answered.add(event.data.session);
         break;
       case "revealed":
         this.phase = "revealed";
-        this.reveal = d;
+        this.reveal = event.data;
         break;
       case "result":
         // Private: only this player's page receives it.
-        if (this.reveal && d.number === this.reveal.number) this.result = d;
+        if (this.reveal && event.data.number === this.reveal.number) this.result = event.data;
         break;
       case "scores": {
+        const d = event.data;
         const before = new Map(this.standings.map((s) => [s.session, s.score]));
         this.gains = new Map(d.standings.map((s) => [s.session, s.score - (before.get(s.session) || 0)]));
         this.standings = d.standings.map((s) => ({ ...s }));
@@ -100,8 +123,8 @@ export class Room {
       case "finished":
         this.phase = "finished";
         this.finishedAt = event.index;
-        this.final = d.standings.map((s) => ({ ...s }));
-        this.standings = d.standings.map((s) => ({ ...s }));
+        this.final = event.data.standings.map((s) => ({ ...s }));
+        this.standings = event.data.standings.map((s) => ({ ...s }));
         break;
       default:
         break;
@@ -128,6 +151,8 @@ export class Room {
 /**
  * Milliseconds until the server's log clock (`rex.serverTime()`) reaches
  * `time` (≥ 0), or null before the client knows the clock.
+ * @param {Client | null} rex
+ * @param {number} time
  */
 export function until(rex, time) {
   const now = rex ? rex.serverTime() : null;

@@ -8,10 +8,13 @@
 
 import { RexClient, Room, until, h, svg, shape, icon, choiceClass, fitAnswers, ordinal, points, seconds, scheduler } from "/room.js";
 
+/** @typedef {import("./protocol.js").Client} Client */
+
 const app = document.getElementById("app");
 const room = new Room(null);
 const draw = scheduler(render);
 // The client, once connected: the countdown reads its server clock.
+/** @type {Client | null} The room's client, typed by its protocol (protocol.d.ts). */
 let rex = null;
 
 let roomName = "Trivia night";
@@ -30,10 +33,11 @@ main().catch(fail);
 addEventListener("resize", () => fitAnswers(app));
 
 async function main() {
+  /** @type {Promise<{url?: unknown, pin?: unknown}>} */
   const join = fetch("/join.json")
     .then((r) => (r.ok ? r.json() : {}))
     .catch(() => ({}));
-  rex = await RexClient.connect({ anonymous: true });
+  rex = /** @type {Client} */ (await RexClient.connect({ anonymous: true }));
   roomName = rex.info.name || roomName;
   document.title = roomName;
   const { url, pin } = await join;
@@ -302,7 +306,7 @@ function tick() {
   const limit = q.seconds * 1000;
   const left = until(rex, q.closes_at_ms);
   const ms = left === null ? limit : Math.min(left, limit);
-  label.textContent = seconds(ms);
+  label.textContent = String(seconds(ms));
   label.parentElement.classList.toggle("urgent", ms <= 5000);
   const ring = document.getElementById("ring");
   if (ring) ring.style.strokeDashoffset = String(283 * (1 - ms / limit));

@@ -44,6 +44,8 @@ export interface RexInfo {
   time: number;
   messages: string[];
   events: string[];
+  /** Optional parts the server offers: "schema" when /rex/v0/schema describes the app. */
+  offers?: string[];
 }
 
 /** `GET /rex/v0/snapshot`: the app's state, reflecting every event before `index`. */

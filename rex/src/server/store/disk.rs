@@ -32,6 +32,8 @@
 
 mod codec;
 mod errors;
+// Only the `rex` tool (and the tests) read a directory offline.
+#[cfg(any(test, feature = "cli"))]
 mod inspect;
 #[cfg(test)]
 mod tests;
@@ -49,7 +51,8 @@ use rex_proto::{EventIndex, SessionId};
 
 use self::codec::Damage;
 use self::errors::{contained, corrupt, engine, io, panic_message, panicked};
-pub(crate) use self::inspect::{inspect, Inspection};
+#[cfg(any(test, feature = "cli"))]
+pub(crate) use self::inspect::inspect;
 use super::{
     check_batch, Batch, DedupeRecord, Loaded, RoomMeta, SavedState, Store, StoreError, StoredEvent,
     StoredSession, FORMAT_VERSION,
