@@ -16,9 +16,15 @@
 //! and `trivia-phone-question.png` are the README's `docs/trivia-tv.png`
 //! and `docs/trivia-phone.png`.
 //!
+//! A second test (`browser/trivia_restart.mjs`) runs the `trivia` example
+//! binary with `--data`, kills it with SIGKILL while a question is open and
+//! starts it again on the same port: the TV and two phone pages reconnect
+//! by themselves, without reloading, and carry on with the same question,
+//! answers and scores.
+//!
 //! Without `node`, `/usr/bin/chromium` or `browser/node_modules` (made by
-//! `npm ci --prefix tests/browser`) the test passes with `SKIPPED: …`,
-//! unless `REX_REQUIRE_BROWSER=1` (as `.ci/run` sets), when it fails.
+//! `npm ci --prefix tests/browser`) the tests pass with `SKIPPED: …`,
+//! unless `REX_REQUIRE_BROWSER=1` (as `.ci/run` sets), when they fail.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +33,7 @@ use rex::Server;
 use rex_examples::trivia::bot::{self, Asked, BotReport, TriviaClient};
 use rex_examples::trivia::{web, Question, TriviaApp, TriviaConfig};
 use rex_tests::browser::{control_server, run_node, shots_dir, should_skip, CHROMIUM};
+use rex_tests::example::ExampleServer;
 use rex_tests::proxy::Proxy;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, Mutex};
@@ -76,11 +83,17 @@ fn questions() -> Vec<Question> {
     ]
 }
 
+/// One browser test at a time: each runs Chromium with three pages,
+/// which is what a busy 2-core machine can take within the scripts'
+/// waits.
+static ONE_BROWSER: Mutex<()> = Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trivia_pages_in_headless_chromium() {
     if should_skip() {
         return;
     }
+    let _one = ONE_BROWSER.lock().await;
 
     let app = TriviaApp::new(
         questions(),
@@ -234,4 +247,114 @@ async fn play_bot(client: TriviaClient, i: usize) -> Result<BotReport, rex::Clie
         Some((Duration::from_millis(300 + 300 * i as u64), choice))
     })
     .await
+}
+
+/// The question set as a question file, for the example binary.
+fn question_file(dir: &std::path::Path) -> std::path::PathBuf {
+    let set: Vec<serde_json::Value> = questions()
+        .iter()
+        .map(|q| serde_json::json!({"question": q.text, "choices": q.choices, "answer": q.answer}))
+        .collect();
+    let path = dir.join("questions.json");
+    std::fs::write(&path, serde_json::Value::from(set).to_string()).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trivia_pages_carry_on_after_the_room_is_killed_and_restarted() {
+    if should_skip() {
+        return;
+    }
+    let _one = ONE_BROWSER.lock().await;
+    let data = tempfile::tempdir().unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let questions_path = question_file(files.path());
+    let args: Vec<String> = [
+        "--questions",
+        questions_path.to_str().unwrap(),
+        "--rounds",
+        "2",
+        // Question 1 must stay open over the crash until Bob answers.
+        "--seconds",
+        "300",
+        "--pause",
+        &PAUSE.as_secs().to_string(),
+        "--name",
+        "Trivia night",
+    ]
+    .map(String::from)
+    .to_vec();
+    let room = ExampleServer::start(
+        "trivia",
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        data.path(),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await;
+    let (url, addr) = (room.url(), room.addr);
+    let control = Restarts {
+        addr,
+        room: Arc::new(Mutex::new(Some(room))),
+        args: Arc::new(args),
+        data: Arc::new(data.path().to_owned()),
+    };
+    let (control_addr, control_task) = {
+        let control = control.clone();
+        control_server(move |request| control.clone().answer(request)).await
+    };
+    let key: Vec<serde_json::Value> = questions()
+        .iter()
+        .map(|q| serde_json::json!({"text": q.text, "choices": q.choices, "answer": q.answer}))
+        .collect();
+    let env = vec![
+        ("REX_URL", url),
+        ("REX_CONTROL_URL", format!("http://{control_addr}")),
+        ("REX_SHOTS", shots_dir().display().to_string()),
+        ("REX_CHROMIUM", CHROMIUM.to_owned()),
+        ("REX_QUESTIONS", serde_json::Value::from(key).to_string()),
+    ];
+    let run = run_node("trivia_restart.mjs", env, NODE_LIMIT).await;
+    control_task.abort();
+    // Kills the room if the script stopped before it did.
+    drop(control.room.lock().await.take());
+    run.assert_success("browser/trivia_restart.mjs", NODE_LIMIT);
+}
+
+/// What `trivia_restart.mjs` can ask of the test: kill the room, start it
+/// again.
+#[derive(Clone)]
+struct Restarts {
+    room: Arc<Mutex<Option<ExampleServer>>>,
+    args: Arc<Vec<String>>,
+    data: Arc<std::path::PathBuf>,
+    /// Where the room listens, and listens again after a restart.
+    addr: std::net::SocketAddr,
+}
+
+impl Restarts {
+    /// - `POST /kill`: SIGKILL the room and wait until it is gone;
+    /// - `POST /restart`: start it on the same port with the same `--data`,
+    ///   and answer once it listens.
+    async fn answer(self, request: String) -> (u16, String) {
+        let mut room = self.room.lock().await;
+        match request.as_str() {
+            "POST /kill" => match room.take() {
+                Some(running) => {
+                    let addr = running.kill_9();
+                    (200, serde_json::json!({"killed": addr}).to_string())
+                }
+                None => (409, r#"{"error": "the room is not running"}"#.to_owned()),
+            },
+            "POST /restart" => {
+                if room.is_some() {
+                    return (409, r#"{"error": "the room is running"}"#.to_owned());
+                }
+                let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+                let running = ExampleServer::start("trivia", &args, &self.data, self.addr).await;
+                *room = Some(running);
+                (200, "{}".to_owned())
+            }
+            _ => (404, "{}".to_owned()),
+        }
+    }
 }

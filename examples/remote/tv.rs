@@ -1,4 +1,4 @@
-//! Run with: `cargo run --example remote-tv -- [--bind ADDR] [--no-discovery] [--name NAME] [--paused] [--allow-host NAME] [--pin PIN]`
+//! Run with: `cargo run --example remote-tv -- [--bind ADDR] [--no-discovery] [--name NAME] [--paused] [--allow-host NAME] [--pin PIN] [--data DIR]`
 //!
 //! The TV side of the remote-control media player: a simulated player with
 //! a bundled playlist that any number of remotes control at once (play,
@@ -8,9 +8,13 @@
 //! the way a remote reads it: a snapshot (`GET /rex/v0/snapshot`), then the
 //! log from the snapshot's index. The first line on stdout is
 //! `listening on http://<addr>`; Ctrl-C or SIGTERM shuts it down
-//! gracefully.
+//! gracefully. With `--data DIR` the player (track, position, volume,
+//! queue) and its remotes' sessions are kept in that directory: a TV
+//! killed and started again with the same `--data` plays on where it was.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
@@ -46,16 +50,34 @@ struct Args {
     /// Remotes need this PIN to connect. The printed phone URLs carry it.
     #[arg(long, value_name = "PIN", value_parser = rex_examples::cli::parse_pin)]
     pin: Option<String>,
+    /// Keep the player in this directory (created if missing), so it
+    /// survives a crash or a restart; without it the state lives in memory.
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
 }
 
 #[tokio::main]
-async fn main() -> std::io::Result<()> {
+async fn main() -> ExitCode {
     rex_examples::cli::init_tracing("warn");
-    let args = Args::parse();
+    // An error (a data directory another server has open, or one of
+    // another app) is a sentence for a person, not a debug dump.
+    match serve(Args::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("remote-tv: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: Args) -> std::io::Result<()> {
     let app = RemoteApp::new(tracks::bundled()).autoplay(!args.paused);
     let mut builder = rex_examples::cli::allow_hosts(Server::builder(app), &args.allow_host);
     if let Some(pin) = &args.pin {
         builder = builder.pin(pin);
+    }
+    if let Some(dir) = &args.data {
+        builder = builder.data_dir(dir);
     }
     let server = builder
         .name(&args.name)

@@ -6,11 +6,13 @@
 //! `renamed {session, name}`.
 //!
 //! The protocol is two derived enums; the app implements the generated
-//! `ChatMsgHandler` trait, one method per message kind.
+//! `ChatMsgHandler` trait, one method per message kind. The app is
+//! [`Durable`]: with a data directory, a restarted room knows who is in it
+//! and by what name (what was said is in the log).
 
 use std::collections::HashMap;
 
-use rex::{Context, Reject, RexApp, RexEvent, RexMessage, SessionId};
+use rex::{Context, Durable, Reject, RexApp, RexEvent, RexMessage, SessionId};
 
 /// The longest chat line the room accepts, in characters.
 pub const MAX_TEXT_CHARS: usize = 500;
@@ -121,6 +123,20 @@ impl RexApp for ChatApp {
     }
 }
 
+/// Who is here and by what name is all the room is; the server saves it
+/// with every commit and a restarted room puts it back.
+impl Durable for ChatApp {
+    type State = HashMap<SessionId, String>;
+
+    fn state(&self) -> &Self::State {
+        &self.names
+    }
+
+    fn restore(&mut self, _: &mut Context<'_, Self>, names: Self::State) {
+        self.names = names;
+    }
+}
+
 impl ChatMsgHandler for ChatApp {
     fn say(
         &mut self,
@@ -169,7 +185,48 @@ impl ChatMsgHandler for ChatApp {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rex::testing::TestRoom;
     use serde_json::json;
+    use std::time::Duration;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_restarted_room_knows_everyone_by_name() {
+        let mut room = TestRoom::durable(ChatApp::default());
+        let ada = room.join("Ada").unwrap();
+        let bob = room.join("Bob").unwrap();
+        room.send(bob, ChatMsg::Rename { name: "Rob".into() })
+            .unwrap();
+        room.send_with_id(ada, 7, ChatMsg::Say { text: "hi".into() })
+            .unwrap();
+        let (epoch, head) = (room.epoch(), room.head());
+
+        let mut room = room.restart_after(ChatApp::default(), Duration::from_secs(30));
+        assert_eq!((room.epoch(), room.head()), (epoch, head));
+        assert_eq!(room.app().name_of(ada), Some("Ada"));
+        assert_eq!(room.app().name_of(bob), Some("Rob"));
+        // A whisper to a member checks the restored names.
+        let whispered = room
+            .send(
+                ada,
+                ChatMsg::Whisper {
+                    to: bob,
+                    text: "psst".into(),
+                },
+            )
+            .unwrap();
+        assert_eq!(whispered[0].to, Some(sorted([ada, bob])));
+        // A retried message is not said twice.
+        let retried = room
+            .send_with_id(ada, 7, ChatMsg::Say { text: "hi".into() })
+            .unwrap();
+        assert_eq!(retried[0].index, head - 1);
+        assert_eq!(room.head(), head + 1);
+    }
+
+    fn sorted(mut ids: [SessionId; 2]) -> Vec<SessionId> {
+        ids.sort();
+        ids.to_vec()
+    }
 
     #[test]
     fn messages_round_trip_through_kind_and_data() {

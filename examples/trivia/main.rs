@@ -1,4 +1,4 @@
-//! Run with: `cargo run --example trivia -- [--demo N] [--bind ADDR] [--no-discovery] [--questions FILE] [--name NAME] [--rounds N] [--seconds S] [--allow-host NAME] [--pin PIN]`
+//! Run with: `cargo run --example trivia -- [--demo N] [--bind ADDR] [--no-discovery] [--questions FILE] [--name NAME] [--rounds N] [--seconds S] [--pause S] [--allow-host NAME] [--pin PIN] [--data DIR]`
 //!
 //! Trivia night. Without `--demo` it runs a real room: it listens on every
 //! interface, advertises itself on the local network (unless
@@ -7,7 +7,10 @@
 //! It prints the join URL with its QR code, and shows the game in the
 //! terminal as it happens; the first player to join is the host and starts
 //! the game from their phone, or press Enter here to start it. Ctrl-C or
-//! SIGTERM shuts it down gracefully.
+//! SIGTERM shuts it down gracefully. With `--data DIR` the room (players,
+//! scores, the open question and its deadline, and every phone's session)
+//! is kept in that directory: kill it mid-question, start it again with the
+//! same `--data`, and the phones carry on with their scores.
 //!
 //! With `--demo N` it plays a short game on loopback with N bot players
 //! (typed Rust clients answering through the generated `TriviaMsgClient`
@@ -74,11 +77,21 @@ struct Args {
     /// Seconds to answer each question (default 20, or 3 with `--demo`).
     #[arg(long, value_name = "S", value_parser = clap::value_parser!(u32).range(1..=600))]
     seconds: Option<u32>,
+    /// Seconds the room shows "get ready" and each answer with its
+    /// scoreboard before the next question (default 6, or 1 with
+    /// `--demo`).
+    #[arg(long, value_name = "S", value_parser = clap::value_parser!(u32).range(1..=600))]
+    pause: Option<u32>,
     /// Also answer to this host name, e.g. one in the LAN's own DNS
     /// (repeatable; `.example.org` allows a whole domain). IP addresses,
     /// `localhost` and `.local` names always work.
     #[arg(long = "allow-host", value_name = "NAME")]
     allow_host: Vec<String>,
+    /// Keep the room in this directory (created if missing), so it
+    /// survives a crash or a restart; without it the room lives in memory.
+    /// Not with `--demo`.
+    #[arg(long, value_name = "DIR", conflicts_with = "demo")]
+    data: Option<PathBuf>,
 }
 
 const BOT_NAMES: [&str; 12] = [
@@ -94,19 +107,18 @@ async fn main() -> ExitCode {
         Some(path) => questions::load(path),
         None => questions::bundled(),
     };
-    let mut set = match loaded {
+    let set = match loaded {
         Ok(set) => set,
         Err(e) => {
             eprintln!("trivia: {e}");
             return ExitCode::from(2);
         }
     };
-    fastrand::shuffle(&mut set);
     let demo = args.demo.is_some();
     let config = TriviaConfig {
         rounds: args.rounds.unwrap_or(if demo { 5 } else { 10 }) as usize,
         seconds: args.seconds.unwrap_or(if demo { 3 } else { 20 }),
-        pause: Duration::from_millis(if demo { 1000 } else { 6000 }),
+        pause: Duration::from_secs(u64::from(args.pause.unwrap_or(if demo { 1 } else { 6 }))),
     };
     let result = match args.demo {
         Some(players) => run_demo(&args, set, config, players).await,
@@ -139,13 +151,16 @@ async fn run_room(args: &Args, set: Vec<Question>, config: TriviaConfig) -> Resu
         .unwrap_or_else(|| rex_examples::cli::local_url(addr));
     let join_url = web::join_url(&room_url, args.pin.as_deref());
     let mut builder = rex_examples::cli::allow_hosts(
-        Server::builder(TriviaApp::new(set, config)),
+        Server::builder(TriviaApp::new(set, config).shuffled()),
         &args.allow_host,
     )
     .name(&args.name)
     .assets(web::assets(&join_url, args.pin.as_deref()));
     if let Some(pin) = &args.pin {
         builder = builder.pin(pin);
+    }
+    if let Some(dir) = &args.data {
+        builder = builder.data_dir(dir);
     }
     let server = builder.listener(listener).await?;
     println!("listening on http://{addr}");
@@ -209,7 +224,7 @@ async fn run_demo(
         .unwrap_or(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
     let key = bot::answer_key(&set);
     let seconds = config.seconds;
-    let mut builder = Server::builder(TriviaApp::new(set, config)).name(&args.name);
+    let mut builder = Server::builder(TriviaApp::new(set, config).shuffled()).name(&args.name);
     if let Some(pin) = &args.pin {
         builder = builder.pin(pin);
     }

@@ -1,11 +1,14 @@
 //! Example programs as a person runs them: [`example_binary`] builds one
-//! once per test run, and [`Lines`] reads what a program prints, waiting
-//! for a line with a deadline and a message that says what was awaited.
+//! once per test run, [`Lines`] reads what a program prints, waiting
+//! for a line with a deadline and a message that says what was awaited,
+//! and [`ExampleServer`] runs an example server with a data directory and
+//! kills it with SIGKILL.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
@@ -156,5 +159,72 @@ fn forward(pipe: impl std::io::Read, prefix: &str, tx: &mpsc::UnboundedSender<St
         if tx.send(format!("{prefix}{line}")).is_err() {
             break;
         }
+    }
+}
+
+/// An example server (`chat`, `trivia`, `remote-tv`) this test started
+/// with `--data`, on loopback, without discovery. Dropping it kills it.
+pub struct ExampleServer {
+    child: Child,
+    /// What it printed so far (and prints on).
+    pub lines: Lines,
+    /// Where it listens.
+    pub addr: SocketAddr,
+}
+
+impl ExampleServer {
+    /// Starts example `name` with `args`, `--no-discovery`, `--bind bind`
+    /// and `--data data`, and waits for its `listening on` line.
+    pub async fn start(name: &str, args: &[&str], data: &Path, bind: SocketAddr) -> ExampleServer {
+        let mut child = Command::new(example_binary(name))
+            .args(args)
+            .arg("--no-discovery")
+            .arg("--bind")
+            .arg(bind.to_string())
+            .arg("--data")
+            .arg(data)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        let mut lines = Lines::of_child(name, &mut child);
+        let line = lines
+            .until("`listening on http://…`", |l| {
+                l.starts_with("listening on ")
+            })
+            .await;
+        let addr = line
+            .trim_start_matches("listening on http://")
+            .parse()
+            .unwrap_or_else(|e| panic!("{name} printed {line:?}: {e}"));
+        ExampleServer { child, lines, addr }
+    }
+
+    /// `http://<addr>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// SIGKILL (what `Child::kill` sends on Unix) and reap: no shutdown
+    /// hook runs, nothing is flushed; the data directory is as a crash
+    /// leaves it. Returns the address, to start it again there.
+    pub fn kill_9(mut self) -> SocketAddr {
+        self.child.kill().expect("SIGKILL the example");
+        let status = self.child.wait().expect("reap the example");
+        assert!(
+            status.code().is_none(),
+            "killed by a signal, not exited: {status}"
+        );
+        self.lines.drain();
+        self.addr
+    }
+}
+
+impl Drop for ExampleServer {
+    fn drop(&mut self) {
+        // Only our own child, by its handle; harmless once reaped.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

@@ -20,10 +20,16 @@
 //! When the last track of the playlist ends with nothing queued, the player
 //! goes back to the first track of the playlist and stops (no repeat).
 //! `next` and `previous` keep playing or paused as it was.
+//!
+//! The player is [`Durable`]: its state is its view, so with a data
+//! directory a restarted TV plays the same track from the same place on
+//! the log clock (which runs on while the TV is down), and re-arms the end
+//! of the track for what is left of it. A track that would have ended
+//! while the TV was down ends as soon as it is back.
 
 use std::time::Duration;
 
-use rex::{Context, Reject, RexApp, Scheduled, SessionId, Snapshot};
+use rex::{Context, Durable, Reject, RexApp, Scheduled, SessionId, Snapshot};
 
 use super::protocol::{RemoteEvent, RemoteMsg, RemoteMsgHandler};
 use super::tracks::Track;
@@ -261,6 +267,25 @@ impl RexApp for RemoteApp {
     /// The whole view, for every reader alike: the player has no secrets.
     fn snapshot(&self, _viewer: Option<SessionId>) -> Option<Snapshot> {
         Some(Snapshot::new(&self.view))
+    }
+}
+
+/// The view is the player's whole state, playlist included (the events
+/// in the log name its tracks by id), so a restarted TV keeps the
+/// playlist it was playing; only the end-of-track timer and the shuffle's
+/// random numbers are the process's own.
+impl Durable for RemoteApp {
+    type State = PlayerView;
+
+    fn state(&self) -> &PlayerView {
+        &self.view
+    }
+
+    /// Puts the view back (instead of autoplay) and re-arms the end of the
+    /// playing track.
+    fn restore(&mut self, cx: &mut Context<'_, Self>, view: PlayerView) {
+        self.view = view;
+        self.schedule_track_end(cx);
     }
 }
 
@@ -568,6 +593,65 @@ mod tests {
 
     fn secs(s: f64) -> Duration {
         Duration::from_secs_f64(s)
+    }
+
+    /// The time and track of each `track_changed` in `room`'s log.
+    fn changes(room: &TestRoom<RemoteApp>) -> Vec<(u64, u32)> {
+        room.log()
+            .into_iter()
+            .filter_map(|e| match e.event {
+                RemoteEvent::TrackChanged { track, .. } => Some((e.time, track)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_restarted_tv_plays_on_and_the_track_still_ends_at_its_time() {
+        let mut room = TestRoom::durable(RemoteApp::new(short_tracks()).autoplay(true));
+        let remote = room.join("remote").unwrap();
+        room.send(remote, RemoteMsg::VolumeUp).unwrap();
+        room.advance(secs(4.0)).await;
+        let view = room.app().view.clone();
+        assert!(view.playing);
+
+        // Down for 3 s, then back (autoplay must not restart the track).
+        let mut room = room.restart_after(RemoteApp::new(short_tracks()).autoplay(true), secs(3.0));
+        assert_eq!(room.app().view, view, "the same view");
+        let (position, head) = room
+            .run(|app, cx| (app.view.position_at(now_ms(cx)), cx.head()))
+            .0;
+        assert_eq!(position, 7_000, "the track played on while the TV was down");
+        assert_eq!(room.head(), head, "restore emitted nothing");
+        // Track One (10 s) still ends at log time 10 s: 2.9 s on, nothing.
+        room.advance(secs(2.9)).await;
+        assert!(changes(&room).is_empty());
+        room.advance(secs(0.2)).await;
+        assert_eq!(changes(&room), [(10_000, 1)], "track Two at 10 s");
+        assert_eq!(room.app().view.volume, view.volume);
+
+        // Down longer than what is left of Two (20 s from 10 s, so 10 s
+        // left at 20 s): it ends as soon as the TV is back, Three plays.
+        room.advance(secs(9.9)).await;
+        let mut room = room.restart_after(RemoteApp::new(short_tracks()), secs(60.0));
+        let changed = room.advance(Duration::ZERO).await;
+        assert_eq!(changed.len(), 1);
+        assert_eq!(changes(&room), [(10_000, 1), (80_000, 2)]);
+        let view = room.app().view.clone();
+        assert!(view.playing);
+
+        // Paused stays paused: no timer runs, the position stays.
+        room.send(remote, RemoteMsg::Pause).unwrap();
+        let paused = room.app().view.clone();
+        let mut room = room.restart_after(RemoteApp::new(short_tracks()), secs(100.0));
+        room.advance(secs(100.0)).await;
+        assert_eq!(room.app().view, paused);
+        // Replaying the whole log gives the restored view.
+        let mut replayed = PlayerView::new(short_tracks());
+        for e in room.log() {
+            replayed.apply(&e.event);
+        }
+        assert_eq!(replayed, paused);
     }
 
     #[tokio::test(start_paused = true)]

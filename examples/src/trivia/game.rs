@@ -8,16 +8,25 @@
 //! standings. The host can then start another game with the next questions
 //! of the set.
 //!
-//! The deadline is the app's own scheduled work ([`Context::after`]); an
-//! answer is also checked against the clock, so one that arrives after the
-//! deadline but before the timer has run is still refused. The game's clock
-//! is tokio's, so tests drive it with `tokio::time::pause()`.
+//! Every step the game takes by itself (the first question after the
+//! start, a question's deadline, the next question after a reveal) is due
+//! at a time kept in the game's state as log time ([`Context::elapsed`]),
+//! and one piece of the app's scheduled work ([`Context::after`]) waits for
+//! it. An answer is also checked against the clock, so one that arrives
+//! after the deadline but before the timer has run is still refused. The
+//! log clock is tokio's, so tests drive it with `tokio::time::pause()`.
+//!
+//! The game is [`Durable`]: with a data directory, a restarted room is the
+//! game it was (players, scores, the open question and its answers), and
+//! the step that was due is due at the same log time, which runs on while
+//! the server is down: a question with 12 s left when the room died has
+//! 12 s less the downtime left when it is back, or closes at once.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use rex::{Context, Reject, RexApp, Scheduled, SessionId};
-use tokio::time::Instant;
+use rex::{Context, Durable, Reject, RexApp, Scheduled, SessionId};
+use serde::{Deserialize, Serialize};
 
 use super::protocol::{Standing, TriviaEvent, TriviaMsg, TriviaMsgHandler};
 use super::questions::Question;
@@ -62,9 +71,10 @@ pub fn points_for(elapsed: Duration, limit: Duration) -> u32 {
 }
 
 /// Where the game is, as [`TriviaApp::phase`] reports it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Phase {
     /// Waiting for the host to start.
+    #[default]
     Lobby,
     /// The game started; the first question comes after the pause.
     Starting,
@@ -83,7 +93,7 @@ pub enum Phase {
     Finished,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 struct Player {
     session: SessionId,
     name: String,
@@ -91,15 +101,48 @@ struct Player {
 }
 
 /// The open question.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 struct Round {
     number: u32,
     question: Question,
-    opened: Instant,
-    limit: Duration,
-    /// Each answer, with how long after the opening it arrived.
-    answers: HashMap<SessionId, (u32, Duration)>,
-    deadline: Scheduled,
+    /// When it opened, as log time in milliseconds.
+    opened_ms: u64,
+    /// How long it is open, in milliseconds: kept with the question, so a
+    /// room restarted with another `--seconds` still closes it on time.
+    limit_ms: u64,
+    /// Each answer: the choice, and how many milliseconds after the
+    /// opening it arrived.
+    answers: HashMap<SessionId, (u32, u64)>,
+}
+
+/// What a trivia room is, as [`Durable`] saves it: the players and their
+/// scores, the game in progress and when its next step is due. Not the
+/// question set or the settings, which the app is built with at start.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct TriviaState {
+    /// In join order, which also breaks ties on the scoreboard.
+    players: Vec<Player>,
+    host: Option<SessionId>,
+    phase: Phase,
+    round: Option<Round>,
+    /// The questions of the running game, taken from the set: kept, so a
+    /// game goes on with the same questions after a restart.
+    playlist: Vec<Question>,
+    /// Where the next game takes its questions from in the set, so a
+    /// second game in one evening asks new ones.
+    next_question: usize,
+    /// Counts games, so a timer of an earlier game does nothing.
+    game: u64,
+    /// The order a [shuffled](TriviaApp::shuffled) room asks the set in,
+    /// as the seed of its shuffle, chosen at the first game: kept, so a
+    /// restarted room goes on through the same order and a later game
+    /// does not repeat questions.
+    #[serde(default)]
+    order_seed: Option<u64>,
+    /// When the game moves on by itself (the first question, the open
+    /// question's deadline, the next question or the end), as log time in
+    /// milliseconds; `None` in the lobby and after the end.
+    due_at_ms: Option<u64>,
 }
 
 /// The trivia room: players, scores, and the game in progress.
@@ -107,45 +150,66 @@ struct Round {
 pub struct TriviaApp {
     questions: Vec<Question>,
     config: TriviaConfig,
-    /// In join order, which also breaks ties on the scoreboard.
-    players: Vec<Player>,
-    host: Option<SessionId>,
-    phase: Phase,
-    round: Option<Round>,
-    /// The questions of the running game, taken from `questions`.
-    playlist: Vec<Question>,
-    /// Where the next game takes its questions from, so a second game in
-    /// one evening asks new ones.
-    next_question: usize,
-    /// Counts games, so a timer of an earlier game does nothing.
-    game: u64,
+    /// Ask the set in a random order (`state.order_seed`).
+    shuffle: bool,
+    /// Everything that makes this room this game; saved with every commit.
+    state: TriviaState,
+    /// The scheduled work waiting for `state.due_at_ms`: of this process,
+    /// so not saved; [`Durable::restore`] arms a new one.
+    timer: Option<Scheduled>,
+}
+
+/// The log's clock, in the milliseconds events' `time` counts.
+fn now_ms<A: RexApp>(cx: &Context<'_, A>) -> u64 {
+    u64::try_from(cx.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl TriviaApp {
-    /// A room that will ask `questions` (in this order; shuffle them first
-    /// for variety). `questions` must not be empty.
+    /// A room that will ask `questions` in this order (see
+    /// [`shuffled`](TriviaApp::shuffled)). `questions` must not be empty.
     pub fn new(questions: Vec<Question>, config: TriviaConfig) -> TriviaApp {
         TriviaApp {
             questions,
             config,
-            players: Vec::new(),
-            host: None,
-            phase: Phase::Lobby,
-            round: None,
-            playlist: Vec::new(),
-            next_question: 0,
-            game: 0,
+            shuffle: false,
+            state: TriviaState::default(),
+            timer: None,
         }
+    }
+
+    /// Asks the set in a random order, the same for every game of the
+    /// room, across restarts too (the order's seed is part of the saved
+    /// state): games do not repeat a question until the set runs out.
+    pub fn shuffled(mut self) -> TriviaApp {
+        self.shuffle = true;
+        self
+    }
+
+    /// The order the set is asked in, as indexes into `questions`.
+    fn order(&mut self) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.questions.len()).collect();
+        if self.shuffle {
+            let seed = *self
+                .state
+                .order_seed
+                .get_or_insert_with(|| fastrand::u64(..));
+            fastrand::Rng::with_seed(seed).shuffle(&mut order);
+        }
+        order
     }
 
     /// Where the game is.
     pub fn phase(&self) -> Phase {
-        self.phase
+        self.state.phase
     }
 
     /// The host: the first session that joined.
     pub fn host(&self) -> Option<SessionId> {
-        self.host
+        self.state.host
     }
 
     /// A player's score in the current (or last) game.
@@ -158,10 +222,17 @@ impl TriviaApp {
         self.player(session).map(|p| p.name.as_str())
     }
 
+    /// When the game next moves on by itself (the open question's
+    /// deadline, the next question), as log time; `None` if it waits for
+    /// the host.
+    pub fn due_at(&self) -> Option<Duration> {
+        self.state.due_at_ms.map(Duration::from_millis)
+    }
+
     /// Every player, best first; equal scores share a rank and keep join
     /// order.
     pub fn standings(&self) -> Vec<Standing> {
-        let mut order: Vec<&Player> = self.players.iter().collect();
+        let mut order: Vec<&Player> = self.state.players.iter().collect();
         order.sort_by_key(|p| std::cmp::Reverse(p.score));
         order
             .iter()
@@ -175,7 +246,7 @@ impl TriviaApp {
     }
 
     fn player(&self, session: SessionId) -> Option<&Player> {
-        self.players.iter().find(|p| p.session == session)
+        self.state.players.iter().find(|p| p.session == session)
     }
 
     /// Starts a game: scores back to 0, the next questions of the set,
@@ -183,81 +254,121 @@ impl TriviaApp {
     /// this; the TV can call it through an `AppHandle`
     /// (`handle.run(|app, cx| app.start_game(cx))`).
     pub fn start_game(&mut self, cx: &mut Context<'_, Self>) -> Result<(), Reject> {
-        match self.phase {
+        match self.state.phase {
             Phase::Lobby | Phase::Finished => {}
             Phase::Starting => return Err(Reject::new("the game is already starting")),
             Phase::Asking { number } | Phase::Revealed { number } => {
                 return Err(Reject::new(format!(
                     "the game is already running (question {number} of {})",
-                    self.playlist.len()
+                    self.state.playlist.len()
                 )))
             }
         }
         if self.questions.is_empty() {
             return Err(Reject::new("this room has no questions to ask"));
         }
-        let rounds = self.config.rounds.clamp(1, self.questions.len());
-        self.playlist = (0..rounds)
-            .map(|i| self.questions[(self.next_question + i) % self.questions.len()].clone())
+        let order = self.order();
+        let state = &mut self.state;
+        let rounds = self.config.rounds.clamp(1, order.len());
+        // A room restarted with a smaller set may hold a place past its end.
+        let first = state.next_question % order.len();
+        state.playlist = (0..rounds)
+            .map(|i| self.questions[order[(first + i) % order.len()]].clone())
             .collect();
-        self.next_question = (self.next_question + rounds) % self.questions.len();
-        for player in &mut self.players {
+        state.next_question = (first + rounds) % order.len();
+        for player in &mut state.players {
             player.score = 0;
         }
-        self.game += 1;
-        self.phase = Phase::Starting;
+        state.game += 1;
+        state.phase = Phase::Starting;
         cx.emit(TriviaEvent::Started {
             questions: rounds as u32,
             seconds: self.config.seconds,
         });
-        let game = self.game;
-        cx.after(self.config.pause, move |app, cx| {
-            if app.game == game && app.phase == Phase::Starting {
-                app.ask(cx, 1);
-            }
-        });
+        let at = now_ms(cx).saturating_add(millis(self.config.pause));
+        self.set_due(cx, Some(at));
         Ok(())
+    }
+
+    /// Sets when the game next moves on by itself, and arms the timer.
+    fn set_due(&mut self, cx: &mut Context<'_, Self>, at_ms: Option<u64>) {
+        self.state.due_at_ms = at_ms;
+        self.arm(cx);
+    }
+
+    /// Replaces the timer with one for `state.due_at_ms`: at once if that
+    /// time has passed (a restart after a long downtime). The timer does
+    /// nothing if the game has moved on meanwhile.
+    fn arm(&mut self, cx: &mut Context<'_, Self>) {
+        if let Some(timer) = self.timer.take() {
+            timer.cancel();
+        }
+        let Some(at) = self.state.due_at_ms else {
+            return;
+        };
+        let (game, phase) = (self.state.game, self.state.phase);
+        let wait = Duration::from_millis(at.saturating_sub(now_ms(cx)));
+        self.timer = Some(cx.after(wait, move |app, cx| {
+            if app.state.game == game && app.state.phase == phase {
+                app.timer = None;
+                app.move_on(cx);
+            }
+        }));
+    }
+
+    /// The step that was due: the first question, the reveal, the next
+    /// question or the end.
+    fn move_on(&mut self, cx: &mut Context<'_, Self>) {
+        self.state.due_at_ms = None;
+        match self.state.phase {
+            Phase::Starting => self.ask(cx, 1),
+            Phase::Asking { .. } => self.reveal(cx),
+            Phase::Revealed { number } if (number as usize) < self.state.playlist.len() => {
+                self.ask(cx, number + 1);
+            }
+            Phase::Revealed { .. } => {
+                self.state.phase = Phase::Finished;
+                let standings = self.standings();
+                cx.emit(TriviaEvent::Finished { standings });
+            }
+            Phase::Lobby | Phase::Finished => {}
+        }
     }
 
     /// Opens question `number` (from 1).
     fn ask(&mut self, cx: &mut Context<'_, Self>, number: u32) {
-        let Some(question) = self.playlist.get(number as usize - 1).cloned() else {
+        let at = (number as usize).checked_sub(1);
+        let Some(question) = at.and_then(|at| self.state.playlist.get(at)).cloned() else {
             return;
         };
-        let limit = Duration::from_secs(u64::from(self.config.seconds));
-        let game = self.game;
-        let deadline = cx.after(limit, move |app, cx| {
-            if app.game == game && app.phase == (Phase::Asking { number }) {
-                app.reveal(cx);
-            }
-        });
-        let closes_at_ms = cx.elapsed().as_millis() as u64 + limit.as_millis() as u64;
-        self.phase = Phase::Asking { number };
+        let limit_ms = u64::from(self.config.seconds) * 1000;
+        let opened_ms = now_ms(cx);
+        let closes_at_ms = opened_ms.saturating_add(limit_ms);
+        self.state.phase = Phase::Asking { number };
         cx.emit(TriviaEvent::Question {
             number,
-            total: self.playlist.len() as u32,
+            total: self.state.playlist.len() as u32,
             text: question.text.clone(),
             choices: question.choices.clone(),
             seconds: self.config.seconds,
             closes_at_ms,
         });
-        self.round = Some(Round {
+        self.state.round = Some(Round {
             number,
             question,
-            opened: Instant::now(),
-            limit,
+            opened_ms,
+            limit_ms,
             answers: HashMap::new(),
-            deadline,
         });
+        self.set_due(cx, Some(closes_at_ms));
     }
 
     /// Closes the open question: the answer for all, a result for each
     /// player, the scoreboard; then the next question after the pause.
     fn reveal(&mut self, cx: &mut Context<'_, Self>) {
-        let Some(round) = self.round.take() else {
+        let Some(round) = self.state.round.take() else {
             return;
         };
-        round.deadline.cancel();
         let number = round.number;
         let correct = round.question.answer;
         let mut counts = vec![0u32; round.question.choices.len()];
@@ -266,18 +377,19 @@ impl TriviaApp {
                 *n += 1;
             }
         }
-        self.phase = Phase::Revealed { number };
+        self.state.phase = Phase::Revealed { number };
         cx.emit(TriviaEvent::Revealed {
             number,
             correct,
             counts,
         });
-        let mut results = Vec::with_capacity(self.players.len());
-        for player in &mut self.players {
+        let limit = Duration::from_millis(round.limit_ms);
+        let mut results = Vec::with_capacity(self.state.players.len());
+        for player in &mut self.state.players {
             let answer = round.answers.get(&player.session).copied();
             let right = answer.is_some_and(|(choice, _)| choice == correct);
             let points = match answer {
-                Some((_, elapsed)) if right => points_for(elapsed, round.limit),
+                Some((_, after_ms)) if right => points_for(Duration::from_millis(after_ms), limit),
                 _ => 0,
             };
             player.score += points;
@@ -297,24 +409,28 @@ impl TriviaApp {
         }
         let standings = self.standings();
         cx.emit(TriviaEvent::Scores { number, standings });
-
-        let game = self.game;
-        cx.after(self.config.pause, move |app, cx| {
-            if app.game != game || app.phase != (Phase::Revealed { number }) {
-                return;
-            }
-            if (number as usize) < app.playlist.len() {
-                app.ask(cx, number + 1);
-            } else {
-                app.phase = Phase::Finished;
-                let standings = app.standings();
-                cx.emit(TriviaEvent::Finished { standings });
-            }
-        });
+        let at = now_ms(cx).saturating_add(millis(self.config.pause));
+        self.set_due(cx, Some(at));
     }
 }
 
-/// A name from a join or rename: trimmed, cut to [`MAX_NAME_CHARS`].
+/// The room survives a restart: see [`TriviaState`] for what is kept.
+impl Durable for TriviaApp {
+    type State = TriviaState;
+
+    fn state(&self) -> &TriviaState {
+        &self.state
+    }
+
+    /// Puts the game back and re-arms the step that was due, for what is
+    /// left of its time on the log clock (at once if it passed while the
+    /// room was down).
+    fn restore(&mut self, cx: &mut Context<'_, Self>, state: TriviaState) {
+        self.state = state;
+        self.arm(cx);
+    }
+}
+
 fn clean_name(name: &str) -> String {
     name.trim().chars().take(MAX_NAME_CHARS).collect()
 }
@@ -332,13 +448,13 @@ impl RexApp for TriviaApp {
             .map(|n| clean_name(&n))
             .filter(|n| !n.is_empty())
             .unwrap_or_else(|| format!("player-{}", &session.to_string()[..4]));
-        let host = self.host.is_none();
+        let host = self.state.host.is_none();
         if host {
-            self.host = Some(session);
+            self.state.host = Some(session);
         }
         // A player who joins mid-game starts at 0 and can answer the open
         // question; nothing else to do.
-        self.players.push(Player {
+        self.state.players.push(Player {
             session,
             name: name.clone(),
             score: 0,
@@ -354,8 +470,9 @@ impl RexApp for TriviaApp {
 
 impl TriviaMsgHandler for TriviaApp {
     fn start(&mut self, cx: &mut Context<'_, Self>, from: SessionId) -> Result<(), Reject> {
-        if self.host != Some(from) {
+        if self.state.host != Some(from) {
             let host = self
+                .state
                 .host
                 .and_then(|h| self.name_of(h))
                 .unwrap_or("the first player");
@@ -374,7 +491,8 @@ impl TriviaMsgHandler for TriviaApp {
         choice: u32,
     ) -> Result<(), Reject> {
         let seconds = self.config.seconds;
-        let open = match self.phase {
+        let now = now_ms(cx);
+        let open = match self.state.phase {
             Phase::Lobby => {
                 return Err(Reject::new(
                     "the game is not running yet; wait for the host to start it",
@@ -406,7 +524,7 @@ impl TriviaMsgHandler for TriviaApp {
         if self.player(from).is_none() {
             return Err(Reject::new("only players who joined this room can answer"));
         }
-        let Some(round) = self.round.as_mut() else {
+        let Some(round) = self.state.round.as_mut() else {
             return Err(Reject::new("no question is open"));
         };
         if number != open {
@@ -420,8 +538,8 @@ impl TriviaMsgHandler for TriviaApp {
                 ))
             });
         }
-        let elapsed = round.opened.elapsed();
-        if elapsed >= round.limit {
+        let elapsed_ms = now.saturating_sub(round.opened_ms);
+        if elapsed_ms >= round.limit_ms {
             return Err(Reject::new(format!(
                 "question {number} is closed; answers had to arrive within {seconds} seconds"
             )));
@@ -438,8 +556,8 @@ impl TriviaMsgHandler for TriviaApp {
                 choices - 1
             )));
         }
-        round.answers.insert(from, (choice, elapsed));
-        let everyone = round.answers.len() >= self.players.len();
+        round.answers.insert(from, (choice, elapsed_ms));
+        let everyone = round.answers.len() >= self.state.players.len();
         cx.emit(TriviaEvent::Answered {
             number,
             session: from,
@@ -466,7 +584,7 @@ impl TriviaMsgHandler for TriviaApp {
                 "the name is {chars} characters long; the limit is {MAX_NAME_CHARS}"
             )));
         }
-        let Some(player) = self.players.iter_mut().find(|p| p.session == from) else {
+        let Some(player) = self.state.players.iter_mut().find(|p| p.session == from) else {
             return Err(Reject::new("only players who joined this room can rename"));
         };
         player.name = name.to_owned();
@@ -479,354 +597,4 @@ impl TriviaMsgHandler for TriviaApp {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use rex::testing::TestRoom;
-
-    fn question(text: &str, answer: u32) -> Question {
-        Question {
-            text: text.to_owned(),
-            choices: ["a", "b", "c", "d"].map(String::from).to_vec(),
-            answer,
-        }
-    }
-
-    const SECONDS: u32 = 10;
-    const PAUSE: Duration = Duration::from_secs(2);
-
-    /// A room in-process (`rex::testing`): the server's own actor, timers
-    /// and all, on the test's paused clock.
-    struct Room {
-        room: TestRoom<TriviaApp>,
-    }
-
-    impl Room {
-        fn new(rounds: usize) -> Room {
-            let questions = (0..5).map(|i| question(&format!("Q{i}"), i % 4)).collect();
-            let app = TriviaApp::new(
-                questions,
-                TriviaConfig {
-                    rounds,
-                    seconds: SECONDS,
-                    pause: PAUSE,
-                },
-            );
-            Room {
-                room: TestRoom::new(app),
-            }
-        }
-
-        fn join(&mut self, name: &str) -> SessionId {
-            self.room.join(name).unwrap()
-        }
-
-        /// Sends a message as `from`: `Err` with the app's reason.
-        fn send(&mut self, from: SessionId, msg: TriviaMsg) -> Result<(), String> {
-            self.room
-                .send(from, msg)
-                .map(drop)
-                .map_err(|r| r.reason().to_owned())
-        }
-
-        fn answer(&mut self, from: SessionId, number: u32, choice: u32) -> Result<(), String> {
-            self.send(from, TriviaMsg::Answer { number, choice })
-        }
-
-        fn phase(&self) -> Phase {
-            self.room.app().phase()
-        }
-
-        fn score(&self, s: SessionId) -> u32 {
-            self.room.app().score(s).unwrap()
-        }
-
-        /// Lets `d` pass on the room's clock; due timers run on the way.
-        async fn wait(&mut self, d: Duration) {
-            self.room.advance(d).await;
-        }
-
-        /// The private results in the log for `s`: (number, points, total).
-        fn results(&self, s: SessionId) -> Vec<(u32, u32, u32)> {
-            self.events()
-                .into_iter()
-                .filter_map(|(to, e)| match e {
-                    TriviaEvent::Result {
-                        number,
-                        points,
-                        total,
-                        ..
-                    } if to == Some(s) => Some((number, points, total)),
-                    _ => None,
-                })
-                .collect()
-        }
-
-        /// The whole log: (the one session a private event is for, event).
-        fn events(&self) -> Vec<(Option<SessionId>, TriviaEvent)> {
-            self.room
-                .log()
-                .into_iter()
-                .map(|e| {
-                    let to = e.to.map(|to| {
-                        assert_eq!(to.len(), 1, "trivia's private events are for one player");
-                        to[0]
-                    });
-                    (to, e.event)
-                })
-                .collect()
-        }
-
-        /// Starts the game as the host and waits for question 1.
-        async fn start(&mut self, host: SessionId) {
-            self.send(host, TriviaMsg::Start).unwrap();
-            assert_eq!(self.phase(), Phase::Starting);
-            self.wait(PAUSE).await;
-            assert_eq!(self.phase(), Phase::Asking { number: 1 });
-        }
-    }
-
-    fn secs(s: f64) -> Duration {
-        Duration::from_secs_f64(s)
-    }
-
-    #[test]
-    fn faster_correct_answers_score_more() {
-        let limit = Duration::from_secs(10);
-        assert_eq!(points_for(Duration::ZERO, limit), MAX_POINTS);
-        assert_eq!(points_for(limit, limit), MIN_POINTS);
-        assert_eq!(points_for(secs(5.0), limit), 750);
-        let mut last = u32::MAX;
-        for ms in (0..=10_000).step_by(250) {
-            let p = points_for(Duration::from_millis(ms), limit);
-            assert!(p < last, "{ms} ms: {p}");
-            last = p;
-        }
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn only_the_host_starts_and_only_once() {
-        let mut room = Room::new(2);
-        let alice = room.join("Alice");
-        let bob = room.join("Bob");
-        assert_eq!(room.room.app().host(), Some(alice));
-        assert_eq!(
-            room.send(bob, TriviaMsg::Start).unwrap_err(),
-            "only the host (Alice) can start the game"
-        );
-        assert_eq!(
-            room.answer(alice, 1, 0).unwrap_err(),
-            "the game is not running yet; wait for the host to start it"
-        );
-        assert_eq!(room.phase(), Phase::Lobby);
-        room.start(alice).await;
-        assert_eq!(
-            room.send(alice, TriviaMsg::Start).unwrap_err(),
-            "the game is already running (question 1 of 2)"
-        );
-        let joined: Vec<bool> = room
-            .events()
-            .iter()
-            .filter_map(|(_, e)| match e {
-                TriviaEvent::Joined { host, .. } => Some(*host),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(joined, [true, false]);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn the_deadline_closes_the_question_and_late_answers_are_refused() {
-        let mut room = Room::new(2);
-        let alice = room.join("Alice");
-        let bob = room.join("Bob");
-        room.start(alice).await;
-        // Question 1's answer is 0. Alice answers right after 2 s; Bob does
-        // not answer, so the question stays open until the deadline.
-        room.wait(secs(2.0)).await;
-        room.answer(alice, 1, 0).unwrap();
-        room.wait(secs(7.9)).await;
-        assert_eq!(room.phase(), Phase::Asking { number: 1 });
-        room.wait(secs(0.2)).await;
-        assert_eq!(room.phase(), Phase::Revealed { number: 1 });
-        assert_eq!(
-            room.answer(bob, 1, 0).unwrap_err(),
-            "question 1 is closed; answers had to arrive within 10 seconds"
-        );
-        assert_eq!(room.results(alice), [(1, 900, 900)]);
-        assert_eq!(room.results(bob), [(1, 0, 0)]);
-        let revealed = room.events().into_iter().find_map(|(_, e)| match e {
-            TriviaEvent::Revealed {
-                number,
-                correct,
-                counts,
-            } => Some((number, correct, counts)),
-            _ => None,
-        });
-        assert_eq!(revealed, Some((1, 0, vec![1, 0, 0, 0])));
-
-        // After the pause, question 2 (answer 1); an answer to question 1
-        // now is refused as closed, one to question 3 as not open.
-        room.wait(PAUSE).await;
-        assert_eq!(room.phase(), Phase::Asking { number: 2 });
-        assert_eq!(
-            room.answer(bob, 1, 0).unwrap_err(),
-            "question 1 is closed; the open question is 2"
-        );
-        assert_eq!(
-            room.answer(bob, 3, 0).unwrap_err(),
-            "question 3 is not open yet; the open question is 2"
-        );
-        // (Question 2 opened 0.1 s ago: the deadline of question 1 was
-        // 0.1 s before the reveal checked above, plus the pause.)
-        // Everyone answers: the question closes at once, not at the deadline.
-        room.answer(bob, 2, 1).unwrap();
-        room.answer(alice, 2, 3).unwrap();
-        assert_eq!(room.phase(), Phase::Revealed { number: 2 });
-        assert_eq!(room.results(bob), [(1, 0, 0), (2, 995, 995)]);
-        // The last reveal is followed by the final standings.
-        room.wait(PAUSE).await;
-        assert_eq!(room.phase(), Phase::Finished);
-        let finished = room.events().into_iter().find_map(|(_, e)| match e {
-            TriviaEvent::Finished { standings } => Some(standings),
-            _ => None,
-        });
-        let finished: Vec<(SessionId, u32, u32)> = finished
-            .unwrap()
-            .into_iter()
-            .map(|s| (s.session, s.score, s.rank))
-            .collect();
-        assert_eq!(finished, [(bob, 995, 1), (alice, 900, 2)]);
-        assert_eq!(
-            room.answer(bob, 2, 1).unwrap_err(),
-            "the game is over; wait for the host to start a new one"
-        );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn double_answers_and_impossible_choices_are_refused() {
-        let mut room = Room::new(1);
-        let alice = room.join("Alice");
-        let _bob = room.join("Bob");
-        room.start(alice).await;
-        assert_eq!(
-            room.answer(alice, 1, 4).unwrap_err(),
-            "there is no choice 4; choose 0–3"
-        );
-        room.answer(alice, 1, 2).unwrap();
-        assert_eq!(
-            room.answer(alice, 1, 0).unwrap_err(),
-            "you already answered question 1; the first answer counts"
-        );
-        // The wrong first answer stands.
-        room.wait(secs(f64::from(SECONDS))).await;
-        assert_eq!(room.results(alice), [(1, 0, 0)]);
-        let answered = room
-            .events()
-            .iter()
-            .filter(|(_, e)| matches!(e, TriviaEvent::Answered { .. }))
-            .count();
-        assert_eq!(answered, 1);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn faster_scores_more_and_the_scoreboard_is_sorted() {
-        let mut room = Room::new(1);
-        let slow = room.join("Slow");
-        let fast = room.join("Fast");
-        let wrong = room.join("Wrong");
-        room.start(slow).await;
-        room.answer(wrong, 1, 3).unwrap();
-        room.wait(secs(1.0)).await;
-        room.answer(fast, 1, 0).unwrap();
-        room.wait(secs(5.0)).await;
-        room.answer(slow, 1, 0).unwrap();
-        assert_eq!(room.score(fast), 950);
-        assert_eq!(room.score(slow), 700);
-        assert_eq!(room.score(wrong), 0);
-        let scores = room.events().into_iter().find_map(|(to, e)| match e {
-            TriviaEvent::Scores { standings, .. } => {
-                assert_eq!(to, None);
-                Some(standings)
-            }
-            _ => None,
-        });
-        let order: Vec<_> = scores.unwrap().iter().map(|s| s.name.clone()).collect();
-        assert_eq!(order, ["Fast", "Slow", "Wrong"]);
-        // Results are private: one per player, each to that player only.
-        let results: Vec<Option<SessionId>> = room
-            .events()
-            .into_iter()
-            .filter(|(_, e)| matches!(e, TriviaEvent::Result { .. }))
-            .map(|(to, _)| to)
-            .collect();
-        assert_eq!(results, [Some(slow), Some(fast), Some(wrong)]);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_player_who_joins_mid_game_can_play_and_a_returning_one_keeps_the_score() {
-        let mut room = Room::new(3);
-        let alice = room.join("Alice");
-        room.start(alice).await;
-        room.answer(alice, 1, 0).unwrap(); // alone: closes at once
-        assert_eq!(room.score(alice), 1000);
-        room.wait(PAUSE).await;
-        // Carol joins during question 2 and answers it.
-        let carol = room.join("Carol");
-        room.wait(secs(1.0)).await;
-        room.answer(carol, 2, 1).unwrap();
-        // Alice's phone was away for question 2 (no answer); she comes
-        // back with the same session for question 3, score intact.
-        room.wait(secs(f64::from(SECONDS))).await;
-        assert_eq!(room.results(carol), [(2, 950, 950)]);
-        assert_eq!(room.score(alice), 1000);
-        // Question 2 closed at its deadline 1 s ago; question 3 opens after
-        // the pause, so Alice answers 1 s after it opened.
-        room.wait(PAUSE).await;
-        room.answer(alice, 3, 2).unwrap();
-        room.answer(carol, 3, 0).unwrap();
-        assert_eq!(
-            room.results(alice),
-            [(1, 1000, 1000), (2, 0, 1000), (3, 950, 1950)]
-        );
-        room.wait(PAUSE).await;
-        assert_eq!(room.phase(), Phase::Finished);
-
-        // A new game resets the scores and asks the next questions.
-        room.start(alice).await;
-        assert_eq!(room.score(alice), 0);
-        let texts: Vec<String> = room
-            .events()
-            .into_iter()
-            .filter_map(|(_, e)| match e {
-                TriviaEvent::Question { text, .. } => Some(text),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(texts, ["Q0", "Q1", "Q2", "Q3"]);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn names_are_cleaned_and_renames_checked() {
-        let mut room = Room::new(1);
-        let long = "x".repeat(40);
-        let a = room.join(&format!("  {long}  "));
-        assert_eq!(
-            room.room.app().name_of(a).map(str::len),
-            Some(MAX_NAME_CHARS)
-        );
-        let b = room.join("   ");
-        let name = room.room.app().name_of(b).map(String::from);
-        assert!(name.unwrap().starts_with("player-"));
-        assert_eq!(
-            room.send(a, TriviaMsg::Rename { name: " ".into() })
-                .unwrap_err(),
-            "the name is empty; type a name first"
-        );
-        room.send(a, TriviaMsg::Rename { name: "Ann".into() })
-            .unwrap();
-        assert_eq!(
-            room.send(b, TriviaMsg::Start).unwrap_err(),
-            "only the host (Ann) can start the game"
-        );
-    }
-}
+mod tests;

@@ -19,7 +19,7 @@ pub mod questions;
 pub mod show;
 pub mod web;
 
-pub use game::{Phase, TriviaApp, TriviaConfig};
+pub use game::{Phase, TriviaApp, TriviaConfig, TriviaState};
 pub use protocol::{
     Standing, TriviaEvent, TriviaEventHandler, TriviaMsg, TriviaMsgClient, TriviaMsgHandler,
 };

@@ -23,6 +23,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The bundled question set, `examples/trivia/questions.json`.
@@ -37,8 +38,9 @@ pub const MIN_CHOICES: usize = 2;
 /// The most choices a question may have.
 pub const MAX_CHOICES: usize = 6;
 
-/// One question, validated.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One question, validated. (Serde only for the room's saved state; a
+/// question file is read by [`parse`], which checks it.)
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Question {
     /// The question.
     pub text: String,
