@@ -288,7 +288,7 @@ async fn trivia_pages_carry_on_after_the_room_is_killed_and_restarted() {
         "trivia",
         &args.iter().map(String::as_str).collect::<Vec<_>>(),
         data.path(),
-        "127.0.0.1:0".parse().unwrap(),
+        rex_tests::example::restartable_addr(),
     )
     .await;
     let (url, addr) = (room.url(), room.addr);

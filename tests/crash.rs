@@ -69,20 +69,6 @@ impl Probe {
     }
 }
 
-/// A loopback address of its own for the probe (127.x.y.z, a port below
-/// the ephemeral range), so no other test's connection takes its port
-/// while it is down between a kill and a restart.
-fn private_addr() -> SocketAddr {
-    let ip = [
-        127,
-        fastrand::u8(1..=254),
-        fastrand::u8(1..=254),
-        fastrand::u8(2..=254),
-    ];
-    let port = fastrand::u16(20_000..30_000);
-    SocketAddr::from((ip, port))
-}
-
 fn patient() -> RetryPolicy {
     RetryPolicy {
         max_attempts: 100_000,
@@ -204,7 +190,7 @@ async fn epoch_of(url: &str) -> Epoch {
 async fn nothing_acknowledged_is_lost_across_repeated_sigkills() {
     let dir = tempfile::tempdir().expect("a temporary data directory");
     let data = dir.path().join("room");
-    let addr = private_addr();
+    let addr = rex_tests::example::restartable_addr();
     let url = format!("http://{addr}");
     let mut probe = Probe::start(&data, addr).await;
     let epoch = epoch_of(&url).await;

@@ -10,16 +10,6 @@ use std::time::Duration;
 use rex::{Client, RetryPolicy};
 use rex_tests::probe::Msg;
 
-fn addr() -> SocketAddr {
-    let ip = [
-        127,
-        fastrand::u8(1..=254),
-        fastrand::u8(1..=254),
-        fastrand::u8(2..=254),
-    ];
-    SocketAddr::from((ip, fastrand::u16(20_000..30_000)))
-}
-
 fn probe(data: &Path, addr: SocketAddr) -> std::process::Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_rex-durable-probe"))
         .arg("--data")
@@ -55,7 +45,7 @@ fn refused(data: &Path) -> Output {
         .arg("--data")
         .arg(data)
         .arg("--addr")
-        .arg(addr().to_string())
+        .arg(rex_tests::example::restartable_addr().to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -72,7 +62,7 @@ fn refused(data: &Path) -> Output {
 
 /// Starts a probe, sends `notes` notes as one writer, and kills it.
 async fn room_with_notes(data: &Path, notes: u64) {
-    let addr = addr();
+    let addr = rex_tests::example::restartable_addr();
     let mut child = probe(data, addr);
     let client = Client::<Msg>::builder(format!("http://{addr}").as_str())
         .name("Ada Lovelace")
@@ -139,7 +129,7 @@ async fn rex_data_shows_a_stopped_room_and_refuses_a_running_one() {
     assert_eq!(last, [10, 11]);
 
     // While a server has it open, it is refused, with advice.
-    let mut running = probe(&data, addr());
+    let mut running = probe(&data, rex_tests::example::restartable_addr());
     let (code, _, err) = rex(&["data", data_arg]).await;
     running.kill().unwrap();
     running.wait().unwrap();
@@ -160,7 +150,7 @@ async fn rex_data_shows_a_stopped_room_and_refuses_a_running_one() {
 async fn a_second_server_is_refused_a_directory_in_use() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("room");
-    let mut first = probe(&data, addr());
+    let mut first = probe(&data, rex_tests::example::restartable_addr());
     let out = refused(&data);
     first.kill().unwrap();
     first.wait().unwrap();

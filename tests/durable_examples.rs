@@ -161,7 +161,13 @@ async fn post(http: Http, token: &str, body: &Value) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_with_data_survives_sigkill() {
     let data = tempfile::tempdir().unwrap();
-    let chat = ExampleServer::start("chat", &[], data.path(), "127.0.0.1:0".parse().unwrap()).await;
+    let chat = ExampleServer::start(
+        "chat",
+        &[],
+        data.path(),
+        rex_tests::example::restartable_addr(),
+    )
+    .await;
     let (url, http) = (chat.url(), Http { addr: chat.addr });
     let alice = ChatMsgClient::builder(url.as_str())
         .name("Alice")
@@ -263,8 +269,13 @@ async fn trivia_with_data_survives_sigkill_mid_question() {
         "--pause",
         "1",
     ];
-    let room =
-        ExampleServer::start("trivia", &args, data.path(), "127.0.0.1:0".parse().unwrap()).await;
+    let room = ExampleServer::start(
+        "trivia",
+        &args,
+        data.path(),
+        rex_tests::example::restartable_addr(),
+    )
+    .await;
     let (url, http) = (room.url(), Http { addr: room.addr });
     let join = |name: &'static str| {
         let url = url.clone();
@@ -398,7 +409,7 @@ async fn remote_tv_with_data_survives_sigkill_and_the_track_ends_on_time() {
         "remote-tv",
         &[],
         data.path(),
-        "127.0.0.1:0".parse().unwrap(),
+        rex_tests::example::restartable_addr(),
     )
     .await;
     let (url, http) = (tv.url(), Http { addr: tv.addr });
@@ -510,7 +521,13 @@ fn refused(name: &str, data: &Path) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_data_directory_in_use_or_of_another_app_is_refused_in_a_sentence() {
     let data = tempfile::tempdir().unwrap();
-    let chat = ExampleServer::start("chat", &[], data.path(), "127.0.0.1:0".parse().unwrap()).await;
+    let chat = ExampleServer::start(
+        "chat",
+        &[],
+        data.path(),
+        rex_tests::example::restartable_addr(),
+    )
+    .await;
     let data_dir = data.path().to_owned();
     let in_use = tokio::task::spawn_blocking(move || refused("remote-tv", &data_dir))
         .await
@@ -537,7 +554,13 @@ async fn a_data_directory_in_use_or_of_another_app_is_refused_in_a_sentence() {
         "{other}"
     );
     // Neither touched the chat room: it starts again as it was.
-    let chat = ExampleServer::start("chat", &[], data.path(), "127.0.0.1:0".parse().unwrap()).await;
+    let chat = ExampleServer::start(
+        "chat",
+        &[],
+        data.path(),
+        rex_tests::example::restartable_addr(),
+    )
+    .await;
     let info = Http { addr: chat.addr }.info().await;
     assert_eq!(info["app"], "chat");
 }

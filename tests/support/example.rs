@@ -172,6 +172,22 @@ pub struct ExampleServer {
     pub addr: SocketAddr,
 }
 
+/// An address for a server a test kills and starts again on the same
+/// port: a random loopback address (`127.x.y.z`) and a port below the
+/// ephemeral range (32768 and up on Linux). With `127.0.0.1:0` the port
+/// comes from the ephemeral range, and while the server is down another
+/// test's outgoing connection may take it as its own local port, so the
+/// restart could not bind it.
+pub fn restartable_addr() -> SocketAddr {
+    let ip = [
+        127,
+        fastrand::u8(1..=254),
+        fastrand::u8(1..=254),
+        fastrand::u8(2..=254),
+    ];
+    SocketAddr::from((ip, fastrand::u16(20_000..30_000)))
+}
+
 impl ExampleServer {
     /// Starts example `name` with `args`, `--no-discovery`, `--bind bind`
     /// and `--data data`, and waits for its `listening on` line.
