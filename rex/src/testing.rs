@@ -194,22 +194,18 @@ impl<A: RexApp> TestRoom<A> {
     }
 
     fn build(app: A, max: usize, idle_timeout: Option<Duration>) -> Self {
-        let mut room = Self::bare(
-            app,
-            max,
-            idle_timeout,
-            EventLog::new(Retention::unlimited()),
-        );
+        let mut room = Self::bare(app, max, idle_timeout);
         room.actor.start();
         room
     }
 
-    fn bare(app: A, max: usize, idle_timeout: Option<Duration>, log: Arc<EventLog>) -> Self {
+    fn bare(app: A, max: usize, idle_timeout: Option<Duration>) -> Self {
+        let log = EventLog::new(Retention::unlimited());
         let (tx, rx) = mpsc::channel(64);
         let (stop_tx, stop) = watch::channel(false);
         let actor = Actor {
             app,
-            head: log.bounds().head,
+            head: 0,
             log,
             commits: None,
             sessions: Arc::new(SessionTable::default()),
@@ -555,18 +551,9 @@ impl<A: Durable> TestRoom<A> {
             Ok(opened) => opened,
             Err(e) => panic!("the room's store could not be opened: {e}"),
         };
-        let mut room = Self::bare(app, max, idle_timeout, opened.log);
-        room.actor.sessions = opened.sessions;
-        room.actor.dedupe = opened.dedupe;
-        room.actor.head = opened.head;
-        for &session in &opened.session_ids {
-            room.actor.activity.insert(session);
-        }
+        let mut room = Self::bare(app, max, idle_timeout);
         let shared: Arc<dyn Store> = Arc::new(store.clone());
-        if let Err(e) =
-            room.actor
-                .begin_durable(shared, Persistence::of(), opened.state, opened.oldest)
-        {
+        if let Err(e) = room.actor.begin_durable(shared, Persistence::of(), opened) {
             panic!("the room could not be restored: {e}");
         }
         room.settle();

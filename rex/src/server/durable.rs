@@ -289,19 +289,28 @@ fn rebuild(
 }
 
 impl<A: RexApp> Actor<A> {
-    /// Gives the actor its store, then runs `start` (a new room) or
-    /// restores the saved state (`restore`, which re-arms scheduled work).
-    /// The first batch is sealed by the caller (or the actor's loop).
+    /// Gives the actor its store and what was loaded from it (the log,
+    /// sessions, dedupe windows and head, replacing its own; restored
+    /// sessions start their idle time now), then runs `start` (a new room)
+    /// or restores the saved state (`restore`, which re-arms scheduled
+    /// work). The first batch is sealed by the caller (or the actor's loop).
+    /// The server and `rex::testing` both open rooms through here.
     pub(crate) fn begin_durable(
         &mut self,
         store: Arc<dyn Store>,
         persistence: Persistence<A>,
-        opened_state: Option<bytes::Bytes>,
-        oldest: EventIndex,
+        opened: Opened,
     ) -> Result<(), StoreError> {
+        self.log = opened.log;
+        self.sessions = opened.sessions;
+        self.dedupe = opened.dedupe;
+        self.head = opened.head;
+        for &session in &opened.session_ids {
+            self.activity.insert(session);
+        }
         let place = store.place();
-        self.commits = Some(Commits::new(store, persistence.save, oldest));
-        match opened_state {
+        self.commits = Some(Commits::new(store, persistence.save, opened.oldest));
+        match opened.state {
             None => {
                 self.start();
                 Ok(())
@@ -544,12 +553,12 @@ mod tests {
         activity.insert(session);
         let mut actor = Actor {
             app: App::default(),
-            log: opened.log.clone(),
-            head: opened.head,
+            log: EventLog::new(retention),
+            head: 0,
             commits: None,
-            sessions: opened.sessions,
+            sessions: Default::default(),
             max_sessions: 10,
-            dedupe: opened.dedupe,
+            dedupe: Default::default(),
             tx: tx.clone(),
             stop,
             timers: Default::default(),
@@ -558,17 +567,13 @@ mod tests {
             admission: None,
         };
         actor
-            .begin_durable(
-                Arc::new(store.clone()),
-                Persistence::of(),
-                opened.state,
-                opened.oldest,
-            )
+            .begin_durable(Arc::new(store.clone()), Persistence::of(), opened)
             .unwrap();
+        let log = actor.log.clone();
         let task = tokio::spawn(actor.run(rx));
         (
             Running {
-                log: opened.log,
+                log,
                 tx,
                 task,
                 stop: stop_tx,

@@ -304,39 +304,7 @@ impl<A: RexApp> ServerBuilder<A> {
             )
         })?;
         let net = self.net.resolve(self.config.heartbeat);
-        let durable = match self.storage {
-            None => None,
-            Some(storage) => {
-                let store: Arc<dyn Store> = Arc::new(store::DiskStore::open_dir(&storage.dir)?);
-                let opened =
-                    durable::open_room::<A>(store.as_ref(), self.retention, Clock::Wall).await?;
-                Some((store, storage.persistence, opened))
-            }
-        };
         let activity = Arc::new(Activity::default());
-        let (log, sessions, dedupe, head, durable) = match durable {
-            None => (
-                EventLog::new(self.retention),
-                Arc::new(SessionTable::default()),
-                Default::default(),
-                0,
-                None,
-            ),
-            Some((store, persistence, opened)) => {
-                // Restored sessions start their idle time now.
-                for &session in &opened.session_ids {
-                    activity.insert(session);
-                }
-                let rest = (store, persistence, opened.state, opened.oldest);
-                (
-                    opened.log,
-                    opened.sessions,
-                    opened.dedupe,
-                    opened.head,
-                    Some(rest),
-                )
-            }
-        };
         let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
         let (stop_tx, stop) = watch::channel(false);
         // Shared by the request handlers (which admit) and the actor (which
@@ -344,12 +312,12 @@ impl<A: RexApp> ServerBuilder<A> {
         let admission = Arc::new(Admission::new(self.limits));
         let mut actor = Actor {
             app: self.app,
-            log: log.clone(),
-            head,
+            log: EventLog::new(self.retention),
+            head: 0,
             commits: None,
-            sessions: sessions.clone(),
+            sessions: Arc::new(SessionTable::default()),
             max_sessions: self.max_sessions,
-            dedupe,
+            dedupe: Default::default(),
             tx: tx.clone(),
             stop,
             timers: Default::default(),
@@ -357,12 +325,16 @@ impl<A: RexApp> ServerBuilder<A> {
             idle_timeout: self.idle_timeout,
             admission: Some(admission.clone()),
         };
-        match durable {
+        match self.storage {
             None => actor.start(),
-            Some((store, persistence, state, oldest)) => {
-                actor.begin_durable(store, persistence, state, oldest)?;
+            Some(storage) => {
+                let store: Arc<dyn Store> = Arc::new(store::DiskStore::open_dir(&storage.dir)?);
+                let opened =
+                    durable::open_room::<A>(store.as_ref(), self.retention, Clock::Wall).await?;
+                actor.begin_durable(store, storage.persistence, opened)?;
             }
         }
+        let (log, sessions) = (actor.log.clone(), actor.sessions.clone());
         let actor = tokio::spawn(actor.run(rx));
         let shared = Arc::new(Shared {
             log,
