@@ -4,12 +4,11 @@
 //! `node` on the PATH the test passes with `SKIPPED …: node not found` on
 //! stderr, or fails where skipping is forbidden (`REX_REQUIRE_ALL=1`).
 
-use std::io::Read;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rex_tests::proxy::Proxy;
 use rex_tests::{start_test_app, TestApp, TestServer};
@@ -82,37 +81,13 @@ async fn js_client_against_real_servers() {
 /// Runs `node --test js/` in `dir`; `None` as the status if it had to be
 /// killed for taking too long.
 fn run_node(dir: &Path, env: &[(&str, String)]) -> (Option<ExitStatus>, String, String) {
-    let mut child = Command::new("node")
+    let mut command = Command::new("node");
+    command
         .args(["--test", "--test-reporter=spec", "js/"])
         .current_dir(dir)
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn node");
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut text = Vec::new();
-            let _ = pipe.read_to_end(&mut text);
-            String::from_utf8_lossy(&text).into_owned()
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().unwrap()));
-    let stderr = drain(Box::new(child.stderr.take().unwrap()));
-    let deadline = Instant::now() + NODE_LIMIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    (status, stdout.join().unwrap(), stderr.join().unwrap())
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    let run = rex_tests::browser::run_bounded(command, NODE_LIMIT);
+    (run.status, run.stdout, run.stderr)
 }
 
 /// A tiny HTTP endpoint for the JS tests: `POST /restart` stops the server

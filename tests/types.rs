@@ -13,10 +13,9 @@
 //! them the tests say why on stderr and pass, or fail where skipping is
 //! forbidden (`REX_REQUIRE_ALL=1`).
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, ExitStatus};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
@@ -63,41 +62,16 @@ fn can_run() -> bool {
 
 /// Runs tsc with `args` in `dir`: its exit status and its output.
 fn tsc(dir: &Path, args: &[&str]) -> (ExitStatus, String) {
-    let mut child = Command::new("node")
-        .arg(tsc_js())
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn node");
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut text = Vec::new();
-            let _ = pipe.read_to_end(&mut text);
-            String::from_utf8_lossy(&text).into_owned()
-        })
+    let mut command = Command::new("node");
+    command.arg(tsc_js()).args(args).current_dir(dir);
+    let run = rex_tests::browser::run_bounded(command, TSC_LIMIT);
+    let Some(status) = run.status else {
+        panic!(
+            "tsc {args:?} in {} did not finish within {TSC_LIMIT:?}",
+            dir.display()
+        );
     };
-    let stdout = drain(Box::new(child.stdout.take().unwrap()));
-    let stderr = drain(Box::new(child.stderr.take().unwrap()));
-    let deadline = Instant::now() + TSC_LIMIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "tsc {args:?} in {} did not finish within {TSC_LIMIT:?}",
-                dir.display()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let out = format!("{}{}", stdout.join().unwrap(), stderr.join().unwrap());
-    (status, out)
+    (status, format!("{}{}", run.stdout, run.stderr))
 }
 
 fn web_dir(app: &str) -> PathBuf {

@@ -21,6 +21,8 @@
 // request, except the ones the refused connections cause.
 
 import { launch } from "./chromium.mjs";
+import * as script from "./script.mjs";
+import { assert, currentStep, escape, log, need } from "./script.mjs";
 import { assertFits, assertIcon, watch } from "./checks.mjs";
 
 const URL = need("REX_URL");
@@ -33,58 +35,12 @@ const BOTS = JSON.parse(need("REX_BOTS"));
 const PIN = need("REX_PIN");
 const WAIT = 30_000;
 
-function need(name) {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: run this through \`cargo test -p rex-tests --test browser\``);
-  return value;
-}
+const control = (method, path) => script.control(CONTROL_URL, method, path);
+const waitText = (page, selector, pattern, what) => script.waitText(page, selector, pattern, WAIT, what);
+const result = (page, number) => script.result(page, number, WAIT);
 
-let step = "starting";
-function log(text) {
-  step = text;
-  console.log(`· ${text}`);
-}
 
-function assert(ok, what) {
-  if (!ok) throw new Error(`assertion failed: ${what}`);
-}
 
-async function control(method, path) {
-  const response = await fetch(CONTROL_URL + path, { method });
-  assert(response.ok, `${method} ${path} answered ${response.status}`);
-  return response.json();
-}
-
-/**
- * Waits until an element matching `selector` (a Playwright selector) has
- * text matching `pattern` (a RegExp), and returns that text.
- */
-async function waitText(page, selector, pattern, what = `${selector} ~ ${pattern}`) {
-  const match = page.locator(selector).filter({ hasText: pattern }).first();
-  try {
-    await match.waitFor({ timeout: WAIT });
-    return (await match.textContent()).trim();
-  } catch (err) {
-    const now = await page.locator(selector).first().textContent({ timeout: 1000 }).catch(() => "(missing)");
-    throw new Error(`waiting for ${what}: ${err.message.split("\n")[0]}; it shows ${JSON.stringify(now)}`);
-  }
-}
-
-/**
- * Waits for the phone's private result of question `number` and returns it
- * as the page shows it: {kind, number, points, total}.
- */
-async function result(page, number) {
-  // `data-points` appears with the player's `result` event; the reveal
-  // alone (which may be drawn a frame earlier) has none.
-  const el = page.locator(`#result[data-number="${number}"][data-points]`);
-  await el.waitFor({ timeout: WAIT });
-  return el.evaluate((e) => ({ ...e.dataset }));
-}
-
-function escape(text) {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
 
 const browser = await launch(CHROMIUM);
 
@@ -313,7 +269,7 @@ try {
   assert(errors.length === 0, `no errors or failed requests on the pages:\n  ${errors.join("\n  ")}`);
   console.log("browser test passed");
 } catch (err) {
-  console.error(`FAILED at "${step}": ${err.stack || err}`);
+  console.error(`FAILED at "${currentStep()}": ${err.stack || err}`);
   for (const [name, page] of Object.entries(pages)) {
     await page.screenshot({ path: `${SHOTS}/trivia-failed-${name}.png` }).catch(() => {});
   }

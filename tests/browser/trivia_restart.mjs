@@ -26,6 +26,8 @@
 // except network errors while the room is down.
 
 import { launch } from "./chromium.mjs";
+import * as script from "./script.mjs";
+import { assert, currentStep, escape, log, need } from "./script.mjs";
 import { watch } from "./checks.mjs";
 
 const URL = need("REX_URL");
@@ -35,50 +37,12 @@ const CHROMIUM = need("REX_CHROMIUM");
 const QUESTIONS = JSON.parse(need("REX_QUESTIONS"));
 const WAIT = 45_000;
 
-function need(name) {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: run this through \`cargo test -p rex-tests --test browser\``);
-  return value;
-}
+const control = (method, path) => script.control(CONTROL_URL, method, path);
+const waitText = (page, selector, pattern, what) => script.waitText(page, selector, pattern, WAIT, what);
+const result = (page, number) => script.result(page, number, WAIT);
 
-let step = "starting";
-function log(text) {
-  step = text;
-  console.log(`· ${text}`);
-}
 
-function assert(ok, what) {
-  if (!ok) throw new Error(`assertion failed: ${what}`);
-}
 
-async function control(method, path) {
-  const response = await fetch(CONTROL_URL + path, { method });
-  assert(response.ok, `${method} ${path} answered ${response.status}`);
-  return response.json();
-}
-
-function escape(text) {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-
-/** Waits until `selector` has text matching `pattern`; returns the text. */
-async function waitText(page, selector, pattern, what = `${selector} ~ ${pattern}`) {
-  const match = page.locator(selector).filter({ hasText: pattern }).first();
-  try {
-    await match.waitFor({ timeout: WAIT });
-    return (await match.textContent()).trim();
-  } catch (err) {
-    const now = await page.locator(selector).first().textContent({ timeout: 1000 }).catch(() => "(missing)");
-    throw new Error(`waiting on ${page.rexName} for ${what}: ${err.message.split("\n")[0]}; it shows ${JSON.stringify(now)}`);
-  }
-}
-
-/** The phone's private result of question `number`: {kind, number, points, total}. */
-async function result(page, number) {
-  const el = page.locator(`#result[data-number="${number}"][data-points]`);
-  await el.waitFor({ timeout: WAIT });
-  return el.evaluate((e) => ({ ...e.dataset }));
-}
 
 /** The open question as `page` shows it, looked up in the key. */
 async function openQuestion(page, number) {
@@ -213,7 +177,7 @@ try {
   assert(errors.length === 0, `no errors or failed requests on the pages:\n  ${errors.join("\n  ")}`);
   console.log("browser restart test passed");
 } catch (err) {
-  console.error(`FAILED at "${step}": ${err.stack || err}`);
+  console.error(`FAILED at "${currentStep()}": ${err.stack || err}`);
   for (const page of pages) {
     await page.screenshot({ path: `${SHOTS}/trivia-restart-failed-${page.rexName}.png` }).catch(() => {});
   }

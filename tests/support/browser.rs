@@ -105,7 +105,7 @@ pub fn shots_dir() -> PathBuf {
     dir
 }
 
-/// How a Node script ended.
+/// How a Node script (or any command run by [`run_bounded`]) ended.
 #[derive(Debug)]
 pub struct NodeRun {
     /// Its exit status; `None` if it ran over the limit and was killed.
@@ -146,13 +146,23 @@ fn run_node_blocking(script: &str, env: &[(&'static str, String)], limit: Durati
     command
         .arg(script)
         .current_dir(browser_dir())
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    run_bounded(command, limit)
+}
+
+/// Runs `command` with its output captured, for at most `limit`: past it,
+/// the command's whole process group is killed (so a browser it started
+/// goes too) and the status is `None`. Blocks the calling thread.
+pub fn run_bounded(mut command: Command, limit: Duration) -> NodeRun {
+    command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
-    let mut child = command.spawn().expect("spawn node");
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", command.get_program()));
     let drain = |mut pipe: Box<dyn Read + Send>| {
         std::thread::spawn(move || {
             let mut text = Vec::new();
@@ -164,11 +174,11 @@ fn run_node_blocking(script: &str, env: &[(&'static str, String)], limit: Durati
     let stderr = drain(Box::new(child.stderr.take().expect("piped stderr")));
     let deadline = Instant::now() + limit;
     let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for node") {
+        if let Some(status) = child.try_wait().expect("wait for the child") {
             break Some(status);
         }
         if Instant::now() > deadline {
-            // The group is node and everything it started (Chromium).
+            // The group is the child and everything it started.
             #[cfg(unix)]
             let _ = Command::new("kill")
                 .args(["-KILL", "--", &format!("-{}", child.id())])
