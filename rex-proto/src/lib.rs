@@ -29,6 +29,7 @@ mod ids;
 mod kind;
 pub mod path;
 mod protocol;
+mod room;
 pub mod schema;
 mod typescript;
 
@@ -40,6 +41,10 @@ pub use error::{ErrorBody, ErrorCode};
 pub use ids::{Epoch, EventIndex, ParseIdError, SessionId, SessionToken};
 pub use kind::{DataEncoder, DataObject, DecodeError, EncodeError, RexEvent, RexMessage};
 pub use protocol::Protocol;
+pub use room::{
+    CreateRoom, HostInfo, ParseRoomCodeError, RoomCode, RoomCreated, ROOM_CODE_ALPHABET,
+    ROOM_CODE_LEN,
+};
 pub use schema::{FieldSchema, KindSchema, ProtocolSchema};
 
 #[cfg(feature = "schema")]

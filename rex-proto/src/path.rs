@@ -14,3 +14,10 @@ pub const INFO: &str = "/rex/v0/info";
 pub const SNAPSHOT: &str = "/rex/v0/snapshot";
 /// `GET`: the app's protocol in JSON Schema, for apps that publish it.
 pub const SCHEMA: &str = "/rex/v0/schema";
+/// `POST` on a host of rooms: open a new room.
+pub const ROOMS: &str = "/rex/v0/rooms";
+/// `GET` on a host of rooms: describe the host.
+pub const HOST: &str = "/rex/v0/host";
+/// The prefix of a hosted room's path, `/r/KXQF`: everything of protocol
+/// v0 for that room lives under the room's path.
+pub const ROOM_PREFIX: &str = "/r/";
