@@ -71,10 +71,11 @@
 extern crate self as rex;
 
 pub use rex_proto::{
-    path, CreateSession, DataEncoder, DataObject, DecodeError, EncodeError, Epoch, ErrorBody,
-    ErrorCode, EventIndex, EventRecord, FieldSchema, Info, KindSchema, ParseIdError, PostMessage,
-    Protocol, ProtocolSchema, Receipt, RexEvent, RexMessage, SessionCreated, SessionId,
-    SessionToken, SnapshotRecord, PROTOCOL_VERSION,
+    path, CreateRoom, CreateSession, DataEncoder, DataObject, DecodeError, EncodeError, Epoch,
+    ErrorBody, ErrorCode, EventIndex, EventRecord, FieldSchema, HostInfo, Info, KindSchema,
+    ParseIdError, ParseRoomCodeError, PostMessage, Protocol, ProtocolSchema, Receipt, RexEvent,
+    RexMessage, RoomCode, RoomCreated, SessionCreated, SessionId, SessionToken, SnapshotRecord,
+    PROTOCOL_VERSION,
 };
 
 /// The schemars crate behind `#[rex(schema)]` (feature `schema`): derive
@@ -125,8 +126,8 @@ pub use client::{
 
 #[cfg(feature = "server")]
 pub use server::{
-    AppHandle, AppStopped, Assets, Context, Dispatch, Durable, EventOf, Rate, Reject, Retention,
-    RexApp, Scheduled, Server, ServerBuilder, Snapshot,
+    AppHandle, AppStopped, Assets, Context, Dispatch, Durable, EventOf, Host, HostBuilder, NewRoom,
+    Rate, Reject, Retention, RexApp, Scheduled, Server, ServerBuilder, Snapshot,
 };
 
 /// What the derive macros' generated code refers to. Not public API: it may

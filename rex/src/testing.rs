@@ -217,6 +217,7 @@ impl<A: RexApp> TestRoom<A> {
             activity: Default::default(),
             idle_timeout,
             admission: None,
+            on_close: None,
         };
         TestRoom {
             actor,

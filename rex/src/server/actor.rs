@@ -35,6 +35,10 @@ pub(crate) type Deliver = Box<dyn FnOnce() + Send>;
 /// deliver its result, which waits for the commit like any answer.
 pub(crate) type RunJob<A> = Box<dyn FnOnce(&mut A, &mut Context<'_, A>) -> Deliver + Send>;
 
+/// What a room does when its app asks to close it (`Context::close_room`),
+/// given the grace period: a host schedules the room's disposal.
+pub(crate) type Closer = Arc<dyn Fn(Duration) + Send + Sync>;
+
 /// How the app's state is saved to a store: the `Durable` implementation,
 /// captured where the bound is known.
 pub(crate) type SaveState<A> = fn(&A) -> Result<Vec<u8>, String>;
@@ -168,6 +172,8 @@ pub(crate) struct Pending<A: RexApp> {
     pub(crate) timers: Vec<(Duration, Scheduled, Job<A>)>,
     /// The first encoding failure, which fails the whole call.
     pub(crate) failure: Option<String>,
+    /// `Context::close_room`: close the room after this grace period.
+    pub(crate) close: Option<Duration>,
 }
 
 impl<A: RexApp> Pending<A> {
@@ -203,6 +209,9 @@ pub(crate) struct Actor<A: RexApp> {
     /// The server's per-address limits, told when a session ends so its
     /// address may create another; `None` in `rex::testing`.
     pub(crate) admission: Option<Arc<super::limits::Admission>>,
+    /// Told when the app closes its room; `None`: the room lives as long
+    /// as its server (a `Server`'s one room).
+    pub(crate) on_close: Option<Closer>,
 }
 
 /// Work scheduled with `Context::after`, due at an instant.
@@ -704,6 +713,7 @@ impl<A: RexApp> Actor<A> {
             entries: Vec::new(),
             timers: Vec::new(),
             failure: None,
+            close: None,
         };
         let result = {
             let mut cx = Context {
@@ -741,6 +751,16 @@ impl<A: RexApp> Actor<A> {
         let now = Instant::now();
         for (delay, scheduled, job) in pending.timers {
             self.timers.push(now + delay, scheduled, job);
+        }
+        if let Some(grace) = pending.close {
+            match &self.on_close {
+                Some(close) => close(grace),
+                None => tracing::info!(
+                    app = app_id::<A>(),
+                    "the app asked to close its room; a server's one room lives as long as \
+                     the server, so it stays open"
+                ),
+            }
         }
         Ok(receipt)
     }
@@ -936,6 +956,7 @@ mod tests {
             activity: Default::default(),
             idle_timeout: None,
             admission: None,
+            on_close: None,
         };
         actor.start();
         let task = tokio::spawn(actor.run(rx));

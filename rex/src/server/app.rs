@@ -333,6 +333,19 @@ impl<A: RexApp> Context<'_, A> {
         Duration::from_millis(self.pending.log.now_ms())
     }
 
+    /// Closes this room `after` a grace period, if the call succeeds (after
+    /// the final standings, say, so the screens can show them a while).
+    ///
+    /// On a host of rooms ([`crate::Host`]) the room is then disposed: its
+    /// event streams end cleanly after sending what the log holds, its
+    /// URLs answer `410 gone` for a while and then `404`, and its stored
+    /// data is deleted. A later call replaces the grace period. The one
+    /// room of a [`crate::Server`] lives as long as its server: there the
+    /// call is logged and changes nothing.
+    pub fn close_room(&mut self, after: Duration) {
+        self.pending.close = Some(after);
+    }
+
     /// A handle to this app, for tasks the app starts itself.
     pub fn handle(&self) -> AppHandle<A> {
         AppHandle {

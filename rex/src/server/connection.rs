@@ -12,18 +12,17 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use super::conns::{Slot, Tracked};
-use super::routes::{self, Shared};
+use super::routes::{self, Site};
 use super::stall::StallGuard;
-use super::RexApp;
 
 /// Serves `stream` with `http`'s settings. On eviction or shutdown the
 /// connection closes gracefully: at once when idle, after the request in
 /// flight otherwise.
-pub(crate) async fn serve<A: RexApp>(
+pub(crate) async fn serve<S: Site>(
     stream: TcpStream,
     peer: SocketAddr,
     slot: Slot,
-    shared: Arc<Shared<A>>,
+    site: Arc<S>,
     http: http1::Builder,
     write_timeout: Duration,
     mut closing: watch::Receiver<bool>,
@@ -39,9 +38,9 @@ pub(crate) async fn serve<A: RexApp>(
             // Busy from the request head to the end of the response body,
             // so only connections with nothing in flight are evicted.
             let busy = slot.busy();
-            let shared = shared.clone();
+            let site = site.clone();
             async move {
-                let response = routes::serve(req, shared).await?;
+                let response = routes::serve(req, site).await?;
                 Ok::<_, std::convert::Infallible>(
                     response.map(|inner| Tracked { inner, _busy: busy }),
                 )

@@ -565,6 +565,7 @@ mod tests {
             activity,
             idle_timeout: None,
             admission: None,
+            on_close: None,
         };
         actor
             .begin_durable(Arc::new(store.clone()), Persistence::of(), opened)

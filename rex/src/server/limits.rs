@@ -123,6 +123,31 @@ impl Admission {
     }
 }
 
+/// A rate per client address, for one kind of request (a host's room
+/// creation).
+#[derive(Debug)]
+pub(crate) struct AddressRate {
+    rate: Rate,
+    table: Mutex<BucketTable<IpAddr>>,
+}
+
+impl AddressRate {
+    pub(crate) fn new(rate: Rate) -> AddressRate {
+        AddressRate {
+            rate,
+            table: Mutex::new(BucketTable::new(MAX_TRACKED_ADDRESSES)),
+        }
+    }
+
+    /// Admits one request from `addr`, or says how long to wait.
+    pub(crate) fn take(&self, addr: IpAddr) -> Result<(), Refusal> {
+        let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
+        table
+            .take(addr, self.rate, Instant::now())
+            .map_err(Refusal::Rate)
+    }
+}
+
 /// A place in an address's quota of live sessions, held while the session
 /// is being created.
 #[derive(Debug)]

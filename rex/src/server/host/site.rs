@@ -1,0 +1,456 @@
+//! The host as a site: its own endpoints (`POST /rex/v0/rooms`, `GET
+//! /rex/v0/host`, its landing pages) and each room under `/r/<code>`;
+//! opening, restoring and disposing of rooms.
+
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use rex_proto::{path, CreateRoom, ErrorCode, HostInfo, RoomCode, RoomCreated, PROTOCOL_VERSION};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::directory::{Directory, Found, Full as NoRoom};
+use super::storage::{HostDir, RoomRecord};
+use super::{Factory, NewRoom};
+use crate::server::access;
+use crate::server::app::app_id;
+use crate::server::assets::{self, Assets};
+use crate::server::durable::Persistence;
+use crate::server::launch::{self, Hooks, Kept, StopOnDrop};
+use crate::server::limits::AddressRate;
+use crate::server::routes::error::{json_response, too_many};
+use crate::server::routes::request::{self, allow, client_addr, read_json};
+use crate::server::routes::{files, route_room, ApiError, Body, Config, Room, Site};
+use crate::server::settings::RoomSettings;
+use crate::server::store::{DiskStore, StoreError};
+use crate::server::RexApp;
+
+/// The host's limits and timeouts, as set on its builder.
+#[derive(Clone, Debug)]
+pub(crate) struct HostLimits {
+    pub(crate) max_rooms: usize,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) gone_for: Duration,
+}
+
+/// An open room of the host.
+pub(crate) struct Hosted<A: RexApp> {
+    pub(crate) room: Room<A>,
+    /// When the app asked for the room to close (`Context::close_room`).
+    pub(crate) close_at: Mutex<Option<Instant>>,
+    /// Taken when the room is disposed.
+    stop: Mutex<Option<StopOnDrop>>,
+    actor: Mutex<Option<JoinHandle<Result<(), StoreError>>>>,
+}
+
+/// Where a durable host keeps its rooms.
+pub(crate) struct HostStorage<A: RexApp> {
+    pub(crate) dir: Arc<HostDir>,
+    pub(crate) persistence: Persistence<A>,
+}
+
+pub(crate) struct HostSite<A: RexApp> {
+    pub(crate) config: Config,
+    pub(crate) rooms: RoomSettings,
+    pub(crate) limits: HostLimits,
+    pub(crate) factory: Factory<A>,
+    pub(crate) directory: RwLock<Directory<Arc<Hosted<A>>>>,
+    pub(crate) creation: AddressRate,
+    pub(crate) landing: Assets,
+    pub(crate) storage: Option<HostStorage<A>>,
+    /// Wakes the reaper: a room may have become idle, or been closed.
+    pub(crate) wake: Arc<Notify>,
+    /// This site, for the hooks rooms call back through.
+    pub(crate) this: Weak<HostSite<A>>,
+}
+
+impl<A: RexApp> HostSite<A> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Directory<Arc<Hosted<A>>>> {
+        self.directory
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn write(&self) -> std::sync::RwLockWriteGuard<'_, Directory<Arc<Hosted<A>>>> {
+        self.directory
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The open room `code`, if there is one.
+    pub(crate) fn live(&self, code: &RoomCode) -> Option<Arc<Hosted<A>>> {
+        match self.read().get(code) {
+            Found::Live(room) => Some(room.clone()),
+            _ => None,
+        }
+    }
+
+    /// Opens a new room: a free code, the app from the factory, its store
+    /// (on a durable host), its actor.
+    pub(crate) async fn create(&self, body: CreateRoom) -> Result<RoomCreated, ApiError> {
+        let name = match body.name {
+            Some(name) => {
+                access::check_name(&name).map_err(|r| ApiError::new(r.code, r.reason))?;
+                name
+            }
+            None => self.rooms.name.clone(),
+        };
+        let code = self
+            .write()
+            .reserve(self.limits.max_rooms, RoomCode::new_random)
+            .map_err(|full| match full {
+                NoRoom::Rooms(max) => ApiError::new(
+                    ErrorCode::Unavailable,
+                    format!(
+                        "this host has {max} rooms open, the most it allows; try again when a \
+                         game has ended"
+                    ),
+                ),
+                NoRoom::Codes => ApiError::new(
+                    ErrorCode::Unavailable,
+                    "this host found no free room code; try again in a minute",
+                ),
+            })?;
+        let new = NewRoom {
+            code,
+            name,
+            settings: body.settings,
+        };
+        match self.open(&new, true).await {
+            Ok(hosted) => {
+                self.write().fill(code, hosted);
+                self.wake.notify_one();
+                tracing::info!(room = %code, "room opened");
+                Ok(RoomCreated {
+                    room: code,
+                    path: code.path(),
+                    app: app_id::<A>().to_owned(),
+                    name: new.name,
+                })
+            }
+            Err(error) => {
+                self.write().cancel(code);
+                Err(error)
+            }
+        }
+    }
+
+    /// Makes the app of `new` and starts its room: a fresh one (`fresh`),
+    /// or one restored from its store.
+    pub(crate) async fn open(
+        &self,
+        new: &NewRoom,
+        fresh: bool,
+    ) -> Result<Arc<Hosted<A>>, ApiError> {
+        let app = (self.factory)(new).map_err(|reject| {
+            ApiError::new(
+                ErrorCode::Rejected,
+                format!("the room was not opened: {}", reject.reason()),
+            )
+        })?;
+        let kept = match &self.storage {
+            None => None,
+            Some(storage) => Some(self.keep(storage, new, fresh).await?),
+        };
+        let code = new.code;
+        let this = self.this.clone();
+        let wake = self.wake.clone();
+        let on_close = Arc::new(move |grace: Duration| {
+            let Some(site) = this.upgrade() else { return };
+            if let Some(hosted) = site.live(&code) {
+                let at = Instant::now() + grace;
+                *hosted
+                    .close_at
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(at);
+                tracing::info!(room = %code, ?grace, "the app closes its room");
+                wake.notify_one();
+            }
+        });
+        let mut settings = self.rooms.clone();
+        settings.name = new.name.clone();
+        let hooks = Hooks {
+            wake: Some(self.wake.clone()),
+            on_close: Some(on_close),
+        };
+        let launched = launch::launch(app, &settings, kept, hooks)
+            .await
+            .map_err(|e| {
+                ApiError::new(
+                    ErrorCode::Internal,
+                    format!("room {code} could not be opened: {e}"),
+                )
+            })?;
+        Ok(Arc::new(Hosted {
+            room: launched.room,
+            close_at: Mutex::new(None),
+            stop: Mutex::new(Some(launched.stop)),
+            actor: Mutex::new(Some(launched.actor)),
+        }))
+    }
+
+    /// The store of a room of a durable host: its record written first
+    /// for a new room, then its store opened.
+    async fn keep(
+        &self,
+        storage: &HostStorage<A>,
+        new: &NewRoom,
+        fresh: bool,
+    ) -> Result<Kept<A>, ApiError> {
+        let record =
+            fresh.then(|| RoomRecord::new(new.code, new.name.clone(), new.settings.clone()));
+        let dir = storage.dir.clone();
+        let code = new.code;
+        // Files and fsync: off the async threads.
+        let opened = tokio::task::spawn_blocking(move || {
+            if let Some(record) = record {
+                dir.create(&record)?;
+            }
+            DiskStore::open_dir(&dir.room_dir(code)).map_err(std::io::Error::from)
+        })
+        .await;
+        let store = flatten(opened).map_err(|e| {
+            ApiError::new(
+                ErrorCode::Internal,
+                format!("room {code} could not be stored: {e}"),
+            )
+        })?;
+        Ok(Kept {
+            store: Arc::new(store),
+            persistence: storage.persistence,
+        })
+    }
+
+    /// Ends room `code`: it answers `410 gone` at once, its requests in
+    /// flight finish, its streams send what the log holds and end, its app
+    /// stops, and its stored data is deleted.
+    pub(crate) fn dispose(&self, code: RoomCode, why: &str) {
+        let until = Instant::now() + self.limits.gone_for;
+        let Some(hosted) = self.write().end(code, until) else {
+            return;
+        };
+        tracing::info!(room = %code, why, "room closed");
+        self.wake.notify_one();
+        let this = self.this.clone();
+        tokio::spawn(async move {
+            hosted.room.gate.close().await;
+            hosted.room.log.end_streams();
+            let stop = hosted
+                .stop
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            drop(stop);
+            let actor = hosted
+                .actor
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            if let Some(actor) = actor {
+                match actor.await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        tracing::error!(room = %code, error = %e, "the room's store failed")
+                    }
+                    Err(e) => tracing::error!(room = %code, error = %e, "the room's task failed"),
+                }
+            }
+            let Some(site) = this.upgrade() else { return };
+            if let Some(storage) = &site.storage {
+                let dir = storage.dir.clone();
+                let removed = tokio::task::spawn_blocking(move || dir.remove(code)).await;
+                if let Err(e) = flatten(removed) {
+                    tracing::warn!(room = %code, error = %e, "could not delete the ended room's data");
+                }
+            }
+        });
+    }
+
+    /// `POST /rex/v0/rooms`.
+    async fn post_rooms(&self, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+        let addr = client_addr(&req);
+        let body: CreateRoom = read_json(req, &self.config).await?.unwrap_or_default();
+        self.creation
+            .take(addr)
+            .map_err(|refusal| too_many(refusal, &format!("this address ({addr}) opens rooms")))?;
+        let created = self.create(body).await?;
+        let mut response = json_response(StatusCode::CREATED, &created);
+        if let Ok(location) = HeaderValue::from_str(&created.path) {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+        Ok(response)
+    }
+
+    fn host_info(&self) -> Response<Body> {
+        let info = HostInfo {
+            app: app_id::<A>().to_owned(),
+            name: self.rooms.name.clone(),
+            protocol: PROTOCOL_VERSION,
+            rooms: self.read().open() as u64,
+            max_rooms: self.limits.max_rooms as u64,
+        };
+        json_response(StatusCode::OK, &info)
+    }
+
+    /// A request under `/r/`: `rest` is what follows the prefix.
+    async fn in_room(
+        &self,
+        req: Request<Incoming>,
+        rest: &str,
+    ) -> Result<Response<Body>, ApiError> {
+        let (text, inner) = match rest.find('/') {
+            Some(slash) => (&rest[..slash], Some(&rest[slash..])),
+            None => (rest, None),
+        };
+        let code: RoomCode = text.parse().map_err(|e| {
+            ApiError::new(
+                ErrorCode::NotFound,
+                format!("{e}; check the code on the TV"),
+            )
+        })?;
+        let hosted = match self.read().get(&code) {
+            Found::Live(hosted) => hosted.clone(),
+            Found::Unknown | Found::Opening => {
+                return Err(ApiError::new(
+                    ErrorCode::NotFound,
+                    format!("no room {code}; check the code on the TV"),
+                ))
+            }
+            Found::Ended => {
+                // No epoch or bounds: nothing to resync to, the room ended.
+                return Err(ApiError::new(
+                    ErrorCode::Gone,
+                    format!("room {code} has ended; ask for the code of the next game"),
+                ));
+            }
+            Found::Failed(why) => {
+                return Err(ApiError::new(
+                    ErrorCode::Unavailable,
+                    format!("room {code} could not be loaded from storage ({why}); the host's operator must look at it"),
+                ))
+            }
+        };
+        let Some(inner) = inner else {
+            // `/r/KXQF`: the room's pages use relative URLs, which need
+            // the trailing slash.
+            return Ok(redirect(&req, &format!("{}/", code.path())));
+        };
+        if hosted.room.tx.is_closed() {
+            return Err(ApiError::new(
+                ErrorCode::Unavailable,
+                format!("room {code} stopped because its storage failed; the host's log says why"),
+            ));
+        }
+        route_room(req, inner, &hosted.room, &self.config).await
+    }
+}
+
+fn flatten<T>(joined: Result<std::io::Result<T>, tokio::task::JoinError>) -> std::io::Result<T> {
+    joined.unwrap_or_else(|e| Err(std::io::Error::other(format!("the file task failed: {e}"))))
+}
+
+/// `308 Permanent Redirect` to `to`, with the request's query.
+fn redirect(req: &Request<Incoming>, to: &str) -> Response<Body> {
+    let location = match req.uri().query() {
+        Some(query) => format!("{to}?{query}"),
+        None => to.to_owned(),
+    };
+    let mut response = Response::new(Full::new(Bytes::new()).boxed_unsync());
+    *response.status_mut() = StatusCode::PERMANENT_REDIRECT;
+    if let Ok(location) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
+}
+
+fn not_found(path: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::NotFound,
+        format!(
+            "no such path `{path}`; this host serves rooms under {}<code>, opens one with \
+             POST {} and describes itself at {}",
+            path::ROOM_PREFIX,
+            path::ROOMS,
+            path::HOST
+        ),
+    )
+}
+
+impl<A: RexApp> Site for HostSite<A> {
+    fn config(&self) -> &Config {
+        &self.config
+    }
+
+    async fn route(&self, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+        let uri = req.uri().clone();
+        let path = uri.path();
+        if let Some(rest) = path.strip_prefix(path::ROOM_PREFIX) {
+            return self.in_room(req, rest).await;
+        }
+        match path {
+            path::ROOMS => {
+                request::post(&req)?;
+                self.post_rooms(req).await
+            }
+            path::HOST => {
+                allow(&req, &Method::GET, "GET")?;
+                Ok(self.host_info())
+            }
+            other => {
+                if let Some(asset) = assets::builtin(other) {
+                    return files::serve(&req, &asset);
+                }
+                if let Some(asset) = self.landing.get(other) {
+                    return files::serve(&req, asset);
+                }
+                Err(not_found(other))
+            }
+        }
+    }
+
+    async fn drain(&self) {
+        let rooms: Vec<Arc<Hosted<A>>> = self.read().live().map(|(_, r)| r.clone()).collect();
+        let closing = rooms.iter().map(|hosted| async move {
+            hosted.room.gate.close().await;
+            hosted.room.log.end_streams();
+        });
+        futures_util::future::join_all(closing).await;
+    }
+}
+
+impl<A: RexApp> HostSite<A> {
+    /// Stops every room's app after a drain, waiting for each to make
+    /// what it handled durable. Returns the rooms whose store failed.
+    pub(crate) async fn stop_all(&self) -> Vec<(RoomCode, StoreError)> {
+        let rooms: Vec<(RoomCode, Arc<Hosted<A>>)> =
+            self.read().live().map(|(c, r)| (*c, r.clone())).collect();
+        let mut failed = Vec::new();
+        for (code, hosted) in rooms {
+            drop(
+                hosted
+                    .stop
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .take(),
+            );
+            let actor = hosted
+                .actor
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            if let Some(Ok(Err(e))) = match actor {
+                Some(actor) => Some(actor.await),
+                None => None,
+            } {
+                failed.push((code, e));
+            }
+        }
+        failed
+    }
+}
