@@ -5,15 +5,19 @@
 //! snapshot is the tally, which the tests compare with a replay of the log.
 //!
 //! ```text
-//! rex-durable-probe --data DIR --addr 127.x.y.z:PORT
+//! rex-durable-probe --data DIR --addr 127.x.y.z:PORT [--host]
 //! ```
+//!
+//! With `--host` it is a durable host of rooms of the same app
+//! (`POST /rex/v0/rooms`, each room under `/r/<code>`), with its rate
+//! limits lifted for the tests.
 //!
 //! Prints `listening on http://ADDR` once it serves, and runs until it is
 //! killed (the point) or gets SIGTERM / Ctrl-C.
 
 use std::time::Duration;
 
-use rex::{Context, Durable, Reject, Retention, RexApp, Server, SessionId, Snapshot};
+use rex::{Context, Durable, Host, Reject, Retention, RexApp, Server, SessionId, Snapshot};
 use rex_tests::probe::{Ev, Msg, MsgHandler, Tally};
 
 #[derive(Default)]
@@ -73,18 +77,17 @@ async fn main() -> std::io::Result<()> {
         eprintln!("usage: rex-durable-probe --data DIR --addr IP:PORT");
         std::process::exit(2);
     };
+    let hosting = std::env::args().any(|a| a == "--host");
     // The previous process's listening socket is gone the moment it died,
     // but be patient with a port that is briefly busy.
     let mut tries = 0;
-    let server = loop {
-        let bound = Server::builder(Probe::default())
-            .data_dir(&data)
-            .retention(Retention::unlimited())
-            .message_rate(rex::Rate::unlimited())
-            .bind(addr.as_str())
-            .await;
-        match bound {
-            Ok(server) => break server,
+    loop {
+        let served = if hosting {
+            serve_host(&data, &addr).await
+        } else {
+            serve_room(&data, &addr).await
+        };
+        match served {
             Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && tries < 100 => {
                 tries += 1;
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -93,12 +96,35 @@ async fn main() -> std::io::Result<()> {
                 eprintln!("rex-durable-probe: {e}");
                 std::process::exit(1);
             }
+            Ok(()) => return Ok(()),
         }
-    };
+    }
+}
+
+async fn stopped() {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+async fn serve_room(data: &str, addr: &str) -> std::io::Result<()> {
+    let server = Server::builder(Probe::default())
+        .data_dir(data)
+        .retention(Retention::unlimited())
+        .message_rate(rex::Rate::unlimited())
+        .bind(addr)
+        .await?;
     println!("listening on http://{}", server.local_addr());
-    server
-        .run(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
+    server.run(stopped()).await
+}
+
+async fn serve_host(data: &str, addr: &str) -> std::io::Result<()> {
+    let host = Host::builder(|_room: &rex::NewRoom| Ok(Probe::default()))
+        .data_dir(data)
+        .retention(Retention::unlimited())
+        .message_rate(rex::Rate::unlimited())
+        .session_rate(rex::Rate::unlimited())
+        .room_creation_rate(rex::Rate::unlimited())
+        .bind(addr)
+        .await?;
+    println!("listening on http://{}", host.local_addr());
+    host.run(stopped()).await
 }
