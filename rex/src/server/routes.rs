@@ -133,17 +133,14 @@ pub(crate) async fn serve<A: RexApp>(
     req: Request<Incoming>,
     shared: Arc<Shared<A>>,
 ) -> Result<Response<Body>, Infallible> {
-    // Kept for the refusal log line, and only when that line is wanted: a
-    // clone of the URI would share hyper's read buffer while the request
-    // waits for the app, and hyper, reading ahead meanwhile (to notice a
-    // client that hangs up), would then allocate a new buffer for every
-    // request (`docs/performance.md`, "Where a message's time goes").
+    // Kept for the refusal log line; both are cheap clones (a standard
+    // method is an enum, a URI shares its bytes).
     let method = req.method().clone();
-    let path = tracing::enabled!(tracing::Level::DEBUG).then(|| req.uri().path().to_owned());
+    let uri = req.uri().clone();
     let mut response = match admit(req, &shared).await {
         Ok(response) => response,
         Err(error) => {
-            let path = path.as_deref().unwrap_or_default();
+            let path = uri.path();
             tracing::debug!(%method, %path, code = %error.body.error, reason = %error.body.reason, "request refused");
             error.into_response()
         }
