@@ -204,11 +204,14 @@ pub(crate) async fn idle_memory(n: usize) -> Result<f64, BoxError> {
     Ok(rss1.saturating_sub(rss0) as f64 / n as f64)
 }
 
+/// One side's ingest totals: messages, seconds, server CPU (ns).
+pub(crate) type IngestTotals = (u64, f64, u64);
+
 /// What REx is compared with the floor on, gathered by the scenarios.
 #[derive(Default)]
 pub(crate) struct FloorFigures {
-    /// Per concurrency: `[REx, floor]` messages, seconds, server CPU ns.
-    pub(crate) ingest: Vec<(usize, [(u64, f64, u64); 2])>,
+    /// Per concurrency: `[REx, floor]`.
+    pub(crate) ingest: Vec<(usize, [IngestTotals; 2])>,
     /// Streams, and `[REx, floor]` RSS per idle stream (bytes).
     pub(crate) memory: Option<(usize, [f64; 2])>,
 }
