@@ -9,6 +9,9 @@
 //! target directory (a real disk: `/tmp` is often tmpfs, where fsync is
 //! free) and removed at the end. Results go to stdout as two tables and to
 //! `target/rex-bench.json`.
+//! The ingest and idle-stream memory figures are also printed against a
+//! second baseline, the floor (`bus/floor.rs`: bare hyper wrapping each
+//! body into a line unparsed), with issue 19's targets.
 //! Arguments filter the scenarios: `cargo bench -p rex --bench bus -- fanout`.
 //! What each scenario measures, and the last full run: `docs/performance.md`.
 
@@ -20,6 +23,8 @@ mod baseline;
 mod child;
 #[path = "bus/durable.rs"]
 mod durable;
+#[path = "bus/floor.rs"]
+mod floor;
 #[path = "bus/load.rs"]
 mod load;
 #[path = "bus/report.rs"]
@@ -50,6 +55,8 @@ pub(crate) enum Side {
     Baseline,
     /// REx with `.data_dir(..)`: the durable room.
     Disk,
+    /// The floor (`floor.rs`): bare hyper, the body wrapped into a line.
+    Floor,
 }
 
 impl Side {
@@ -60,6 +67,7 @@ impl Side {
             Side::Rex => "rex",
             Side::Baseline => "baseline",
             Side::Disk => "disk",
+            Side::Floor => "floor",
         }
     }
 
@@ -68,6 +76,7 @@ impl Side {
             Side::Rex => 0,
             Side::Baseline => 1,
             Side::Disk => 2,
+            Side::Floor => 3,
         }
     }
 }
@@ -343,10 +352,12 @@ async fn run(mut plan: Plan, nproc: usize, pinned: bool) -> Result<(), BoxError>
                     the child's storage threads inherit its CPU, so server CPU includes redb and \
                     the fdatasync calls (not the kernel's journal thread)",
         "order": if plan.rounds > 1 {
-            "A B A B (REx, baseline, REx, baseline) per figure; ingest A B C A B C (C: REx on disk); \
+            "A B A B (REx, baseline, REx, baseline) per figure; ingest A B D C A B D C (C: REx on \
+             disk, D: the floor); the floor's idle streams after each round of the biggest fan-out; \
              the durable log: memory, disk, memory, disk"
         } else {
-            "A B (REx, baseline) per figure; ingest A B C (C: REx on disk); the durable log: memory, disk"
+            "A B (REx, baseline) per figure; ingest A B D C (C: REx on disk, D: the floor); the \
+             floor's idle streams after the biggest fan-out; the durable log: memory, disk"
         },
     });
     let mode = if plan.quick {
@@ -378,13 +389,15 @@ async fn run(mut plan: Plan, nproc: usize, pinned: bool) -> Result<(), BoxError>
 
     let mut rows = Vec::new();
     let mut durable_rows = Vec::new();
+    // REx against the floor (issue 19), from the same rounds.
+    let mut floor_figures = floor::FloorFigures::default();
     if plan.wants("ingest") || plan.wants("durable-ingest") {
-        let (ingest_rows, durable_totals) = ingest(&plan).await?;
+        let (ingest_rows, durable_totals) = ingest(&plan, &mut floor_figures).await?;
         rows.extend(ingest_rows);
         durable_rows.extend(durable::ingest_rows(&durable_totals));
     }
     if plan.wants("fanout") || plan.wants("memory") {
-        rows.extend(fanout(&plan).await?);
+        rows.extend(fanout(&plan, &mut floor_figures).await?);
     }
     if plan.wants("e2e") {
         rows.extend(end_to_end(&plan).await?);
@@ -399,6 +412,16 @@ async fn run(mut plan: Plan, nproc: usize, pinned: bool) -> Result<(), BoxError>
     let load_after = loadavg();
     if !rows.is_empty() {
         println!("{}", render(&rows, ["REx", "baseline"]));
+    }
+    let floor_rows = floor::rows(&floor_figures);
+    if !floor_rows.is_empty() {
+        println!(
+            "REx against the floor (bare hyper: the body wrapped into one line, no parsing), \
+             same run"
+        );
+        println!("{}", render(&floor_rows, ["REx", "floor"]));
+        println!("Floor targets (issue 19):");
+        println!("{}", targets(&floor_rows));
     }
     if !durable_rows.is_empty() {
         println!("Durable rooms: REx on disk next to REx in memory, same run");
@@ -424,6 +447,7 @@ async fn run(mut plan: Plan, nproc: usize, pinned: bool) -> Result<(), BoxError>
         "setup": setup,
         "rows": json_rows(&rows, ["rex", "baseline"]),
         "durable_rows": json_rows(&durable_rows, ["disk", "memory"]),
+        "floor_rows": json_rows(&floor_rows, ["rex", "floor"]),
         "data_file_system": file_system(&plan.data),
     });
     let path = target.join("rex-bench.json");

@@ -1,5 +1,5 @@
 //! The server process. The bench re-executes itself with
-//! `REX_BENCH_SERVER=rex|baseline|disk` (`disk`: REx with
+//! `REX_BENCH_SERVER=rex|baseline|disk|floor` (`disk`: REx with
 //! `.data_dir($REX_BENCH_DATA_DIR)`); the child pins itself to the server
 //! core, starts that server on 127.0.0.1:0 in a current-thread tokio
 //! runtime, prints `addr <address> <start-up ns>` (the time `bind` took,
@@ -33,6 +33,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::app::{BenchApp, BenchEvent};
 use super::baseline::{self, Hub};
+use super::floor::{self, Floor};
 use super::load::wall_ns;
 use super::{BoxError, Side};
 
@@ -57,6 +58,7 @@ enum Target {
         saves: Arc<AtomicU64>,
     },
     Baseline(Arc<Hub>),
+    Floor(Arc<Floor>),
 }
 
 impl Target {
@@ -94,6 +96,12 @@ impl Target {
                 // let the baseline append many times per round.)
                 tokio::spawn(async {}).await?;
             }
+            Target::Floor(floor) => {
+                for _ in 0..burst {
+                    floor.append(format!("{{\"text\":\"{}\"}}", stamp()).as_bytes());
+                }
+                tokio::spawn(async {}).await?;
+            }
         }
         Ok(())
     }
@@ -124,11 +132,13 @@ impl Target {
                     }
                     tokio::task::yield_now().await;
                 }
+                Target::Floor(_) => return Err("the floor keeps no log to prefill".into()),
             }
         }
         Ok(match self {
             Target::Rex { handle, .. } => handle.run(|_, cx| cx.head()).await?,
             Target::Baseline(hub) => hub.head(),
+            Target::Floor(_) => 0,
         })
     }
 }
@@ -139,7 +149,12 @@ pub(crate) fn main(side: &str) -> Result<(), BoxError> {
         "rex" => Side::Rex,
         "baseline" => Side::Baseline,
         "disk" => Side::Disk,
-        other => return Err(format!("{CHILD_ENV}={other}: expected rex, baseline or disk").into()),
+        "floor" => Side::Floor,
+        other => {
+            return Err(
+                format!("{CHILD_ENV}={other}: expected rex, baseline, disk or floor").into(),
+            )
+        }
     };
     if let Some(cpu) = std::env::var(super::SERVER_CPU_ENV)
         .ok()
@@ -200,6 +215,10 @@ async fn serve(side: Side) -> Result<(), BoxError> {
             let (addr, hub) = baseline::start().await?;
             (addr, Target::Baseline(hub), None)
         }
+        Side::Floor => {
+            let (addr, floor) = floor::start().await?;
+            (addr, Target::Floor(floor), None)
+        }
     };
     let startup = started.elapsed();
     let (tx, mut commands) = mpsc::unbounded_channel();
@@ -246,7 +265,7 @@ async fn serve(side: Side) -> Result<(), BoxError> {
             Some("batches") => {
                 let n = match &target {
                     Target::Rex { saves, .. } => saves.load(Ordering::Relaxed),
-                    Target::Baseline(_) => 0,
+                    Target::Baseline(_) | Target::Floor(_) => 0,
                 };
                 writeln!(out, "batches {n}")?;
             }

@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 
 use super::app::BenchMsg;
 use super::child::{self, ServerProc};
+use super::floor::{self, FloorFigures};
 use super::load::{self, Conn, Hist, Readers};
 use super::report::{ms, us, Each, Row};
 use super::{BoxError, Plan, Side};
@@ -21,7 +22,7 @@ fn client_cpu_ns() -> u64 {
 }
 
 /// Aborts the reader tasks when a scenario ends, however it ends.
-struct Tasks(Vec<JoinHandle<Result<(), BoxError>>>);
+pub(crate) struct Tasks(Vec<JoinHandle<Result<(), BoxError>>>);
 
 impl Drop for Tasks {
     fn drop(&mut self) {
@@ -31,7 +32,12 @@ impl Drop for Tasks {
     }
 }
 
-fn spawn_readers(server: &ServerProc, n: usize, start: u64, readers: &Arc<Readers>) -> Tasks {
+pub(crate) fn spawn_readers(
+    server: &ServerProc,
+    n: usize,
+    start: u64,
+    readers: &Arc<Readers>,
+) -> Tasks {
     Tasks(
         (0..n)
             .map(|_| tokio::spawn(load::read_stream(server.addr, start, readers.clone())))
@@ -140,13 +146,18 @@ async fn ingest_on(mut server: ServerProc, c: usize, plan: &Plan) -> Result<Inge
     Ok(run)
 }
 
-/// The ingest rounds: REx and the baseline (scenario 1) if the plan wants
-/// them, REx on disk next to them if it wants the durable figures. Returns
-/// scenario 1's rows, and per concurrency the memory and disk totals.
-pub(crate) async fn ingest(plan: &Plan) -> Result<(Vec<Row>, Vec<(usize, [Ingest; 2])>), BoxError> {
+/// The ingest rounds: REx, the baseline and the floor (scenario 1) if the
+/// plan wants them, REx on disk next to them if it wants the durable
+/// figures. Returns scenario 1's rows, and per concurrency the memory and
+/// disk totals; REx's and the floor's totals go into `floor_figures`.
+pub(crate) async fn ingest(
+    plan: &Plan,
+    floor_figures: &mut FloorFigures,
+) -> Result<(Vec<Row>, Vec<(usize, [Ingest; 2])>), BoxError> {
     let mut sides = Vec::new();
     if plan.wants("ingest") {
         sides.extend(Side::BOTH);
+        sides.push(Side::Floor);
     }
     if plan.wants("durable-ingest") {
         if sides.is_empty() {
@@ -157,15 +168,15 @@ pub(crate) async fn ingest(plan: &Plan) -> Result<(Vec<Row>, Vec<(usize, [Ingest
     let mut rows = Vec::new();
     let mut durable = Vec::new();
     for &c in &plan.concurrency {
-        // Indexed by `Side::slot`: REx, baseline, disk.
-        let mut acc: [Ingest; 3] = Default::default();
+        // Indexed by `Side::slot`: REx, baseline, disk, floor.
+        let mut acc: [Ingest; 4] = Default::default();
         for _ in 0..plan.rounds {
             for &side in &sides {
                 let run = ingest_once(side, c, plan).await?;
                 acc[side.slot()].add(&run);
             }
         }
-        let [memory, baseline, disk] = acc;
+        let [memory, baseline, disk, floor] = acc;
         if sides.contains(&Side::Disk) {
             let rate = |a: &Ingest| a.count as f64 / a.secs;
             eprintln!(
@@ -176,6 +187,10 @@ pub(crate) async fn ingest(plan: &Plan) -> Result<(Vec<Row>, Vec<(usize, [Ingest
         }
         if sides.contains(&Side::Baseline) {
             rows.extend(ingest_rows(c, [&memory, &baseline]));
+        }
+        if sides.contains(&Side::Floor) {
+            let figures = [&memory, &floor].map(|a| (a.count, a.secs, a.server_cpu));
+            floor_figures.ingest.push((c, figures));
         }
         if sides.contains(&Side::Disk) {
             durable.push((c, [disk, memory]));
@@ -221,6 +236,12 @@ fn ingest_rows(c: usize, acc: [&Ingest; 2]) -> Vec<Row> {
         )
         .lower_is_better(),
     );
+    rows.push(Row::new(
+        &name,
+        "messages per server CPU-second",
+        "/CPU-s",
+        acc.each(|a| a.count as f64 / (a.server_cpu as f64 / 1e9)),
+    ));
     rows.push(
         Row::new(
             &name,
@@ -392,12 +413,19 @@ fn appended(answer: &str) -> Result<u64, BoxError> {
         .parse()?)
 }
 
-pub(crate) async fn fanout(plan: &Plan) -> Result<Vec<Row>, BoxError> {
+/// The fan-out rounds (scenario 2) and the idle-stream memory (scenario
+/// 5). With the most readers, each round also measures the floor's memory
+/// per idle stream, into `floor_figures` next to REx's.
+pub(crate) async fn fanout(
+    plan: &Plan,
+    floor_figures: &mut FloorFigures,
+) -> Result<Vec<Row>, BoxError> {
     let mut rows = Vec::new();
     let mut memory = Vec::new();
     let biggest = plan.readers.iter().copied().max().unwrap_or(0);
     for &n in &plan.readers {
         let mut acc: [Fanout; 2] = Default::default();
+        let mut floor_memory = 0.0;
         for _ in 0..plan.rounds {
             for side in Side::BOTH {
                 let run = fanout_once(side, n, plan).await?;
@@ -408,6 +436,12 @@ pub(crate) async fn fanout(plan: &Plan) -> Result<Vec<Row>, BoxError> {
                     sum.add(phase);
                 }
             }
+            if n == biggest {
+                floor_memory += floor::idle_memory(n).await? / plan.rounds as f64;
+            }
+        }
+        if n == biggest {
+            floor_figures.memory = Some((n, [acc[0].mem_per_stream, floor_memory]));
         }
         let rate = plan.fixed_rate(n);
         let name = format!("2 fan-out N={n}, {rate} events/s");

@@ -368,7 +368,14 @@ impl EventLog {
             self.enforce_retention(&mut state);
             state.head()
         };
-        self.signal.send_modify(|s| s.head = head);
+        // Waking costs a lock per slot of the channel's notifier even when
+        // nobody waits; with no stream open (a room whose players only
+        // send) the head is updated without it. A stream that subscribes
+        // afterwards reads the head before it waits, so it misses nothing.
+        self.signal.send_if_modified(|s| {
+            s.head = head;
+            self.signal.receiver_count() > 0
+        });
     }
 
     fn enforce_retention(&self, state: &mut State) {
@@ -578,6 +585,19 @@ mod tests {
         assert!(restored.now_ms() >= 60_000);
         assert_eq!(restored.subscribe().borrow().head, 10);
         assert_eq!(restored.read(6, None, Framing::Ndjson), Err(Behind));
+    }
+
+    #[test]
+    fn a_stream_that_subscribes_after_a_quiet_append_sees_the_head() {
+        let log = EventLog::new(Retention::unlimited());
+        // Nobody subscribed: the head moves without a wake-up.
+        log.append(vec![entry(&log, 0, Audience::Public)]);
+        let mut rx = log.subscribe();
+        assert_eq!(rx.borrow_and_update().head, 1);
+        // Now somebody waits: the next append wakes it.
+        log.append(vec![entry(&log, 1, Audience::Public)]);
+        assert!(rx.has_changed().unwrap());
+        assert_eq!(rx.borrow_and_update().head, 2);
     }
 
     #[test]
