@@ -36,11 +36,21 @@ struct Probe {
 
 impl Probe {
     async fn start(data: &Path, addr: SocketAddr) -> Probe {
+        Probe::run(data, addr, &[]).await
+    }
+
+    /// A durable host of rooms instead of one room.
+    async fn host(data: &Path, addr: SocketAddr) -> Probe {
+        Probe::run(data, addr, &["--host"]).await
+    }
+
+    async fn run(data: &Path, addr: SocketAddr, extra: &[&str]) -> Probe {
         let mut child = Command::new(env!("CARGO_BIN_EXE_rex-durable-probe"))
             .arg("--data")
             .arg(data)
             .arg("--addr")
             .arg(addr.to_string())
+            .args(extra)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -355,5 +365,131 @@ async fn nothing_acknowledged_is_lost_across_repeated_sigkills() {
         Tally::replay(log.iter().map(|(_, e)| e)),
         "the app's state equals a replay of its log"
     );
+    probe.kill();
+}
+
+/// How many rooms the killed host holds.
+const HOSTED_ROOMS: usize = 50;
+
+/// The per-room checks: every acknowledged note once, in order, where its
+/// receipt says; the reader saw exactly that log and never resynced.
+fn check_room(url: &str, written: &Written, seen: &Seen) {
+    let log = &seen.events;
+    assert_eq!(
+        log.len(),
+        written.receipts.len(),
+        "{url}: one event per acknowledged note"
+    );
+    for (i, (index, event)) in log.iter().enumerate() {
+        assert_eq!(
+            *index, i as u64,
+            "{url}: the log has no gaps and no repeats"
+        );
+        assert_eq!(
+            *event,
+            Ev::Noted {
+                writer: written.writer,
+                seq: i as u64
+            },
+            "{url}: note {i} in order, once"
+        );
+    }
+    for (seq, &index) in written.receipts.iter().enumerate() {
+        assert_eq!(
+            index, seq as u64,
+            "{url}: the receipt of note {seq} points at its event"
+        );
+    }
+    assert!(
+        seen.resyncs.is_empty(),
+        "{url}: the reader resynced: {:?}",
+        seen.resyncs
+    );
+    assert!(
+        seen.reconnects > 0,
+        "{url}: the reader never noticed the kill"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_killed_mid_traffic_brings_back_every_room_and_its_clients_resume() {
+    let dir = tempfile::tempdir().expect("a temporary data directory");
+    let data = dir.path().join("host");
+    let addr = rex_tests::example::restartable_addr();
+    let probe = Probe::host(&data, addr).await;
+    let http = rex_tests::Http { addr };
+    let mut urls = Vec::new();
+    for _ in 0..HOSTED_ROOMS {
+        let reply = http
+            .post("/rex/v0/rooms")
+            .json(&serde_json::json!({}))
+            .send()
+            .await;
+        assert_eq!(reply.status, 201, "opening a room: {:?}", reply.body);
+        let path = reply.json()["path"]
+            .as_str()
+            .expect("a room path")
+            .to_owned();
+        urls.push(format!("http://{addr}{path}"));
+    }
+    let mut epochs = Vec::new();
+    for url in &urls {
+        epochs.push(epoch_of(url).await);
+    }
+
+    // One writer and one reader per room, all at once.
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = urls
+        .iter()
+        .map(|url| tokio::spawn(write(url.clone(), 0, stop.clone())))
+        .collect();
+    let mut heads = Vec::new();
+    let mut readers = Vec::new();
+    for url in &urls {
+        let (until_tx, until_rx) = tokio::sync::watch::channel(None);
+        let (progress, _) = mpsc::unbounded_channel();
+        readers.push(tokio::spawn(read(url.clone(), progress, until_rx)));
+        heads.push(until_tx);
+    }
+
+    // Traffic for a random while, then SIGKILL and a restart on the same
+    // address and data directory.
+    tokio::time::sleep(Duration::from_millis(fastrand::u64(500..1500))).await;
+    probe.kill();
+    let probe = Probe::host(&data, addr).await;
+    let hosted = http.get("/rex/v0/host").send().await.json();
+    assert_eq!(
+        hosted["rooms"], HOSTED_ROOMS as u64,
+        "every room came back: {hosted}"
+    );
+    for (url, epoch) in urls.iter().zip(&epochs) {
+        assert_eq!(
+            &epoch_of(url).await,
+            epoch,
+            "{url}: the epoch changed at the restart"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, Ordering::SeqCst);
+
+    let deadline = Instant::now() + PATIENCE;
+    for (((url, writer), reader), head) in urls.iter().zip(writers).zip(readers).zip(heads) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let written = tokio::time::timeout(left, writer)
+            .await
+            .unwrap_or_else(|_| panic!("{url}: the writer did not finish its last note"))
+            .expect("a writer failed");
+        assert!(
+            !written.receipts.is_empty(),
+            "{url}: the writer got through"
+        );
+        head.send_replace(Some(written.receipts.len() as u64));
+        let left = deadline.saturating_duration_since(Instant::now());
+        let seen = tokio::time::timeout(left, reader)
+            .await
+            .unwrap_or_else(|_| panic!("{url}: the reader did not reach the head in time"))
+            .expect("a reader failed");
+        check_room(url, &written, &seen);
+    }
     probe.kill();
 }

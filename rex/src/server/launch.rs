@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
 use super::actor::{Actor, Closer};
+use super::app::RexApp;
 use super::durable::{self, Clock, Persistence};
 use super::gate::Gate;
 use super::idle::Activity;
@@ -20,7 +21,6 @@ use super::session::SessionTable;
 use super::settings::RoomSettings;
 use super::store::{Store, StoreError};
 use super::usage::Usage;
-use super::RexApp;
 
 /// How many commands (requests, handle calls, timers) may wait for the app
 /// before senders wait in turn: enough to absorb bursts, small enough that a

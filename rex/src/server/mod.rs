@@ -53,6 +53,11 @@ pub use host::{
 };
 pub use limits::{DEFAULT_MESSAGE_RATE, DEFAULT_SESSIONS_PER_ADDRESS, DEFAULT_SESSION_RATE};
 pub use log::{Retention, DEFAULT_RETENTION_BYTES};
+pub use settings::{
+    DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_HEARTBEAT,
+    DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_MAX_SESSIONS, DEFAULT_SHUTDOWN_TIMEOUT,
+    DEFAULT_WRITE_TIMEOUT_HEARTBEATS,
+};
 pub use snapshot::Snapshot;
 
 use app::app_id;
@@ -61,28 +66,6 @@ use launch::{Hooks, Kept, StopOnDrop};
 use listen::Net;
 use routes::SingleRoom;
 use settings::Settings;
-
-/// Default request body limit: 64 KiB.
-pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
-/// Default heartbeat period of event streams: 15 s.
-pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(15);
-/// Default session limit: 10,000.
-pub const DEFAULT_MAX_SESSIONS: usize = 10_000;
-/// Default time `run` waits for open requests after shutdown begins: 10 s.
-pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Default time a request body may take to arrive: 10 s.
-pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default time a request head (line and headers) may take to arrive: 30 s.
-pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
-/// Default cap on connections open at once from one IP address: 256. A
-/// phone's browser opens six or so, but a client whose network drops leaves
-/// streams the server only notices are dead at its next failed write, and a
-/// flapping phone must not lock itself out meanwhile.
-pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 256;
-/// By default, a connection whose client has read nothing for this many
-/// heartbeat periods while the server had data to send is closed.
-pub const DEFAULT_WRITE_TIMEOUT_HEARTBEATS: u32 = 4;
 
 /// Configures a [`Server`] before it binds. Made by [`Server::builder`].
 #[must_use = "a builder does nothing until `bind` or `listener` is called"]

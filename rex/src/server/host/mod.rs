@@ -20,12 +20,14 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::app::app_id;
+use super::app::{AppHandle, Reject, RexApp};
 use super::assets::Assets;
+use super::bucket::Rate;
+use super::durable::Durable;
 use super::durable::Persistence;
 use super::limits::AddressRate;
 use super::listen::{self, Net};
 use super::settings::{self, Settings};
-use super::{AppHandle, Durable, Rate, Reject, RexApp};
 use directory::Directory;
 use site::{HostLimits, HostSite, HostStorage};
 use storage::HostDir;

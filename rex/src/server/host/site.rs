@@ -20,6 +20,7 @@ use super::storage::{HostDir, RoomRecord};
 use super::{Factory, NewRoom};
 use crate::server::access;
 use crate::server::app::app_id;
+use crate::server::app::RexApp;
 use crate::server::assets::{self, Assets};
 use crate::server::durable::Persistence;
 use crate::server::launch::{self, Hooks, Kept, StopOnDrop};
@@ -29,7 +30,6 @@ use crate::server::routes::request::{self, allow, client_addr, read_json};
 use crate::server::routes::{files, route_room, ApiError, Body, Config, Room, Site};
 use crate::server::settings::RoomSettings;
 use crate::server::store::{DiskStore, StoreError};
-use crate::server::RexApp;
 
 /// The host's limits and timeouts, as set on its builder.
 #[derive(Clone, Debug)]

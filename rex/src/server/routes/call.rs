@@ -6,7 +6,7 @@ use tokio::sync::oneshot;
 use super::error::{stopped, ApiError};
 use super::Room;
 use crate::server::actor::Command;
-use crate::server::RexApp;
+use crate::server::app::RexApp;
 
 /// Hands the command `make` builds to the room's actor and waits for its
 /// answer. The request holds a pass through the room's gate meanwhile, so

@@ -12,9 +12,9 @@ use super::request::{accepts_event_stream, authenticate, reader_token};
 use super::resume::{resume, Asked};
 use super::{Body, Config, Room};
 use crate::server::actor::CallError;
+use crate::server::app::RexApp;
 use crate::server::log::Framing;
 use crate::server::stream::Follower;
-use crate::server::RexApp;
 
 /// The parsed query of `GET /events`.
 #[derive(Debug, Default)]

@@ -5,8 +5,8 @@ use rex_proto::{Info, Protocol, RexEvent, RexMessage, PROTOCOL_VERSION};
 
 use super::error::json_response;
 use super::{Body, Room};
+use crate::server::app::RexApp;
 use crate::server::app::{app_id, EventOf};
-use crate::server::RexApp;
 
 pub(crate) fn get<A: RexApp>(room: &Room<A>) -> Response<Body> {
     let bounds = room.log.bounds();

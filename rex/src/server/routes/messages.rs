@@ -9,7 +9,7 @@ use super::error::{call_error, json_response, too_many, ApiError};
 use super::request::{authenticate, bearer, read_json};
 use super::{Body, Config, Room};
 use crate::server::actor::Command;
-use crate::server::RexApp;
+use crate::server::app::RexApp;
 
 pub(crate) async fn post<A: RexApp>(
     req: Request<Incoming>,

@@ -34,6 +34,7 @@ pub(crate) use error::ApiError;
 pub(crate) use request::ClientAddr;
 
 use super::actor::Command;
+use super::app::RexApp;
 use super::assets::{self, Assets};
 use super::gate::Gate;
 use super::guard::{self, HostPolicy};
@@ -43,7 +44,6 @@ use super::limits::Admission;
 use super::log::EventLog;
 use super::session::SessionTable;
 use super::usage::Usage;
-use super::RexApp;
 use request::allow;
 
 pub(crate) type Body = UnsyncBoxBody<Bytes, Infallible>;

@@ -12,7 +12,7 @@ use super::files::not_modified;
 use super::request::if_none_match;
 use super::{Body, Room};
 use crate::server::app::app_id;
-use crate::server::RexApp;
+use crate::server::app::RexApp;
 
 pub(crate) fn get<A: RexApp>(
     req: &Request<Incoming>,

@@ -13,8 +13,8 @@ use super::{Body, Config, Room};
 use crate::server::access::{self, Refusal as AccessRefusal};
 use crate::server::actor::Command;
 use crate::server::app::app_id;
+use crate::server::app::RexApp;
 use crate::server::limits::Reservation;
-use crate::server::RexApp;
 
 pub(crate) async fn create<A: RexApp>(
     req: Request<Incoming>,

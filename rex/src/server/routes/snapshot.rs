@@ -11,7 +11,7 @@ use super::error::{call_error, json_response, ApiError};
 use super::request::{authenticate, query_value, reader_token};
 use super::{Body, Room};
 use crate::server::actor::{CallError, Command};
-use crate::server::RexApp;
+use crate::server::app::RexApp;
 
 pub(crate) async fn get<A: RexApp>(
     req: &Request<Incoming>,
