@@ -11,6 +11,7 @@
 pub mod app;
 pub mod browser;
 pub mod example;
+pub mod host;
 pub mod probe;
 pub mod proxy;
 pub mod skip;
