@@ -140,8 +140,9 @@ async fn server_errors_map_to_typed_variants_with_the_reason() {
         watcher.send(&ChatMsg::Say { text: "x".into() }).await,
         Err(ClientError::NoSession)
     ));
-    // Not a REx server / nothing listening.
-    let err = Client::<ChatMsg>::builder("http://example/nope")
+    // Not a base URL (a path is one, a query is not): refused before any
+    // request.
+    let err = Client::<ChatMsg>::builder("http://example/nope?page=2")
         .connect()
         .await
         .unwrap_err();
