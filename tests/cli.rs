@@ -10,9 +10,10 @@ use std::time::Duration;
 use rex::discovery::Advertisement;
 use rex::{Discovery, Server};
 use rex_examples::chat::ChatApp;
+use rex_tests::fake_host::FakeHost;
 use rex_tests::proxy::Proxy;
 use rex_tests::TestServer;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// What one run of the tool produced.
 struct Run {
@@ -237,6 +238,13 @@ fn discover_lists_the_rooms_on_the_network() {
         let addr = server.local_addr();
         let lo = Discovery::new().interfaces(["lo"]).probing(false);
         let advertisement = Advertisement::start(&server, &lo).await.unwrap();
+        // A host of chat rooms, advertised as one.
+        let host = FakeHost::start("chat", "Quiz Host").await;
+        let hosting = Advertisement::builder("chat", "Quiz Host", host.addr())
+            .hosts_rooms(true)
+            .start(&lo)
+            .await
+            .unwrap();
 
         let run = rex(&[
             "discover",
@@ -253,12 +261,23 @@ fn discover_lists_the_rooms_on_the_network() {
         let rooms = &lines(&run.out)[0];
         assert_eq!(rooms[0]["name"], "Living Room TV");
         assert_eq!(rooms[0]["url"], format!("http://{addr}"));
+        assert_eq!(rooms[0]["hosts_rooms"], false);
+        assert_eq!(rooms[1]["name"], "Quiz Host");
+        assert_eq!(rooms[1]["url"], host.url());
+        assert_eq!(rooms[1]["hosts_rooms"], true);
 
         // (Longer: a responder answers the same record at most once a
         // second, and the browse above just had it.)
         let run = rex(&["discover", "--timeout", "2.5", "--interface", "lo"]).await;
         assert_eq!(run.code, 0, "{}", run.err);
-        assert_eq!(run.out, format!("Living Room TV  chat  http://{addr}\n"));
+        let host_url = host.url();
+        assert_eq!(
+            run.out,
+            format!(
+                "Living Room TV  chat  http://{addr}\n\
+                 Quiz Host       chat  {host_url}  hosts rooms: create one with `rex room new {host_url}`\n"
+            )
+        );
 
         let run = rex(&[
             "discover",
@@ -279,6 +298,7 @@ fn discover_lists_the_rooms_on_the_network() {
             run.err
         );
         advertisement.stop().await;
+        hosting.stop().await;
     });
 }
 
@@ -432,4 +452,230 @@ async fn types_writes_the_trivia_declarations_the_pages_use() {
         run.err
     );
     plain.stop().await;
+}
+
+/// A chat room served as room KXQF of a stand-in host
+/// (`rex_tests::fake_host::FakeHost`: `/r/KXQF/…` forwarded to the room's own
+/// server with the path stripped).
+async fn hosted_chat_room() -> (TestServer<ChatApp>, FakeHost) {
+    let room = chat_room().await;
+    let host = FakeHost::start("chat", "Quiz Host").await;
+    host.add_room("KXQF", room.addr);
+    (room, host)
+}
+
+#[tokio::test]
+async fn every_command_takes_a_room_url_with_a_path() {
+    let (room, host) = hosted_chat_room().await;
+    let url = format!("{}/r/KXQF", host.url());
+
+    for given in [
+        url.clone(),
+        format!("{url}/"),
+        format!("{}/r/kxqf/rex/v0", host.url()),
+    ] {
+        let run = rex(&["info", &given]).await;
+        assert_eq!(run.code, 0, "{given}: {}", run.err);
+        assert!(run.out.starts_with("Test Room (app chat)"), "{}", run.out);
+    }
+    let run = rex(&["info", &url]).await;
+    assert!(
+        run.out.lines().any(|l| l == format!("  url       {url}")),
+        "{}",
+        run.out
+    );
+
+    let file = temp_session_file();
+    let file_arg = file.to_str().unwrap();
+    for text in ["one", "two"] {
+        let data = format!(r#"{{"text":"{text}"}}"#);
+        let run = rex(&["send", &url, "say", &data, "--session-file", file_arg]).await;
+        assert_eq!(run.code, 0, "{}", run.err);
+    }
+    // One session, saved under the room's URL (another room of the same
+    // host is another server, with sessions of its own).
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert!(saved[&url]["session"].is_string(), "{saved}");
+
+    let run = rex(&["tail", &url, "--limit", "3", "--json"]).await;
+    assert_eq!(run.code, 0, "{}", run.err);
+    let kinds: Vec<Value> = lines(&run.out).iter().map(|e| e["kind"].clone()).collect();
+    assert_eq!(kinds, ["joined", "said", "said"]);
+    let run = rex(&["tail", &url, "--sse", "--start", "2", "--limit", "1"]).await;
+    assert_eq!(run.code, 0, "{}", run.err);
+    assert!(run.out.contains(r#""text":"two""#), "{}", run.out);
+
+    let run = rex(&["types", &url]).await;
+    assert_eq!(run.code, 0, "{}", run.err);
+    assert!(run.out.contains("say"), "{}", run.out);
+
+    // A code no room has.
+    let run = rex(&["info", &format!("{}/r/CDFG", host.url())]).await;
+    assert_eq!(run.code, 1);
+    assert!(run.err.contains("no room with this code"), "{}", run.err);
+    let _ = std::fs::remove_dir_all(file.parent().unwrap());
+    drop(host);
+    room.stop().await;
+}
+
+#[tokio::test]
+async fn tail_of_a_room_that_ends_stops_with_the_hosts_reason() {
+    let (room, host) = hosted_chat_room().await;
+    room.client().session("Ann").await;
+    let url = format!("{}/r/KXQF", host.url());
+    for sse in [false, true] {
+        host.add_room("KXQF", room.addr);
+        let mut args = vec!["tail".to_owned(), url.clone()];
+        if sse {
+            args.push("--sse".to_owned());
+        }
+        let tail = tokio::spawn(async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            rex(&args).await
+        });
+        // Once it follows the room, end the room.
+        let streams = || {
+            host.forwarded()
+                .iter()
+                .filter(|p| *p == "/rex/v0/events")
+                .count()
+        };
+        let before = streams();
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while streams() == before {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .expect("tail follows the room");
+        host.end("KXQF");
+        let run = tail.await.unwrap();
+        assert_eq!(run.code, 1, "sse {sse}: {}", run.out);
+        assert!(
+            run.err.contains("gone: this room has ended"),
+            "sse {sse}: {}",
+            run.err
+        );
+    }
+    drop(host);
+    room.stop().await;
+}
+
+#[tokio::test]
+async fn room_new_opens_a_room_and_prints_its_url_and_code() {
+    let room = chat_room().await;
+    let host = FakeHost::start("chat", "Quiz Host").await;
+    host.offer_room("KXQF", room.addr);
+    let run = rex(&[
+        "room",
+        "new",
+        &host.url(),
+        "--name",
+        "Friday quiz",
+        "--set",
+        "rounds=3",
+        "--set",
+        "theme=dark",
+    ])
+    .await;
+    assert_eq!(run.code, 0, "{}", run.err);
+    let room_url = format!("{}/r/KXQF", host.url());
+    assert_eq!(
+        run.out,
+        format!("KXQF  Friday quiz (app chat)\n  url  {room_url}\n")
+    );
+    assert_eq!(
+        host.created_with(),
+        [json!({"name": "Friday quiz", "rounds": 3, "theme": "dark"})]
+    );
+    // What it printed is a room's URL the other commands take.
+    let run = rex(&["info", &room_url]).await;
+    assert_eq!(run.code, 0, "{}", run.err);
+
+    host.offer_room("CDFG", room.addr);
+    let run = rex(&["room", "new", &host.url(), "--json"]).await;
+    assert_eq!(run.code, 0, "{}", run.err);
+    assert_eq!(
+        lines(&run.out)[0],
+        json!({"room": "CDFG", "path": "/r/CDFG", "app": "chat", "name": "Quiz Host",
+               "url": format!("{}/r/CDFG", host.url())})
+    );
+    assert_eq!(host.created_with()[1], json!({}));
+
+    // Refusals: the host's reason (made safe for a terminal), a failing
+    // status, and what to do.
+    host.refuse_next_room(
+        503,
+        json!({"error": "unavailable", "reason": "full\u{1b}[2J"}),
+        None,
+    );
+    let run = rex(&["room", "new", &host.url()]).await;
+    assert_eq!(run.code, 1);
+    assert!(
+        run.err.contains("unavailable: full\\u{1b}[2J") && !run.err.contains('\x1b'),
+        "{}",
+        run.err
+    );
+    assert!(run.err.contains("when a room has ended"), "{}", run.err);
+    host.refuse_next_room(
+        429,
+        json!({"error": "too_many_requests", "reason": "rooms are opened too fast", "retry_after": 7}),
+        Some(7),
+    );
+    let run = rex(&["room", "new", &host.url()]).await;
+    assert_eq!(run.code, 1);
+    assert!(run.err.contains("rooms are opened too fast"), "{}", run.err);
+    assert!(run.err.contains("wait 7 s"), "{}", run.err);
+    host.refuse_next_room(503, json!({"error": "unavailable", "reason": "full"}), None);
+    let run = rex(&["room", "new", &host.url(), "--json"]).await;
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        lines(&run.out)[0],
+        json!({"error": "unavailable", "reason": "full"})
+    );
+
+    // A single room is no host: say how to find out what it is.
+    let direct = format!("http://{}", room.addr);
+    let run = rex(&["room", "new", &direct]).await;
+    assert_eq!(run.code, 1);
+    assert!(
+        run.err.contains(&format!("`rex info {direct}`")),
+        "{}",
+        run.err
+    );
+    let run = rex(&["room", "new", &host.url(), "--set", "rounds"]).await;
+    assert_eq!(run.code, 1);
+    assert!(run.err.contains("KEY=VALUE"), "{}", run.err);
+    let run = rex(&["room"]).await;
+    assert_eq!(run.code, 2);
+    drop(host);
+    room.stop().await;
+}
+
+#[tokio::test]
+async fn info_on_a_host_describes_the_host() {
+    let (room, host) = hosted_chat_room().await;
+    let run = rex(&["info", &host.url()]).await;
+    assert_eq!(run.code, 0, "{}", run.err);
+    let url = host.url();
+    assert_eq!(
+        run.out,
+        format!(
+            "Quiz Host (app chat, a host of rooms)\n  url       {url}\n  protocol  0\n  \
+             rooms     1 of 100\ncreate a room with rex room new {url}\n"
+        )
+    );
+    let run = rex(&["info", &host.url(), "--json"]).await;
+    assert_eq!(run.code, 0, "{}", run.err);
+    assert_eq!(
+        lines(&run.out)[0],
+        json!({"app": "chat", "name": "Quiz Host", "protocol": 0, "rooms": 1, "max_rooms": 100,
+               "hosts_rooms": true})
+    );
+    // Neither a room nor a host: the room's `404` is the answer.
+    let run = rex(&["info", &format!("{}/elsewhere", host.url())]).await;
+    assert_eq!(run.code, 1);
+    assert!(run.err.starts_with("rex: not_found: "), "{}", run.err);
+    drop(host);
+    room.stop().await;
 }

@@ -140,8 +140,9 @@ async fn server_errors_map_to_typed_variants_with_the_reason() {
         watcher.send(&ChatMsg::Say { text: "x".into() }).await,
         Err(ClientError::NoSession)
     ));
-    // Not a REx server / nothing listening.
-    let err = Client::<ChatMsg>::builder("http://example/nope")
+    // Not a base URL (a path is one, a query is not): refused before any
+    // request.
+    let err = Client::<ChatMsg>::builder("http://example/nope?page=2")
         .connect()
         .await
         .unwrap_err();
@@ -406,5 +407,99 @@ async fn a_client_of_another_app_is_refused_with_both_ids_and_creates_nothing() 
         (after["head"].clone(), after["sessions"].clone()),
         (before["head"].clone(), before["sessions"].clone())
     );
+    server.stop().await;
+}
+
+/// A room of a host is reached at its URL, `http://host/r/CODE`: every
+/// request, the event stream included, goes under the room's path, and
+/// when the room ends the stream stops with `gone` instead of resyncing.
+/// (The host here is `rex_tests::fake_host::FakeHost`: a stand-in that forwards
+/// `/r/KXQF/…` to a single-room server.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hosted_room_is_joined_at_its_url_and_its_end_is_final() {
+    use rex::client::HostClient;
+    use rex::proto::CreateRoom;
+    use rex_tests::fake_host::FakeHost;
+
+    let server = TestServer::start(Server::builder(ChatApp::default()).name("Quiz")).await;
+    let host = FakeHost::start("chat", "Quiz Host").await;
+    host.offer_room("KXQF", server.addr);
+
+    let hosting = HostClient::connect(host.url().as_str()).await.unwrap();
+    let info = hosting.info().await.unwrap();
+    assert_eq!((info.app.as_str(), info.rooms), ("chat", 0));
+    let created = hosting
+        .create_room(&CreateRoom {
+            name: Some("Friday quiz".into()),
+            ..CreateRoom::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(created.room.as_str(), "KXQF");
+    let room = hosting.room_endpoint(&created).unwrap();
+    assert_eq!(room.as_str(), format!("{}/r/KXQF", host.url()));
+
+    // Written the way a person might: lower case, with /rex/v0/.
+    let alice = Client::<ChatMsg>::builder(format!("{}/r/kxqf/rex/v0/", host.url()))
+        .name("Alice")
+        .connect()
+        .await
+        .unwrap();
+    assert_eq!(alice.endpoint().path(), "/r/kxqf");
+    let mut events = alice.events_from(0);
+    alice
+        .send(&ChatMsg::Say {
+            text: "under a path".into(),
+        })
+        .await
+        .unwrap();
+    let mut said = None;
+    while said.is_none() {
+        if let ChatEvent::Said { text, .. } = next_event(&mut events).await.event {
+            said = Some(text);
+        }
+    }
+    assert_eq!(said.as_deref(), Some("under a path"));
+    // The same room through the host's own answer.
+    let bob = Client::<ChatMsg>::builder(room).anonymous().connect().await;
+    assert!(bob.is_ok(), "{bob:?}");
+
+    // The room ends: the open stream is cut, the reconnect answers `410`
+    // without bounds, and the stream ends with the error.
+    host.end("KXQF");
+    let ended = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match events.next().await {
+                Some(Err(e)) if !e.is_transient() => return Some(e),
+                Some(Ok(StreamItem::Resync(r))) => panic!("a room that ended is no resync: {r:?}"),
+                Some(_) => {}
+                None => return None,
+            }
+        }
+    })
+    .await
+    .expect("the stream gives up on a room that ended");
+    match ended {
+        Some(ClientError::Gone { reason, oldest, .. }) => {
+            assert_eq!(reason, "this room has ended");
+            assert_eq!(oldest, None);
+        }
+        other => panic!("expected gone, got {other:?}"),
+    }
+    assert!(
+        tokio::time::timeout(Duration::from_secs(10), events.next())
+            .await
+            .expect("the stream ends")
+            .is_none(),
+        "nothing after the final error"
+    );
+    let e = alice
+        .send(&ChatMsg::Say {
+            text: "hello?".into(),
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ClientError::Gone { .. }), "{e:?}");
+    drop(host);
     server.stop().await;
 }

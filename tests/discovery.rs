@@ -485,3 +485,88 @@ fn phone_half_of_the_two_host_test() {
         println!("PHONE JOINED {}", room.instance);
     });
 }
+
+/// A host of rooms advertises `rooms=1` (and no epoch: it has no log of
+/// its own); browsers report it as a host, and a phone opens a room on it
+/// and joins that room at its URL. (`FakeHost` stands in for the host.)
+#[test]
+fn a_host_of_rooms_is_found_as_one_and_opens_rooms() {
+    if !netns::isolated("a_host_of_rooms_is_found_as_one_and_opens_rooms") {
+        return;
+    }
+    block_on(async {
+        use rex::client::HostClient;
+        use rex::proto::CreateRoom;
+        use rex_tests::fake_host::FakeHost;
+
+        let fast = on_lo().probing(false);
+        let tv = Advertised::start(
+            Server::builder(ChatApp::default()).name("Living Room TV"),
+            "127.0.0.1:0",
+            fast.clone(),
+        )
+        .await;
+        let room_server = rex_tests::TestServer::start(Server::builder(ChatApp::default())).await;
+        let host = FakeHost::start("chat", "Quiz Host").await;
+        host.offer_room("KXQF", room_server.addr);
+        let advertisement = Advertisement::builder("chat", "Quiz Host", host.addr())
+            .hosts_rooms(true)
+            .start(&fast)
+            .await
+            .unwrap();
+        assert_eq!(advertisement.instance_name(), "Quiz Host");
+
+        let mut rooms = on_lo().discover(Some("chat")).unwrap();
+        let mut found = [next_found(&mut rooms).await, next_found(&mut rooms).await];
+        found.sort_by(|a, b| a.name.cmp(&b.name));
+        rooms.close().await;
+        let [single, hosting] = found;
+        assert_eq!(single.name, "Living Room TV");
+        assert!(!single.hosts_rooms, "no `rooms` TXT: a room");
+        assert_eq!(single.epoch, Some(tv.epoch));
+        assert_eq!(hosting.name, "Quiz Host");
+        assert!(hosting.hosts_rooms);
+        assert_eq!(hosting.epoch, None);
+        assert_eq!(hosting.url(), Some(host.url()));
+
+        let opener = HostClient::connect(&hosting).await.unwrap();
+        let created = opener.create_room(&CreateRoom::default()).await.unwrap();
+        let room = opener.room_endpoint(&created).unwrap();
+        assert_eq!(room.as_str(), format!("{}/r/KXQF", host.url()));
+        let ann = Client::<ChatMsg>::builder(room)
+            .name("Ann")
+            .connect()
+            .await
+            .expect("joins the room it opened");
+        ann.send(&ChatMsg::Say {
+            text: "hi host".into(),
+        })
+        .await
+        .unwrap();
+
+        // What standard tools see: `rooms=1`, and no `epoch`.
+        let raw = ServiceDaemon::new().unwrap();
+        raw.disable_interface(IfKind::All).unwrap();
+        raw.enable_interface(IfKind::Name("lo".into())).unwrap();
+        let events = raw.browse("_rex._tcp.local.").unwrap();
+        let resolved = tokio::time::timeout(WAIT, async {
+            loop {
+                if let ServiceEvent::ServiceResolved(s) = events.recv_async().await.unwrap() {
+                    if s.get_fullname() == "Quiz Host._rex._tcp.local." {
+                        return s;
+                    }
+                }
+            }
+        })
+        .await
+        .expect("a plain DNS-SD browse finds the host");
+        assert_eq!(resolved.get_property_val_str("rooms"), Some("1"));
+        assert_eq!(resolved.get_property_val_str("epoch"), None);
+        assert_eq!(resolved.get_property_val_str("path"), Some("/rex/v0"));
+        raw.shutdown().unwrap().recv_async().await.unwrap();
+
+        advertisement.stop().await;
+        tv.stop().await;
+        room_server.stop().await;
+    });
+}

@@ -10,6 +10,7 @@ use std::process::{Command, ExitStatus};
 use std::sync::Arc;
 use std::time::Duration;
 
+use rex_tests::fake_host::FakeHost;
 use rex_tests::proxy::Proxy;
 use rex_tests::{start_test_app, TestApp, TestServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -41,12 +42,18 @@ async fn js_client_against_real_servers() {
     let first = start_test_app().await;
     let restart_proxy = Proxy::start(first.addr).await;
     let restarting: Restarting = Arc::new(Mutex::new(Some(first)));
+    // A room of a (stand-in) host, at http://…/r/KXQF; `POST /end-room`
+    // on the control endpoint ends it.
+    let hosted = start_test_app().await;
+    let host = Arc::new(FakeHost::start("test", "Test Host").await);
+    host.add_room("KXQF", hosted.addr);
     let control = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let control_addr = control.local_addr().unwrap();
     let control_task = tokio::spawn(control_loop(
         control,
         restart_proxy.clone(),
         restarting.clone(),
+        host.clone(),
     ));
 
     let pinned = TestServer::start(rex::Server::builder(TestApp::default()).pin(PIN)).await;
@@ -58,6 +65,7 @@ async fn js_client_against_real_servers() {
         ("REX_CUT_URL", url(cut.addr())),
         ("REX_RESTART_URL", url(restart_proxy.addr())),
         ("REX_CONTROL_URL", url(control_addr)),
+        ("REX_ROOM_URL", format!("{}/r/KXQF", host.url())),
     ];
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).to_owned();
     let (status, stdout, stderr) = tokio::task::spawn_blocking(move || run_node(&dir, &env))
@@ -74,6 +82,8 @@ async fn js_client_against_real_servers() {
     }
     server.stop().await;
     pinned.stop().await;
+    drop(host);
+    hosted.stop().await;
     let status = status.unwrap_or_else(|| panic!("node did not finish within {NODE_LIMIT:?}"));
     assert!(status.success(), "node --test failed: {status}");
 }
@@ -93,23 +103,34 @@ fn run_node(dir: &Path, env: &[(&str, String)]) -> (Option<ExitStatus>, String, 
 /// A tiny HTTP endpoint for the JS tests: `POST /restart` stops the server
 /// behind `proxy`, starts a new one (a new epoch), points the proxy at it,
 /// closes the proxy's open connections, and only then answers `200`.
-async fn control_loop(listener: TcpListener, proxy: Proxy, restarting: Restarting) {
+/// `POST /end-room` ends room KXQF of `host`.
+async fn control_loop(
+    listener: TcpListener,
+    proxy: Proxy,
+    restarting: Restarting,
+    host: Arc<FakeHost>,
+) {
     loop {
         let Ok((conn, _)) = listener.accept().await else {
             continue;
         };
-        let (proxy, restarting) = (proxy.clone(), restarting.clone());
+        let (proxy, restarting, host) = (proxy.clone(), restarting.clone(), host.clone());
         tokio::spawn(async move {
             let _ = tokio::time::timeout(
                 Duration::from_secs(30),
-                control_request(conn, proxy, restarting),
+                control_request(conn, proxy, restarting, host),
             )
             .await;
         });
     }
 }
 
-async fn control_request(mut conn: TcpStream, proxy: Proxy, restarting: Restarting) {
+async fn control_request(
+    mut conn: TcpStream,
+    proxy: Proxy,
+    restarting: Restarting,
+    host: Arc<FakeHost>,
+) {
     let mut head = Vec::new();
     let mut buf = [0; 1024];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -128,6 +149,9 @@ async fn control_request(mut conn: TcpStream, proxy: Proxy, restarting: Restarti
         proxy.cut_all();
         *slot = Some(new);
         ("200 OK", "restarted")
+    } else if head.starts_with(b"POST /end-room ") {
+        host.end("KXQF");
+        ("200 OK", "ended")
     } else {
         ("404 Not Found", "no such control")
     };

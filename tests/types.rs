@@ -194,6 +194,9 @@ async fn rex_types_output_compiles_with_strict() {
              export function kinds(rex: Client, e: Event, m: Message): [string, string] {\n\
                rex.events({ onEvent: (ev) => ev.kind, onSnapshot: (s) => s.data as Snapshot });\n\
                return [e.kind, m.kind];\n\
+             }\n\
+             export function where(rex: Client): string {\n\
+               return rex.base;\n\
              }\n",
         )
         .unwrap();

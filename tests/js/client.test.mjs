@@ -9,6 +9,9 @@
 //   REX_CONTROL_URL  POST /restart: stops that server, starts a new one
 //                    (new epoch) and points the proxy at it; answers once done.
 //   REX_PIN_URL      a server started with the PIN REX_PIN
+//   REX_ROOM_URL     room KXQF of a stand-in host of rooms, http://…/r/KXQF
+//                    (its requests forwarded to a server of their own with
+//                    the path stripped); POST REX_CONTROL_URL/end-room ends it
 //
 // Node has no EventSource: ./eventsource.mjs is a spec-following one.
 
@@ -26,6 +29,7 @@ const CONTROL_URL = process.env.REX_CONTROL_URL;
 // A server whose sessions need the PIN `REX_PIN`.
 const PIN_URL = process.env.REX_PIN_URL;
 const PIN = process.env.REX_PIN;
+const ROOM_URL = process.env.REX_ROOM_URL;
 const CLIENT_PATH = new URL("../../rex/src/server/js/client.js", import.meta.url);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -759,4 +763,30 @@ test("a room with a PIN: connect without it or with a wrong one is forbidden; wi
   const client = await connect({ ...options, pin: PIN });
   assert.match(client.session, UUID);
   assert.equal((await client.send("noop")).count, 0);
+});
+
+test("a room of a host: joined at its URL, served its client.js, and its end is final", { skip: !ROOM_URL || !CONTROL_URL, timeout: TEST_MS }, async () => {
+  // The room serves this client too, under its path.
+  const response = await fetch(`${ROOM_URL}/rex/v0/client.js`);
+  assert.equal(response.status, 200);
+  assert.ok(Buffer.from(await response.arrayBuffer()).equals(readFileSync(CLIENT_PATH)));
+
+  const client = await connect({ base: ROOM_URL + "/", name: "Roomy" });
+  assert.equal(client.base, ROOM_URL);
+  const seen = collector();
+  const ended = new Promise((resolve) => {
+    client.events({ start: 0, onEvent: seen.onEvent, onError: resolve, onResync: (r) => assert.fail(`resync after the end: ${JSON.stringify(r)}`) });
+  });
+  const receipt = await client.send("tag", { tag: "in the room" });
+  await seen.until(receipt.first);
+  const tick = seen.events.find((e) => e.index === receipt.first);
+  assert.deepEqual([tick.kind, tick.data], ["tick", { tag: "in the room" }]);
+
+  const end = await fetch(`${CONTROL_URL}/end-room`, { method: "POST" });
+  assert.equal(end.status, 200);
+  const error = await withTimeout(ended, WAIT_MS, "onError after the room ended");
+  assert.ok(error instanceof RexError);
+  assert.equal(error.code, "gone");
+  assert.equal(error.reason, "this room has ended");
+  await assert.rejects(client.send("noop"), { name: "RexError", code: "gone", status: 410 });
 });

@@ -7,7 +7,13 @@
 //! rex tail URL [--start N] [--sse] [--limit N]       follow its log
 //! rex send URL KIND [JSON] [--pin PIN] [--no-check]  send one message
 //! rex types URL [--output FILE]                      TypeScript types of its protocol
+//! rex room new URL [--name NAME] [--set KEY=VALUE]   open a room on a host of rooms
 //! ```
+//!
+//! A URL is a server's base URL: `http://192.168.1.20:7700` for a
+//! single room, `http://192.168.1.20:7700/r/KXQF` for a room of a host
+//! (what `rex room new` prints), or whatever path a reverse proxy serves
+//! the server under. `rex info` on a host's own URL describes the host.
 //!
 //! Every command takes `--json` for scripts. Colour and the spinner appear
 //! only when stdout is a terminal. It knows no app's protocol in advance: it
@@ -33,6 +39,7 @@
 
 mod advice;
 mod data;
+mod host;
 mod schema;
 mod session;
 mod sse;
@@ -75,9 +82,11 @@ struct Cli {
 enum Command {
     /// List the rooms on the local network (mDNS / DNS-SD).
     Discover(DiscoverArgs),
-    /// Describe a server: its app, room name, log and kinds.
+    /// Describe a server: its app, room name, log and kinds (or, for a
+    /// host of rooms, its app and rooms).
     Info {
-        /// The server's URL, `http://192.168.1.20:7700`.
+        /// The server's URL, `http://192.168.1.20:7700` (a hosted room's:
+        /// `http://192.168.1.20:7700/r/KXQF`).
         url: String,
     },
     /// Follow a room's log, resuming by itself across reconnects.
@@ -97,6 +106,11 @@ enum Command {
     /// Write the TypeScript declarations of a server's protocol, from its
     /// schema (for pages that use the JavaScript client).
     Types(schema::TypesArgs),
+    /// Rooms of a host of rooms (a server that runs many rooms of one app).
+    Room {
+        #[command(subcommand)]
+        command: host::RoomCommand,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -221,6 +235,7 @@ where
         Command::Send(args) => send(&mut console, args).await,
         Command::Data { dir, last } => data::data(&mut console, &dir, last),
         Command::Types(args) => schema::types(&mut console, args).await,
+        Command::Room { command } => host::room(&mut console, command).await,
     };
     let _ = console.out.flush();
     match result {
@@ -375,7 +390,12 @@ async fn discover(console: &mut Console<'_>, args: DiscoverArgs) -> Result<(), F
                 }
                 DiscoveryEvent::Lost(lost) => {
                     let sign = console.paint(LOST, "-");
-                    writeln!(console.out, "{sign} {}  {}", lost.instance, lost.app)?;
+                    writeln!(
+                        console.out,
+                        "{sign} {}  {}",
+                        visible::visible(&lost.instance),
+                        visible::visible(&lost.app)
+                    )?;
                 }
             }
             console.out.flush()?;
@@ -442,7 +462,8 @@ async fn next_before(
     }
 }
 
-/// `Living Room TV  chat  http://10.0.0.2:7700 (+1 more address)`.
+/// `Living Room TV  chat  http://10.0.0.2:7700 (+1 more address)`, and for
+/// a host of rooms how to open one.
 fn room_line(console: &Console<'_>, room: &Room, width: Option<usize>) -> String {
     let pad = width
         .unwrap_or(0)
@@ -458,12 +479,21 @@ fn room_line(console: &Console<'_>, room: &Room, width: Option<usize>) -> String
             ),
         ),
     };
+    let url = room.url().unwrap_or_default();
+    let host = if room.hosts_rooms {
+        console.paint(
+            DIM,
+            format!("  hosts rooms: create one with `rex room new {url}`"),
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "{}{}  {}  {}{more}",
+        "{}{}  {}  {}{more}{host}",
         console.paint(BOLD, &room.instance),
         " ".repeat(pad),
         console.paint(KIND, &room.app),
-        room.url().unwrap_or_default(),
+        visible::visible(&url),
     )
 }
 
@@ -479,6 +509,7 @@ fn room_json(room: &Room) -> Value {
         "addrs": room.addrs.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "port": room.port,
         "host": room.host,
+        "hosts_rooms": room.hosts_rooms,
     })
 }
 
@@ -488,7 +519,14 @@ async fn reader(url: &str) -> Result<Client<Dynamic>, ClientError> {
 }
 
 async fn info(console: &mut Console<'_>, url: &str) -> Result<(), Failure> {
-    let client = reader(url).await?;
+    let client = match reader(url).await {
+        Ok(client) => client,
+        // No `/info` here: perhaps a host of rooms, which has `/host`.
+        Err(not_found @ ClientError::NotFound { .. }) => {
+            return host::info(console, url, not_found).await
+        }
+        Err(e) => return Err(e.into()),
+    };
     let info: Info = client.info().await?;
     let schema = if info.offers.iter().any(|o| o == "schema") {
         client.schema().await?
@@ -573,7 +611,11 @@ async fn tail(console: &mut Console<'_>, args: &TailArgs) -> Result<(), Failure>
             // The stream goes on after both (it reconnects after the second).
             Err(e @ (ClientError::Decode { .. } | ClientError::Protocol { .. })) => {
                 let warning = console.paint(WARN, "!");
-                writeln!(console.out, "{warning} {e}")?;
+                writeln!(
+                    console.out,
+                    "{warning} {}",
+                    visible::visible(&e.to_string())
+                )?;
             }
             Err(e) => return Err(e.into()),
         }
@@ -604,7 +646,9 @@ fn print_event(console: &mut Console<'_>, record: &EventRecord) -> Result<(), Fa
         line.push_str(&format!(" (private to {})", to.join(", ")));
     }
     if let Some(data) = &record.data {
-        line.push_str(&format!("  {data}"));
+        // JSON escapes C0 controls in strings but not C1 ones (U+009B is
+        // a terminal's CSI).
+        line.push_str(&format!("  {}", visible::visible(&data.to_string())));
     }
     writeln!(console.out, "{line}")?;
     console.out.flush()?;

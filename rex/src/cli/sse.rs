@@ -7,7 +7,7 @@
 //! the typed [`EventStream`](crate::EventStream) uses.
 
 use super::{
-    print_connection, print_event, print_resync, reader, Console, Failure, TailArgs, WARN,
+    print_connection, print_event, print_resync, reader, visible, Console, Failure, TailArgs, WARN,
 };
 use crate::client::follow::{Framing, Item};
 
@@ -29,7 +29,11 @@ pub(super) async fn tail(console: &mut Console<'_>, args: &TailArgs) -> Result<(
             // The follower has already reconnected; say what went wrong.
             Item::Error(e) => {
                 let warning = console.paint(WARN, "!");
-                writeln!(console.out, "{warning} {e}")?;
+                writeln!(
+                    console.out,
+                    "{warning} {}",
+                    visible::visible(&e.to_string())
+                )?;
             }
             Item::Fatal(e) => return Err(e.into()),
         }

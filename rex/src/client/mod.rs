@@ -27,6 +27,7 @@
 mod error;
 mod events;
 pub(crate) mod follow;
+mod host;
 pub(crate) mod pump;
 mod transport;
 mod typed;
@@ -63,6 +64,7 @@ pub struct StateAt<S> {
     pub epoch: Epoch,
 }
 pub use events::{Connection, Event, EventMeta, EventStream, Resync, ResyncCause, StreamItem};
+pub use host::HostClient;
 pub use transport::{Endpoint, IntoEndpoint, RetryPolicy};
 pub use typed::TypedClient;
 
@@ -304,7 +306,7 @@ impl<C: TypedClient> ClientBuilder<C> {
     async fn connect_generic(self) -> Result<Client<C::Protocol>, ClientError> {
         // A server with several addresses (a discovered room): keep the
         // first one that answers.
-        let endpoint = transport::first_answering(self.endpoint?, &self.config).await?;
+        let endpoint = transport::first_answering(self.endpoint?, &self.config, path::INFO).await?;
         let shared = Arc::new(Shared {
             transport: Transport::new(endpoint, self.config),
             identity: Mutex::new(Identity::default()),

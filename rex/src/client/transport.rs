@@ -17,36 +17,60 @@ use rex_proto::SessionToken;
 
 use super::{ClientConfig, ClientError};
 
-/// Where a REx server is: the scheme, host and port of its base URL.
+/// Where a REx server is: the base URL its protocol lives under.
 ///
-/// Made from a URL (`"http://192.168.1.20:7700"`; a trailing `/` or
-/// `/rex/v0` is accepted and dropped), a socket address, or several
-/// addresses of one server ([`Endpoint::from_addrs`], what a discovered room
-/// gives): the client then uses the first that answers.
+/// Made from a URL (`"http://192.168.1.20:7700"`), a socket address, or
+/// several addresses of one server ([`Endpoint::from_addrs`], what a
+/// discovered room gives): the client then uses the first that answers.
+///
+/// A base URL may carry a path: a hosted room's
+/// (`http://192.168.1.20:7700/r/KXQF`), or whatever prefix a reverse proxy
+/// serves the server under (`http://example.lan/games/quiz`). Every request
+/// goes under it (`…/r/KXQF/rex/v0/events`). A trailing `/` and a trailing
+/// `/rex/v0` are accepted and dropped, so a room's URL can be given as it
+/// is shown, or as the protocol's base.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Endpoint {
-    /// `http://host:port`, no path.
+    /// `http://host:port` and the path prefix (`/r/KXQF`, or nothing),
+    /// without a trailing `/`.
     base: String,
-    /// Other base URLs of the same server, tried in order when `base` does
-    /// not answer: a room found by discovery is often reachable at an IPv4
-    /// address and an IPv6 link-local one, and only one may work from here.
+    /// Other base URLs of the same server (the same path on other
+    /// addresses), tried in order when `base` does not answer: a room found
+    /// by discovery is often reachable at an IPv4 address and an IPv6
+    /// link-local one, and only one may work from here.
     fallbacks: Vec<String>,
 }
 
 impl Endpoint {
-    /// Parses a base URL.
+    /// Parses a base URL: `http://`, a host and port, and optionally a path
+    /// prefix. No query, fragment or user name.
     ///
     /// ```
-    /// let endpoint = rex::Endpoint::parse("http://192.168.1.20:7700/rex/v0").unwrap();
+    /// use rex::Endpoint;
+    ///
+    /// let endpoint = Endpoint::parse("http://192.168.1.20:7700/rex/v0").unwrap();
     /// assert_eq!(endpoint.as_str(), "http://192.168.1.20:7700");
-    /// assert!(rex::Endpoint::parse("192.168.1.20:7700").is_err()); // no scheme
+    ///
+    /// // A hosted room: the room's path is kept, whichever way it is written.
+    /// let room = Endpoint::parse("http://192.168.1.20:7700/r/KXQF/").unwrap();
+    /// assert_eq!(room.as_str(), "http://192.168.1.20:7700/r/KXQF");
+    /// assert_eq!(room.path(), "/r/KXQF");
+    /// assert_eq!(Endpoint::parse("http://192.168.1.20:7700/r/KXQF/rex/v0").unwrap(), room);
+    ///
+    /// assert!(Endpoint::parse("192.168.1.20:7700").is_err()); // no scheme
     /// ```
     pub fn parse(url: &str) -> Result<Endpoint, ClientError> {
         let invalid = |reason: &str| ClientError::InvalidUrl {
             url: url.to_owned(),
             reason: reason.to_owned(),
         };
-        let uri: Uri = url.trim().parse().map_err(|_| invalid("not a URL"))?;
+        let text = url.trim();
+        // `Uri` drops a fragment without a word; a base URL has no use for
+        // one, and keeping quiet about it would hide a mistyped URL.
+        if text.contains('#') {
+            return Err(invalid("the URL must not have a fragment (#…)"));
+        }
+        let uri: Uri = text.parse().map_err(|_| invalid("not a URL"))?;
         match uri.scheme_str() {
             Some("http") => {}
             Some(_) => return Err(invalid("only http:// is supported")),
@@ -56,20 +80,17 @@ impl Endpoint {
         if authority.as_str().contains('@') {
             return Err(invalid("user names in the URL are not supported"));
         }
-        let path = uri.path().trim_end_matches('/');
-        if !path.is_empty() && path != rex_proto::path::BASE {
-            return Err(invalid("the path must be empty or /rex/v0"));
-        }
         if uri.query().is_some() {
             return Err(invalid("the URL must not have a query"));
         }
+        let path = base_path(uri.path()).map_err(invalid)?;
         Ok(Endpoint {
-            base: format!("http://{authority}"),
+            base: format!("http://{authority}{path}"),
             fallbacks: Vec::new(),
         })
     }
 
-    /// The endpoint of a socket address.
+    /// The endpoint of a socket address (a server at the root of it).
     pub fn from_addr(addr: SocketAddr) -> Endpoint {
         Endpoint {
             base: format!("http://{addr}"),
@@ -101,25 +122,97 @@ impl Endpoint {
         })
     }
 
+    /// This endpoint with `path` added to its base URL, on every address:
+    /// a room of a host (`/r/KXQF`, [`RoomCreated::path`](crate::proto::RoomCreated::path)),
+    /// or the prefix a discovered server advertised. `path` starts with
+    /// `/`; a trailing `/` or `/rex/v0` is dropped as in
+    /// [`Endpoint::parse`].
+    ///
+    /// ```
+    /// # use rex::Endpoint;
+    /// let host = Endpoint::from_addrs(["10.0.0.2:7700".parse().unwrap(), "[fd00::2]:7700".parse().unwrap()]).unwrap();
+    /// let room = host.append_path("/r/KXQF").unwrap();
+    /// assert_eq!(room.as_str(), "http://10.0.0.2:7700/r/KXQF");
+    /// assert_eq!(room.candidates().last(), Some("http://[fd00::2]:7700/r/KXQF"));
+    /// assert!(host.append_path("r/KXQF").is_err()); // not a path
+    /// ```
+    pub fn append_path(&self, path: &str) -> Result<Endpoint, ClientError> {
+        let invalid = |reason: &str| ClientError::InvalidUrl {
+            url: format!("{}{path}", self.base),
+            reason: reason.to_owned(),
+        };
+        if !path.is_empty() && !path.starts_with('/') {
+            return Err(invalid("a path to add must start with /"));
+        }
+        // Checked and normalised as the path of a URL; the addresses need
+        // no checking again (an IPv6 scope id is no URL syntax, but it is
+        // how a link-local address is reached).
+        let checked = Endpoint::parse(&format!("http://h{path}")).map_err(|e| match e {
+            ClientError::InvalidUrl { reason, .. } => invalid(&reason),
+            other => other,
+        })?;
+        let path = checked.path();
+        Ok(Endpoint {
+            base: format!("{}{path}", self.base),
+            fallbacks: self
+                .fallbacks
+                .iter()
+                .map(|b| format!("{b}{path}"))
+                .collect(),
+        })
+    }
+
     /// Every base URL this endpoint may be reached at, in the order they
     /// are tried.
     pub fn candidates(&self) -> impl Iterator<Item = &str> {
         std::iter::once(self.base.as_str()).chain(self.fallbacks.iter().map(String::as_str))
     }
 
-    /// The base URL, `http://host:port`.
+    /// The base URL: `http://host:port` and the path prefix, if any
+    /// (`http://host:port/r/KXQF`), without a trailing `/`.
     pub fn as_str(&self) -> &str {
         &self.base
     }
 
-    pub(crate) fn uri(&self, path_and_query: &str) -> Result<Uri, ClientError> {
-        format!("{}{path_and_query}", self.base)
-            .parse()
-            .map_err(|_| ClientError::InvalidUrl {
-                url: format!("{}{path_and_query}", self.base),
-                reason: "not a URL".to_owned(),
-            })
+    /// The path prefix of the base URL (`/r/KXQF`), or `""` for a server
+    /// at the root of its address.
+    pub fn path(&self) -> &str {
+        let after_scheme = self.base.strip_prefix("http://").unwrap_or(&self.base);
+        // An authority has no `/`: the path starts at the first one.
+        after_scheme
+            .find('/')
+            .map_or("", |slash| &after_scheme[slash..])
     }
+
+    /// The URL of `path_and_query` (`/rex/v0/events?start=3`) under the
+    /// base.
+    pub(crate) fn uri(&self, path_and_query: &str) -> Result<Uri, ClientError> {
+        // `base` never ends with `/` and every path starts with one.
+        let url = format!("{}{path_and_query}", self.base);
+        url.parse().map_err(|_| ClientError::InvalidUrl {
+            url,
+            reason: "not a URL".to_owned(),
+        })
+    }
+}
+
+/// The path prefix of a base URL given with `path`: without a trailing `/`
+/// or `/rex/v0` (so `/`, `/rex/v0` and `/rex/v0/` are the root, and
+/// `/r/KXQF/rex/v0` is `/r/KXQF`). Dot segments are refused: servers and
+/// proxies do not agree on what they mean.
+fn base_path(path: &str) -> Result<&str, &'static str> {
+    let path = path.trim_end_matches('/');
+    let path = path
+        .strip_suffix(rex_proto::path::BASE)
+        .unwrap_or(path)
+        .trim_end_matches('/');
+    if path
+        .split('/')
+        .any(|segment| segment == "." || segment == "..")
+    {
+        return Err("the path must not contain `.` or `..` segments");
+    }
+    Ok(path)
 }
 
 impl fmt::Debug for Endpoint {
@@ -316,11 +409,13 @@ impl Transport {
 }
 
 /// The endpoint to use for `endpoint`: itself when it has one address;
-/// otherwise the first of its addresses where a REx server answers
-/// `GET /info`, tried in order, each within the connect timeout.
+/// otherwise the first of its addresses where a REx server answers `GET`
+/// on `probe_path` (`/rex/v0/info` for a room, `/rex/v0/host` for a host),
+/// tried in order, each within the connect timeout.
 pub(crate) async fn first_answering(
     endpoint: Endpoint,
     config: &ClientConfig,
+    probe_path: &str,
 ) -> Result<Endpoint, ClientError> {
     if endpoint.fallbacks.is_empty() {
         return Ok(endpoint);
@@ -336,10 +431,7 @@ pub(crate) async fn first_answering(
             fallbacks: Vec::new(),
         };
         let transport = Transport::new(single.clone(), probe.clone());
-        match transport
-            .call(Method::GET, rex_proto::path::INFO, None, None)
-            .await
-        {
+        match transport.call(Method::GET, probe_path, None, None).await {
             Ok(answer) if answer.status == StatusCode::OK => {
                 tracing::debug!(%base, "the server answers here");
                 return Ok(single);
@@ -437,6 +529,7 @@ mod tests {
             "http://127.0.0.1:7700/",
             "http://h:1/rex/v0",
             " http://[::1]:80 ",
+            "http://h/other",
         ] {
             assert!(Endpoint::parse(ok).is_ok(), "{ok}");
         }
@@ -447,10 +540,16 @@ mod tests {
         for bad in [
             "127.0.0.1:7700",
             "https://h",
-            "http://h/other",
             "http://h/?x=1",
+            "http://h/r/KXQF?x=1",
+            "http://h/r/KXQF#play",
+            "http://h#",
             "ftp://h",
             "http://u@h",
+            "http://u@h/r/KXQF",
+            "http://h/r/../KXQF",
+            "http://h/./r",
+            "http://h/r/KX QF",
         ] {
             assert!(
                 matches!(Endpoint::parse(bad), Err(ClientError::InvalidUrl { .. })),
@@ -459,6 +558,103 @@ mod tests {
         }
         let addr: SocketAddr = "[::1]:9".parse().unwrap();
         assert_eq!(Endpoint::from_addr(addr).as_str(), "http://[::1]:9");
+        assert_eq!(Endpoint::from_addr(addr).path(), "");
+    }
+
+    #[test]
+    fn a_room_url_keeps_its_path_whichever_way_it_is_written() {
+        for given in [
+            "http://h:1/r/KXQF",
+            "http://h:1/r/KXQF/",
+            "http://h:1/r/KXQF//",
+            "http://h:1/r/KXQF/rex/v0",
+            "http://h:1/r/KXQF/rex/v0/",
+            " http://h:1/r/KXQF ",
+        ] {
+            let endpoint = Endpoint::parse(given).unwrap();
+            assert_eq!(endpoint.as_str(), "http://h:1/r/KXQF", "{given}");
+            assert_eq!(endpoint.path(), "/r/KXQF", "{given}");
+            assert_eq!(endpoint.to_string(), "http://h:1/r/KXQF", "{given}");
+        }
+        // The code is kept as given: the host reads it in either case.
+        assert_eq!(
+            Endpoint::parse("http://h:1/r/kxqf/").unwrap().as_str(),
+            "http://h:1/r/kxqf"
+        );
+        // Any prefix a reverse proxy adds, percent-escapes included.
+        let proxied = Endpoint::parse("http://example.lan/games/quiz%20night/").unwrap();
+        assert_eq!(proxied.as_str(), "http://example.lan/games/quiz%20night");
+        assert_eq!(proxied.path(), "/games/quiz%20night");
+        // Only a whole trailing `/rex/v0` is the protocol's base.
+        assert_eq!(
+            Endpoint::parse("http://h/x/rex/v01").unwrap().path(),
+            "/x/rex/v01"
+        );
+        assert_eq!(Endpoint::parse("http://h/").unwrap().path(), "");
+    }
+
+    #[test]
+    fn every_request_goes_under_the_base_path() {
+        let room = Endpoint::parse("http://127.0.0.1:7700/r/KXQF/").unwrap();
+        for (path, url) in [
+            (
+                rex_proto::path::INFO,
+                "http://127.0.0.1:7700/r/KXQF/rex/v0/info",
+            ),
+            (
+                "/rex/v0/events?start=3&epoch=e",
+                "http://127.0.0.1:7700/r/KXQF/rex/v0/events?start=3&epoch=e",
+            ),
+        ] {
+            assert_eq!(room.uri(path).unwrap().to_string(), url);
+        }
+        let root = Endpoint::parse("http://127.0.0.1:7700").unwrap();
+        assert_eq!(
+            root.uri(rex_proto::path::SESSIONS).unwrap().to_string(),
+            "http://127.0.0.1:7700/rex/v0/sessions"
+        );
+        // What the follower asks for, under the prefix.
+        let request = super::super::follow::Request {
+            start: 5,
+            epoch: None,
+            last_event_id: None,
+        };
+        assert_eq!(
+            room.uri(&request.path_and_query()).unwrap().to_string(),
+            "http://127.0.0.1:7700/r/KXQF/rex/v0/events?start=5"
+        );
+    }
+
+    #[test]
+    fn a_path_added_to_several_addresses_goes_on_each() {
+        let host = Endpoint::from_addrs([
+            "10.0.0.2:7700".parse().unwrap(),
+            "[fe80::2%3]:7700".parse().unwrap(),
+        ])
+        .unwrap();
+        let room = host.append_path("/r/KXQF/").unwrap();
+        assert_eq!(
+            room.candidates().collect::<Vec<_>>(),
+            [
+                "http://10.0.0.2:7700/r/KXQF",
+                "http://[fe80::2%3]:7700/r/KXQF"
+            ]
+        );
+        assert_eq!(room.path(), "/r/KXQF");
+        // On a base that already has a path, the new one goes after it.
+        let proxied = Endpoint::parse("http://h/games").unwrap();
+        assert_eq!(
+            proxied.append_path("/r/KXQF").unwrap().as_str(),
+            "http://h/games/r/KXQF"
+        );
+        assert_eq!(host.append_path("").unwrap(), host);
+        assert_eq!(host.append_path("/rex/v0").unwrap(), host);
+        for bad in ["r/KXQF", "/r/KXQF?x", "/r/../x", "/r/K Q"] {
+            assert!(
+                matches!(host.append_path(bad), Err(ClientError::InvalidUrl { .. })),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use rex_proto::{path, Epoch, PROTOCOL_VERSION};
 
 use super::{
     Daemon, Discovery, DiscoveryError, ANNOUNCE_TIMEOUT, SERVICE_TYPE, STOP_TIMEOUT, TXT_APP,
-    TXT_EPOCH, TXT_NAME, TXT_PATH, TXT_PROTO,
+    TXT_EPOCH, TXT_NAME, TXT_PATH, TXT_PROTO, TXT_ROOMS,
 };
 
 /// The longest DNS label, and so the longest instance (room) name.
@@ -17,7 +17,8 @@ const MAX_LABEL: usize = 63;
 /// A room being advertised on the local network.
 ///
 /// Made by [`Advertisement::start`] (or for you by
-/// [`Server::run_advertised`](crate::Server::run_advertised)).
+/// [`Server::run_advertised`](crate::Server::run_advertised)), or from its
+/// parts with [`Advertisement::builder`] (a host of rooms, say).
 /// [`stop`](Advertisement::stop) sends the goodbye, so browsers see the room
 /// leave at once, and shuts the mDNS daemon down; dropping it does the same
 /// without waiting.
@@ -32,12 +33,60 @@ pub struct Advertisement {
     instance: String,
 }
 
-/// What a room advertises.
-struct Room<'a> {
-    app: &'a str,
-    name: &'a str,
+/// What to advertise, made by [`Advertisement::builder`]: a server's app
+/// id, display name and address, and optionally its epoch and whether it
+/// is a host of rooms.
+///
+/// ```no_run
+/// # async fn example() -> Result<(), rex::DiscoveryError> {
+/// use rex::discovery::{Advertisement, Discovery};
+///
+/// // A host of trivia rooms listening on port 7700 of every IPv4 address.
+/// let advertisement = Advertisement::builder("trivia", "Quiz Host", "0.0.0.0:7700".parse().unwrap())
+///     .hosts_rooms(true)
+///     .start(&Discovery::new())
+///     .await?;
+/// # advertisement.stop().await;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+#[must_use = "nothing is advertised until `start` is called"]
+pub struct AdvertisementBuilder {
+    app: String,
+    name: String,
     addr: SocketAddr,
-    epoch: Epoch,
+    /// `None` for a server without one log of its own (a host of rooms):
+    /// the `epoch` TXT record is then left out.
+    epoch: Option<Epoch>,
+    /// Announced as `rooms=1`, so browsers can tell a host, whose URL
+    /// opens rooms, from a room, whose URL is joined.
+    hosts_rooms: bool,
+}
+
+impl AdvertisementBuilder {
+    /// The epoch of the server's log, advertised so that browsers see a
+    /// restart (the `epoch` TXT record). Left out by default.
+    pub fn epoch(mut self, epoch: Epoch) -> Self {
+        self.epoch = Some(epoch);
+        self
+    }
+
+    /// Whether the server is a host of rooms (default `false`): it then
+    /// advertises the TXT record `rooms=1`, and browsers report it in
+    /// [`Room::hosts_rooms`](crate::discovery::Room::hosts_rooms). Its URL
+    /// is where rooms are opened (`POST /rex/v0/rooms`), not one to join.
+    pub fn hosts_rooms(mut self, hosts_rooms: bool) -> Self {
+        self.hosts_rooms = hosts_rooms;
+        self
+    }
+
+    /// Advertises and waits until it has been announced on at least one
+    /// interface; see [`Advertisement::start`] for the addresses used and
+    /// the errors.
+    pub async fn start(self, discovery: &Discovery) -> Result<Advertisement, DiscoveryError> {
+        Advertisement::start_room(&self, discovery).await
+    }
 }
 
 impl Advertisement {
@@ -74,13 +123,32 @@ impl Advertisement {
         server: &crate::Server<A>,
         discovery: &Discovery,
     ) -> Result<Advertisement, DiscoveryError> {
-        let room = Room {
-            app: <A::Protocol as rex_proto::Protocol>::APP,
-            name: server.name(),
-            addr: server.local_addr(),
-            epoch: server.epoch(),
-        };
-        Self::start_room(&room, discovery).await
+        Advertisement::builder(
+            <A::Protocol as rex_proto::Protocol>::APP,
+            server.name(),
+            server.local_addr(),
+        )
+        .epoch(server.epoch())
+        .start(discovery)
+        .await
+    }
+
+    /// Starts describing what to advertise from its parts: the app id, the
+    /// display name (the DNS-SD instance name) and the address the server
+    /// is bound to. For a server other than a [`Server`](crate::Server)
+    /// (a host of rooms); a `Server` calls [`Advertisement::start`].
+    pub fn builder(
+        app: impl Into<String>,
+        name: impl Into<String>,
+        addr: SocketAddr,
+    ) -> AdvertisementBuilder {
+        AdvertisementBuilder {
+            app: app.into(),
+            name: name.into(),
+            addr,
+            epoch: None,
+            hosts_rooms: false,
+        }
     }
 
     /// The instance name the room is announced as: its name, or its name
@@ -111,8 +179,11 @@ impl Advertisement {
         tracing::info!(instance = %self.instance, "no longer advertised");
     }
 
-    async fn start_room(room: &Room<'_>, discovery: &Discovery) -> Result<Self, DiscoveryError> {
-        check_name(room.name)?;
+    async fn start_room(
+        room: &AdvertisementBuilder,
+        discovery: &Discovery,
+    ) -> Result<Self, DiscoveryError> {
+        check_name(&room.name)?;
         let mut discovery = discovery.clone();
         // A server bound to 0.0.0.0 cannot be reached over IPv6: do not
         // advertise addresses that would not answer.
@@ -158,7 +229,7 @@ impl Advertisement {
             .get()
             .register(info)
             .map_err(|e| DiscoveryError::Advertise {
-                name: room.name.to_owned(),
+                name: room.name.clone(),
                 reason: e.to_string(),
             })?;
 
@@ -167,23 +238,23 @@ impl Advertisement {
             Ok(Err(reason)) => {
                 daemon.shutdown().await;
                 return Err(DiscoveryError::Advertise {
-                    name: room.name.to_owned(),
+                    name: room.name.clone(),
                     reason,
                 });
             }
             Err(_) => {
                 daemon.shutdown().await;
                 return Err(DiscoveryError::NotAnnounced {
-                    name: room.name.to_owned(),
+                    name: room.name.clone(),
                     interfaces,
                     timeout: ANNOUNCE_TIMEOUT,
                 });
             }
         };
         if instance != room.name {
-            tracing::info!(name = room.name, %instance, "another device uses this room name; advertised with a suffix");
+            tracing::info!(name = %room.name, %instance, "another device uses this room name; advertised with a suffix");
         }
-        tracing::info!(%instance, app = room.app, port = room.addr.port(), interfaces = %interfaces.join(", "), "advertised on the local network");
+        tracing::info!(%instance, app = %room.app, port = room.addr.port(), interfaces = %interfaces.join(", "), "advertised on the local network");
         // Keep reporting what the daemon says later (renames after a clash,
         // errors); the task ends when the daemon shuts down.
         tokio::spawn(async move {
@@ -270,39 +341,35 @@ async fn announced(monitor: &Receiver<DaemonEvent>) -> Result<String, String> {
 /// Builds the service: type with the app's subtype, TXT records, host name
 /// and addresses.
 fn service_info(
-    room: &Room<'_>,
+    room: &AdvertisementBuilder,
     bound: Option<IpAddr>,
     discovery: &Discovery,
 ) -> Result<ServiceInfo, DiscoveryError> {
-    let ty = if is_label(room.app) {
+    let ty = if is_label(&room.app) {
         format!("_{}._sub.{SERVICE_TYPE}", room.app)
     } else {
-        tracing::warn!(app = room.app, "the app id is not a DNS label (letters, digits, '-'; at most 62); advertising without the app subtype");
+        tracing::warn!(app = %room.app, "the app id is not a DNS label (letters, digits, '-'; at most 62); advertising without the app subtype");
         SERVICE_TYPE.to_owned()
     };
-    let epoch = room.epoch.to_string();
     let proto = PROTOCOL_VERSION.to_string();
-    let txt = [
-        (TXT_APP, room.app),
-        (TXT_PROTO, proto.as_str()),
-        (TXT_PATH, path::BASE),
-        (TXT_EPOCH, epoch.as_str()),
-        (TXT_NAME, room.name),
-    ];
-    // A host name of its own per server (from the epoch), so two servers on
-    // one machine never clash over it.
-    let host = format!("rex-{}.local.", &epoch[..8]);
+    let txt = txt_records(room, &proto);
+    let txt: Vec<(&str, &str)> = txt.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    // A host name of its own per server (from the epoch, or at random for
+    // a server without one), so two servers on one machine never clash
+    // over it.
+    let unique = room.epoch.map_or_else(uuid::Uuid::new_v4, |e| e.0);
+    let host = format!("rex-{}.local.", &unique.simple().to_string()[..8]);
     let addrs: Vec<IpAddr> = bound.into_iter().collect();
     let info = ServiceInfo::new(
         &ty,
-        room.name,
+        &room.name,
         &host,
         &addrs[..],
         room.addr.port(),
         &txt[..],
     )
     .map_err(|e| DiscoveryError::Advertise {
-        name: room.name.to_owned(),
+        name: room.name.clone(),
         reason: e.to_string(),
     })?;
     let mut info = if bound.is_none() {
@@ -313,6 +380,23 @@ fn service_info(
     };
     info.set_requires_probe(!discovery.no_probing);
     Ok(info)
+}
+
+/// The TXT records of an advertisement (`docs/protocol.md`, "Discovery").
+fn txt_records(room: &AdvertisementBuilder, proto: &str) -> Vec<(&'static str, String)> {
+    let mut txt = vec![
+        (TXT_APP, room.app.clone()),
+        (TXT_PROTO, proto.to_owned()),
+        (TXT_PATH, path::BASE.to_owned()),
+    ];
+    if let Some(epoch) = room.epoch {
+        txt.push((TXT_EPOCH, epoch.to_string()));
+    }
+    txt.push((TXT_NAME, room.name.clone()));
+    if room.hosts_rooms {
+        txt.push((TXT_ROOMS, "1".to_owned()));
+    }
+    txt
 }
 
 /// Room names become DNS-SD instance names: one DNS label.

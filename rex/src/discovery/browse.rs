@@ -15,14 +15,17 @@ use rex_proto::{path, Epoch, PROTOCOL_VERSION};
 use super::advertise::instance_of;
 use super::{
     is_link_local_v6, Daemon, Discovery, DiscoveryError, SERVICE_TYPE, TXT_APP, TXT_EPOCH,
-    TXT_NAME, TXT_PATH, TXT_PROTO,
+    TXT_NAME, TXT_PATH, TXT_PROTO, TXT_ROOMS,
 };
 
 /// A REx server found on the network.
 ///
 /// Pass it (or a reference) to [`Client::connect`](crate::Client::connect)
 /// or [`Client::builder`](crate::Client::builder): the client tries its
-/// addresses in order and keeps the first that answers.
+/// addresses in order and keeps the first that answers. A host of rooms
+/// ([`hosts_rooms`](Room::hosts_rooms)) is not a room to join: open a room
+/// on it ([`HostClient`](crate::client::HostClient), `rex room new URL`) and
+/// join that.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Room {
@@ -35,7 +38,9 @@ pub struct Room {
     pub app: String,
     /// The protocol version it speaks.
     pub protocol: u32,
-    /// The base path of the protocol (`/rex/v0`).
+    /// The base path of the protocol (`/rex/v0`). What comes before a
+    /// trailing `/rex/v0` is the server's path prefix, part of its
+    /// [`url`](Room::url) (empty for a server at the root).
     pub path: String,
     /// The epoch of its log (changes when it restarts), if it said.
     pub epoch: Option<Epoch>,
@@ -46,26 +51,39 @@ pub struct Room {
     pub port: u16,
     /// The host name it advertised (`rex-1a2b3c4d.local.`).
     pub host: String,
+    /// Whether it is a host of rooms (it advertised `rooms=1`): its URL
+    /// opens rooms (`POST /rex/v0/rooms`, `rex room new URL`), each with a
+    /// URL of its own, rather than being a room.
+    pub hosts_rooms: bool,
 }
 
 impl Room {
-    /// The base URL of its first address, `http://10.0.0.2:7700`.
+    /// The base URL of its first address, `http://10.0.0.2:7700` (with the
+    /// server's path prefix, if it advertised one).
     pub fn url(&self) -> Option<String> {
-        self.addrs.first().map(|a| format!("http://{a}"))
+        self.addrs
+            .first()
+            .map(|a| format!("http://{a}{}", self.prefix()))
+    }
+
+    /// The path before `/rex/v0` in [`Room::path`]: empty for a server at
+    /// the root of its address.
+    fn prefix(&self) -> &str {
+        self.path.strip_suffix(path::BASE).unwrap_or("")
     }
 }
 
 #[cfg(feature = "client")]
 impl crate::IntoEndpoint for Room {
     fn into_endpoint(self) -> Result<crate::Endpoint, crate::ClientError> {
-        crate::Endpoint::from_addrs(self.addrs)
+        (&self).into_endpoint()
     }
 }
 
 #[cfg(feature = "client")]
 impl crate::IntoEndpoint for &Room {
     fn into_endpoint(self) -> Result<crate::Endpoint, crate::ClientError> {
-        crate::Endpoint::from_addrs(self.addrs.iter().copied())
+        crate::Endpoint::from_addrs(self.addrs.iter().copied())?.append_path(self.prefix())
     }
 }
 
@@ -295,6 +313,11 @@ impl Browse {
             tracing::debug!(%fullname, ?protocol, "ignoring a room of another protocol version");
             return None;
         }
+        let base = service.get_property_val_str(TXT_PATH).unwrap_or(path::BASE);
+        if !is_base_path(base) {
+            tracing::debug!(%fullname, path = base, "ignoring a room whose path is not a URL path ending in /rex/v0");
+            return None;
+        }
         let instance = instance_of(fullname);
         let port = service.get_port();
         let addrs = order_addrs(service.get_addresses().iter(), port);
@@ -309,18 +332,31 @@ impl Browse {
             instance,
             app: app.to_owned(),
             protocol: PROTOCOL_VERSION,
-            path: service
-                .get_property_val_str(TXT_PATH)
-                .unwrap_or(path::BASE)
-                .to_owned(),
+            path: base.to_owned(),
             epoch: service
                 .get_property_val_str(TXT_EPOCH)
                 .and_then(|e| e.parse().ok()),
             addrs,
             port,
             host: service.get_hostname().to_owned(),
+            hosts_rooms: service.get_property_val_str(TXT_ROOMS) == Some("1"),
         })
     }
+}
+
+/// Whether `path` (a `path` TXT record) is protocol v0's base path, after
+/// an optional prefix that can go in a URL as it is: `/rex/v0`,
+/// `/games/quiz/rex/v0`. Anything else (a query, spaces, dot segments)
+/// could not be joined to an address safely.
+fn is_base_path(path: &str) -> bool {
+    let Some(prefix) = path.strip_suffix(path::BASE) else {
+        return false;
+    };
+    (prefix.is_empty() || prefix.starts_with('/'))
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/-._~!$&'()*+,;=:@%".contains(&b))
+        && !prefix.split('/').any(|s| s == "." || s == "..")
 }
 
 /// Socket addresses in the order to try them: IPv4 (loopback last), then
@@ -362,5 +398,74 @@ mod tests {
         let shown: Vec<String> = ordered.iter().map(|a| a.ip().to_string()).collect();
         assert_eq!(shown, ["10.0.0.2", "127.0.0.1", "fd00::5", "fe80::1"]);
         assert!(ordered.iter().all(|a| a.port() == 7700));
+    }
+
+    #[test]
+    fn only_paths_that_end_in_the_protocols_base_are_used() {
+        for ok in [
+            "/rex/v0",
+            "/games/quiz/rex/v0",
+            "/r/KXQF/rex/v0",
+            "/a%20b/rex/v0",
+        ] {
+            assert!(is_base_path(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "/rex/v1",
+            "rex/v0",
+            "x/rex/v0",
+            "/a b/rex/v0",
+            "/a?b/rex/v0",
+            "/a#b/rex/v0",
+            "/../rex/v0",
+            "/a/\u{1b}/rex/v0",
+        ] {
+            assert!(!is_base_path(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_room_with_a_prefix_is_reached_under_it() {
+        let room = Room {
+            name: "Quiz".into(),
+            instance: "Quiz".into(),
+            app: "trivia".into(),
+            protocol: PROTOCOL_VERSION,
+            path: "/games/quiz/rex/v0".into(),
+            epoch: None,
+            addrs: vec![
+                "10.0.0.2:7700".parse().unwrap(),
+                "[fd00::2]:7700".parse().unwrap(),
+            ],
+            port: 7700,
+            host: "rex-1.local.".into(),
+            hosts_rooms: false,
+        };
+        assert_eq!(
+            room.url().as_deref(),
+            Some("http://10.0.0.2:7700/games/quiz")
+        );
+        let at_root = Room {
+            path: path::BASE.into(),
+            ..room.clone()
+        };
+        assert_eq!(at_root.url().as_deref(), Some("http://10.0.0.2:7700"));
+        #[cfg(feature = "client")]
+        {
+            use crate::IntoEndpoint;
+            let endpoint = (&room).into_endpoint().unwrap();
+            assert_eq!(
+                endpoint.candidates().collect::<Vec<_>>(),
+                [
+                    "http://10.0.0.2:7700/games/quiz",
+                    "http://[fd00::2]:7700/games/quiz"
+                ]
+            );
+            assert_eq!(
+                at_root.into_endpoint().unwrap().as_str(),
+                "http://10.0.0.2:7700"
+            );
+        }
     }
 }

@@ -4,13 +4,16 @@
 //! A server advertises itself as a DNS-SD service of type `_rex._tcp.local.`
 //! with a subtype for its app (`_<app>._sub._rex._tcp.local.`), its room's
 //! display name as the instance name, and TXT records `app`, `proto`,
-//! `path`, `epoch` and `name` (`docs/protocol.md`, "Discovery"). Standard
+//! `path`, `epoch` and `name`, and `rooms=1` for a host of rooms
+//! (`docs/protocol.md`, "Discovery"). Standard
 //! tools see it: `avahi-browse -rt _rex._tcp` on Linux, `dns-sd -B _rex._tcp`
 //! on macOS.
 //!
 //! - Server side: [`Server::run_advertised`](crate::Server::run_advertised)
 //!   serves and advertises until shutdown, then says goodbye; or
-//!   [`Advertisement::start`] for more control.
+//!   [`Advertisement::start`] for more control, or
+//!   [`Advertisement::builder`] for a server that is not a `Server` (a
+//!   host of rooms).
 //! - Client side: [`discover`] streams the rooms of one app as they appear
 //!   ([`DiscoveryEvent::Found`]) and leave ([`DiscoveryEvent::Lost`]);
 //!   [`discover_one`] waits for the first. A found [`Room`] can be passed
@@ -35,8 +38,6 @@
 //! thread), which this module always shuts down explicitly: when the
 //! advertisement stops or the stream is dropped.
 
-// Without the `server` feature there is nothing to advertise.
-#[cfg_attr(not(feature = "server"), allow(dead_code))]
 mod advertise;
 mod browse;
 
@@ -46,7 +47,7 @@ use std::time::Duration;
 
 use mdns_sd::{IfKind, ServiceDaemon};
 
-pub use advertise::Advertisement;
+pub use advertise::{Advertisement, AdvertisementBuilder};
 pub use browse::{discover, discover_one, DiscoveryEvent, DiscoveryStream, LostRoom, Room};
 
 /// The DNS-SD service type of every REx server.
@@ -63,8 +64,11 @@ pub const TXT_EPOCH: &str = "epoch";
 /// TXT key: the room's display name, in full (the instance name may carry a
 /// suffix added to resolve a name clash).
 pub const TXT_NAME: &str = "name";
+/// TXT key: `1` when the server is a host of rooms, whose URL opens rooms
+/// (`POST /rex/v0/rooms`) rather than being one; absent otherwise
+/// ([`AdvertisementBuilder::hosts_rooms`], [`Room::hosts_rooms`]).
+pub const TXT_ROOMS: &str = "rooms";
 
-#[cfg_attr(not(feature = "server"), allow(dead_code))]
 /// How long [`Advertisement::start`] waits for the first announcement
 /// (probing the name takes about 1 s).
 const ANNOUNCE_TIMEOUT: Duration = Duration::from_secs(5);

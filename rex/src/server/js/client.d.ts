@@ -85,7 +85,14 @@ export interface RexRetry {
 }
 
 export interface RexConnectOptions {
-  /** The server's origin; defaults to the page's. */
+  /**
+   * The base URL of the server or room, which may carry a path: a room of
+   * a host (`"http://192.168.1.20:7700/r/KXQF"`) or a reverse proxy's
+   * prefix. A trailing `/` or `/rex/v0` is dropped; a query or fragment is
+   * refused (TypeError). Defaults to the URL this module was served from
+   * minus `/rex/v0/client.js` (so a room's page talks to its room), or the
+   * page's origin when the module was loaded some other way.
+   */
   base?: string;
   /** The display name for a new session. */
   name?: string;
@@ -99,7 +106,7 @@ export interface RexConnectOptions {
   anonymous?: boolean;
   /** Where credentials are kept; defaults to localStorage. null: nowhere. */
   storage?: Pick<Storage, "getItem" | "setItem" | "removeItem"> | null;
-  /** The storage key; defaults to "rex:" + base. */
+  /** The storage key; defaults to "rex:" + base (one session per room). */
   storageKey?: string;
   retry?: Partial<RexRetry>;
   /** Replacements for tests or other runtimes. */
@@ -114,6 +121,10 @@ export interface RexEventsOptions {
   onSnapshot?: (snapshot: RexSnapshot) => void;
   onEvent?: (event: RexEvent) => void;
   onResync?: (resync: RexResync) => void;
+  /**
+   * An error retrying will not fix; the subscription has stopped. A room
+   * that has ended (`410` without `oldest`/`head`) is code "gone".
+   */
   onError?: (error: RexError) => void;
   onOpen?: () => void;
   /** Each change of the stream's connection; see `RexConnection`. */
@@ -130,7 +141,8 @@ export interface RexSubscription {
 export class RexError extends Error {
   readonly status: number;
   /**
-   * "rejected", "unknown_kind", "invalid_data", "unauthorized", "gone",
+   * "rejected", "unknown_kind", "invalid_data", "unauthorized", "gone"
+   * (410: the events asked for were dropped, or the room has ended),
    * "forbidden" (403: a wrong or missing PIN), "request_timeout" (408),
    * "too_many_requests" (429; `body.retry_after` is the wait in seconds),
    * …, or "network". Sends retry 408 and 429 by themselves, within the
@@ -144,6 +156,12 @@ export class RexError extends Error {
 export class RexClient {
   static connect(options?: RexConnectOptions): Promise<RexClient>;
   constructor(options?: RexConnectOptions);
+  /**
+   * The base URL every request goes under, without a trailing `/` or
+   * `/rex/v0`: `"http://192.168.1.20:7700"`, or a room's
+   * `"http://192.168.1.20:7700/r/KXQF"`.
+   */
+  readonly base: string;
   readonly session: string | null;
   readonly epoch: string | null;
   readonly info: RexInfo | null;

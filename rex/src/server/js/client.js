@@ -1,5 +1,6 @@
 // REx JavaScript client (ES module), served by every REx server at
-// /rex/v0/client.js. No dependencies. Protocol: docs/protocol.md.
+// /rex/v0/client.js (and by every room of a host at /r/CODE/rex/v0/client.js).
+// No dependencies. Protocol: docs/protocol.md.
 //
 //   import { RexClient } from "/rex/v0/client.js";
 //   const rex = await RexClient.connect({ name: "Alice" });
@@ -7,6 +8,35 @@
 //   await rex.send("say", { text: "hi" });
 
 const BASE = "/rex/v0";
+const MODULE_PATH = BASE + "/client.js";
+
+/**
+ * The base URL a client talks to when not told: the server (or room) that
+ * served this module, which is the URL it was imported from minus
+ * /rex/v0/client.js. A page of room KXQF that imports
+ * ./rex/v0/client.js gets http://host:port/r/KXQF. A module loaded some
+ * other way (bundled, copied) falls back to the page's origin.
+ */
+function defaultBase() {
+  let url = null;
+  try {
+    url = new URL(import.meta.url);
+  } catch (_) {
+    url = null;
+  }
+  if (url && (url.protocol === "http:" || url.protocol === "https:") && url.pathname.endsWith(MODULE_PATH)) {
+    return url.origin + url.pathname.slice(0, -MODULE_PATH.length);
+  }
+  return globalThis.location ? globalThis.location.origin : "";
+}
+
+/** `base` without a trailing slash or /rex/v0; a query or fragment is refused. */
+function normalizeBase(base) {
+  if (/[?#]/.test(base)) {
+    throw new TypeError(`the base URL must not have a query or fragment: ${base}`);
+  }
+  return base.replace(/\/+$/, "").replace(/\/rex\/v0$/, "").replace(/\/+$/, "");
+}
 
 /** An error answer from the server, or a network failure after retries. */
 export class RexError extends Error {
@@ -41,6 +71,7 @@ function backoff(retry, n) {
 const STATUS_ERRORS = {
   403: ["forbidden", "the room refused this request (a wrong or missing PIN, or a page from another site); ask the host"],
   408: ["request_timeout", "the request took too long to arrive; check the connection and try again"],
+  410: ["gone", "this room has ended"],
   429: ["too_many_requests", "too many requests; wait a moment and try again"],
 };
 
@@ -98,8 +129,9 @@ export class RexClient {
   #subscriptions = new Set();
 
   constructor(options = {}) {
-    const origin = options.base || (globalThis.location ? globalThis.location.origin : "");
-    this.#base = origin.replace(/\/+$/, "").replace(/\/rex\/v0$/, "");
+    // `base` may carry a path: a room of a host (http://host:port/r/KXQF),
+    // or a reverse proxy's prefix. Every request goes under it.
+    this.#base = normalizeBase(options.base || defaultBase());
     this.#fetch = options.fetch || globalThis.fetch.bind(globalThis);
     this.#EventSource = options.EventSource || globalThis.EventSource;
     this.#storage = options.storage === undefined ? globalThis.localStorage || null : options.storage;
@@ -109,6 +141,15 @@ export class RexClient {
     // A random start below 2^52 (exact in JavaScript numbers), so a
     // reloaded page does not reuse ids the server still remembers.
     this.#nextId = Math.floor(Math.random() * 2 ** 52);
+  }
+
+  /**
+   * The base URL every request goes under: `options.base`, or the server
+   * or room that served this module, or the page's origin; without a
+   * trailing slash or /rex/v0 (http://host:port/r/KXQF).
+   */
+  get base() {
+    return this.#base;
   }
 
   /** The session id (null for an anonymous client). */
@@ -288,7 +329,9 @@ export class RexClient {
    * this page saw, or from 0. Every event is delivered once, in order:
    * `onEvent({index, time, kind, origin, to, data})`. On `410 gone` (the
    * server restarted, or dropped the events this page missed) it calls
-   * `onResync({epoch, oldest, head, reason})` and continues from the head.
+   * `onResync({epoch, oldest, head, reason})` and continues from the head;
+   * a `410` without them means the room itself has ended (a room of a
+   * host) and is final: `onError` hears it (code "gone").
    * `onError(RexError)` hears errors that retrying will not fix; the
    * subscription then stops. With `snapshot: true` it first fetches the
    * app's snapshot, hands it to `onSnapshot({epoch, index, time, data})`
@@ -411,6 +454,14 @@ export class RexClient {
         failed();
       } else if (response && response.status === 410) {
         const error = await readError(response);
+        if (error.body.oldest === undefined || error.body.head === undefined) {
+          // No bounds to resync to: the room itself has ended (a room of
+          // a host). That is final.
+          closed = true;
+          if (source) source.close();
+          if (onError) onError(error);
+          return;
+        }
         epoch = error.body.epoch || epoch;
         cursor = error.body.head !== undefined ? error.body.head : cursor;
         client.#newEpoch(epoch);
