@@ -293,7 +293,13 @@ async fn idle_rooms_close_after_thirty_minutes_answer_410_then_404_and_open_stre
     let (host, codes) = TestHost::start(builder, async |host| {
         let mut codes = Vec::new();
         for _ in 0..2 {
-            codes.push(host.open_room(CreateRoom::default()).await.unwrap().room);
+            codes.push(
+                host.control()
+                    .open_room(CreateRoom::default())
+                    .await
+                    .unwrap()
+                    .room,
+            );
         }
         codes
     })
@@ -357,8 +363,9 @@ async fn idle_rooms_close_after_thirty_minutes_answer_410_then_404_and_open_stre
 #[tokio::test(start_paused = true)]
 async fn an_app_closes_its_room_after_a_grace_period_and_its_streams_end_cleanly() {
     let (host, (code, handle)) = TestHost::start(host(), async |host| {
-        let code = host.open_room(CreateRoom::default()).await.unwrap().room;
-        (code, host.handle(code).unwrap())
+        let control = host.control();
+        let code = control.open_room(CreateRoom::default()).await.unwrap().room;
+        (code, control.room(code).unwrap())
     })
     .await;
     let room = RoomHttp::new(host.http(), code);

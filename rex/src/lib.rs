@@ -126,8 +126,9 @@ pub use client::{
 
 #[cfg(feature = "server")]
 pub use server::{
-    AppHandle, AppStopped, Assets, Context, Dispatch, Durable, EventOf, Host, HostBuilder, NewRoom,
-    Rate, Reject, Retention, RexApp, Scheduled, Server, ServerBuilder, Snapshot,
+    AppHandle, AppStopped, Assets, Context, Dispatch, Durable, EventOf, Host, HostBuilder,
+    HostControl, NewRoom, Rate, Reject, Retention, RexApp, Scheduled, Server, ServerBuilder,
+    Snapshot,
 };
 
 /// What the derive macros' generated code refers to. Not public API: it may

@@ -48,7 +48,7 @@ pub use bucket::Rate;
 pub use durable::Durable;
 pub use hardening::DEFAULT_CONTENT_SECURITY_POLICY;
 pub use host::{
-    Host, HostBuilder, NewRoom, DEFAULT_ENDED_ROOM_GONE_FOR, DEFAULT_MAX_ROOMS,
+    Host, HostBuilder, HostControl, NewRoom, DEFAULT_ENDED_ROOM_GONE_FOR, DEFAULT_MAX_ROOMS,
     DEFAULT_ROOM_CREATION_RATE, DEFAULT_ROOM_IDLE_TIMEOUT,
 };
 pub use limits::{DEFAULT_MESSAGE_RATE, DEFAULT_SESSIONS_PER_ADDRESS, DEFAULT_SESSION_RATE};

@@ -288,37 +288,12 @@ impl<A: RexApp> Host<A> {
         &self.site.rooms.name
     }
 
-    /// The codes of the open rooms, in no particular order.
-    pub fn rooms(&self) -> Vec<RoomCode> {
-        let directory = self
-            .site
-            .directory
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
-        directory.live().map(|(code, _)| *code).collect()
-    }
-
-    /// Opens a room, as `POST /rex/v0/rooms` does (without its rate limit).
-    pub async fn open_room(&self, request: CreateRoom) -> Result<RoomCreated, ErrorBody> {
-        self.site.create(request).await.map_err(|e| e.body)
-    }
-
-    /// A handle to the app of open room `code`.
-    pub fn handle(&self, code: RoomCode) -> Option<AppHandle<A>> {
-        let hosted = self.site.live(&code)?;
-        Some(AppHandle {
-            tx: hosted.room.tx.clone(),
-        })
-    }
-
-    /// Closes open room `code` now, as if its app had closed it with no
-    /// grace period. `false` if no such room is open.
-    pub fn close_room(&self, code: RoomCode) -> bool {
-        if self.site.live(&code).is_none() {
-            return false;
+    /// A handle to the host's rooms, to open, reach and close them from
+    /// the server's own code while it runs. Cheap to clone.
+    pub fn control(&self) -> HostControl<A> {
+        HostControl {
+            site: self.site.clone(),
         }
-        self.site.dispose(code, "closed by the host");
-        true
     }
 
     /// Serves until `shutdown` completes, then shuts down gracefully: stops
@@ -356,6 +331,64 @@ impl<A: RexApp> Host<A> {
         }
         tracing::info!(app = app_id::<A>(), "stopped");
         Ok(())
+    }
+}
+
+/// Reaches a running [`Host`]'s rooms: lists, opens and closes them, and
+/// hands out their apps' [`AppHandle`]s. Made by [`Host::control`].
+pub struct HostControl<A: RexApp> {
+    site: Arc<HostSite<A>>,
+}
+
+impl<A: RexApp> Clone for HostControl<A> {
+    fn clone(&self) -> Self {
+        HostControl {
+            site: self.site.clone(),
+        }
+    }
+}
+
+impl<A: RexApp> std::fmt::Debug for HostControl<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostControl")
+            .field("app", &app_id::<A>())
+            .field("rooms", &self.site.read_open())
+            .finish()
+    }
+}
+
+impl<A: RexApp> HostControl<A> {
+    /// The codes of the open rooms, in no particular order.
+    pub fn rooms(&self) -> Vec<RoomCode> {
+        let directory = self
+            .site
+            .directory
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        directory.live().map(|(code, _)| *code).collect()
+    }
+
+    /// Opens a room, as `POST /rex/v0/rooms` does (without its rate limit).
+    pub async fn open_room(&self, request: CreateRoom) -> Result<RoomCreated, ErrorBody> {
+        self.site.create(request).await.map_err(|e| e.body)
+    }
+
+    /// A handle to the app of open room `code`.
+    pub fn room(&self, code: RoomCode) -> Option<AppHandle<A>> {
+        let hosted = self.site.live(&code)?;
+        Some(AppHandle {
+            tx: hosted.room.tx.clone(),
+        })
+    }
+
+    /// Closes open room `code` now, as if its app had closed it with no
+    /// grace period. `false` if no such room is open.
+    pub fn close_room(&self, code: RoomCode) -> bool {
+        if self.site.live(&code).is_none() {
+            return false;
+        }
+        self.site.dispose(code, "closed by the host");
+        true
     }
 }
 
