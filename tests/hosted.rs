@@ -406,3 +406,178 @@ async fn an_app_closes_its_room_after_a_grace_period_and_its_streams_end_cleanly
     assert!(handle.run(|_, _| ()).await.is_err(), "the app has stopped");
     host.stop().await;
 }
+
+/// A durable app for the durable-host tests: it adds numbers.
+mod counter {
+    use rex::{Context, Durable, RexApp, RexEvent, RexMessage, SessionId};
+
+    #[derive(Clone, Debug, RexMessage)]
+    #[rex(app = "counter", events = CounterEvent)]
+    pub enum CounterMsg {
+        Add(u64),
+    }
+
+    #[derive(Clone, Debug, PartialEq, RexEvent)]
+    pub enum CounterEvent {
+        Total(u64),
+    }
+
+    #[derive(Default)]
+    pub struct Counter {
+        pub total: u64,
+    }
+
+    impl RexApp for Counter {
+        type Protocol = CounterMsg;
+    }
+
+    impl CounterMsgHandler for Counter {
+        fn add(
+            &mut self,
+            cx: &mut Context<'_, Self>,
+            _from: SessionId,
+            n: u64,
+        ) -> Result<(), rex::Reject> {
+            self.total += n;
+            cx.emit(CounterEvent::Total(self.total));
+            Ok(())
+        }
+    }
+
+    impl Durable for Counter {
+        type State = u64;
+        fn state(&self) -> &u64 {
+            &self.total
+        }
+        fn restore(&mut self, _cx: &mut Context<'_, Self>, total: u64) {
+            self.total = total;
+        }
+    }
+}
+
+fn durable_host(dir: &std::path::Path) -> rex::HostBuilder<counter::Counter> {
+    Host::builder(|_room: &rex::NewRoom| Ok(counter::Counter::default()))
+        .data_dir(dir)
+        .room_creation_rate(Rate::unlimited())
+}
+
+#[tokio::test]
+async fn a_durable_host_restores_its_rooms_and_deletes_the_data_of_ended_ones() {
+    let data = tempfile::tempdir().unwrap();
+    let (host, control) = TestHost::start(durable_host(data.path()), async |h| h.control()).await;
+    let mut rooms = Vec::new();
+    for i in 0..3u64 {
+        let room = host.open_room(&json!({"name": format!("table {i}")})).await;
+        let player = room.session("Ann").await;
+        for n in 0..=i {
+            let reply = room
+                .message(
+                    player.token.expose(),
+                    &json!({"kind": "add", "data": n + 1}),
+                )
+                .await;
+            assert_eq!(reply.status, 200, "{:?}", reply.body);
+        }
+        let info = room.get("/rex/v0/info").await.json();
+        rooms.push((room, player, info));
+    }
+    let rooms_dir = data.path().join("rooms");
+    let ended = rooms[0].0.code;
+    assert!(rooms_dir.join(ended.as_str()).join("room.json").is_file());
+    assert!(control.close_room(ended));
+    // The room's data goes once its app has stopped.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while rooms_dir.join(ended.as_str()).exists() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the ended room's directory was not deleted within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(rooms[0].0.get("/rex/v0/info").await.status, 410);
+    host.stop().await;
+
+    // Started again on the same directory: the two open rooms come back as
+    // they were; the ended one is unknown.
+    let (host, control) = TestHost::start(durable_host(data.path()), async |h| h.control()).await;
+    let mut back = control.rooms();
+    back.sort();
+    let mut open: Vec<RoomCode> = rooms[1..].iter().map(|(r, _, _)| r.code).collect();
+    open.sort();
+    assert_eq!(back, open);
+    for (room, player, before) in &rooms[1..] {
+        let room = RoomHttp::new(host.http(), room.code);
+        let info = room.get("/rex/v0/info").await.json();
+        for field in ["epoch", "head", "name", "sessions"] {
+            assert_eq!(
+                info[field], before[field],
+                "{}: {field} after the restart",
+                room.base
+            );
+        }
+        // The player's token still works, and the app's state is back.
+        let reply = room
+            .message(player.token.expose(), &json!({"kind": "add", "data": 100}))
+            .await;
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+        let mut stream = room
+            .events(&format!("start={}", before["head"]), None)
+            .await;
+        let event = stream.next_event().await;
+        assert_eq!(event["index"], before["head"]);
+        assert!(
+            event["data"].as_u64().unwrap() > 100,
+            "the total carried on: {event}"
+        );
+    }
+    let gone = RoomHttp::new(host.http(), ended).get("/rex/v0/info").await;
+    gone.assert_error(404, "not_found");
+    host.stop().await;
+}
+
+#[tokio::test]
+async fn a_stored_room_that_cannot_be_loaded_keeps_its_code_and_the_others_are_served() {
+    let data = tempfile::tempdir().unwrap();
+    let (host, ()) = TestHost::start(durable_host(data.path()), async |_| ()).await;
+    let good = host.open_room(&json!({})).await;
+    let bad = host.open_room(&json!({})).await;
+    host.stop().await;
+    let record = data
+        .path()
+        .join("rooms")
+        .join(bad.code.as_str())
+        .join("room.json");
+    std::fs::write(&record, b"{ not json").unwrap();
+
+    let (host, ()) = TestHost::start(durable_host(data.path()), async |_| ()).await;
+    assert_eq!(
+        RoomHttp::new(host.http(), good.code)
+            .get("/rex/v0/info")
+            .await
+            .status,
+        200
+    );
+    let refused = RoomHttp::new(host.http(), bad.code)
+        .get("/rex/v0/info")
+        .await;
+    let reason = refused.assert_error(503, "unavailable");
+    assert!(
+        reason.contains("could not be loaded") && reason.contains("room.json"),
+        "{reason}"
+    );
+    // Its data is left for the operator.
+    assert!(record.is_file());
+    host.stop().await;
+
+    // A second host on the same directory is refused while one runs.
+    let (host, ()) = TestHost::start(durable_host(data.path()), async |_| ()).await;
+    let second = durable_host(data.path()).bind("127.0.0.1:0").await;
+    let error = second
+        .err()
+        .expect("a second host on the same directory is refused");
+    assert!(
+        error.to_string().contains("in use by another running host"),
+        "{error}"
+    );
+    host.stop().await;
+}

@@ -9,7 +9,7 @@ mod storage;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
 use rex_proto::{CreateRoom, ErrorBody, RoomCode, RoomCreated};
@@ -292,7 +292,7 @@ impl<A: RexApp> Host<A> {
     /// the server's own code while it runs. Cheap to clone.
     pub fn control(&self) -> HostControl<A> {
         HostControl {
-            site: self.site.clone(),
+            site: Arc::downgrade(&self.site),
         }
     }
 
@@ -336,8 +336,12 @@ impl<A: RexApp> Host<A> {
 
 /// Reaches a running [`Host`]'s rooms: lists, opens and closes them, and
 /// hands out their apps' [`AppHandle`]s. Made by [`Host::control`].
+///
+/// It does not keep the host alive: once [`Host::run`] has returned (and
+/// the host's data directory is free again), it finds no rooms and opens
+/// none.
 pub struct HostControl<A: RexApp> {
-    site: Arc<HostSite<A>>,
+    site: Weak<HostSite<A>>,
 }
 
 impl<A: RexApp> Clone for HostControl<A> {
@@ -352,7 +356,7 @@ impl<A: RexApp> std::fmt::Debug for HostControl<A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HostControl")
             .field("app", &app_id::<A>())
-            .field("rooms", &self.site.read_open())
+            .field("running", &(self.site.strong_count() > 0))
             .finish()
     }
 }
@@ -360,8 +364,10 @@ impl<A: RexApp> std::fmt::Debug for HostControl<A> {
 impl<A: RexApp> HostControl<A> {
     /// The codes of the open rooms, in no particular order.
     pub fn rooms(&self) -> Vec<RoomCode> {
-        let directory = self
-            .site
+        let Some(site) = self.site.upgrade() else {
+            return Vec::new();
+        };
+        let directory = site
             .directory
             .read()
             .unwrap_or_else(PoisonError::into_inner);
@@ -370,12 +376,18 @@ impl<A: RexApp> HostControl<A> {
 
     /// Opens a room, as `POST /rex/v0/rooms` does (without its rate limit).
     pub async fn open_room(&self, request: CreateRoom) -> Result<RoomCreated, ErrorBody> {
-        self.site.create(request).await.map_err(|e| e.body)
+        let Some(site) = self.site.upgrade() else {
+            return Err(ErrorBody::new(
+                rex_proto::ErrorCode::Unavailable,
+                "the host has stopped",
+            ));
+        };
+        site.create(request).await.map_err(|e| e.body)
     }
 
     /// A handle to the app of open room `code`.
     pub fn room(&self, code: RoomCode) -> Option<AppHandle<A>> {
-        let hosted = self.site.live(&code)?;
+        let hosted = self.site.upgrade()?.live(&code)?;
         Some(AppHandle {
             tx: hosted.room.tx.clone(),
         })
@@ -384,10 +396,13 @@ impl<A: RexApp> HostControl<A> {
     /// Closes open room `code` now, as if its app had closed it with no
     /// grace period. `false` if no such room is open.
     pub fn close_room(&self, code: RoomCode) -> bool {
-        if self.site.live(&code).is_none() {
+        let Some(site) = self.site.upgrade() else {
+            return false;
+        };
+        if site.live(&code).is_none() {
             return false;
         }
-        self.site.dispose(code, "closed by the host");
+        site.dispose(code, "closed by the host");
         true
     }
 }
@@ -396,7 +411,7 @@ impl<A: RexApp> HostControl<A> {
 /// grace period their app gave; and forgets ended rooms after their `410`
 /// period. Sleeps until the next such moment, or until woken (a room
 /// opened, a stream closed, an app closed its room).
-async fn reap<A: RexApp>(site: std::sync::Weak<HostSite<A>>) {
+async fn reap<A: RexApp>(site: Weak<HostSite<A>>) {
     loop {
         let Some(strong) = site.upgrade() else { return };
         let wake = strong.wake.clone();
