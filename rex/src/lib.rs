@@ -121,7 +121,8 @@ pub use discovery::{discover, discover_one, Discovery, DiscoveryError, Discovery
 #[cfg(feature = "client")]
 pub use client::{
     Client, ClientBuilder, ClientError, Connection, Credentials, Endpoint, Event, EventMeta,
-    EventStream, IntoEndpoint, Resync, ResyncCause, RetryPolicy, StateAt, StreamItem, TypedClient,
+    EventStream, HostClient, IntoEndpoint, Resync, ResyncCause, RetryPolicy, StateAt, StreamItem,
+    TypedClient,
 };
 
 #[cfg(feature = "server")]
