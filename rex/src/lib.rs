@@ -58,6 +58,35 @@
 //! with one method per message kind): `client.ping().await?` sends a `Ping`
 //! (see `docs/client.md`).
 //!
+//! A [`Server`] is one room. A [`Host`] runs any number of rooms of one
+//! app — a game server where every group opens its own room and joins it
+//! with a four-letter code — each room an actor of its own, served under
+//! `/r/<code>` (`docs/protocol.md` §15):
+//!
+//! ```no_run
+//! # use rex::{Context, Reject, RexApp, RexEvent, RexMessage, SessionId};
+//! # #[derive(Debug, RexMessage)]
+//! # #[rex(app = "ping-pong", events = Event)]
+//! # pub enum Msg { Ping }
+//! # #[derive(Debug, RexEvent)]
+//! # pub enum Event { Pong { to: SessionId } }
+//! # #[derive(Default)]
+//! # struct PingPong;
+//! # impl RexApp for PingPong { type Protocol = Msg; }
+//! # impl MsgHandler for PingPong {
+//! #     fn ping(&mut self, cx: &mut Context<'_, Self>, from: SessionId) -> Result<(), Reject> { Ok(()) }
+//! # }
+//! # async fn host() -> std::io::Result<()> {
+//! use rex::{Host, NewRoom};
+//!
+//! // POST /rex/v0/rooms opens a room; its app comes from the factory.
+//! let host = Host::builder(|_room: &NewRoom| Ok(PingPong::default()))
+//!     .bind("0.0.0.0:7700")
+//!     .await?;
+//! host.run(async { tokio::signal::ctrl_c().await.ok(); }).await
+//! # }
+//! ```
+//!
 //! Cargo features: `server` (the runtime above) and `client` (for the typed
 //! client), both on by default; a phone build can turn `server` off.
 //! `schema` (off by default): `#[rex(schema)]` on the two enums describes
