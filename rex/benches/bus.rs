@@ -10,6 +10,9 @@
 //! free) and removed at the end. Results go to stdout as two tables and to
 //! `target/rex-bench.json`.
 //! Arguments filter the scenarios: `cargo bench -p rex --bench bus -- fanout`.
+//! Hosted rooms (`rex::Host`, many rooms in one server) are measured at the
+//! end (`bus/hosted.rs`): `-- hosted` runs only them, `REX_BENCH_HOSTED=0`
+//! skips them.
 //! What each scenario measures, and the last full run: `docs/performance.md`.
 
 #[path = "bus/app.rs"]
@@ -20,6 +23,8 @@ mod baseline;
 mod child;
 #[path = "bus/durable.rs"]
 mod durable;
+#[path = "bus/hosted.rs"]
+mod hosted;
 #[path = "bus/load.rs"]
 mod load;
 #[path = "bus/report.rs"]
@@ -342,6 +347,7 @@ async fn run(mut plan: Plan, nproc: usize, pinned: bool) -> Result<(), BoxError>
                     commits counted by the app (the server saves its tiny state once per commit); \
                     the child's storage threads inherit its CPU, so server CPU includes redb and \
                     the fdatasync calls (not the kernel's journal thread)",
+        "hosted": hosted::SETUP,
         "order": if plan.rounds > 1 {
             "A B A B (REx, baseline, REx, baseline) per figure; ingest A B C A B C (C: REx on disk); \
              the durable log: memory, disk, memory, disk"
@@ -395,6 +401,7 @@ async fn run(mut plan: Plan, nproc: usize, pinned: bool) -> Result<(), BoxError>
     if plan.wants("durable-restart") {
         durable_rows.extend(durable::restart(&plan).await?);
     }
+    let hosted_rows = hosted::run(&plan).await?;
 
     let load_after = loadavg();
     if !rows.is_empty() {
@@ -405,6 +412,10 @@ async fn run(mut plan: Plan, nproc: usize, pinned: bool) -> Result<(), BoxError>
         println!("{}", render(&durable_rows, ["disk", "memory"]));
         println!("Durable targets (issue 15):");
         println!("{}", targets(&durable_rows));
+    }
+    if !hosted_rows.is_empty() {
+        println!("Hosted rooms: one rex::Host, many rooms of the bench app, same run");
+        println!("{}", hosted::render(&hosted_rows));
     }
     println!(
         "took {:.1} s; load average at end {load_after}",
@@ -424,6 +435,7 @@ async fn run(mut plan: Plan, nproc: usize, pinned: bool) -> Result<(), BoxError>
         "setup": setup,
         "rows": json_rows(&rows, ["rex", "baseline"]),
         "durable_rows": json_rows(&durable_rows, ["disk", "memory"]),
+        "hosted_rows": hosted::json_rows(&hosted_rows),
         "data_file_system": file_system(&plan.data),
     });
     let path = target.join("rex-bench.json");
