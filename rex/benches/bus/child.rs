@@ -18,6 +18,9 @@
 //! - `quit` (or end of stdin): exits; `disk` first stops the server
 //!   gracefully, so its store is closed cleanly.
 //!
+//! `REX_BENCH_SERVER=host|host-disk` makes the child a host of rooms
+//! instead (`hosted.rs`): the same start-up line, then only `quit`.
+//!
 //! The parent reads the child's CPU time and RSS from `/proc/<pid>/…`, so
 //! what the load generator allocates never counts as server memory.
 

@@ -556,6 +556,34 @@ struct Party {
     deliveries: Hist,
     server_cpu: u64,
     client_cpu: u64,
+    /// Time the server's and the load generator's threads were ready to
+    /// run but waited for a CPU: what the rest of the machine took.
+    server_wait: u64,
+    client_wait: u64,
+}
+
+/// Sum of the second field of `/proc/…/task/*/schedstat`: nanoseconds
+/// the threads spent runnable but waiting on a run queue.
+fn run_delay_ns(proc_dir: &str) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("{proc_dir}/task")) else {
+        return 0;
+    };
+    tasks
+        .filter_map(Result::ok)
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .sum()
+}
+
+/// CPU time and run-queue wait of the server and of this process.
+fn clocks(server: &ServerProc) -> [u64; 4] {
+    let dir = format!("/proc/{}", server.pid());
+    [
+        server.cpu_ns(),
+        child::cpu_ns("/proc/self"),
+        run_delay_ns(&dir),
+        run_delay_ns("/proc/self"),
+    ]
 }
 
 async fn party(quick: bool, s: &Sizes) -> Result<Vec<Row>, BoxError> {
@@ -638,7 +666,7 @@ async fn load(
     let begin = Instant::now() + Duration::from_millis(200);
     let warm_end = begin + s.party_warm;
     let end = warm_end + s.party_window;
-    let before = readers.deliveries.load(Ordering::Relaxed);
+    let delivered = readers.deliveries.load(Ordering::Relaxed);
     let senders: Vec<_> = players
         .into_iter()
         .enumerate()
@@ -654,9 +682,11 @@ async fn load(
         })
         .collect();
     tokio::time::sleep_until(warm_end).await;
-    let (cpu0, ccpu0) = (server.cpu_ns(), child::cpu_ns("/proc/self"));
+    let before = clocks(server);
     tokio::time::sleep_until(end).await;
-    let (cpu1, ccpu1) = (server.cpu_ns(), child::cpu_ns("/proc/self"));
+    let after = clocks(server);
+    let [server_cpu, client_cpu, server_wait, client_wait] =
+        [0, 1, 2, 3].map(|i| after[i].saturating_sub(before[i]));
     let mut played = Played::default();
     for sender in senders {
         let one = sender.await??;
@@ -665,7 +695,7 @@ async fn load(
         played.round_trip.merge(&one.round_trip);
         played.lag.merge(&one.lag);
     }
-    let expected = before + played.sent * PLAYERS as u64;
+    let expected = delivered + played.sent * PLAYERS as u64;
     readers
         .wait(DRAIN, "the party's last events", |r| {
             r.deliveries.load(Ordering::Relaxed) >= expected
@@ -680,8 +710,10 @@ async fn load(
         window: s.party_window.as_secs_f64(),
         played,
         deliveries: readers.take_hist(),
-        server_cpu: cpu1 - cpu0,
-        client_cpu: ccpu1 - ccpu0,
+        server_cpu,
+        client_cpu,
+        server_wait,
+        client_wait,
     })
 }
 
@@ -730,6 +762,18 @@ fn party_rows(p: &Party, small: bool) -> Vec<Row> {
             p.server_cpu as f64 / 1e3 / measured,
         ),
         single(&name, "load generator core busy", "%", busy(p.client_cpu)),
+        single(
+            &name,
+            "server waiting for its core (run queue)",
+            "%",
+            busy(p.server_wait),
+        ),
+        single(
+            &name,
+            "load generator waiting for its core",
+            "%",
+            busy(p.client_wait),
+        ),
         single(
             &name,
             "send lag behind schedule p99",

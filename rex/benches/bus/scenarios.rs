@@ -236,8 +236,9 @@ fn ingest_rows(c: usize, acc: [&Ingest; 2]) -> Vec<Row> {
 // --------------------------------------------------------------- fan-out --
 
 /// `REX_BENCH_PERF=<dir>` records a `perf` profile (with DWARF call
-/// graphs) of the server child during each ingest run and the
-/// as-fast-as-possible fan-out phases, into `<dir>/<side>-<scenario>.data`.
+/// graphs) of the server child during each ingest run, the
+/// as-fast-as-possible fan-out phases and the hosted party night, into
+/// `<dir>/<side>-<scenario>.data`.
 pub(crate) struct Perf(Option<std::process::Child>);
 
 impl Perf {
