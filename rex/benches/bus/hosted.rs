@@ -190,10 +190,10 @@ async fn serve(disk: bool) -> Result<(), BoxError> {
         }
     });
     println!("addr {addr} {}", startup.as_nanos());
-    while let Some(line) = lines.recv().await {
-        match line.trim() {
-            "quit" => break,
-            other => return Err(format!("unknown command `{other}`").into()),
+    // The only command is `quit`; the end of stdin means the same.
+    if let Some(line) = lines.recv().await {
+        if line.trim() != "quit" {
+            return Err(format!("unknown command `{line}`").into());
         }
     }
     if disk {
