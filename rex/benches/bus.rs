@@ -13,6 +13,9 @@
 //! second baseline, the floor (`bus/floor.rs`: bare hyper wrapping each
 //! body into a line unparsed), with issue 19's targets.
 //! Arguments filter the scenarios: `cargo bench -p rex --bench bus -- fanout`.
+//! Hosted rooms (`rex::Host`, many rooms in one server) are measured at the
+//! end (`bus/hosted.rs`): `-- hosted` runs only them, `REX_BENCH_HOSTED=0`
+//! skips them.
 //! What each scenario measures, and the last full run: `docs/performance.md`.
 
 #[path = "bus/app.rs"]
@@ -25,6 +28,8 @@ mod child;
 mod durable;
 #[path = "bus/floor.rs"]
 mod floor;
+#[path = "bus/hosted.rs"]
+mod hosted;
 #[path = "bus/load.rs"]
 mod load;
 #[path = "bus/report.rs"]
@@ -351,6 +356,7 @@ async fn run(mut plan: Plan, nproc: usize, pinned: bool) -> Result<(), BoxError>
                     commits counted by the app (the server saves its tiny state once per commit); \
                     the child's storage threads inherit its CPU, so server CPU includes redb and \
                     the fdatasync calls (not the kernel's journal thread)",
+        "hosted": hosted::SETUP,
         "order": if plan.rounds > 1 {
             "A B A B (REx, baseline, REx, baseline) per figure; ingest A B D C A B D C (C: REx on \
              disk, D: the floor); the floor's idle streams after each round of the biggest fan-out; \
@@ -408,6 +414,7 @@ async fn run(mut plan: Plan, nproc: usize, pinned: bool) -> Result<(), BoxError>
     if plan.wants("durable-restart") {
         durable_rows.extend(durable::restart(&plan).await?);
     }
+    let hosted_rows = hosted::run(&plan).await?;
 
     let load_after = loadavg();
     if !rows.is_empty() {
@@ -429,6 +436,10 @@ async fn run(mut plan: Plan, nproc: usize, pinned: bool) -> Result<(), BoxError>
         println!("Durable targets (issue 15):");
         println!("{}", targets(&durable_rows));
     }
+    if !hosted_rows.is_empty() {
+        println!("Hosted rooms: one rex::Host, many rooms of the bench app, same run");
+        println!("{}", hosted::render(&hosted_rows));
+    }
     println!(
         "took {:.1} s; load average at end {load_after}",
         started.elapsed().as_secs_f64()
@@ -448,6 +459,7 @@ async fn run(mut plan: Plan, nproc: usize, pinned: bool) -> Result<(), BoxError>
         "rows": json_rows(&rows, ["rex", "baseline"]),
         "durable_rows": json_rows(&durable_rows, ["disk", "memory"]),
         "floor_rows": json_rows(&floor_rows, ["rex", "floor"]),
+        "hosted_rows": hosted::json_rows(&hosted_rows),
         "data_file_system": file_system(&plan.data),
     });
     let path = target.join("rex-bench.json");

@@ -18,6 +18,9 @@
 //! - `quit` (or end of stdin): exits; `disk` first stops the server
 //!   gracefully, so its store is closed cleanly.
 //!
+//! `REX_BENCH_SERVER=host|host-disk` makes the child a host of rooms
+//! instead (`hosted.rs`): the same start-up line, then only `quit`.
+//!
 //! The parent reads the child's CPU time and RSS from `/proc/<pid>/…`, so
 //! what the load generator allocates never counts as server memory.
 
@@ -34,6 +37,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::app::{BenchApp, BenchEvent};
 use super::baseline::{self, Hub};
 use super::floor::{self, Floor};
+use super::hosted;
 use super::load::wall_ns;
 use super::{BoxError, Side};
 
@@ -43,8 +47,8 @@ const PREFILL_TEXT: &str = "a short chat line, as phones send";
 /// The environment variable that makes the bench binary a server child.
 pub(crate) const CHILD_ENV: &str = "REX_BENCH_SERVER";
 
-/// The data directory of a `disk` child.
-const DATA_DIR_ENV: &str = "REX_BENCH_DATA_DIR";
+/// The data directory of a `disk` (or `host-disk`) child.
+pub(crate) const DATA_DIR_ENV: &str = "REX_BENCH_DATA_DIR";
 
 /// How long a child may take to start: long enough for a store of a
 /// million events to load.
@@ -150,12 +154,23 @@ pub(crate) fn main(side: &str) -> Result<(), BoxError> {
         "baseline" => Side::Baseline,
         "disk" => Side::Disk,
         "floor" => Side::Floor,
+        hosted::HOST | hosted::HOST_DISK => return hosted::child_main(side),
         other => {
-            return Err(
-                format!("{CHILD_ENV}={other}: expected rex, baseline, disk or floor").into(),
+            return Err(format!(
+                "{CHILD_ENV}={other}: expected rex, baseline, disk, floor, {} or {}",
+                hosted::HOST,
+                hosted::HOST_DISK
             )
+            .into())
         }
     };
+    pin_server()?;
+    let runtime = super::runtime()?;
+    runtime.block_on(serve(side))
+}
+
+/// Pins this server child to the server CPU the parent chose, if any.
+pub(crate) fn pin_server() -> Result<(), BoxError> {
     if let Some(cpu) = std::env::var(super::SERVER_CPU_ENV)
         .ok()
         .and_then(|v| v.parse().ok())
@@ -164,8 +179,7 @@ pub(crate) fn main(side: &str) -> Result<(), BoxError> {
             return Err(format!("could not pin the server to CPU {cpu}").into());
         }
     }
-    let runtime = super::runtime()?;
-    runtime.block_on(serve(side))
+    Ok(())
 }
 
 /// A REx server running in this child, and how to stop it.
@@ -306,13 +320,31 @@ impl ServerProc {
         ServerProc::spawn(Side::Disk, Some(dir.to_owned())).await
     }
 
+    /// A host of rooms (`hosted::HOST` or `hosted::HOST_DISK`, with its
+    /// data directory); `side` is `Rex` (or `Disk`), for its names only.
+    pub(crate) async fn start_hosted(
+        kind: &str,
+        dir: Option<&Path>,
+    ) -> Result<ServerProc, BoxError> {
+        let side = if dir.is_some() { Side::Disk } else { Side::Rex };
+        ServerProc::spawn_as(kind, side, dir.map(Path::to_owned)).await
+    }
+
     async fn spawn(side: Side, dir: Option<PathBuf>) -> Result<ServerProc, BoxError> {
+        ServerProc::spawn_as(side.env(), side, dir).await
+    }
+
+    async fn spawn_as(
+        kind: &str,
+        side: Side,
+        dir: Option<PathBuf>,
+    ) -> Result<ServerProc, BoxError> {
         let mut command = Command::new(std::env::current_exe()?);
         if let Some(dir) = dir {
             command.env(DATA_DIR_ENV, dir);
         }
         let mut child = command
-            .env(CHILD_ENV, side.env())
+            .env(CHILD_ENV, kind)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

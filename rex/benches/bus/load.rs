@@ -368,18 +368,35 @@ pub(crate) async fn read_stream(
     start: u64,
     readers: Arc<Readers>,
 ) -> Result<(), BoxError> {
-    let result = follow(addr, start, &readers).await;
+    let path = format!("/rex/v0/events?start={start}");
+    let request = Conn::encode("GET", &path, None, b"");
+    read_stream_with(addr, request, start, readers).await
+}
+
+/// Like [`read_stream`], for any request that opens a stream starting at
+/// `start` (a hosted room's `/r/<code>/rex/v0/events`, with a token).
+pub(crate) async fn read_stream_with(
+    addr: SocketAddr,
+    request: Vec<u8>,
+    start: u64,
+    readers: Arc<Readers>,
+) -> Result<(), BoxError> {
+    let result = follow(addr, &request, start, &readers).await;
     if let Err(e) = &result {
         readers.fail(format!("a reader failed: {e}"));
     }
     result
 }
 
-async fn follow(addr: SocketAddr, start: u64, readers: &Readers) -> Result<(), BoxError> {
+async fn follow(
+    addr: SocketAddr,
+    request: &[u8],
+    start: u64,
+    readers: &Readers,
+) -> Result<(), BoxError> {
     let stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
-    let path = format!("/rex/v0/events?start={start}");
-    write_all(&stream, &Conn::encode("GET", &path, None, b"")).await?;
+    write_all(&stream, request).await?;
     let mut buf = ReadBuf::new();
     loop {
         let filled = buf.filled();

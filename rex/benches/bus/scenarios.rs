@@ -257,12 +257,13 @@ fn ingest_rows(c: usize, acc: [&Ingest; 2]) -> Vec<Row> {
 // --------------------------------------------------------------- fan-out --
 
 /// `REX_BENCH_PERF=<dir>` records a `perf` profile (with DWARF call
-/// graphs) of the server child during each ingest run and the
-/// as-fast-as-possible fan-out phases, into `<dir>/<side>-<scenario>.data`.
-struct Perf(Option<std::process::Child>);
+/// graphs) of the server child during each ingest run, the
+/// as-fast-as-possible fan-out phases and the hosted party night, into
+/// `<dir>/<side>-<scenario>.data`.
+pub(crate) struct Perf(Option<std::process::Child>);
 
 impl Perf {
-    fn start(server: &ServerProc, name: &str) -> Perf {
+    pub(crate) fn start(server: &ServerProc, name: &str) -> Perf {
         let Ok(dir) = std::env::var("REX_BENCH_PERF") else {
             return Perf(None);
         };
