@@ -22,6 +22,13 @@
 //! by themselves, without reloading, and carry on with the same question,
 //! answers and scores.
 //!
+//! A third (`browser/trivia_host.mjs`) runs `trivia --host`: two TVs host
+//! a game each from the start page at the same time, three phones join
+//! by typing a code (one in lower case, after codes the page explains are
+//! wrong), both games are played to the end, and neither TV nor either
+//! room's log shows the other game's players. Its `trivia-host-landing.png`
+//! and `trivia-host-tv.png` are the README's `docs/images/` pictures.
+//!
 //! Without `node`, `/usr/bin/chromium` or `browser/node_modules` (made by
 //! `npm ci --prefix tests/browser`) the tests pass with `SKIPPED: …`,
 //! unless `REX_REQUIRE_BROWSER=1` (as `.ci/run` sets), when they fail.
@@ -357,4 +364,71 @@ impl Restarts {
             _ => (404, "{}".to_owned()),
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hosted_trivia_games_in_headless_chromium_stay_apart() {
+    if should_skip() {
+        return;
+    }
+    let _one = ONE_BROWSER.lock().await;
+    let files = tempfile::tempdir().unwrap();
+    let questions_path = question_file(files.path());
+    let host = ExampleServer::spawn(
+        "trivia",
+        &[
+            "--host",
+            "--no-discovery",
+            "--bind",
+            "127.0.0.1:0",
+            "--questions",
+            questions_path.to_str().unwrap(),
+            "--rounds",
+            "1",
+            // Each question closes as soon as every player has answered.
+            "--seconds",
+            "120",
+            "--pause",
+            "2",
+            "--name",
+            "Trivia night",
+        ],
+    )
+    .await;
+    let shots = shots_dir();
+    for entry in std::fs::read_dir(&shots).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("trivia-host-") && name.ends_with(".png") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    let key: Vec<serde_json::Value> = questions()
+        .iter()
+        .map(|q| serde_json::json!({"text": q.text, "choices": q.choices, "answer": q.answer}))
+        .collect();
+    let env = vec![
+        ("REX_URL", host.url()),
+        ("REX_SHOTS", shots.display().to_string()),
+        ("REX_CHROMIUM", CHROMIUM.to_owned()),
+        ("REX_QUESTIONS", serde_json::Value::from(key).to_string()),
+    ];
+    let mut host = host;
+    let run = run_node("trivia_host.mjs", env, NODE_LIMIT).await;
+    // What the host printed: a line per game opened, with its code.
+    host.lines.drain();
+    let printed = host.lines.seen.join("\n");
+    drop(host);
+    run.assert_success("browser/trivia_host.mjs", NODE_LIMIT);
+    assert!(
+        printed.contains("hosting trivia on http://127.0.0.1:"),
+        "{printed}"
+    );
+    let opened = host_lines(&printed, "+ game ");
+    assert_eq!(opened.len(), 2, "a line per game opened:\n{printed}");
+    println!("screenshots in {}", shots.display());
+}
+
+/// The lines of `printed` that start with `prefix`.
+fn host_lines<'a>(printed: &'a str, prefix: &str) -> Vec<&'a str> {
+    printed.lines().filter(|l| l.starts_with(prefix)).collect()
 }

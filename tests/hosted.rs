@@ -281,6 +281,61 @@ async fn a_factory_that_refuses_the_settings_opens_no_room() {
     host.stop().await;
 }
 
+#[tokio::test]
+async fn each_room_serves_its_own_pages_next_to_the_shared_ones() {
+    let builder = host()
+        .assets(
+            rex::Assets::new()
+                .file("/", "shared page")
+                .file("/join.json", "shared join"),
+        )
+        .room_assets(|room: &rex::NewRoom| {
+            rex::Assets::new().file("/join.json", format!("join {}", room.code))
+        });
+    let (host, ()) = TestHost::start(builder, async |_| ()).await;
+    let (a, b) = (
+        host.open_room(&json!({})).await,
+        host.open_room(&json!({})).await,
+    );
+    for room in [&a, &b] {
+        let page = room.get("/").await;
+        assert_eq!(
+            (page.status.as_u16(), &page.body[..]),
+            (200, &b"shared page"[..])
+        );
+        let own = room.get("/join.json").await;
+        assert_eq!(own.status, 200, "{}: {:?}", room.base, own.body);
+        assert_eq!(
+            own.body,
+            format!("join {}", room.code).as_bytes(),
+            "{}",
+            room.base
+        );
+    }
+    host.stop().await;
+
+    let bad = host_with_bad_pages();
+    let (host, ()) = TestHost::start(bad, async |_| ()).await;
+    let reason = host
+        .http()
+        .post("/rex/v0/rooms")
+        .json(&json!({}))
+        .send()
+        .await
+        .assert_error(500, "internal");
+    assert!(reason.contains("/rex/mine"), "{reason}");
+    assert_eq!(
+        host.http().get("/rex/v0/host").send().await.json()["rooms"],
+        0
+    );
+    host.stop().await;
+}
+
+/// A host whose rooms' own pages claim a path of the protocol.
+fn host_with_bad_pages() -> rex::HostBuilder<TestApp> {
+    host().room_assets(|_: &rex::NewRoom| rex::Assets::new().file("/rex/mine", "no"))
+}
+
 /// `info` of a room: its status, and its body.
 async fn status(room: &RoomHttp) -> (u16, Value) {
     let reply = room.get("/rex/v0/info").await;

@@ -1,7 +1,10 @@
 //! The trivia example end to end: a whole game with four bot players over
 //! real TCP, checked against what the log says; a player who comes back
 //! with the same session in the middle of a game; and the `trivia --demo`
-//! binary, whose printout is checked against the log it served.
+//! binary, whose printout is checked against the log it served. Hosted
+//! trivia (`trivia --host`): a game made from the create body (bad
+//! settings refused), and a room that closes ten minutes after its final
+//! standings.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
@@ -11,9 +14,11 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use rex::{Server, SessionId, StreamItem};
 use rex_examples::trivia::bot::{self, Asked, BotReport, TriviaClient};
+use rex_examples::trivia::{hosted, web};
 use rex_examples::trivia::{Question, Standing, TriviaApp, TriviaConfig, TriviaEvent};
 use rex_tests::example::example_binary;
 use rex_tests::TestServer;
+use serde_json::json;
 
 const ROUNDS: u32 = 4;
 
@@ -477,4 +482,123 @@ fn the_demo_prints_the_game_its_log_tells() {
         printed.last().is_some_and(|l| l.starts_with("checked: ")),
         "{all}"
     );
+}
+
+/// A host of trivia rooms as `trivia --host` makes one (its pages, each
+/// room's join files, the start page), on 127.0.0.1, rooms of
+/// [`questions`] with [`ROUNDS`] questions of `seconds` by default.
+async fn trivia_host(seconds: u32) -> rex_tests::host::TestHost {
+    let defaults = TriviaConfig {
+        rounds: ROUNDS as usize,
+        seconds,
+        pause: Duration::from_secs(1),
+    };
+    let builder = rex::Host::builder(move |room: &rex::NewRoom| {
+        hosted::room_app(room, &questions(), &defaults)
+    })
+    .name("quiz")
+    .assets(web::pages())
+    .room_assets(web::room_join("http://192.0.2.7:7700", None))
+    .landing(web::landing());
+    let (host, ()) = rex_tests::host::TestHost::start(builder, async |_| ()).await;
+    host
+}
+
+/// The next event of `kind` on `stream`; panics if the stream ends or
+/// stays silent for a minute first.
+async fn next_of_kind(stream: &mut rex_tests::Stream, kind: &str) -> serde_json::Value {
+    loop {
+        match stream.next_line(Duration::from_secs(60)).await {
+            rex_tests::Line::Event(event) if event["kind"] == kind => return event,
+            rex_tests::Line::Event(_) | rex_tests::Line::Heartbeat => {}
+            other => panic!("waiting for a `{kind}` event, the stream gave {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_hosted_game_takes_its_settings_from_the_create_body_and_refuses_bad_ones() {
+    let host = trivia_host(20).await;
+    let http = host.http();
+    for (body, says) in [
+        (
+            json!({"rounds": 0}),
+            "`rounds` is 0; a game has 1 to 1000 questions",
+        ),
+        (
+            json!({"seconds": 601}),
+            "`seconds` is 601; a question is open for 1 to 600 seconds",
+        ),
+        (json!({"rounds": "ten"}), "the room's settings do not fit"),
+        (json!({"rouds": 2}), "unknown field `rouds`"),
+    ] {
+        let reason = http
+            .post("/rex/v0/rooms")
+            .json(&body)
+            .send()
+            .await
+            .assert_error(409, "rejected");
+        assert!(reason.contains(says), "{body}: {reason}");
+    }
+    assert_eq!(http.get("/rex/v0/host").send().await.json()["rooms"], 0);
+
+    // The start page at the root; each room's TV page and join files.
+    let landing = http.get("/").send().await;
+    assert_eq!(landing.status, 200);
+    assert!(String::from_utf8_lossy(&landing.body).contains("Host a game on this screen"));
+    let room = host.open_room(&json!({"rounds": 2, "seconds": 5})).await;
+    let join = room.get("/join.json").await.json();
+    assert_eq!(join["code"], room.code.to_string());
+    assert_eq!(
+        join["url"],
+        format!("http://192.0.2.7:7700/r/{}/play", room.code)
+    );
+    assert_eq!(room.get("/join.svg").await.status, 200);
+
+    // The game is the one asked for; another room's is the default.
+    let ann = room.session("Ann").await;
+    let started = room
+        .message(ann.token.expose(), &json!({"kind": "start"}))
+        .await;
+    assert_eq!(started.status, 200, "{:?}", started.body);
+    let plain = host.open_room(&json!({})).await;
+    let bob = plain.session("Bob").await;
+    plain
+        .message(bob.token.expose(), &json!({"kind": "start"}))
+        .await;
+    for (room, token, questions, seconds) in [(&room, &ann, 2, 5), (&plain, &bob, ROUNDS, 20)] {
+        let mut stream = room.events("start=0", Some(token.token.expose())).await;
+        let started = next_of_kind(&mut stream, "started").await;
+        assert_eq!(
+            started["data"],
+            json!({"questions": questions, "seconds": seconds}),
+            "{}",
+            room.base
+        );
+    }
+    host.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hosted_game_closes_ten_minutes_after_its_final_standings() {
+    let host = trivia_host(3).await;
+    let room = host.open_room(&json!({"rounds": 1})).await;
+    let ann = room.session("Ann").await;
+    let token = ann.token.expose().to_owned();
+    let mut stream = room.events("start=0", Some(&token)).await;
+    room.message(&token, &json!({"kind": "start"})).await;
+    // The pause, the question's 3 s, the pause: then the final standings.
+    let finished = next_of_kind(&mut stream, "finished").await;
+    assert_eq!(finished["data"]["standings"][0]["name"], "Ann");
+    tokio::time::sleep(hosted::CLOSE_AFTER_GAME - Duration::from_secs(1)).await;
+    let info = room.get("/rex/v0/info").await;
+    assert_eq!(info.status, 200, "the room stays open for the podium");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The open stream ends cleanly, and every URL says the game has ended.
+    stream.read_to_end(Duration::from_secs(30)).await;
+    let reason = room.get("/rex/v0/info").await.assert_error(410, "gone");
+    assert!(reason.contains("has ended"), "{reason}");
+    let page = room.get("/").await;
+    assert_eq!(page.status, 410);
+    host.stop().await;
 }

@@ -1,4 +1,4 @@
-//! Run with: `cargo run --example trivia -- [--demo N] [--bind ADDR] [--no-discovery] [--questions FILE] [--name NAME] [--rounds N] [--seconds S] [--pause S] [--allow-host NAME] [--pin PIN] [--data DIR]`
+//! Run with: `cargo run --example trivia -- [--host | --demo N] [--bind ADDR] [--no-discovery] [--questions FILE] [--name NAME] [--rounds N] [--seconds S] [--pause S] [--allow-host NAME] [--pin PIN] [--data DIR]`
 //!
 //! Trivia night. Without `--demo` it runs a real room: it listens on every
 //! interface, advertises itself on the local network (unless
@@ -12,6 +12,17 @@
 //! is kept in that directory: kill it mid-question, start it again with the
 //! same `--data`, and the phones carry on with their scores.
 //!
+//! With `--host` it hosts any number of games at once (`rex::Host`): its
+//! start page at `/` lets a TV host a game (the room's TV screen, with
+//! the room's four-letter code and a QR code, is then at `/r/<code>/`) and
+//! a phone join one by typing the code (its phone page is
+//! `/r/<code>/play`). `--rounds` and `--seconds` are each room's defaults
+//! (a room's creator may ask for others in the `POST /rex/v0/rooms`
+//! body); `--pin` is every room's PIN; `--data DIR` keeps every room. A
+//! room closes 10 minutes after its final standings, or after 30 idle
+//! minutes. The terminal prints a line for each room opened and closed;
+//! there is no Enter-to-start (each room's first player starts it).
+//!
 //! With `--demo N` it plays a short game on loopback with N bot players
 //! (typed Rust clients answering through the generated `TriviaMsgClient`
 //! stubs, with random delays and accuracy), prints it, checks that every
@@ -23,12 +34,15 @@ use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
 use futures_util::StreamExt;
-use rex::{AppHandle, Discovery, EventMeta, Server, SessionId};
+use rex::{AppHandle, Discovery, EventMeta, Host, Server, SessionId};
 use rex_examples::trivia::bot::{self, Asked, BotReport, TriviaClient};
+use rex_examples::trivia::hosted::{self, MAX_ROUNDS, MAX_SECONDS};
 use rex_examples::trivia::show::{
     answered_tally, choices_line, letter, right_tally, standing_line,
 };
@@ -52,30 +66,39 @@ struct Args {
     /// exit.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=12))]
     demo: Option<u8>,
+    /// Host many games at once: a start page at `/` where a TV hosts a
+    /// game and phones join one by its code (each game under
+    /// `/r/<code>/`).
+    #[arg(long, conflicts_with = "demo")]
+    host: bool,
     /// Address to listen on (default 0.0.0.0:0, or 127.0.0.1:0 with
     /// `--demo`); port 0 picks a free one.
     #[arg(long)]
     bind: Option<SocketAddr>,
     /// Do not advertise the room on the local network (mDNS). A demo never
-    /// does.
+    /// does; a host (`--host`) cannot yet.
     #[arg(long)]
     no_discovery: bool,
     /// A question file (a JSON array of `{"question", "choices", "answer"}`;
     /// see `examples/trivia/questions.json`) instead of the bundled set.
     #[arg(long, value_name = "FILE")]
     questions: Option<PathBuf>,
-    /// The room's display name.
+    /// The room's display name (with `--host`: the start page's, and each
+    /// game's).
     #[arg(long, default_value = "REx trivia")]
     name: String,
-    /// Joining needs this PIN. The TV shows it next to the QR code, and
-    /// the QR code carries it, so scanning still needs no typing.
+    /// Joining needs this PIN (with `--host`, every game's). The TV shows
+    /// it next to the QR code, and the QR code carries it, so scanning
+    /// still needs no typing.
     #[arg(long, value_name = "PIN", value_parser = rex_examples::cli::parse_pin)]
     pin: Option<String>,
-    /// Questions per game (default 10, or 5 with `--demo`).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    /// Questions per game (default 10, or 5 with `--demo`; with `--host`,
+    /// for a game whose creator did not ask for a number).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_ROUNDS)))]
     rounds: Option<u32>,
-    /// Seconds to answer each question (default 20, or 3 with `--demo`).
-    #[arg(long, value_name = "S", value_parser = clap::value_parser!(u32).range(1..=600))]
+    /// Seconds to answer each question (default 20, or 3 with `--demo`;
+    /// with `--host`, for a game whose creator did not ask for a number).
+    #[arg(long, value_name = "S", value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_SECONDS)))]
     seconds: Option<u32>,
     /// Seconds the room shows "get ready" and each answer with its
     /// scoreboard before the next question (default 6, or 1 with
@@ -87,9 +110,9 @@ struct Args {
     /// `localhost` and `.local` names always work.
     #[arg(long = "allow-host", value_name = "NAME")]
     allow_host: Vec<String>,
-    /// Keep the room in this directory (created if missing), so it
-    /// survives a crash or a restart; without it the room lives in memory.
-    /// Not with `--demo`.
+    /// Keep the room (with `--host`, every game) in this directory
+    /// (created if missing), so it survives a crash or a restart; without
+    /// it the room lives in memory. Not with `--demo`.
     #[arg(long, value_name = "DIR", conflicts_with = "demo")]
     data: Option<PathBuf>,
 }
@@ -122,6 +145,7 @@ async fn main() -> ExitCode {
     };
     let result = match args.demo {
         Some(players) => run_demo(&args, set, config, players).await,
+        None if args.host => run_host(&args, set, config).await,
         None => run_room(&args, set, config).await,
     };
     match result {
@@ -186,6 +210,84 @@ async fn run_room(args: &Args, set: Vec<Question>, config: TriviaConfig) -> Resu
             .await?;
     }
     Ok(())
+}
+
+/// Many games: serve the start page and every room until Ctrl-C or
+/// SIGTERM.
+async fn run_host(args: &Args, set: Vec<Question>, config: TriviaConfig) -> Result<(), Error> {
+    let bind = args
+        .bind
+        .unwrap_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)));
+    // Bound first: each room's join URL (and its QR code) needs the port.
+    let listener = tokio::net::TcpListener::bind(bind).await?;
+    let addr = listener.local_addr()?;
+    let urls = rex_examples::cli::lan_urls(addr);
+    let host_url = urls
+        .first()
+        .cloned()
+        .unwrap_or_else(|| rex_examples::cli::local_url(addr));
+    // Rooms stopped by the shutdown are not "closed": with `--data` they
+    // come back at the next start.
+    let stopping = Arc::new(AtomicBool::new(false));
+    let closed = stopping.clone();
+    let factory = move |room: &rex::NewRoom| {
+        let app = hosted::room_app(room, &set, &config)?;
+        say!("+ game {} opened: {}", room.code, room.name);
+        Ok(app.keeping(RoomLine {
+            code: room.code,
+            stopping: closed.clone(),
+        }))
+    };
+    let mut builder = args
+        .allow_host
+        .iter()
+        .fold(Host::builder(factory), |builder, name| {
+            builder.allow_host(name)
+        })
+        .name(&args.name)
+        .assets(web::pages())
+        .room_assets(web::room_join(&host_url, args.pin.as_deref()))
+        .landing(web::landing());
+    if let Some(pin) = &args.pin {
+        builder = builder.pin(pin);
+    }
+    if let Some(dir) = &args.data {
+        builder = builder.data_dir(dir);
+    }
+    let host = builder.listener(listener).await?;
+    println!("listening on http://{addr}");
+    println!("hosting trivia on {host_url}/; open it on a TV");
+    for url in urls.iter().skip(1) {
+        println!("  (also reachable at {url}/)");
+    }
+    if let Some(pin) = &args.pin {
+        println!("every game's PIN is {pin} (each TV's QR code carries it)");
+    }
+    if !args.no_discovery {
+        // TODO(lead): advertise the host (rex::discovery, with its `rooms=1` flag) once a Host can be advertised; until then it is found by its URL.
+        println!("(not advertised on the local network: a host of games cannot be yet; open the URL above)");
+    }
+    host.run(async {
+        rex_examples::cli::shutdown_signal().await;
+        stopping.store(true, Ordering::Release);
+    })
+    .await?;
+    Ok(())
+}
+
+/// Kept by each hosted game's app, which drops it when the room closes:
+/// prints that line, unless the whole host is stopping.
+struct RoomLine {
+    code: rex::RoomCode,
+    stopping: Arc<AtomicBool>,
+}
+
+impl Drop for RoomLine {
+    fn drop(&mut self) {
+        if !self.stopping.load(Ordering::Acquire) {
+            println!("- game {} closed", self.code);
+        }
+    }
 }
 
 /// Enter on the terminal starts the game: the TV's own input, through the

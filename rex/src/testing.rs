@@ -67,7 +67,7 @@
 //! ```
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rex_proto::{EventIndex, EventRecord, RexEvent, SessionId, SnapshotRecord};
@@ -129,6 +129,10 @@ pub struct TestRoom<A: RexApp> {
     _stop: watch::Sender<bool>,
     /// The room's store, for a [durable](TestRoom::durable) room.
     store: Option<MemoryStore>,
+    /// When the app last asked for its room to close (`Context::close_room`),
+    /// as a host would schedule it: recorded, since a `TestRoom` has no
+    /// host to dispose of it.
+    closing: Arc<Mutex<Option<Instant>>>,
 }
 
 impl<A: RexApp> fmt::Debug for TestRoom<A> {
@@ -203,6 +207,8 @@ impl<A: RexApp> TestRoom<A> {
         let log = EventLog::new(Retention::unlimited());
         let (tx, rx) = mpsc::channel(64);
         let (stop_tx, stop) = watch::channel(false);
+        let closing = Arc::new(Mutex::new(None));
+        let record = closing.clone();
         let actor = Actor {
             app,
             head: 0,
@@ -217,13 +223,17 @@ impl<A: RexApp> TestRoom<A> {
             activity: Default::default(),
             idle_timeout,
             admission: None,
-            on_close: None,
+            on_close: Some(Arc::new(move |grace| {
+                *record.lock().unwrap_or_else(PoisonError::into_inner) =
+                    Some(Instant::now() + grace);
+            })),
         };
         TestRoom {
             actor,
             rx,
             _stop: stop_tx,
             store: None,
+            closing,
         }
     }
 
@@ -368,6 +378,42 @@ impl<A: RexApp> TestRoom<A> {
     pub fn open_stream(&mut self, session: SessionId) -> Option<OpenStream> {
         let lease = self.actor.activity.open_stream(session)?;
         Some(OpenStream { _lease: lease })
+    }
+
+    /// How long from now until the room would close on a host of rooms
+    /// ([`crate::Host`]): the grace period the app's last successful
+    /// [`Context::close_room`] call gave, less the time since (zero once it
+    /// is due); `None` if the app never asked. A later call replaces an
+    /// earlier one, as on a host. The `TestRoom` itself stays open.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use rex::testing::TestRoom;
+    /// # use rex::{Context, Reject, RexApp, RexEvent, RexMessage, SessionId};
+    /// # #[derive(Debug, RexMessage)] #[rex(app = "one-shot", events = Ev)] pub enum Msg { Done }
+    /// # #[derive(Debug, PartialEq, RexEvent)] pub enum Ev { Over }
+    /// # #[derive(Default)] struct OneShot;
+    /// # impl RexApp for OneShot { type Protocol = Msg; }
+    /// impl MsgHandler for OneShot {
+    ///     fn done(&mut self, cx: &mut Context<'_, Self>, _: SessionId) -> Result<(), Reject> {
+    ///         cx.emit(Ev::Over);
+    ///         cx.close_room(Duration::from_secs(600));
+    ///         Ok(())
+    ///     }
+    /// }
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let mut room = TestRoom::new(OneShot);
+    /// let ada = room.join("Ada").unwrap();
+    /// assert_eq!(room.closes_in(), None);
+    /// room.send(ada, Msg::Done).unwrap();
+    /// room.advance(Duration::from_secs(60)).await;
+    /// assert_eq!(room.closes_in(), Some(Duration::from_secs(540)));
+    /// # }
+    /// ```
+    pub fn closes_in(&self) -> Option<Duration> {
+        let at = *self.closing.lock().unwrap_or_else(PoisonError::into_inner);
+        at.map(|at| at.saturating_duration_since(Instant::now()))
     }
 
     /// Whether `session` exists: it joined and has not expired.
@@ -626,6 +672,9 @@ mod tests {
         Secret { to: SessionId },
         /// Emits, then refuses.
         Refuse,
+        /// Asks for the room to close after `secs`; then refuses if
+        /// `refuse`.
+        Close { secs: u64, refuse: bool },
     }
 
     #[derive(Debug, PartialEq, crate::RexEvent)]
@@ -696,6 +745,20 @@ mod tests {
             cx.emit(Ev::Shown);
             Err(Reject::new("refused after emitting"))
         }
+
+        fn close(
+            &mut self,
+            cx: &mut Context<'_, Self>,
+            _from: SessionId,
+            secs: u64,
+            refuse: bool,
+        ) -> Result<(), Reject> {
+            cx.close_room(Duration::from_secs(secs));
+            if refuse {
+                return Err(Reject::new("not closing after all"));
+            }
+            Ok(())
+        }
     }
 
     fn later(ms: u64, label: &str) -> Msg {
@@ -734,6 +797,24 @@ mod tests {
         );
         assert_eq!(room.elapsed(), Duration::from_millis(1_099));
         assert_eq!(room.app().fired, ["a", "b1", "b2", "c"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_close_is_recorded_when_its_call_succeeds_and_the_last_one_counts() {
+        let mut room = TestRoom::new(App::default());
+        let ada = room.join("Ada").unwrap();
+        let close = |secs, refuse| Msg::Close { secs, refuse };
+        room.send(ada, close(60, true)).unwrap_err();
+        assert_eq!(room.closes_in(), None, "a refused call closes nothing");
+        room.send(ada, close(600, false)).unwrap();
+        assert_eq!(room.closes_in(), Some(Duration::from_secs(600)));
+        room.advance(Duration::from_secs(100)).await;
+        assert_eq!(room.closes_in(), Some(Duration::from_secs(500)));
+        room.send(ada, close(60, false)).unwrap();
+        assert_eq!(room.closes_in(), Some(Duration::from_secs(60)));
+        room.advance(Duration::from_secs(90)).await;
+        assert_eq!(room.closes_in(), Some(Duration::ZERO), "due, and past");
+        assert!(room.is_live(ada), "the test room itself stays open");
     }
 
     #[tokio::test(start_paused = true)]

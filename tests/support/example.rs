@@ -163,7 +163,10 @@ fn forward(pipe: impl std::io::Read, prefix: &str, tx: &mpsc::UnboundedSender<St
 }
 
 /// An example server (`chat`, `trivia`, `remote-tv`) this test started
-/// with `--data`, on loopback, without discovery. Dropping it kills it.
+/// on loopback, without discovery (with `--data`, by [`start`]). Dropping
+/// it kills it.
+///
+/// [`start`]: ExampleServer::start
 pub struct ExampleServer {
     child: Child,
     /// What it printed so far (and prints on).
@@ -192,13 +195,19 @@ impl ExampleServer {
     /// Starts example `name` with `args`, `--no-discovery`, `--bind bind`
     /// and `--data data`, and waits for its `listening on` line.
     pub async fn start(name: &str, args: &[&str], data: &Path, bind: SocketAddr) -> ExampleServer {
+        let bind = bind.to_string();
+        let data = data.to_str().expect("a UTF-8 data path");
+        let mut all = args.to_vec();
+        all.extend(["--no-discovery", "--bind", &bind, "--data", data]);
+        ExampleServer::spawn(name, &all).await
+    }
+
+    /// Starts example `name` with exactly `args` (which should bind
+    /// loopback and turn discovery off), and waits for its `listening on`
+    /// line.
+    pub async fn spawn(name: &str, args: &[&str]) -> ExampleServer {
         let mut child = Command::new(example_binary(name))
             .args(args)
-            .arg("--no-discovery")
-            .arg("--bind")
-            .arg(bind.to_string())
-            .arg("--data")
-            .arg(data)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

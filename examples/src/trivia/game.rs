@@ -145,6 +145,17 @@ pub struct TriviaState {
     due_at_ms: Option<u64>,
 }
 
+/// What [`TriviaApp::keeping`] holds: anything, for its `Drop`.
+struct Keepsake {
+    _held: Box<dyn Send>,
+}
+
+impl std::fmt::Debug for Keepsake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Keepsake")
+    }
+}
+
 /// The trivia room: players, scores, and the game in progress.
 #[derive(Debug)]
 pub struct TriviaApp {
@@ -152,6 +163,11 @@ pub struct TriviaApp {
     config: TriviaConfig,
     /// Ask the set in a random order (`state.order_seed`).
     shuffle: bool,
+    /// On a host of rooms: close the room this long after a game's final
+    /// standings ([`closing_after_games`](TriviaApp::closing_after_games)).
+    close_after: Option<Duration>,
+    /// Dropped with the app ([`keeping`](TriviaApp::keeping)).
+    keepsake: Option<Keepsake>,
     /// Everything that makes this room this game; saved with every commit.
     state: TriviaState,
     /// The scheduled work waiting for `state.due_at_ms`: of this process,
@@ -176,6 +192,8 @@ impl TriviaApp {
             questions,
             config,
             shuffle: false,
+            close_after: None,
+            keepsake: None,
             state: TriviaState::default(),
             timer: None,
         }
@@ -187,6 +205,45 @@ impl TriviaApp {
     pub fn shuffled(mut self) -> TriviaApp {
         self.shuffle = true;
         self
+    }
+
+    /// Closes the room `grace` after each game's final standings
+    /// ([`Context::close_room`]), so the screens show them a while and a
+    /// hosted room does not outlive its evening. Starting another game
+    /// first puts the close off until `grace` after that game's longest
+    /// possible end, so a game is never cut short. Only a host of rooms
+    /// ([`rex::Host`]) closes rooms; a server's one room stays open.
+    pub fn closing_after_games(mut self, grace: Duration) -> TriviaApp {
+        self.close_after = Some(grace);
+        self
+    }
+
+    /// Keeps `keepsake` as long as this app lives and drops it with the
+    /// app, when its room stops: how the terminal of a host of rooms
+    /// hears that a room closed (a `Drop` that prints a line).
+    pub fn keeping(mut self, keepsake: impl Send + 'static) -> TriviaApp {
+        self.keepsake = Some(Keepsake {
+            _held: Box::new(keepsake),
+        });
+        self
+    }
+
+    /// Asks for the room to close `grace` after `from_now` has passed, if
+    /// it closes after its games.
+    fn close_later(&self, cx: &mut Context<'_, Self>, from_now: Duration) {
+        if let Some(grace) = self.close_after {
+            cx.close_room(from_now.saturating_add(grace));
+        }
+    }
+
+    /// The longest a game of `rounds` questions can run from its start:
+    /// the pause before the first question, then each question open for
+    /// its time and shown for the pause.
+    fn longest_game(&self, rounds: usize) -> Duration {
+        let per_question = Duration::from_secs(u64::from(self.config.seconds)) + self.config.pause;
+        self.config
+            .pause
+            .saturating_add(per_question.saturating_mul(u32::try_from(rounds).unwrap_or(u32::MAX)))
     }
 
     /// The order the set is asked in, as indexes into `questions`.
@@ -287,6 +344,7 @@ impl TriviaApp {
         });
         let at = now_ms(cx).saturating_add(millis(self.config.pause));
         self.set_due(cx, Some(at));
+        self.close_later(cx, self.longest_game(rounds));
         Ok(())
     }
 
@@ -330,6 +388,7 @@ impl TriviaApp {
                 self.state.phase = Phase::Finished;
                 let standings = self.standings();
                 cx.emit(TriviaEvent::Finished { standings });
+                self.close_later(cx, Duration::ZERO);
             }
             Phase::Lobby | Phase::Finished => {}
         }
@@ -425,9 +484,18 @@ impl Durable for TriviaApp {
     /// Puts the game back and re-arms the step that was due, for what is
     /// left of its time on the log clock (at once if it passed while the
     /// room was down).
+    ///
+    /// A room that closes after its games asks again (the host does not
+    /// keep the close): the full grace after a finished game, and as at a
+    /// start for a game in progress.
     fn restore(&mut self, cx: &mut Context<'_, Self>, state: TriviaState) {
         self.state = state;
         self.arm(cx);
+        match self.state.phase {
+            Phase::Lobby => {}
+            Phase::Finished => self.close_later(cx, Duration::ZERO),
+            _ => self.close_later(cx, self.longest_game(self.state.playlist.len())),
+        }
     }
 }
 

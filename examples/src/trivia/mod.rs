@@ -3,6 +3,8 @@
 //! - [`protocol`]: the messages and events, shared by the server, the Rust
 //!   bots and (as JSON) the browser pages;
 //! - [`game`]: the [`TriviaApp`] the server runs;
+//! - [`hosted`]: many trivia rooms on one server, each made from what its
+//!   creator asked for;
 //! - [`questions`]: the question file format and its validation;
 //! - [`bot`]: a player driven by code, for the demo and the tests;
 //! - [`player`]: the terminal player's screen and input (the
@@ -13,6 +15,7 @@
 
 pub mod bot;
 pub mod game;
+pub mod hosted;
 pub mod player;
 pub mod protocol;
 pub mod questions;

@@ -547,3 +547,43 @@ async fn a_shuffled_room_goes_on_through_the_same_order_after_a_restart() {
         "three games of two ask the whole set: {asked:?}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_hosted_room_closes_ten_minutes_after_the_final_standings_and_never_mid_game() {
+    let grace = Duration::from_secs(600);
+    let mut room = Room {
+        room: TestRoom::new(Room::app(2).closing_after_games(grace)),
+        rounds: 2,
+    };
+    let alice = room.join("Alice");
+    assert_eq!(
+        room.room.closes_in(),
+        None,
+        "a room in its lobby stays open"
+    );
+    room.start(alice).await;
+    // The longest game: the first pause, then two questions of 10 s and
+    // their pauses of 2 s; the close is put off past its end.
+    let longest = PAUSE + 2 * (Duration::from_secs(SECONDS.into()) + PAUSE);
+    assert_eq!(room.room.closes_in(), Some(longest + grace - PAUSE));
+    room.wait(longest).await;
+    assert_eq!(room.phase(), Phase::Finished);
+    let finished = Duration::from_millis(room.time_of_last("finished").unwrap());
+    let since = room.now() - finished;
+    assert_eq!(room.room.closes_in(), Some(grace - since));
+
+    // Another game before the close: the close waits for its end again.
+    room.wait(Duration::from_secs(60)).await;
+    room.start(alice).await;
+    assert_eq!(room.room.closes_in(), Some(longest + grace - PAUSE));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_room_of_a_single_room_server_never_asks_to_close() {
+    let mut room = Room::new(1);
+    let alice = room.join("Alice");
+    room.start(alice).await;
+    room.wait(Duration::from_secs(60)).await;
+    assert_eq!(room.phase(), Phase::Finished);
+    assert_eq!(room.room.closes_in(), None);
+}

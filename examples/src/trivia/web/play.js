@@ -1,4 +1,5 @@
-// The trivia phone controller, served at `/play`: type a name, then answer
+// The trivia phone controller, served at `/play` (at `/r/KXQF/play` in a
+// hosted room): type a name, then answer
 // with four big buttons, then see your own result (right or wrong, points,
 // total, place). The host also gets the Start button.
 //
@@ -9,7 +10,25 @@
 // While the stream is lost the page says "Reconnecting…", as the client's
 // onConnection reports it (nothing polls the room).
 
-import { RexClient, RexError, Room, until, h, shape, icon, choiceClass, fitAnswers, ordinal, points, seconds, scheduler } from "/room.js";
+import {
+  BASE,
+  RexClient,
+  RexError,
+  Room,
+  until,
+  h,
+  shape,
+  icon,
+  choiceClass,
+  fitAnswers,
+  ordinal,
+  points,
+  seconds,
+  scheduler,
+  roomIsOver,
+  resyncIsEnd,
+  overScreen,
+} from "./room.js";
 
 /** @typedef {import("./protocol.js").Client} Client */
 /** @typedef {import("./protocol.js").MessageKind} MessageKind */
@@ -42,8 +61,10 @@ let renameForm = null;
 /** What the screen shows, to redraw only when it changes (not under a thumb). */
 let shown = "";
 let toastTimer = 0;
+// Set when the room is over: the screen says so and is drawn no more.
+let ended = false;
 
-fetch("/rex/v0/info")
+fetch(new URL("rex/v0/info", BASE))
   .then((r) => (r.ok ? r.json() : null))
   .then((info) => {
     if (info && info.name) roomName = info.name;
@@ -69,6 +90,13 @@ function load(key) {
 function reasonOf(err) {
   if (err instanceof RexError) return err.reason;
   return (err && err.message) || String(err);
+}
+
+/** The room is over: say so, and draw it no more. */
+function over(why) {
+  ended = true;
+  linkBox.hidden = true;
+  app.replaceChildren(overScreen(why));
 }
 
 function toast(text) {
@@ -150,8 +178,12 @@ function askName(error, needsPin = false) {
 async function join(name) {
   app.replaceChildren(h("p", { class: "status" }, "Joining…"));
   try {
-    rex = /** @type {Client} */ (await RexClient.connect(pin ? { name, pin } : { name }));
+    rex = /** @type {Client} */ (await RexClient.connect(pin ? { name, pin, base: BASE } : { name, base: BASE }));
   } catch (err) {
+    if (roomIsOver(err)) {
+      over(err);
+      return;
+    }
     // 403: the PIN is missing or wrong; the reason says which.
     const forbidden = err instanceof RexError && err.code === "forbidden";
     if (forbidden) localStorage.setItem(NAME_KEY, name);
@@ -165,17 +197,30 @@ async function join(name) {
   room.me = rex.session;
   roomName = rex.info.name || roomName;
   document.title = roomName;
-  rex.events({
+  const stream = rex.events({
     start: 0,
     onEvent(event) {
       room.apply(event);
       draw();
     },
     // The room restarted: this session is gone. A reload joins the new
-    // room under the same name.
-    onResync: () => location.reload(),
-    onConnection: showConnection,
+    // room under the same name. A hosted room that ended has no new room.
+    onResync(resync) {
+      if (!resyncIsEnd(resync)) {
+        location.reload();
+        return;
+      }
+      stream.close();
+      over(resync.reason);
+    },
+    onConnection(connection) {
+      if (!ended) showConnection(connection);
+    },
     onError(err) {
+      if (roomIsOver(err)) {
+        over(err);
+        return;
+      }
       if (err.code === "unauthorized") {
         // The room no longer knows this session: start afresh.
         rex.forget();
@@ -213,7 +258,8 @@ async function send(kind, ...data) {
     await rex.send(kind, ...data);
     return true;
   } catch (err) {
-    toast(reasonOf(err));
+    if (roomIsOver(err)) over(err);
+    else toast(reasonOf(err));
     return false;
   }
 }
@@ -282,7 +328,7 @@ function myChoice() {
 }
 
 function render() {
-  if (!rex) return;
+  if (!rex || ended) return;
   const mine = room.mine;
   const q = room.question;
   const key = JSON.stringify([

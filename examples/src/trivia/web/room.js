@@ -11,7 +11,19 @@
 // these files against it (tsconfig.json here, tests/types.rs), so a
 // misspelled kind or field is an error with its line, not a blank screen.
 
+// Every REx server serves the client at its root, a host of rooms too (and
+// in each room): the one absolute URL of the pages.
+import { RexError } from "/rex/v0/client.js";
 export { RexClient, RexError } from "/rex/v0/client.js";
+
+/**
+ * The room's base URL, where this file is served: `http://host:port/` for
+ * a server's one room, `http://host:port/r/KXQF/` for a room of a host.
+ * The pages pass it to the client (`RexClient.connect({base: BASE})`) and
+ * reach the room's files and endpoints relative to it, so the same pages
+ * work at both places.
+ */
+export const BASE = new URL(".", import.meta.url).href;
 
 /** @typedef {import("./protocol.js").Client} Client */
 /** @typedef {import("./protocol.js").Event} Event */
@@ -146,6 +158,46 @@ export class Room {
   get mine() {
     return this.standings.find((s) => s.session === this.me) || null;
   }
+}
+
+/**
+ * Whether `error` (a RexError) says the room is over for good: a hosted
+ * room that ended (`410 gone` with no epoch to resync to, unlike a
+ * restarted room's), or one the host no longer knows (`404`). Retrying
+ * will not bring it back.
+ * @param {unknown} error
+ */
+export function roomIsOver(error) {
+  if (!(error instanceof RexError)) return false;
+  return (error.status === 410 && !error.body.epoch) || error.status === 404;
+}
+
+/**
+ * Whether what the client's `onResync` got says the room ended, rather
+ * than restarted: an ended room's `410` has no bounds to resume from.
+ * @param {{oldest?: number}} resync
+ */
+export function resyncIsEnd(resync) {
+  return resync.oldest === undefined || resync.oldest === null;
+}
+
+/**
+ * The screen of a room that is over: "This game has ended" (or, for a code
+ * the host does not know, that there is no game there), the server's
+ * reason, and a link back to the host's start page to host or join
+ * another.
+ * @param {unknown} error a RexError, or the reason as text
+ */
+export function overScreen(error) {
+  const reason = error instanceof RexError ? error.reason : String(error);
+  const gone = !(error instanceof RexError) || error.status !== 404;
+  return h(
+    "main",
+    { class: "status over", id: "over" },
+    h("h1", {}, gone ? "This game has ended" : "There is no game here"),
+    h("p", {}, reason),
+    h("p", {}, h("a", { href: "/", id: "home", class: "home" }, "Host or join another game")),
+  );
 }
 
 /**

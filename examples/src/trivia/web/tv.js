@@ -1,4 +1,5 @@
-// The trivia TV screen, served at `/`: how to join (QR code and URL), who
+// The trivia TV screen, served at `/` (at `/r/KXQF/` in a hosted room,
+// whose code it shows in big letters): how to join (QR code and URL), who
 // plays, the question with its countdown, who has answered, the reveal with
 // the count per answer, the scoreboard with each player's gain, and the
 // final standings. Read from across a room: everything is big.
@@ -6,7 +7,25 @@
 // The TV has no session (`anonymous: true`): it reads the public log from
 // index 0 and draws the room from it, so a reload shows the same screen.
 
-import { RexClient, Room, until, h, svg, shape, icon, choiceClass, fitAnswers, ordinal, points, seconds, scheduler } from "/room.js";
+import {
+  BASE,
+  RexClient,
+  Room,
+  until,
+  h,
+  svg,
+  shape,
+  icon,
+  choiceClass,
+  fitAnswers,
+  ordinal,
+  points,
+  seconds,
+  scheduler,
+  roomIsOver,
+  resyncIsEnd,
+  overScreen,
+} from "./room.js";
 
 /** @typedef {import("./protocol.js").Client} Client */
 
@@ -18,46 +37,71 @@ const draw = scheduler(render);
 let rex = null;
 
 let roomName = "Trivia night";
+// Set when the room is over: the screen says so and is drawn no more.
+let ended = false;
 // What the screen has shown, so only what is new pops in (see `fresh`).
 const seen = new Set();
-let joinUrl = location.origin + "/play";
+let joinUrl = new URL("play", BASE).href;
 // The room's PIN, shown next to the QR code (which carries it); null if
 // the room has none.
 let joinPin = null;
+// A hosted room's code (phones type it on the host's start page); null
+// for a server's one room.
+let roomCode = null;
 // Made once and moved between screens, so the QR code does not reload.
-const qrBig = h("img", { class: "qr", src: "/join.svg", alt: "QR code to join the game" });
-const qrSmall = h("img", { class: "qr", src: "/join.svg", alt: "" });
+const qrBig = h("img", { class: "qr", src: "join.svg", alt: "QR code to join the game" });
+const qrSmall = h("img", { class: "qr", src: "join.svg", alt: "" });
 for (const img of [qrBig, qrSmall]) img.addEventListener("error", () => img.remove());
 
 main().catch(fail);
 addEventListener("resize", () => fitAnswers(app));
 
 async function main() {
-  /** @type {Promise<{url?: unknown, pin?: unknown}>} */
-  const join = fetch("/join.json")
+  /** @type {Promise<{url?: unknown, pin?: unknown, code?: unknown}>} */
+  const join = fetch(new URL("join.json", BASE))
     .then((r) => (r.ok ? r.json() : {}))
     .catch(() => ({}));
-  rex = /** @type {Client} */ (await RexClient.connect({ anonymous: true }));
+  rex = /** @type {Client} */ (await RexClient.connect({ anonymous: true, base: BASE }));
   roomName = rex.info.name || roomName;
   document.title = roomName;
-  const { url, pin } = await join;
+  const { url, pin, code } = await join;
   if (typeof url === "string" && url) joinUrl = url;
   if (typeof pin === "string" && pin) joinPin = pin;
-  rex.events({
+  if (typeof code === "string" && code) roomCode = code;
+  const stream = rex.events({
     start: 0,
     onEvent(event) {
       room.apply(event);
       draw();
     },
-    // The room restarted: its log begins again; so does this page.
-    onResync: () => location.reload(),
+    // The room restarted: its log begins again; so does this page. A
+    // hosted room that ended has nothing to begin again.
+    onResync(resync) {
+      if (!resyncIsEnd(resync)) {
+        location.reload();
+        return;
+      }
+      stream.close();
+      over(resync.reason);
+    },
     onError: fail,
   });
   draw();
   setInterval(tick, 200);
 }
 
+/** The room is over: say so, and draw it no more. */
+function over(why) {
+  ended = true;
+  app.replaceChildren(overScreen(why));
+  document.body.dataset.phase = "over";
+}
+
 function fail(err) {
+  if (roomIsOver(err)) {
+    over(err);
+    return;
+  }
   const reason = (err && (err.reason || err.message)) || String(err);
   app.replaceChildren(
     h("main", { class: "status" }, h("h1", {}, "Lost the room"), h("p", {}, reason), h("p", {}, "Reload the page to try again.")),
@@ -73,6 +117,15 @@ function shortUrl() {
   return joinUrl.replace(/^https?:\/\//, "").replace(/\?pin=[^&]*$/, "");
 }
 
+/** Where a phone types a hosted room's code: the host's address. */
+function hostAddress() {
+  try {
+    return new URL(joinUrl).host;
+  } catch (_) {
+    return location.host;
+  }
+}
+
 /** " pop" the first time `key` is drawn, so a new thing animates once. */
 function fresh(key) {
   if (seen.has(key)) return "";
@@ -81,6 +134,7 @@ function fresh(key) {
 }
 
 function render() {
+  if (ended) return;
   const screens = { lobby, starting, asking: round, revealed: round, finished };
   const screen = (screens[room.phase] || lobby)();
   app.replaceChildren(header(), screen);
@@ -106,7 +160,9 @@ function header() {
           "div",
           { class: "join-mini" },
           qrSmall,
-          h("div", {}, h("small", {}, "Join at"), h("b", {}, shortUrl()), joinPin ? h("small", { class: "pin" }, `PIN ${joinPin}`) : null),
+          roomCode
+            ? h("div", {}, h("small", {}, `Join at ${hostAddress()} with`), h("b", { class: "code" }, roomCode), joinPin ? h("small", { class: "pin" }, `PIN ${joinPin}`) : null)
+            : h("div", {}, h("small", {}, "Join at"), h("b", {}, shortUrl()), joinPin ? h("small", { class: "pin" }, `PIN ${joinPin}`) : null),
         ),
   );
 }
@@ -137,20 +193,38 @@ function hostLine(what) {
   return room.host ? `Waiting for ${room.nameOf(room.host)} to ${what}…` : "The first player to join is the host.";
 }
 
+/** How to join: the QR code and the URL, or a hosted room's code. */
+function joinCard() {
+  const pin = joinPin ? h("p", { class: "pin" }, "PIN ", h("b", { id: "join-pin" }, joinPin)) : null;
+  const classes = "join-card" + (joinPin ? " with-pin" : "") + (roomCode ? " with-code" : "");
+  if (roomCode) {
+    return h(
+      "section",
+      { class: classes },
+      h("h1", {}, "Join the game"),
+      h("p", { class: "code-line" }, h("small", {}, "Room code"), h("b", { id: "room-code" }, roomCode)),
+      qrBig,
+      h("p", { class: "url" }, "Scan, or open ", h("b", { id: "join-url" }, hostAddress()), " and type the code"),
+      pin,
+    );
+  }
+  return h(
+    "section",
+    { class: classes },
+    h("h1", {}, "Join the game"),
+    h("p", { class: "lead" }, "Scan with your phone's camera"),
+    qrBig,
+    h("p", { class: "url" }, "or open ", h("b", { id: "join-url" }, shortUrl())),
+    pin,
+  );
+}
+
 function lobby() {
   const count = room.players.size;
   return h(
     "main",
     { class: "lobby" },
-    h(
-      "section",
-      { class: joinPin ? "join-card with-pin" : "join-card" },
-      h("h1", {}, "Join the game"),
-      h("p", { class: "lead" }, "Scan with your phone's camera"),
-      qrBig,
-      h("p", { class: "url" }, "or open ", h("b", { id: "join-url" }, shortUrl())),
-      joinPin ? h("p", { class: "pin" }, "PIN ", h("b", { id: "join-pin" }, joinPin)) : null,
-    ),
+    joinCard(),
     h(
       "section",
       { class: "roster" },

@@ -80,6 +80,9 @@ impl NewRoom {
 /// Makes a room's app.
 pub(crate) type Factory<A> = Arc<dyn Fn(&NewRoom) -> Result<A, Reject> + Send + Sync>;
 
+/// Makes the pages of a room that are its own.
+pub(crate) type RoomPages = Arc<dyn Fn(&NewRoom) -> Assets + Send + Sync>;
+
 /// Configures a [`Host`] before it binds. Made by [`Host::builder`]. Every
 /// setting of a [`crate::ServerBuilder`] is here too and applies to each
 /// room (sessions, limits, retention, pages) or to the server (timeouts,
@@ -91,6 +94,7 @@ pub struct HostBuilder<A: RexApp> {
     limits: HostLimits,
     creation_rate: Rate,
     landing: Assets,
+    room_pages: Option<RoomPages>,
     storage: Option<(std::path::PathBuf, Persistence<A>)>,
 }
 
@@ -137,6 +141,35 @@ impl<A: RexApp> HostBuilder<A> {
         self
     }
 
+    /// Pages each room has of its own, made from what the room was opened
+    /// with (its code, say: a QR code of the room's join URL), served
+    /// under the room's path with the shared [`assets`](Self::assets); a
+    /// file at the same path as a shared one replaces it in that room.
+    /// Called when a room opens, and again when a durable host restores
+    /// it. A room whose pages have a bad path is not opened (`500
+    /// internal`, naming the path).
+    ///
+    /// ```no_run
+    /// # use rex::{Assets, Host, RexApp};
+    /// # async fn example<A: RexApp + Default>() -> std::io::Result<()> {
+    /// let host = Host::builder(|_room: &rex::NewRoom| Ok(A::default()))
+    ///     .room_assets(|room: &rex::NewRoom| {
+    ///         let join = format!("{{\"code\": \"{}\"}}", room.code);
+    ///         Assets::new().file("/join.json", join)
+    ///     })
+    ///     .bind("0.0.0.0:7700")
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn room_assets(
+        mut self,
+        pages: impl Fn(&NewRoom) -> Assets + Send + Sync + 'static,
+    ) -> Self {
+        self.room_pages = Some(Arc::new(pages));
+        self
+    }
+
     /// Binds `addr` and restores the stored rooms, if the host has a data
     /// directory. Must be called inside a tokio runtime.
     pub async fn bind(self, addr: impl ToSocketAddrs) -> io::Result<Host<A>> {
@@ -167,6 +200,7 @@ impl<A: RexApp> HostBuilder<A> {
             directory: RwLock::new(Directory::default()),
             creation: AddressRate::new(self.creation_rate),
             landing: self.landing,
+            room_pages: self.room_pages,
             storage,
             wake: Arc::new(Notify::new()),
             this: this.clone(),
@@ -274,6 +308,7 @@ impl<A: RexApp> Host<A> {
             },
             creation_rate: DEFAULT_ROOM_CREATION_RATE,
             landing: Assets::default(),
+            room_pages: None,
             storage: None,
         }
     }

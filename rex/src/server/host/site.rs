@@ -17,7 +17,7 @@ use tokio::time::Instant;
 
 use super::directory::{Directory, Found, Full as NoRoom};
 use super::storage::{HostDir, RoomRecord};
-use super::{Factory, NewRoom};
+use super::{Factory, NewRoom, RoomPages};
 use crate::server::access;
 use crate::server::app::app_id;
 use crate::server::app::RexApp;
@@ -63,6 +63,8 @@ pub(crate) struct HostSite<A: RexApp> {
     pub(crate) directory: RwLock<Directory<Arc<Hosted<A>>>>,
     pub(crate) creation: AddressRate,
     pub(crate) landing: Assets,
+    /// Each room's own pages, added to the shared ones.
+    pub(crate) room_pages: Option<RoomPages>,
     pub(crate) storage: Option<HostStorage<A>>,
     /// Wakes the reaper: a room may have become idle, or been closed.
     pub(crate) wake: Arc<Notify>,
@@ -175,6 +177,16 @@ impl<A: RexApp> HostSite<A> {
         });
         let mut settings = self.rooms.clone();
         settings.name = new.name.clone();
+        if let Some(pages) = &self.room_pages {
+            let own = pages(new);
+            own.check().map_err(|e| {
+                ApiError::new(
+                    ErrorCode::Internal,
+                    format!("room {code}'s own pages are not served: {e}"),
+                )
+            })?;
+            settings.assets = Arc::new(settings.assets.as_ref().clone().and(own));
+        }
         let hooks = Hooks {
             wake: Some(self.wake.clone()),
             on_close: Some(on_close),
