@@ -21,7 +21,9 @@
 //! body); `--pin` is every room's PIN; `--data DIR` keeps every room. A
 //! room closes 10 minutes after its final standings, or after 30 idle
 //! minutes. The terminal prints a line for each room opened and closed;
-//! there is no Enter-to-start (each room's first player starts it).
+//! there is no Enter-to-start (each room's first player starts it). The
+//! host is advertised on the local network (TXT `rooms=1`) unless
+//! `--no-discovery`.
 //!
 //! With `--demo N` it plays a short game on loopback with N bot players
 //! (typed Rust clients answering through the generated `TriviaMsgClient`
@@ -75,8 +77,9 @@ struct Args {
     /// `--demo`); port 0 picks a free one.
     #[arg(long)]
     bind: Option<SocketAddr>,
-    /// Do not advertise the room on the local network (mDNS). A demo never
-    /// does; a host (`--host`) cannot yet.
+    /// Do not advertise the room (or, with `--host`, the host: `rex
+    /// discover` shows it as one that hosts rooms) on the local network
+    /// (mDNS). A demo never does.
     #[arg(long)]
     no_discovery: bool,
     /// A question file (a JSON array of `{"question", "choices", "answer"}`;
@@ -263,15 +266,16 @@ async fn run_host(args: &Args, set: Vec<Question>, config: TriviaConfig) -> Resu
     if let Some(pin) = &args.pin {
         println!("every game's PIN is {pin} (each TV's QR code carries it)");
     }
-    if !args.no_discovery {
-        // TODO(lead): advertise the host (rex::discovery, with its `rooms=1` flag) once a Host can be advertised; until then it is found by its URL.
-        println!("(not advertised on the local network: a host of games cannot be yet; open the URL above)");
-    }
-    host.run(async {
+    let shutdown = async {
         rex_examples::cli::shutdown_signal().await;
         stopping.store(true, Ordering::Release);
-    })
-    .await?;
+    };
+    if args.no_discovery {
+        host.run(shutdown).await?;
+    } else {
+        // Found by `rex discover` as a host (`rooms=1`).
+        host.run_advertised(&Discovery::new(), shutdown).await?;
+    }
     Ok(())
 }
 

@@ -312,6 +312,46 @@ impl<A: crate::RexApp> crate::Server<A> {
     }
 }
 
+#[cfg(feature = "server")]
+impl<A: crate::RexApp> crate::Host<A> {
+    /// Like [`Host::run`](crate::Host::run), and advertises the host on the
+    /// local network meanwhile, with its name and the TXT record `rooms=1`
+    /// (a host has no epoch of its own): browsers report it with
+    /// [`Room::hosts_rooms`](crate::discovery::Room::hosts_rooms). When
+    /// `shutdown` completes, the host is withdrawn first, then it shuts
+    /// down gracefully. Fails before serving if the host cannot be
+    /// advertised; the error says why.
+    ///
+    /// ```no_run
+    /// # use rex::{Host, NewRoom, RexApp};
+    /// # use rex::discovery::Discovery;
+    /// # async fn example<A: RexApp + Default>() -> std::io::Result<()> {
+    /// let host = Host::builder(|_room: &NewRoom| Ok(A::default())).name("Quiz night").bind("0.0.0.0:0").await?;
+    /// host.run_advertised(&Discovery::new(), async { tokio::signal::ctrl_c().await.ok(); })
+    ///     .await
+    /// # }
+    /// ```
+    pub async fn run_advertised(
+        self,
+        discovery: &Discovery,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        let advertisement = Advertisement::builder(
+            <A::Protocol as rex_proto::Protocol>::APP,
+            self.name(),
+            self.local_addr(),
+        )
+        .hosts_rooms(true)
+        .start(discovery)
+        .await?;
+        self.run(async move {
+            shutdown.await;
+            advertisement.stop().await;
+        })
+        .await
+    }
+}
+
 impl Drop for Advertisement {
     fn drop(&mut self) {
         if let Some(daemon) = self.daemon.take() {
