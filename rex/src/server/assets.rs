@@ -117,13 +117,6 @@ impl Assets {
     pub(crate) fn get(&self, path: &str) -> Option<&Asset> {
         self.files.get(path)
     }
-
-    /// These files and `more`'s; where both have a path, `more`'s.
-    pub(crate) fn and(mut self, more: Assets) -> Assets {
-        self.files.extend(more.files);
-        self.invalid = self.invalid.or(more.invalid);
-        self
-    }
 }
 
 /// The built-in files every server serves.

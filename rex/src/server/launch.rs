@@ -107,6 +107,7 @@ pub(crate) async fn launch<A: RexApp>(
         tx,
         gate: Arc::new(Gate::default()),
         assets: settings.assets.clone(),
+        own_assets: settings.own_assets.clone(),
         admission,
         activity,
         usage: Usage::new(hooks.wake),

@@ -78,6 +78,8 @@ pub(crate) struct RoomSettings {
     pub(crate) name: String,
     pub(crate) pin: Option<String>,
     pub(crate) assets: Arc<Assets>,
+    /// Files of one room alone (a host's `room_assets`).
+    pub(crate) own_assets: Option<Assets>,
 }
 
 impl Settings {
@@ -132,6 +134,7 @@ impl Settings {
             name: self.name,
             pin: self.pin,
             assets: Arc::new(self.assets),
+            own_assets: None,
         };
         Ok((config, net, rooms))
     }

@@ -185,7 +185,7 @@ impl<A: RexApp> HostSite<A> {
                     format!("room {code}'s own pages are not served: {e}"),
                 )
             })?;
-            settings.assets = Arc::new(settings.assets.as_ref().clone().and(own));
+            settings.own_assets = Some(own);
         }
         let hooks = Hooks {
             wake: Some(self.wake.clone()),

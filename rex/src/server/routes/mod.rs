@@ -72,6 +72,9 @@ pub(crate) struct Room<A: RexApp> {
     pub(crate) gate: Arc<Gate>,
     /// The app's static files (shared by every room of a host).
     pub(crate) assets: Arc<Assets>,
+    /// Files of this room alone (`HostBuilder::room_assets`), served ahead
+    /// of the shared ones.
+    pub(crate) own_assets: Option<Assets>,
     /// Rate limits and per-address quotas.
     pub(crate) admission: Arc<Admission>,
     /// When each session was last active (the idle-session timeout).
@@ -163,7 +166,8 @@ pub(crate) async fn route_room<A: RexApp>(
             if let Some(asset) = assets::builtin(other) {
                 return files::serve(&req, &asset);
             }
-            if let Some(asset) = room.assets.get(other) {
+            let own = room.own_assets.as_ref().and_then(|own| own.get(other));
+            if let Some(asset) = own.or_else(|| room.assets.get(other)) {
                 return files::serve(&req, asset);
             }
             Err(not_found(other))
