@@ -624,6 +624,84 @@ async fn tail_of_a_room_that_ends_stops_with_the_hosts_reason() {
     host.stop().await;
 }
 
+#[tokio::test]
+async fn two_rooms_of_a_host_keep_their_own_sessions_and_events() {
+    let (host, (control, first)) = hosted_chat_room().await;
+    let second = control.open_room(CreateRoom::default()).await.unwrap().room;
+    let rooms = [first, second];
+    let urls = rooms.map(|code| host.room_url(code));
+    // The second room's stream, open before anything is sent anywhere.
+    let mut watching = RoomHttp::new(host.http(), second)
+        .events("start=0", None)
+        .await;
+    assert_eq!(watching.status, 200);
+
+    let file = temp_session_file();
+    let file_arg = file.to_str().unwrap();
+    for round in ["one", "two"] {
+        for (url, code) in urls.iter().zip(rooms) {
+            let data = format!(r#"{{"text":"{round} in {code}"}}"#);
+            let run = rex(&["send", url, "say", &data, "--session-file", file_arg]).await;
+            assert_eq!(run.code, 0, "{url}: {}", run.err);
+        }
+    }
+    // A session of each room, saved under each room's URL.
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let sessions = urls.clone().map(|url| {
+        saved[&url]["session"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session saved for {url}: {saved}"))
+            .to_owned()
+    });
+    assert_ne!(sessions[0], sessions[1], "{saved}");
+
+    // Each room's log holds its own join and its own two messages, and
+    // nothing of the other room's.
+    for ((url, code), session) in urls.iter().zip(rooms).zip(&sessions) {
+        let run = rex(&["tail", url, "--limit", "3", "--json"]).await;
+        assert_eq!(run.code, 0, "{url}: {}", run.err);
+        let events = lines(&run.out);
+        let kinds: Vec<&str> = events.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["joined", "said", "said"], "{url}: {}", run.out);
+        assert!(
+            events.iter().all(|e| e["origin"] == session.as_str()),
+            "{url}: {}",
+            run.out
+        );
+        assert_eq!(events[2]["data"]["text"], format!("two in {code}"));
+        let info = RoomHttp::new(host.http(), code)
+            .get("/rex/v0/info")
+            .await
+            .json();
+        assert_eq!(
+            (info["head"].clone(), info["sessions"].clone()),
+            (json!(3), json!(1)),
+            "{url}: {info}"
+        );
+    }
+    // The stream that was open the whole time: the second room's three
+    // events, the last sent after every message to the first room.
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        match watching.next_line(Duration::from_secs(30)).await {
+            rex_tests::Line::Event(event) => seen.push(event),
+            rex_tests::Line::Heartbeat => {}
+            other => panic!(
+                "waiting for event {} of room {second}: {other:?}",
+                seen.len()
+            ),
+        }
+    }
+    assert!(
+        seen.iter().all(|e| e["origin"] == sessions[1].as_str()),
+        "{seen:?}"
+    );
+    assert_eq!(seen[2]["data"]["text"], format!("two in {second}"));
+    let _ = std::fs::remove_dir_all(file.parent().unwrap());
+    drop(watching);
+    host.stop().await;
+}
+
 /// What a host's factory was asked for, room by room.
 type Asked = Arc<Mutex<Vec<NewRoom>>>;
 
