@@ -413,18 +413,16 @@ async fn a_client_of_another_app_is_refused_with_both_ids_and_creates_nothing() 
 /// A room of a host is reached at its URL, `http://host/r/CODE`: every
 /// request, the event stream included, goes under the room's path; when
 /// the host closes the room the stream stops with a final `gone` instead
-/// of resyncing, and once the host has forgotten the room its code
-/// answers `404`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// of resyncing, and once the host has forgotten the room (an hour later,
+/// on tokio's paused clock) its code answers `404`.
+#[tokio::test(start_paused = true)]
 async fn a_hosted_room_is_joined_at_its_url_and_its_end_is_final() {
     use rex::client::HostClient;
     use rex::proto::CreateRoom;
     use rex_tests::host::TestHost;
 
-    // Gone for a moment only, so the test sees the `404` that follows.
-    let builder = rex::Host::builder(|_room: &rex::NewRoom| Ok(ChatApp::default()))
-        .name("Quiz Host")
-        .ended_room_gone_for(Duration::from_millis(500));
+    let builder =
+        rex::Host::builder(|_room: &rex::NewRoom| Ok(ChatApp::default())).name("Quiz Host");
     let (host, control) = TestHost::start(builder, async |host| host.control()).await;
 
     let hosting = HostClient::connect(host.url().as_str()).await.unwrap();
@@ -512,23 +510,25 @@ async fn a_hosted_room_is_joined_at_its_url_and_its_end_is_final() {
         .unwrap_err();
     assert!(matches!(e, ClientError::Gone { .. }), "{e:?}");
 
-    // Half a second later the host forgets the room: its code is unknown.
-    let forgotten = tokio::time::timeout(Duration::from_secs(30), async {
+    // The host answers `410` for an hour, then forgets the room: its code
+    // is unknown.
+    let gone_for = rex::server::DEFAULT_ENDED_ROOM_GONE_FOR;
+    let forgotten = tokio::time::timeout(gone_for * 2, async {
         loop {
             match Client::<ChatMsg>::builder(room.clone())
                 .anonymous()
                 .connect()
                 .await
             {
-                Err(ClientError::Gone { .. }) => {
-                    tokio::time::sleep(Duration::from_millis(50)).await
-                }
+                Err(ClientError::Gone { .. }) => tokio::time::sleep(Duration::from_secs(60)).await,
                 other => return other,
             }
         }
     })
     .await
-    .expect("timed out after 30 s waiting for the ended room to answer 404");
+    .unwrap_or_else(|_| {
+        panic!("timed out after {gone_for:?} x 2 waiting for the ended room to answer 404")
+    });
     match forgotten {
         Err(ClientError::NotFound { reason }) => {
             assert_eq!(reason, format!("no room {code}; check the code on the TV"))
