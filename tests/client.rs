@@ -411,19 +411,19 @@ async fn a_client_of_another_app_is_refused_with_both_ids_and_creates_nothing() 
 }
 
 /// A room of a host is reached at its URL, `http://host/r/CODE`: every
-/// request, the event stream included, goes under the room's path, and
-/// when the room ends the stream stops with `gone` instead of resyncing.
-/// (The host here is `rex_tests::fake_host::FakeHost`: a stand-in that forwards
-/// `/r/KXQF/…` to a single-room server.)
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// request, the event stream included, goes under the room's path; when
+/// the host closes the room the stream stops with a final `gone` instead
+/// of resyncing, and once the host has forgotten the room (an hour later,
+/// on tokio's paused clock) its code answers `404`.
+#[tokio::test(start_paused = true)]
 async fn a_hosted_room_is_joined_at_its_url_and_its_end_is_final() {
     use rex::client::HostClient;
     use rex::proto::CreateRoom;
-    use rex_tests::fake_host::FakeHost;
+    use rex_tests::host::TestHost;
 
-    let server = TestServer::start(Server::builder(ChatApp::default()).name("Quiz")).await;
-    let host = FakeHost::start("chat", "Quiz Host").await;
-    host.offer_room("KXQF", server.addr);
+    let builder =
+        rex::Host::builder(|_room: &rex::NewRoom| Ok(ChatApp::default())).name("Quiz Host");
+    let (host, control) = TestHost::start(builder, async |host| host.control()).await;
 
     let hosting = HostClient::connect(host.url().as_str()).await.unwrap();
     let info = hosting.info().await.unwrap();
@@ -435,17 +435,20 @@ async fn a_hosted_room_is_joined_at_its_url_and_its_end_is_final() {
         })
         .await
         .unwrap();
-    assert_eq!(created.room.as_str(), "KXQF");
+    let code = created.room;
+    assert_eq!(created.name, "Friday quiz");
     let room = hosting.room_endpoint(&created).unwrap();
-    assert_eq!(room.as_str(), format!("{}/r/KXQF", host.url()));
+    assert_eq!(room.as_str(), host.room_url(code));
 
     // Written the way a person might: lower case, with /rex/v0/.
-    let alice = Client::<ChatMsg>::builder(format!("{}/r/kxqf/rex/v0/", host.url()))
+    let lower = code.as_str().to_lowercase();
+    let alice = Client::<ChatMsg>::builder(format!("{}/r/{lower}/rex/v0/", host.url()))
         .name("Alice")
         .connect()
         .await
         .unwrap();
-    assert_eq!(alice.endpoint().path(), "/r/kxqf");
+    assert_eq!(alice.endpoint().path(), format!("/r/{lower}"));
+    assert_eq!(alice.info().await.unwrap().name, "Friday quiz");
     let mut events = alice.events_from(0);
     alice
         .send(&ChatMsg::Say {
@@ -461,12 +464,15 @@ async fn a_hosted_room_is_joined_at_its_url_and_its_end_is_final() {
     }
     assert_eq!(said.as_deref(), Some("under a path"));
     // The same room through the host's own answer.
-    let bob = Client::<ChatMsg>::builder(room).anonymous().connect().await;
+    let bob = Client::<ChatMsg>::builder(room.clone())
+        .anonymous()
+        .connect()
+        .await;
     assert!(bob.is_ok(), "{bob:?}");
 
-    // The room ends: the open stream is cut, the reconnect answers `410`
-    // without bounds, and the stream ends with the error.
-    host.end("KXQF");
+    // The host closes the room: the open stream ends, the reconnect
+    // answers `410` without bounds, and the stream ends with the error.
+    assert!(control.close_room(code), "room {code} was open");
     let ended = tokio::time::timeout(Duration::from_secs(30), async {
         loop {
             match events.next().await {
@@ -478,10 +484,13 @@ async fn a_hosted_room_is_joined_at_its_url_and_its_end_is_final() {
         }
     })
     .await
-    .expect("the stream gives up on a room that ended");
+    .expect("timed out after 30 s waiting for the stream to give up on the closed room");
     match ended {
         Some(ClientError::Gone { reason, oldest, .. }) => {
-            assert_eq!(reason, "this room has ended");
+            assert_eq!(
+                reason,
+                format!("room {code} has ended; ask for the code of the next game")
+            );
             assert_eq!(oldest, None);
         }
         other => panic!("expected gone, got {other:?}"),
@@ -489,7 +498,7 @@ async fn a_hosted_room_is_joined_at_its_url_and_its_end_is_final() {
     assert!(
         tokio::time::timeout(Duration::from_secs(10), events.next())
             .await
-            .expect("the stream ends")
+            .expect("timed out after 10 s waiting for the stream to end after its final error")
             .is_none(),
         "nothing after the final error"
     );
@@ -500,6 +509,32 @@ async fn a_hosted_room_is_joined_at_its_url_and_its_end_is_final() {
         .await
         .unwrap_err();
     assert!(matches!(e, ClientError::Gone { .. }), "{e:?}");
-    drop(host);
-    server.stop().await;
+
+    // The host answers `410` for an hour, then forgets the room: its code
+    // is unknown.
+    let gone_for = rex::server::DEFAULT_ENDED_ROOM_GONE_FOR;
+    let forgotten = tokio::time::timeout(gone_for * 2, async {
+        loop {
+            match Client::<ChatMsg>::builder(room.clone())
+                .anonymous()
+                .connect()
+                .await
+            {
+                Err(ClientError::Gone { .. }) => tokio::time::sleep(Duration::from_secs(60)).await,
+                other => return other,
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| {
+        panic!("timed out after {gone_for:?} x 2 waiting for the ended room to answer 404")
+    });
+    match forgotten {
+        Err(ClientError::NotFound { reason }) => {
+            assert_eq!(reason, format!("no room {code}; check the code on the TV"))
+        }
+        other => panic!("expected not_found, got {other:?}"),
+    }
+    assert_eq!(hosting.info().await.unwrap().rooms, 0);
+    host.stop().await;
 }

@@ -488,7 +488,7 @@ fn phone_half_of_the_two_host_test() {
 
 /// A host of rooms advertises `rooms=1` (and no epoch: it has no log of
 /// its own); browsers report it as a host, and a phone opens a room on it
-/// and joins that room at its URL. (`FakeHost` stands in for the host.)
+/// and joins that room at its URL.
 #[test]
 fn a_host_of_rooms_is_found_as_one_and_opens_rooms() {
     if !netns::isolated("a_host_of_rooms_is_found_as_one_and_opens_rooms") {
@@ -497,7 +497,7 @@ fn a_host_of_rooms_is_found_as_one_and_opens_rooms() {
     block_on(async {
         use rex::client::HostClient;
         use rex::proto::CreateRoom;
-        use rex_tests::fake_host::FakeHost;
+        use rex_tests::host::TestHost;
 
         let fast = on_lo().probing(false);
         let tv = Advertised::start(
@@ -506,10 +506,10 @@ fn a_host_of_rooms_is_found_as_one_and_opens_rooms() {
             fast.clone(),
         )
         .await;
-        let room_server = rex_tests::TestServer::start(Server::builder(ChatApp::default())).await;
-        let host = FakeHost::start("chat", "Quiz Host").await;
-        host.offer_room("KXQF", room_server.addr);
-        let advertisement = Advertisement::builder("chat", "Quiz Host", host.addr())
+        let builder =
+            rex::Host::builder(|_room: &rex::NewRoom| Ok(ChatApp::default())).name("Quiz Host");
+        let (host, ()) = TestHost::start(builder, async |_| ()).await;
+        let advertisement = Advertisement::builder("chat", "Quiz Host", host.addr)
             .hosts_rooms(true)
             .start(&fast)
             .await
@@ -532,7 +532,7 @@ fn a_host_of_rooms_is_found_as_one_and_opens_rooms() {
         let opener = HostClient::connect(&hosting).await.unwrap();
         let created = opener.create_room(&CreateRoom::default()).await.unwrap();
         let room = opener.room_endpoint(&created).unwrap();
-        assert_eq!(room.as_str(), format!("{}/r/KXQF", host.url()));
+        assert_eq!(room.as_str(), host.room_url(created.room));
         let ann = Client::<ChatMsg>::builder(room)
             .name("Ann")
             .connect()
@@ -567,6 +567,6 @@ fn a_host_of_rooms_is_found_as_one_and_opens_rooms() {
 
         advertisement.stop().await;
         tv.stop().await;
-        room_server.stop().await;
+        host.stop().await;
     });
 }

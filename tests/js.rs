@@ -10,7 +10,9 @@ use std::process::{Command, ExitStatus};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rex_tests::fake_host::FakeHost;
+use rex::proto::CreateRoom;
+use rex::{Host, HostControl, NewRoom, RoomCode};
+use rex_tests::host::TestHost;
 use rex_tests::proxy::Proxy;
 use rex_tests::{start_test_app, TestApp, TestServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -42,18 +44,30 @@ async fn js_client_against_real_servers() {
     let first = start_test_app().await;
     let restart_proxy = Proxy::start(first.addr).await;
     let restarting: Restarting = Arc::new(Mutex::new(Some(first)));
-    // A room of a (stand-in) host, at http://…/r/KXQF; `POST /end-room`
-    // on the control endpoint ends it.
-    let hosted = start_test_app().await;
-    let host = Arc::new(FakeHost::start("test", "Test Host").await);
-    host.add_room("KXQF", hosted.addr);
+    // Two rooms of a host, at http://…/r/<code>: one the JS client joins
+    // and sees end (`POST /end-room/<code>` on the control endpoint closes
+    // it), one it reaches from the URL its module was loaded from.
+    let builder = Host::builder(|_room: &NewRoom| Ok(TestApp::default())).name("Test Host");
+    let (host, (rooms, [ending, served])) = TestHost::start(builder, async |host| {
+        let control = host.control();
+        let mut codes = Vec::new();
+        for name in ["Ending room", "Served room"] {
+            let request = CreateRoom {
+                name: Some(name.into()),
+                ..CreateRoom::default()
+            };
+            codes.push(control.open_room(request).await.unwrap().room);
+        }
+        (control, [codes[0], codes[1]])
+    })
+    .await;
     let control = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let control_addr = control.local_addr().unwrap();
     let control_task = tokio::spawn(control_loop(
         control,
         restart_proxy.clone(),
         restarting.clone(),
-        host.clone(),
+        rooms,
     ));
 
     let pinned = TestServer::start(rex::Server::builder(TestApp::default()).pin(PIN)).await;
@@ -65,7 +79,8 @@ async fn js_client_against_real_servers() {
         ("REX_CUT_URL", url(cut.addr())),
         ("REX_RESTART_URL", url(restart_proxy.addr())),
         ("REX_CONTROL_URL", url(control_addr)),
-        ("REX_ROOM_URL", format!("{}/r/KXQF", host.url())),
+        ("REX_ROOM_URL", host.room_url(ending)),
+        ("REX_SERVED_ROOM_URL", host.room_url(served)),
     ];
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).to_owned();
     let (status, stdout, stderr) = tokio::task::spawn_blocking(move || run_node(&dir, &env))
@@ -82,8 +97,7 @@ async fn js_client_against_real_servers() {
     }
     server.stop().await;
     pinned.stop().await;
-    drop(host);
-    hosted.stop().await;
+    host.stop().await;
     let status = status.unwrap_or_else(|| panic!("node did not finish within {NODE_LIMIT:?}"));
     assert!(status.success(), "node --test failed: {status}");
 }
@@ -103,22 +117,23 @@ fn run_node(dir: &Path, env: &[(&str, String)]) -> (Option<ExitStatus>, String, 
 /// A tiny HTTP endpoint for the JS tests: `POST /restart` stops the server
 /// behind `proxy`, starts a new one (a new epoch), points the proxy at it,
 /// closes the proxy's open connections, and only then answers `200`.
-/// `POST /end-room` ends room KXQF of `host`.
+/// `POST /end-room/<code>` closes that room of the host `rooms` controls
+/// (`404` if it is not open).
 async fn control_loop(
     listener: TcpListener,
     proxy: Proxy,
     restarting: Restarting,
-    host: Arc<FakeHost>,
+    rooms: HostControl<TestApp>,
 ) {
     loop {
         let Ok((conn, _)) = listener.accept().await else {
             continue;
         };
-        let (proxy, restarting, host) = (proxy.clone(), restarting.clone(), host.clone());
+        let (proxy, restarting, rooms) = (proxy.clone(), restarting.clone(), rooms.clone());
         tokio::spawn(async move {
             let _ = tokio::time::timeout(
                 Duration::from_secs(30),
-                control_request(conn, proxy, restarting, host),
+                control_request(conn, proxy, restarting, rooms),
             )
             .await;
         });
@@ -129,7 +144,7 @@ async fn control_request(
     mut conn: TcpStream,
     proxy: Proxy,
     restarting: Restarting,
-    host: Arc<FakeHost>,
+    rooms: HostControl<TestApp>,
 ) {
     let mut head = Vec::new();
     let mut buf = [0; 1024];
@@ -149,9 +164,16 @@ async fn control_request(
         proxy.cut_all();
         *slot = Some(new);
         ("200 OK", "restarted")
-    } else if head.starts_with(b"POST /end-room ") {
-        host.end("KXQF");
-        ("200 OK", "ended")
+    } else if let Some(rest) = head.strip_prefix(b"POST /end-room/") {
+        let code = rest
+            .split(|&b| b == b' ')
+            .next()
+            .and_then(|code| std::str::from_utf8(code).ok())
+            .and_then(|code| code.parse::<RoomCode>().ok());
+        match code {
+            Some(code) if rooms.close_room(code) => ("200 OK", "ended"),
+            _ => ("404 Not Found", "no such open room"),
+        }
     } else {
         ("404 Not Found", "no such control")
     };

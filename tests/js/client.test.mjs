@@ -9,15 +9,17 @@
 //   REX_CONTROL_URL  POST /restart: stops that server, starts a new one
 //                    (new epoch) and points the proxy at it; answers once done.
 //   REX_PIN_URL      a server started with the PIN REX_PIN
-//   REX_ROOM_URL     room KXQF of a stand-in host of rooms, http://…/r/KXQF
-//                    (its requests forwarded to a server of their own with
-//                    the path stripped); POST REX_CONTROL_URL/end-room ends it
+//   REX_ROOM_URL     a room of a host of rooms (rex::Host), http://…/r/CODE;
+//                    POST REX_CONTROL_URL/end-room/CODE closes it
+//   REX_SERVED_ROOM_URL  another room of that host, which a module loaded
+//                    from its URL (see ./http-loader.mjs) reaches
 //
 // Node has no EventSource: ./eventsource.mjs is a spec-following one.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { register } from "node:module";
 
 import { RexClient, RexError } from "../../rex/src/server/js/client.js";
 import { eventSourceClass, memoryStorage } from "./eventsource.mjs";
@@ -30,10 +32,15 @@ const CONTROL_URL = process.env.REX_CONTROL_URL;
 const PIN_URL = process.env.REX_PIN_URL;
 const PIN = process.env.REX_PIN;
 const ROOM_URL = process.env.REX_ROOM_URL;
+const SERVED_ROOM_URL = process.env.REX_SERVED_ROOM_URL;
 const CLIENT_PATH = new URL("../../rex/src/server/js/client.js", import.meta.url);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 if (!REX_URL) throw new Error("REX_URL is not set: run this through `cargo test -p rex-tests --test js`");
+
+// `import()` of an http:// URL ending in /rex/v0/client.js loads this
+// repository's client.js as if served there.
+register("./http-loader.mjs", import.meta.url);
 
 const ES = eventSourceClass({ reconnectMs: 20 });
 const fastRetry = { initialMs: 5, maxMs: 50 };
@@ -782,11 +789,36 @@ test("a room of a host: joined at its URL, served its client.js, and its end is 
   const tick = seen.events.find((e) => e.index === receipt.first);
   assert.deepEqual([tick.kind, tick.data], ["tick", { tag: "in the room" }]);
 
-  const end = await fetch(`${CONTROL_URL}/end-room`, { method: "POST" });
-  assert.equal(end.status, 200);
+  const code = new URL(ROOM_URL).pathname.split("/").pop();
+  const end = await fetch(`${CONTROL_URL}/end-room/${code}`, { method: "POST" });
+  assert.equal(end.status, 200, `closing room ${code}`);
   const error = await withTimeout(ended, WAIT_MS, "onError after the room ended");
   assert.ok(error instanceof RexError);
   assert.equal(error.code, "gone");
-  assert.equal(error.reason, "this room has ended");
+  assert.equal(error.status, 410);
+  assert.equal(error.reason, `room ${code} has ended; ask for the code of the next game`);
   await assert.rejects(client.send("noop"), { name: "RexError", code: "gone", status: 410 });
+});
+
+test("a module loaded from a room's URL, given no base, reaches that room", { skip: !SERVED_ROOM_URL, timeout: TEST_MS }, async () => {
+  const served = await import(`${SERVED_ROOM_URL}/rex/v0/client.js`);
+  const before = await (await fetch(`${SERVED_ROOM_URL}/rex/v0/info`)).json();
+  const client = await served.RexClient.connect({ name: "Served", EventSource: ES, storage: memoryStorage(), retry: fastRetry });
+  assert.equal(client.base, SERVED_ROOM_URL);
+  const receipt = await client.send("tag", { tag: "from the served module" });
+  // The room's own log has the join and the note, at the indexes the
+  // client was given: nothing went to the host's root or another room.
+  const after = await (await fetch(`${SERVED_ROOM_URL}/rex/v0/info`)).json();
+  assert.equal(after.name, "Served room");
+  assert.equal(after.sessions, before.sessions + 1);
+  assert.equal(after.head, receipt.first + 1);
+  const seen = collector();
+  const subscription = client.events({ start: 0, onEvent: seen.onEvent });
+  try {
+    await seen.until(receipt.first);
+  } finally {
+    subscription.close();
+  }
+  const tick = seen.events.find((e) => e.index === receipt.first);
+  assert.deepEqual([tick.kind, tick.data, tick.origin], ["tick", { tag: "from the served module" }, client.session]);
 });

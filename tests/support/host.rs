@@ -44,6 +44,16 @@ impl TestHost {
         Http { addr: self.addr }
     }
 
+    /// The host's base URL, `http://127.0.0.1:port`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A room's URL on this host, `http://127.0.0.1:port/r/KXQF`.
+    pub fn room_url(&self, code: RoomCode) -> String {
+        format!("{}{}", self.url(), code.path())
+    }
+
     /// Opens a room over HTTP; panics unless it is created.
     pub async fn open_room(&self, body: &Value) -> RoomHttp {
         let reply = self.http().post("/rex/v0/rooms").json(body).send().await;

@@ -11,7 +11,6 @@
 pub mod app;
 pub mod browser;
 pub mod example;
-pub mod fake_host;
 pub mod host;
 pub mod probe;
 pub mod proxy;
