@@ -92,8 +92,8 @@ fn settings(pairs: &[String]) -> Result<Map<String, Value>, Failure> {
     Ok(settings)
 }
 
-/// What to say when the host refuses to open a room: its reason, and what
-/// to do about the refusals a person can act on. In `--json` mode the
+/// What to say when the host refuses to open a room: its reason, and, for
+/// a URL that is no host, what to do. In `--json` mode the
 /// refusal goes to stdout as `{"error", "reason"}`, as for `rex send`.
 fn refused(console: &mut Console<'_>, url: &str, error: ClientError) -> Result<Failure, Failure> {
     if console.json {
@@ -109,16 +109,8 @@ fn refused(console: &mut Console<'_>, url: &str, error: ClientError) -> Result<F
             "is {url} a host of rooms? `rex info {url}` says what it is (a room's URL, \
              …/r/CODE, is joined, not used to open rooms)"
         )),
-        ClientError::TooManyRequests { retry_after, .. } => Some(format!(
-            "the host limits how fast one address may open rooms; wait {} and try again",
-            retry_after.map_or_else(
-                || "a moment".to_owned(),
-                |wait| format!("{} s", wait.as_secs().max(1))
-            )
-        )),
-        ClientError::Unavailable { .. } => Some(
-            "the host runs as many rooms as it may; try again when a room has ended".to_owned(),
-        ),
+        // The host's own reasons for 429 and 503 already say when to try
+        // again; advice here would only repeat them.
         _ => None,
     };
     Ok(match advice {
