@@ -487,8 +487,8 @@ fn phone_half_of_the_two_host_test() {
 }
 
 /// A host of rooms advertises `rooms=1` (and no epoch: it has no log of
-/// its own); browsers report it as a host, and a phone opens a room on it
-/// and joins that room at its URL.
+/// its own) while it runs (`Host::run_advertised`); browsers report it as
+/// a host, and a phone opens a room on it and joins that room at its URL.
 #[test]
 fn a_host_of_rooms_is_found_as_one_and_opens_rooms() {
     if !netns::isolated("a_host_of_rooms_is_found_as_one_and_opens_rooms") {
@@ -497,7 +497,6 @@ fn a_host_of_rooms_is_found_as_one_and_opens_rooms() {
     block_on(async {
         use rex::client::HostClient;
         use rex::proto::CreateRoom;
-        use rex_tests::host::TestHost;
 
         let fast = on_lo().probing(false);
         let tv = Advertised::start(
@@ -506,15 +505,20 @@ fn a_host_of_rooms_is_found_as_one_and_opens_rooms() {
             fast.clone(),
         )
         .await;
-        let builder =
-            rex::Host::builder(|_room: &rex::NewRoom| Ok(ChatApp::default())).name("Quiz Host");
-        let (host, ()) = TestHost::start(builder, async |_| ()).await;
-        let advertisement = Advertisement::builder("chat", "Quiz Host", host.addr)
-            .hosts_rooms(true)
-            .start(&fast)
+        let host = rex::Host::builder(|_room: &rex::NewRoom| Ok(ChatApp::default()))
+            .name("Quiz Host")
+            .bind("127.0.0.1:0")
             .await
             .unwrap();
-        assert_eq!(advertisement.instance_name(), "Quiz Host");
+        let host_url = format!("http://{}", host.local_addr());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let announce = fast.clone();
+        let running = tokio::spawn(async move {
+            host.run_advertised(&announce, async {
+                let _ = stopped.await;
+            })
+            .await
+        });
 
         let mut rooms = on_lo().discover(Some("chat")).unwrap();
         let mut found = [next_found(&mut rooms).await, next_found(&mut rooms).await];
@@ -527,12 +531,12 @@ fn a_host_of_rooms_is_found_as_one_and_opens_rooms() {
         assert_eq!(hosting.name, "Quiz Host");
         assert!(hosting.hosts_rooms);
         assert_eq!(hosting.epoch, None);
-        assert_eq!(hosting.url(), Some(host.url()));
+        assert_eq!(hosting.url(), Some(host_url.clone()));
 
         let opener = HostClient::connect(&hosting).await.unwrap();
         let created = opener.create_room(&CreateRoom::default()).await.unwrap();
         let room = opener.room_endpoint(&created).unwrap();
-        assert_eq!(room.as_str(), host.room_url(created.room));
+        assert_eq!(room.as_str(), format!("{host_url}/r/{}", created.room));
         let ann = Client::<ChatMsg>::builder(room)
             .name("Ann")
             .connect()
@@ -565,8 +569,12 @@ fn a_host_of_rooms_is_found_as_one_and_opens_rooms() {
         assert_eq!(resolved.get_property_val_str("path"), Some("/rex/v0"));
         raw.shutdown().unwrap().recv_async().await.unwrap();
 
-        advertisement.stop().await;
         tv.stop().await;
-        host.stop().await;
+        let _ = stop.send(());
+        tokio::time::timeout(WAIT, running)
+            .await
+            .expect("the host withdraws itself and stops")
+            .unwrap()
+            .expect("the host ran and stopped cleanly");
     });
 }
