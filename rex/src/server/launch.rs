@@ -36,7 +36,8 @@ pub(crate) struct Kept<A: RexApp> {
 /// What else a room is told.
 #[derive(Default)]
 pub(crate) struct Hooks {
-    /// Woken when the room may have become idle (a host's reaper).
+    /// Woken when the room may have become idle (a host's reaper); with
+    /// it, the room counts its use (`usage.rs`).
     pub(crate) wake: Option<Arc<Notify>>,
     /// Called when the app closes the room.
     pub(crate) on_close: Option<Closer>,
@@ -110,7 +111,7 @@ pub(crate) async fn launch<A: RexApp>(
         own_assets: settings.own_assets.clone(),
         admission,
         activity,
-        usage: Usage::new(hooks.wake),
+        usage: hooks.wake.map(Usage::new),
         name: settings.name.clone(),
         pin: settings.pin.clone(),
     };

@@ -19,7 +19,7 @@ pub(crate) struct Usage {
     streams: AtomicUsize,
     /// Told when a stream closes: the room may become idle, and whoever
     /// watches for idle rooms (a host's reaper) must look again.
-    wake: Option<Arc<Notify>>,
+    wake: Arc<Notify>,
 }
 
 /// Held by an open event stream: the room is in use until it is dropped.
@@ -27,8 +27,8 @@ pub(crate) struct Usage {
 pub(crate) struct InUse(Arc<Usage>);
 
 impl Usage {
-    /// A room in use from now on.
-    pub(crate) fn new(wake: Option<Arc<Notify>>) -> Arc<Usage> {
+    /// A room in use from now on, watched by whoever `wake` wakes.
+    pub(crate) fn new(wake: Arc<Notify>) -> Arc<Usage> {
         Arc::new(Usage {
             base: Instant::now(),
             last_ms: AtomicU64::new(0),
@@ -64,9 +64,7 @@ impl Drop for InUse {
     fn drop(&mut self) {
         self.0.touch();
         self.0.streams.fetch_sub(1, Ordering::SeqCst);
-        if let Some(wake) = &self.0.wake {
-            wake.notify_one();
-        }
+        self.0.wake.notify_one();
     }
 }
 
@@ -78,7 +76,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_room_is_idle_from_its_last_activity_and_never_while_streaming() {
         let wake = Arc::new(Notify::new());
-        let usage = Usage::new(Some(wake.clone()));
+        let usage = Usage::new(wake.clone());
         let born = Instant::now();
         assert_eq!(usage.idle_since(), Some(born));
         tokio::time::advance(Duration::from_secs(5)).await;

@@ -486,7 +486,8 @@ impl<A: RexApp> HostSite<A> {
                 let idle = hosted
                     .room
                     .usage
-                    .idle_since()
+                    .as_ref()
+                    .and_then(|usage| usage.idle_since())
                     .map(|since| since + self.limits.idle_timeout);
                 let (at, why) = match (closing, idle) {
                     (Some(c), Some(i)) if i < c => (i, "idle"),

@@ -110,7 +110,7 @@ pub(crate) fn get<A: RexApp>(
         None => None,
     };
     // And keeps a hosted room from being closed as idle.
-    let in_use = room.usage.open_stream();
+    let in_use = room.usage.as_ref().map(|usage| usage.open_stream());
     let follower = Follower {
         log: room.log.clone(),
         cursor: start,

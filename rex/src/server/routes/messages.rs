@@ -25,7 +25,9 @@ pub(crate) async fn post<A: RexApp>(
     })?;
     let session = authenticate(&room.sessions, token)?;
     room.activity.touch(session);
-    room.usage.touch();
+    if let Some(usage) = &room.usage {
+        usage.touch();
+    }
     let body: PostMessage = read_json(req, config).await?.ok_or_else(|| {
         ApiError::new(
             ErrorCode::BadRequest,

@@ -79,8 +79,10 @@ pub(crate) struct Room<A: RexApp> {
     pub(crate) admission: Arc<Admission>,
     /// When each session was last active (the idle-session timeout).
     pub(crate) activity: Arc<Activity>,
-    /// Whether the room is in use (a host's idle-room timeout).
-    pub(crate) usage: Arc<Usage>,
+    /// Whether the room is in use, for a host's idle-room timeout; `None`
+    /// for a `Server`'s room, which is never closed as idle (so its
+    /// message path keeps no such count).
+    pub(crate) usage: Option<Arc<Usage>>,
     /// The room's display name (`/info`).
     pub(crate) name: String,
     /// The room's PIN: creating a session needs it (`ServerBuilder::pin`).

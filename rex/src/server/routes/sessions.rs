@@ -32,7 +32,9 @@ pub(crate) async fn create<A: RexApp>(
         .await?
         .map_err(call_error)?;
     reservation.commit(joined.session);
-    room.usage.touch();
+    if let Some(usage) = &room.usage {
+        usage.touch();
+    }
     tracing::debug!(session = %joined.session, "session created");
     let created = SessionCreated {
         session: joined.session,
