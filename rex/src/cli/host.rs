@@ -143,25 +143,13 @@ pub(super) async fn info(
 }
 
 fn print_host(console: &mut Console<'_>, url: &str, info: &HostInfo) -> Result<(), Failure> {
-    writeln!(
-        console.out,
-        "{} {}",
-        console.paint(BOLD, &info.name),
-        console.paint(DIM, format!("(app {}, a host of rooms)", info.app))
-    )?;
     let rows = [
         ("url", url.to_owned()),
         ("protocol", info.protocol.to_string()),
         ("rooms", format!("{} of {}", info.rooms, info.max_rooms)),
     ];
-    for (label, value) in rows {
-        writeln!(
-            console.out,
-            "  {}  {}",
-            console.paint(DIM, format!("{label:<8}")),
-            visible::visible(&value)
-        )?;
-    }
+    let note = format!("(app {}, a host of rooms)", info.app);
+    console.described(&info.name, &note, &rows)?;
     writeln!(
         console.out,
         "create a room with {}",

@@ -310,6 +310,23 @@ impl Console<'_> {
         }
     }
 
+    /// What `rex info` prints: a bold name with a dim note, then one
+    /// labelled row a line (peer-supplied values made visible).
+    fn described(
+        &mut self,
+        name: &str,
+        note: &str,
+        rows: &[(&str, String)],
+    ) -> Result<(), Failure> {
+        let title = format!("{} {}", self.paint(BOLD, name), self.paint(DIM, note));
+        writeln!(self.out, "{title}")?;
+        for (label, value) in rows {
+            let label = self.paint(DIM, format!("{label:<8}"));
+            writeln!(self.out, "  {label}  {}", visible::visible(value))?;
+        }
+        Ok(())
+    }
+
     fn json_line(&mut self, value: &Value) -> Result<(), Failure> {
         writeln!(self.out, "{value}")?;
         self.out.flush()?;
@@ -550,20 +567,7 @@ async fn info(console: &mut Console<'_>, url: &str) -> Result<(), Failure> {
         ("messages", info.messages.join(", ")),
         ("events", info.events.join(", ")),
     ];
-    let title = format!(
-        "{} {}",
-        console.paint(BOLD, &info.name),
-        console.paint(DIM, format!("(app {})", info.app))
-    );
-    writeln!(console.out, "{title}")?;
-    for (label, value) in rows {
-        writeln!(
-            console.out,
-            "  {}  {}",
-            console.paint(DIM, format!("{label:<8}")),
-            visible::visible(&value)
-        )?;
-    }
+    console.described(&info.name, &format!("(app {})", info.app), &rows)?;
     if let Some(schema) = &schema {
         schema::print_kinds(console, schema)?;
     }
