@@ -162,20 +162,29 @@ async fn main() -> ExitCode {
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
-/// A real room: serve until Ctrl-C or SIGTERM.
-async fn run_room(args: &Args, set: Vec<Question>, config: TriviaConfig) -> Result<(), Error> {
+/// Binds `--bind` (default: every interface, a free port) and returns the
+/// listener, its address and the URLs people reach it at, the one to show
+/// first first (never empty). Bound before the pages are made, since the
+/// join URLs (and their QR codes) need the port.
+async fn bind_lan(
+    args: &Args,
+) -> Result<(tokio::net::TcpListener, SocketAddr, Vec<String>), Error> {
     let bind = args
         .bind
         .unwrap_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)));
-    // The listener is bound before the pages are made, since the join URL
-    // (and its QR code) needs the port.
     let listener = tokio::net::TcpListener::bind(bind).await?;
     let addr = listener.local_addr()?;
-    let urls = rex_examples::cli::lan_urls(addr);
-    let room_url = urls
-        .first()
-        .cloned()
-        .unwrap_or_else(|| rex_examples::cli::local_url(addr));
+    let mut urls = rex_examples::cli::lan_urls(addr);
+    if urls.is_empty() {
+        urls.push(rex_examples::cli::local_url(addr));
+    }
+    Ok((listener, addr, urls))
+}
+
+/// A real room: serve until Ctrl-C or SIGTERM.
+async fn run_room(args: &Args, set: Vec<Question>, config: TriviaConfig) -> Result<(), Error> {
+    let (listener, addr, urls) = bind_lan(args).await?;
+    let room_url = urls[0].clone();
     let join_url = web::join_url(&room_url, args.pin.as_deref());
     let mut builder = rex_examples::cli::allow_hosts(
         Server::builder(TriviaApp::new(set, config).shuffled()),
@@ -218,17 +227,8 @@ async fn run_room(args: &Args, set: Vec<Question>, config: TriviaConfig) -> Resu
 /// Many games: serve the start page and every room until Ctrl-C or
 /// SIGTERM.
 async fn run_host(args: &Args, set: Vec<Question>, config: TriviaConfig) -> Result<(), Error> {
-    let bind = args
-        .bind
-        .unwrap_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)));
-    // Bound first: each room's join URL (and its QR code) needs the port.
-    let listener = tokio::net::TcpListener::bind(bind).await?;
-    let addr = listener.local_addr()?;
-    let urls = rex_examples::cli::lan_urls(addr);
-    let host_url = urls
-        .first()
-        .cloned()
-        .unwrap_or_else(|| rex_examples::cli::local_url(addr));
+    let (listener, addr, urls) = bind_lan(args).await?;
+    let host_url = urls[0].clone();
     // Rooms stopped by the shutdown are not "closed": with `--data` they
     // come back at the next start.
     let stopping = Arc::new(AtomicBool::new(false));
