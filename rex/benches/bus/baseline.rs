@@ -249,14 +249,28 @@ async fn serve(req: Request<Incoming>, hub: Arc<Hub>) -> Result<Response<Body>, 
     Ok(response)
 }
 
-/// Binds 127.0.0.1:0 and serves in the background, with the same HTTP/1.1
-/// settings REx's `Server::run` uses (hyper's `http1::Builder` with a tokio
-/// timer, `TCP_NODELAY`, one task per connection).
+/// Binds 127.0.0.1:0 and serves in the background.
 pub(crate) async fn start() -> Result<(SocketAddr, Arc<Hub>), BoxError> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
     let hub = Hub::new();
     let shared = hub.clone();
+    let addr = serve_bare(move |req| serve(req, shared.clone())).await?;
+    Ok((addr, hub))
+}
+
+/// Binds 127.0.0.1:0 and answers every request with `handle`, in the
+/// background, with the same HTTP/1.1 settings REx's `Server::run` uses
+/// (hyper's `http1::Builder` with a tokio timer, `TCP_NODELAY`, one task
+/// per connection): what every bare-hyper server of the bench shares.
+pub(crate) async fn serve_bare<F, Fut, B>(handle: F) -> Result<SocketAddr, BoxError>
+where
+    F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<Response<B>, Infallible>> + Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
     tokio::spawn(async move {
         let mut http = http1::Builder::new();
         http.timer(TokioTimer::new());
@@ -265,13 +279,12 @@ pub(crate) async fn start() -> Result<(SocketAddr, Arc<Hub>), BoxError> {
                 continue;
             };
             let _ = stream.set_nodelay(true);
-            let hub = shared.clone();
-            let service = service_fn(move |req| serve(req, hub.clone()));
+            let service = service_fn(handle.clone());
             let conn = http.serve_connection(TokioIo::new(stream), service);
             tokio::spawn(async move {
                 let _ = conn.await;
             });
         }
     });
-    Ok((addr, hub))
+    Ok(addr)
 }

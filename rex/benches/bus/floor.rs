@@ -22,11 +22,7 @@ use http_body::Frame;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
 use tokio::sync::broadcast;
 
 use super::child::ServerProc;
@@ -146,29 +142,11 @@ async fn serve(req: Request<Incoming>, floor: Arc<Floor>) -> Result<Response<Bod
 }
 
 /// Binds 127.0.0.1:0 and serves in the background with the settings every
-/// server of the bench uses (hyper's `http1::Builder` with a tokio timer,
-/// `TCP_NODELAY`, one task per connection).
+/// bare server of the bench uses (`baseline::serve_bare`).
 pub(crate) async fn start() -> Result<(SocketAddr, Arc<Floor>), BoxError> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
     let floor = Floor::new();
     let shared = floor.clone();
-    tokio::spawn(async move {
-        let mut http = http1::Builder::new();
-        http.timer(TokioTimer::new());
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let _ = stream.set_nodelay(true);
-            let floor = shared.clone();
-            let service = service_fn(move |req| serve(req, floor.clone()));
-            let conn = http.serve_connection(TokioIo::new(stream), service);
-            tokio::spawn(async move {
-                let _ = conn.await;
-            });
-        }
-    });
+    let addr = super::baseline::serve_bare(move |req| serve(req, shared.clone())).await?;
     Ok((addr, floor))
 }
 

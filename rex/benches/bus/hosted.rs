@@ -42,7 +42,7 @@ use tokio::time::Instant;
 use super::app::BenchApp;
 use super::child::{self, ServerProc};
 use super::load::{self, wall_ns, Conn, Hist, Readers};
-use super::report::{fmt_value, ms, targets, Row};
+use super::report::{fmt_value, ms, target_cell, targets, Row};
 use super::scenarios::Perf;
 use super::{BoxError, Plan};
 
@@ -791,12 +791,7 @@ pub(crate) fn render(rows: &[Row]) -> String {
     let _ = writeln!(out, "| scenario | metric | value | target |");
     let _ = writeln!(out, "|---|---|--:|---|");
     for r in rows {
-        let target = match &r.target {
-            Some((t, Some(true))) => format!("{t} met"),
-            Some((t, Some(false))) => format!("{t} **missed**"),
-            Some((t, None)) => format!("{t} (not checked)"),
-            None => String::new(),
-        };
+        let target = target_cell(r);
         let better = if r.higher_is_better { "↑" } else { "↓" };
         let _ = writeln!(
             out,

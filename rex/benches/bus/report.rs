@@ -94,6 +94,16 @@ pub(crate) fn ms(ns: u64) -> f64 {
     ns as f64 / 1e6
 }
 
+/// A row's target column: the target and whether it was met.
+pub(crate) fn target_cell(r: &Row) -> String {
+    match &r.target {
+        Some((t, Some(true))) => format!("{t} met"),
+        Some((t, Some(false))) => format!("{t} **missed**"),
+        Some((t, None)) => format!("{t} (not checked)"),
+        None => String::new(),
+    }
+}
+
 /// The rows as a Markdown table; `names` head the two value columns
 /// (`["REx", "baseline"]`, or `["disk", "memory"]`).
 pub(crate) fn render(rows: &[Row], names: [&str; 2]) -> String {
@@ -102,12 +112,7 @@ pub(crate) fn render(rows: &[Row], names: [&str; 2]) -> String {
     let _ = writeln!(out, "| scenario | metric | {a} | {b} | {a}/{b} | target |");
     let _ = writeln!(out, "|---|---|--:|--:|--:|---|");
     for r in rows {
-        let target = match &r.target {
-            Some((t, Some(true))) => format!("{t} met"),
-            Some((t, Some(false))) => format!("{t} **missed**"),
-            Some((t, None)) => format!("{t} (not checked)"),
-            None => String::new(),
-        };
+        let target = target_cell(r);
         let better = if r.higher_is_better { "↑" } else { "↓" };
         let unit = if r.unit.is_empty() {
             String::new()
