@@ -39,7 +39,7 @@ use std::time::Duration;
 use rex::Server;
 use rex_examples::trivia::bot::{self, Asked, BotReport, TriviaClient};
 use rex_examples::trivia::{web, Question, TriviaApp, TriviaConfig};
-use rex_tests::browser::{control_server, run_node, shots_dir, should_skip, CHROMIUM};
+use rex_tests::browser::{control_server, fresh_shots, run_node, shots_dir, should_skip, CHROMIUM};
 use rex_tests::example::ExampleServer;
 use rex_tests::proxy::Proxy;
 use tokio::net::TcpListener;
@@ -140,14 +140,10 @@ async fn trivia_pages_in_headless_chromium() {
     let (control_addr, control_task) =
         control_server(move |request| control.clone().answer(request)).await;
 
-    let shots = shots_dir();
-    // Only this run's pictures (a failed run adds `trivia-failed-*.png`).
-    for entry in std::fs::read_dir(&shots).unwrap().flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with("trivia-") && name.ends_with(".png") {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
+    // Only this run's pictures (a failed run adds `trivia-failed-*.png`);
+    // the hosted test's, `trivia-host-*`, are its own.
+    let shots =
+        fresh_shots(|name| name.starts_with("trivia-") && !name.starts_with("trivia-host-"));
     let key: Vec<serde_json::Value> = questions()
         .iter()
         .map(|q| serde_json::json!({"text": q.text, "choices": q.choices, "answer": q.answer}))
@@ -395,13 +391,7 @@ async fn hosted_trivia_games_in_headless_chromium_stay_apart() {
         ],
     )
     .await;
-    let shots = shots_dir();
-    for entry in std::fs::read_dir(&shots).unwrap().flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with("trivia-host-") && name.ends_with(".png") {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
+    let shots = fresh_shots(|name| name.starts_with("trivia-host-"));
     let key: Vec<serde_json::Value> = questions()
         .iter()
         .map(|q| serde_json::json!({"text": q.text, "choices": q.choices, "answer": q.answer}))

@@ -105,6 +105,20 @@ pub fn shots_dir() -> PathBuf {
     dir
 }
 
+/// The screenshot folder, emptied of one test's earlier pictures (the
+/// `.png` files whose names `mine` accepts), so only this run's remain.
+/// Browser tests run side by side: each clears only its own.
+pub fn fresh_shots(mine: impl Fn(&str) -> bool) -> PathBuf {
+    let shots = shots_dir();
+    for entry in std::fs::read_dir(&shots).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".png") && mine(&name) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    shots
+}
+
 /// How a Node script (or any command run by [`run_bounded`]) ended.
 #[derive(Debug)]
 pub struct NodeRun {

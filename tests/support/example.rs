@@ -203,9 +203,13 @@ impl ExampleServer {
     }
 
     /// Starts example `name` with exactly `args` (which should bind
-    /// loopback and turn discovery off), and waits for its `listening on`
-    /// line.
+    /// loopback, and must turn discovery off: a test never multicasts on
+    /// the machine's network), and waits for its `listening on` line.
     pub async fn spawn(name: &str, args: &[&str]) -> ExampleServer {
+        assert!(
+            args.contains(&"--no-discovery"),
+            "example {name} started without --no-discovery: {args:?}"
+        );
         let mut child = Command::new(example_binary(name))
             .args(args)
             .stdin(Stdio::null())
