@@ -34,6 +34,9 @@ pub enum ErrorCode {
     RequestTimeout,
     /// 409: the app refused the message; the reason is the app's own.
     Rejected,
+    /// 307: the room is served by another host of the group (§16); the
+    /// `Location` header is the same request at that host.
+    Moved,
     /// 410: the requested part of the log no longer exists (another epoch, or
     /// dropped by retention, or beyond the head); the client must resync.
     Gone,
@@ -65,6 +68,7 @@ impl ErrorCode {
         ErrorCode::MethodNotAllowed,
         ErrorCode::RequestTimeout,
         ErrorCode::Rejected,
+        ErrorCode::Moved,
         ErrorCode::Gone,
         ErrorCode::TooLarge,
         ErrorCode::UnsupportedMediaType,
@@ -83,6 +87,7 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::RequestTimeout => 408,
             ErrorCode::Rejected => 409,
+            ErrorCode::Moved => 307,
             ErrorCode::Gone => 410,
             ErrorCode::TooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
@@ -105,6 +110,7 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::RequestTimeout => "request_timeout",
             ErrorCode::Rejected => "rejected",
+            ErrorCode::Moved => "moved",
             ErrorCode::Gone => "gone",
             ErrorCode::TooLarge => "too_large",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
@@ -178,7 +184,10 @@ mod tests {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));
             assert_eq!(serde_json::from_str::<ErrorCode>(&json).unwrap(), code);
-            assert!(code.status() >= 400);
+            // Every code is an error, except `moved`: a redirect that
+            // carries an error body for clients that do not follow it.
+            let expected = if code == ErrorCode::Moved { 300..400 } else { 400..600 };
+            assert!(expected.contains(&code.status()), "{code}: {}", code.status());
         }
         let future: ErrorCode = serde_json::from_str("\"teapot\"").unwrap();
         assert_eq!(future, ErrorCode::Unrecognized);

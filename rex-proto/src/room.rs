@@ -171,6 +171,12 @@ pub struct HostInfo {
     pub rooms: u64,
     /// How many rooms may be open at once.
     pub max_rooms: u64,
+    /// The public base URLs of the live hosts sharing this host's rooms
+    /// (itself included), for a client to go back to when its host stops
+    /// answering; empty for a host that shares nothing (`docs/protocol.md`
+    /// §16).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub peers: Vec<String>,
 }
 
 #[cfg(test)]

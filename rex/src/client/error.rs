@@ -108,6 +108,13 @@ pub enum ClientError {
         /// The server's reason.
         reason: String,
     },
+    /// `307 moved`: the room is served by another host of its group
+    /// (`docs/protocol.md` §16) and the client gave up following the
+    /// redirects (too many in a row).
+    Moved {
+        /// The server's reason, which names the owner.
+        reason: String,
+    },
     /// `503 unavailable`: the server is shutting down or full (after the
     /// client's retries, for sends).
     Unavailable {
@@ -204,6 +211,7 @@ impl ClientError {
             ErrorCode::UnsupportedMediaType => ClientError::UnsupportedMediaType { reason },
             ErrorCode::Internal => ClientError::Internal { reason },
             ErrorCode::Unavailable => ClientError::Unavailable { reason },
+            ErrorCode::Moved => ClientError::Moved { reason },
             _ => ClientError::Server {
                 status,
                 code: None,
@@ -241,6 +249,7 @@ impl ClientError {
             ClientError::UnsupportedMediaType { .. } => ErrorCode::UnsupportedMediaType,
             ClientError::Internal { .. } => ErrorCode::Internal,
             ClientError::Unavailable { .. } => ErrorCode::Unavailable,
+            ClientError::Moved { .. } => ErrorCode::Moved,
             ClientError::Server { .. } => ErrorCode::Unrecognized,
             _ => return None,
         })
@@ -255,6 +264,7 @@ impl ClientError {
             ClientError::Transport { .. }
                 | ClientError::Timeout
                 | ClientError::Unavailable { .. }
+                | ClientError::Moved { .. }
                 | ClientError::RequestTimeout { .. }
                 | ClientError::TooManyRequests { .. }
         ) || matches!(self, ClientError::Server { status, .. } if *status >= 500)
@@ -287,7 +297,8 @@ impl fmt::Display for ClientError {
             | ClientError::TooLarge { reason }
             | ClientError::UnsupportedMediaType { reason }
             | ClientError::Internal { reason }
-            | ClientError::Unavailable { reason } => {
+            | ClientError::Unavailable { reason }
+            | ClientError::Moved { reason } => {
                 let code = self.code().map_or("error", ErrorCode::as_str);
                 write!(f, "{code}: {reason}")
             }

@@ -306,6 +306,7 @@ impl<A: RexApp> HostSite<A> {
             protocol: PROTOCOL_VERSION,
             rooms: self.read().open() as u64,
             max_rooms: self.limits.max_rooms as u64,
+            peers: Vec::new(),
         };
         json_response(StatusCode::OK, &info)
     }
