@@ -171,6 +171,7 @@ pub(crate) enum StoreError {
     /// taken by another host, after this one paused or lost its Redis
     /// longer than the lease): the write was refused, nothing changed,
     /// and the room must stop being served here.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     Fenced { place: String },
     /// A batch that does not fit the store (events not starting at its
     /// head): a bug in the caller, refused before anything is written.

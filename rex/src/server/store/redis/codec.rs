@@ -28,8 +28,11 @@ fn bytes(value: Value) -> Option<Vec<u8>> {
     }
 }
 
+/// A hash's fields and values, as bytes.
+type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// The field/value pairs of a hash reply (RESP2 flat array or RESP3 map).
-fn pairs(place: &str, what: &str, value: Value) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+fn pairs(place: &str, what: &str, value: Value) -> Result<Pairs, StoreError> {
     let bad = || damaged(place, what, "not a hash");
     match value {
         Value::Nil => Ok(Vec::new()),

@@ -71,11 +71,6 @@ impl RoomKeys {
             record: key("record"),
         }
     }
-
-    /// Every key holding the room's data (not its record or lease).
-    pub(crate) fn data(&self) -> [&str; 4] {
-        [&self.meta, &self.log, &self.sessions, &self.dedupe]
-    }
 }
 
 /// One room's record in Redis. See the [module docs](self).
