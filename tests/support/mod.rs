@@ -10,6 +10,7 @@
 
 pub mod app;
 pub mod browser;
+pub mod cli;
 pub mod example;
 pub mod group;
 pub mod host;

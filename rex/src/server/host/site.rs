@@ -104,18 +104,20 @@ pub(crate) struct HostSite<A: RexApp> {
     pub(crate) wake: Arc<Notify>,
     /// This site, for the hooks rooms call back through.
     pub(crate) this: Weak<HostSite<A>>,
-    /// Rooms being taken over from the group, one request at a time each.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    /// Rooms being opened or asked about, one at a time each.
     pub(crate) adopting: Turns,
 }
 
-/// One turn at a time per room code.
+/// A room code's turn, held.
+pub(crate) type Turn = tokio::sync::OwnedMutexGuard<()>;
+
+/// One turn at a time per room code: opening a room, or asking the group
+/// about it.
 #[derive(Default)]
 pub(crate) struct Turns(Mutex<std::collections::HashMap<RoomCode, Weak<tokio::sync::Mutex<()>>>>);
 
 impl Turns {
     /// The lock of `code`'s turn; it lives while someone holds it.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn turn(&self, code: RoomCode) -> Arc<tokio::sync::Mutex<()>> {
         let mut turns = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         turns.retain(|_, turn| turn.strong_count() > 0);
@@ -159,7 +161,7 @@ impl<A: RexApp> HostSite<A> {
             }
             None => self.rooms.name.clone(),
         };
-        let (code, lease) = self.reserve_new(&name, &body.settings).await?;
+        let (code, lease, _turn) = self.reserve_new(&name, &body.settings).await?;
         let new = NewRoom {
             code,
             name,
@@ -196,7 +198,7 @@ impl<A: RexApp> HostSite<A> {
         &self,
         name: &str,
         settings: &serde_json::Map<String, serde_json::Value>,
-    ) -> Result<(RoomCode, Option<Taken>), ApiError> {
+    ) -> Result<(RoomCode, Option<Taken>, Turn), ApiError> {
         // Codes other hosts of the group hold are skipped as well.
         for _ in 0..CLAIM_TRIES {
             let code = self
@@ -212,6 +214,10 @@ impl<A: RexApp> HostSite<A> {
                     ),
                     NoRoom::Codes => no_free_code(),
                 })?;
+            // Held until the room is open (or given up): a request for the
+            // code meanwhile waits, instead of asking the group and taking
+            // this host's own lease again under the opening room's feet.
+            let turn = self.adopting.turn(code).lock_owned().await;
             #[cfg(feature = "redis")]
             if let Some(shared) = self.shared() {
                 let record = RoomRecord::new(code, name.to_owned(), settings.clone());
@@ -226,7 +232,7 @@ impl<A: RexApp> HostSite<A> {
                 }
                 let asked = Instant::now();
                 return match shared.claim(code).await {
-                    Ok(Claim::Mine(token, _)) => Ok((code, Some(Taken { token, asked }))),
+                    Ok(Claim::Mine(token, _)) => Ok((code, Some(Taken { token, asked }), turn)),
                     other => {
                         self.write().cancel(code);
                         shared.unclaim(code).await;
@@ -240,7 +246,7 @@ impl<A: RexApp> HostSite<A> {
                     }
                 };
             }
-            return Ok((code, None));
+            return Ok((code, None, turn));
         }
         Err(no_free_code())
     }
@@ -613,8 +619,7 @@ impl<A: RexApp> HostSite<A> {
         code: RoomCode,
         shared: &Shared,
     ) -> Result<Option<Arc<Hosted<A>>>, ApiError> {
-        let turn = self.adopting.turn(code);
-        let _turn = turn.lock().await;
+        let _turn = self.adopting.turn(code).lock_owned().await;
         // Another request may have opened it while this one waited.
         if let Some(hosted) = self.local(code)? {
             return Ok(Some(hosted));
