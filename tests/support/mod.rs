@@ -12,6 +12,7 @@ pub mod app;
 pub mod browser;
 pub mod example;
 pub mod host;
+pub mod moved;
 pub mod probe;
 pub mod proxy;
 pub mod skip;
