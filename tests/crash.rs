@@ -286,8 +286,10 @@ async fn nothing_acknowledged_is_lost_across_repeated_sigkills() {
     // Every acknowledged note is in the log exactly once, where its
     // receipt says, and each writer's notes are in send order.
     let mut by_writer: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
-    for (_, Ev::Noted { writer, seq }) in &log {
-        by_writer.entry(*writer).or_default().push(*seq);
+    for (_, event) in &log {
+        if let Ev::Noted { writer, seq } = event {
+            by_writer.entry(*writer).or_default().push(*seq);
+        }
     }
     for w in &written {
         let notes = by_writer.remove(&w.writer).unwrap_or_default();

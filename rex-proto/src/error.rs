@@ -186,8 +186,16 @@ mod tests {
             assert_eq!(serde_json::from_str::<ErrorCode>(&json).unwrap(), code);
             // Every code is an error, except `moved`: a redirect that
             // carries an error body for clients that do not follow it.
-            let expected = if code == ErrorCode::Moved { 300..400 } else { 400..600 };
-            assert!(expected.contains(&code.status()), "{code}: {}", code.status());
+            let expected = if code == ErrorCode::Moved {
+                300..400
+            } else {
+                400..600
+            };
+            assert!(
+                expected.contains(&code.status()),
+                "{code}: {}",
+                code.status()
+            );
         }
         let future: ErrorCode = serde_json::from_str("\"teapot\"").unwrap();
         assert_eq!(future, ErrorCode::Unrecognized);

@@ -6,11 +6,14 @@
 //!
 //! ```text
 //! rex-durable-probe --data DIR --addr 127.x.y.z:PORT [--host]
+//! rex-durable-probe --redis URL --addr 127.x.y.z:PORT [--lease-ms N]
 //! ```
 //!
 //! With `--host` it is a durable host of rooms of the same app
 //! (`POST /rex/v0/rooms`, each room under `/r/<code>`), with its rate
-//! limits lifted for the tests.
+//! limits lifted for the tests. With `--redis` it is such a host of a
+//! group sharing its rooms through that Redis (`docs/scaling.md`), at
+//! `http://ADDR`, with a lease of `--lease-ms` (default 10 s).
 //!
 //! Prints `listening on http://ADDR` once it serves, and runs until it is
 //! killed (the point) or gets SIGTERM / Ctrl-C.
@@ -63,6 +66,18 @@ impl MsgHandler for Probe {
         cx.emit(Ev::Noted { writer, seq });
         Ok(())
     }
+
+    fn alarm(
+        &mut self,
+        cx: &mut Context<'_, Self>,
+        _from: SessionId,
+        ms: u64,
+    ) -> Result<(), Reject> {
+        cx.after(Duration::from_millis(ms), |_, cx| {
+            cx.emit(Ev::Rang);
+        });
+        Ok(())
+    }
 }
 
 fn arg(name: &str) -> Option<String> {
@@ -73,11 +88,29 @@ fn arg(name: &str) -> Option<String> {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
-    let (Some(data), Some(addr)) = (arg("--data"), arg("--addr")) else {
-        eprintln!("usage: rex-durable-probe --data DIR --addr IP:PORT");
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+    let redis = arg("--redis");
+    let (Some(data), Some(addr)) = (arg("--data").or(redis.clone()), arg("--addr")) else {
+        eprintln!("usage: rex-durable-probe (--data DIR | --redis URL) --addr IP:PORT");
         std::process::exit(2);
     };
     let hosting = std::env::args().any(|a| a == "--host");
+    if let Some(redis) = redis {
+        let lease = arg("--lease-ms")
+            .and_then(|ms| ms.parse().ok())
+            .map_or(rex::server::DEFAULT_ROOM_LEASE, Duration::from_millis);
+        if let Err(e) = serve_group(&redis, &addr, lease).await {
+            eprintln!("rex-durable-probe: {e}");
+            std::process::exit(1);
+        }
+        return Ok(());
+    }
     // The previous process's listening socket is gone the moment it died,
     // but be patient with a port that is briefly busy.
     let mut tries = 0;
@@ -114,6 +147,20 @@ async fn serve_room(data: &str, addr: &str) -> std::io::Result<()> {
         .await?;
     println!("listening on http://{}", server.local_addr());
     server.run(stopped()).await
+}
+
+async fn serve_group(redis: &str, addr: &str, lease: Duration) -> std::io::Result<()> {
+    let host = Host::builder(|_room: &rex::NewRoom| Ok(Probe::default()))
+        .redis(redis)
+        .room_lease(lease)
+        .retention(Retention::unlimited())
+        .message_rate(rex::Rate::unlimited())
+        .session_rate(rex::Rate::unlimited())
+        .room_creation_rate(rex::Rate::unlimited())
+        .bind(addr)
+        .await?;
+    println!("listening on http://{}", host.local_addr());
+    host.run(stopped()).await
 }
 
 async fn serve_host(data: &str, addr: &str) -> std::io::Result<()> {

@@ -11,10 +11,12 @@
 pub mod app;
 pub mod browser;
 pub mod example;
+pub mod group;
 pub mod host;
 pub mod moved;
 pub mod probe;
 pub mod proxy;
+pub mod redis;
 pub mod skip;
 
 use std::net::SocketAddr;

@@ -16,6 +16,12 @@ pub enum Msg {
         /// Its number.
         seq: u64,
     },
+    /// Emits [`Ev::Rang`] after `ms` milliseconds (scheduled work, not
+    /// saved: the fencing test makes a paused host write with it).
+    Alarm {
+        /// When, from now.
+        ms: u64,
+    },
 }
 
 /// What the log holds.
@@ -28,6 +34,8 @@ pub enum Ev {
         /// Its number.
         seq: u64,
     },
+    /// An alarm rang.
+    Rang,
 }
 
 /// The app's state: per writer, how many notes it took and their sum.
@@ -53,8 +61,10 @@ impl Tally {
     /// The tally a log of events adds up to.
     pub fn replay<'a>(events: impl IntoIterator<Item = &'a Ev>) -> Tally {
         let mut tally = Tally::default();
-        for Ev::Noted { writer, seq } in events {
-            tally.add(*writer, *seq);
+        for event in events {
+            if let Ev::Noted { writer, seq } = event {
+                tally.add(*writer, *seq);
+            }
         }
         tally
     }

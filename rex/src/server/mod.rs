@@ -47,6 +47,8 @@ pub use assets::{Assets, CLIENT_DTS_PATH, CLIENT_JS_PATH};
 pub use bucket::Rate;
 pub use durable::Durable;
 pub use hardening::DEFAULT_CONTENT_SECURITY_POLICY;
+#[cfg(feature = "redis")]
+pub use host::DEFAULT_ROOM_LEASE;
 pub use host::{
     Host, HostBuilder, HostControl, NewRoom, DEFAULT_ENDED_ROOM_GONE_FOR, DEFAULT_MAX_ROOMS,
     DEFAULT_ROOM_CREATION_RATE, DEFAULT_ROOM_IDLE_TIMEOUT,

@@ -135,6 +135,21 @@ impl<V> Directory<V> {
         }
     }
 
+    /// Lets go of an open room without ending it (another host of the
+    /// group serves it now): its code is unknown here again. Returns the
+    /// room, to be shut down; `None` if it was not open.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn release(&mut self, code: RoomCode) -> Option<V> {
+        if !matches!(self.entries.get(&code), Some(Entry::Live(_))) {
+            return None;
+        }
+        self.open -= 1;
+        match self.entries.remove(&code) {
+            Some(Entry::Live(room)) => Some(room),
+            _ => None,
+        }
+    }
+
     /// Forgets the rooms that ended before `now` (their codes answer `404`
     /// and may be handed out again); returns when the next one will be.
     pub(crate) fn forget_ended(&mut self, now: Instant) -> Option<Instant> {
@@ -247,5 +262,20 @@ mod tests {
         assert_eq!(dir.end(code("HHHH"), Instant::now()), None);
         dir.fill(code("HHHH"), 3);
         assert_eq!(dir.get(&code("HHHH")), Found::Failed("damaged"));
+    }
+
+    #[test]
+    fn a_released_room_is_unknown_and_frees_its_place() {
+        let mut dir: Directory<u32> = Directory::default();
+        let kxqf = dir.reserve(1, codes(&["KXQF"])).unwrap();
+        dir.fill(kxqf, 7);
+        assert_eq!(dir.reserve(1, codes(&["CDFG"])), Err(Full::Rooms(1)));
+        assert_eq!(dir.release(kxqf), Some(7));
+        assert_eq!(dir.get(&kxqf), Found::Unknown);
+        assert_eq!(dir.release(kxqf), None, "released once");
+        assert!(
+            dir.reserve(1, codes(&["CDFG"])).is_ok(),
+            "its place is free"
+        );
     }
 }

@@ -3,6 +3,8 @@
 //! `/r/<code>` (`docs/protocol.md` §15).
 
 mod directory;
+#[cfg(feature = "redis")]
+mod shared;
 mod site;
 mod storage;
 
@@ -29,7 +31,9 @@ use super::limits::AddressRate;
 use super::listen::{self, Net};
 use super::settings::{self, Settings};
 use directory::Directory;
-use site::{HostLimits, HostSite, HostStorage};
+#[cfg(feature = "redis")]
+use shared::{Shared, SharedConfig};
+use site::{Backing, HostLimits, HostSite, HostStorage};
 use storage::HostDir;
 
 /// Default cap on rooms open at once on a host: 1,000.
@@ -95,8 +99,24 @@ pub struct HostBuilder<A: RexApp> {
     creation_rate: Rate,
     landing: Assets,
     room_pages: Option<RoomPages>,
-    storage: Option<(std::path::PathBuf, Persistence<A>)>,
+    storage: Option<(Keep, Persistence<A>)>,
+    /// How this host joins a group, if it keeps its rooms in Redis.
+    #[cfg(feature = "redis")]
+    group: SharedConfig,
 }
+
+/// Where a durable host keeps its rooms.
+enum Keep {
+    Dir(std::path::PathBuf),
+    /// A Redis URL.
+    #[cfg(feature = "redis")]
+    Redis(String),
+}
+
+/// Default lease of a room on a host of a group: how long a dead host's
+/// rooms wait before another host takes them over. 10 seconds.
+#[cfg(feature = "redis")]
+pub const DEFAULT_ROOM_LEASE: Duration = Duration::from_secs(10);
 
 settings::settings_methods!(HostBuilder);
 
@@ -187,10 +207,35 @@ impl<A: RexApp> HostBuilder<A> {
         let (config, net, rooms) = self.settings.resolve()?;
         let storage = match self.storage {
             None => None,
-            Some((dir, persistence)) => Some(HostStorage {
-                dir: Arc::new(HostDir::open(&dir)?),
+            Some((Keep::Dir(dir), persistence)) => Some(HostStorage {
+                backing: Backing::Dir(Arc::new(HostDir::open(&dir)?)),
                 persistence,
             }),
+            #[cfg(feature = "redis")]
+            Some((Keep::Redis(url), persistence)) => {
+                let shared = SharedConfig { url, ..self.group };
+                let public_url = match &shared.public_url {
+                    Some(url) => url.trim_end_matches('/').to_owned(),
+                    None if local_addr.ip().is_unspecified() => {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidInput,
+                            format!(
+                                "a host sharing rooms through Redis is bound to {local_addr}, \
+                                 which other hosts cannot send clients to: give it its \
+                                 public_url (http://<this host's address>:{})",
+                                local_addr.port()
+                            ),
+                        ))
+                    }
+                    None => format!("http://{local_addr}"),
+                };
+                let shared = Shared::connect(&shared, public_url).await?;
+                shared.heartbeat().await?;
+                Some(HostStorage {
+                    backing: Backing::Shared(Arc::new(shared)),
+                    persistence,
+                })
+            }
         };
         let site = Arc::new_cyclic(|this| HostSite {
             config,
@@ -204,6 +249,7 @@ impl<A: RexApp> HostBuilder<A> {
             storage,
             wake: Arc::new(Notify::new()),
             this: this.clone(),
+            adopting: Default::default(),
         });
         restore(&site).await?;
         Ok(Host {
@@ -226,7 +272,69 @@ impl<A: Durable> HostBuilder<A> {
     /// room's data is deleted. A directory another running host uses is
     /// refused when the host binds.
     pub fn data_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
-        self.storage = Some((dir.into(), Persistence::of()));
+        self.storage = Some((Keep::Dir(dir.into()), Persistence::of()));
+        self
+    }
+
+    /// Keeps every room in the Redis at `url` (`redis://127.0.0.1:6379/`),
+    /// shared with every other host given the same Redis and
+    /// [`redis_prefix`](Self::redis_prefix): a group of hosts
+    /// (`docs/scaling.md`, `docs/protocol.md` §16).
+    ///
+    /// Each room is served by one host of the group at a time, which holds
+    /// its lease; a request for it at another host answers `307` to that
+    /// host's [`public_url`](Self::public_url). When a host dies, its
+    /// rooms are taken over by the host the next request for each reaches,
+    /// after the [lease](Self::room_lease) runs out: loaded with the same
+    /// epoch, head, sessions and state, their scheduled work re-armed.
+    /// Replaces [`data_dir`](Self::data_dir). Run Redis with
+    /// `appendonly yes`; a host warns at start when it is not.
+    ///
+    /// ```no_run
+    /// # use rex::{Durable, Host};
+    /// # async fn example<A: Durable + Default>() -> std::io::Result<()> {
+    /// let host = Host::builder(|_room: &rex::NewRoom| Ok(A::default()))
+    ///     .redis("redis://10.0.0.2:6379/")
+    ///     .public_url("http://10.0.0.5:7700")
+    ///     .bind("0.0.0.0:7700")
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "redis")]
+    pub fn redis(mut self, url: impl Into<String>) -> Self {
+        self.storage = Some((Keep::Redis(url.into()), Persistence::of()));
+        self
+    }
+}
+
+/// Hosts of a group (see [`HostBuilder::redis`]).
+#[cfg(feature = "redis")]
+impl<A: RexApp> HostBuilder<A> {
+    /// The prefix of every Redis key of the group (default `rex`): hosts
+    /// with different prefixes on one Redis are separate groups.
+    pub fn redis_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.group.prefix = prefix.into();
+        self
+    }
+
+    /// The base URL clients reach this host at (`http://10.0.0.5:7700`),
+    /// where the other hosts of the group send the clients of its rooms.
+    /// Defaults to `http://` and the bound address, which must then not be
+    /// `0.0.0.0` or `[::]`. It identifies the host in the group: a host
+    /// restarted with the same URL takes its rooms back at once, without
+    /// waiting for their leases.
+    pub fn public_url(mut self, url: impl Into<String>) -> Self {
+        self.group.public_url = Some(url.into());
+        self
+    }
+
+    /// How long a room's lease lasts unless renewed (every third of it):
+    /// how long a dead host's rooms wait before another host takes them
+    /// over, and how long a host cut off from Redis keeps serving. Defaults
+    /// to [`DEFAULT_ROOM_LEASE`]; at least one second.
+    pub fn room_lease(mut self, lease: Duration) -> Self {
+        self.group.lease = lease.max(Duration::from_secs(1));
         self
     }
 }
@@ -238,7 +346,12 @@ async fn restore<A: RexApp>(site: &Arc<HostSite<A>>) -> io::Result<()> {
     let Some(storage) = &site.storage else {
         return Ok(());
     };
-    let dir = storage.dir.clone();
+    let dir = match &storage.backing {
+        Backing::Dir(dir) => dir.clone(),
+        // A group's rooms are taken over when asked for, not at start.
+        #[cfg(feature = "redis")]
+        Backing::Shared(_) => return Ok(()),
+    };
     let stored = tokio::task::spawn_blocking(move || dir.list())
         .await
         .map_err(|e| io::Error::other(format!("listing the stored rooms failed: {e}")))??;
@@ -251,7 +364,9 @@ async fn restore<A: RexApp>(site: &Arc<HostSite<A>>) -> io::Result<()> {
                     name: record.name,
                     settings: record.settings,
                 };
-                site.open(&new, false).await.map_err(|e| e.body.reason)
+                site.open(&new, false, None)
+                    .await
+                    .map_err(|e| e.body.reason)
             }
             Err(why) => Err(why),
         };
@@ -310,6 +425,13 @@ impl<A: RexApp> Host<A> {
             landing: Assets::default(),
             room_pages: None,
             storage: None,
+            #[cfg(feature = "redis")]
+            group: SharedConfig {
+                url: String::new(),
+                prefix: "rex".to_owned(),
+                public_url: None,
+                lease: DEFAULT_ROOM_LEASE,
+            },
         }
     }
 
@@ -345,6 +467,10 @@ impl<A: RexApp> Host<A> {
         } = self;
         tracing::info!(app = app_id::<A>(), addr = %local_addr, rooms = site.read_open(), "hosting");
         let reaper = tokio::spawn(reap(Arc::downgrade(&site)));
+        #[cfg(feature = "redis")]
+        let keeper = site
+            .shared()
+            .map(|shared| tokio::spawn(keep_leases(Arc::downgrade(&site), shared)));
         let failed = listen::serve(
             listener,
             site.clone(),
@@ -355,6 +481,10 @@ impl<A: RexApp> Host<A> {
         )
         .await;
         reaper.abort();
+        #[cfg(feature = "redis")]
+        if let Some(keeper) = keeper {
+            keeper.abort();
+        }
         tracing::info!(app = app_id::<A>(), "shutting down");
         let broken = site.stop_all().await;
         if let Some(failed) = failed {
@@ -439,6 +569,58 @@ impl<A: RexApp> HostControl<A> {
         }
         site.dispose(code, "closed by the host");
         true
+    }
+}
+
+/// Renews the leases of a group host's rooms every third of the lease
+/// time (and says the host is live), and lets go of every room whose lease
+/// another host took, or that could not be renewed in time.
+#[cfg(feature = "redis")]
+async fn keep_leases<A: RexApp>(site: Weak<HostSite<A>>, shared: Arc<Shared>) {
+    let period = shared.lease / 3;
+    loop {
+        tokio::time::sleep(period).await;
+        let Some(site) = site.upgrade() else { return };
+        let rooms: Vec<(RoomCode, String)> = site
+            .directory
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .live()
+            .filter_map(|(code, hosted)| Some((*code, hosted.lease.as_ref()?.token.clone())))
+            .collect();
+        let sent = Instant::now();
+        match shared.renew(&rooms).await {
+            Ok(held) => {
+                for ((code, token), held) in rooms.into_iter().zip(held) {
+                    if !held {
+                        site.relinquish(code, "another host holds its lease now");
+                        continue;
+                    }
+                    if let Some(hosted) = site.live(&code) {
+                        if let Some(lease) = hosted.lease.as_ref().filter(|l| l.token == token) {
+                            *lease
+                                .valid_until
+                                .lock()
+                                .unwrap_or_else(PoisonError::into_inner) =
+                                sent + shared.lease - shared.lease / 10;
+                        }
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not renew the rooms' leases");
+                let now = Instant::now();
+                for (code, _) in rooms {
+                    let lapsed = site
+                        .live(&code)
+                        .and_then(|h| h.lease.as_ref().map(|l| !l.valid(now)))
+                        .unwrap_or(false);
+                    if lapsed {
+                        site.relinquish(code, "its lease could not be renewed in time");
+                    }
+                }
+            }
+        }
     }
 }
 

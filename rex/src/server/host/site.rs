@@ -16,6 +16,8 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::directory::{Directory, Found, Full as NoRoom};
+#[cfg(feature = "redis")]
+use super::shared::{Claim, Shared};
 use super::storage::{HostDir, RoomRecord};
 use super::{Factory, NewRoom, RoomPages};
 use crate::server::access;
@@ -39,9 +41,34 @@ pub(crate) struct HostLimits {
     pub(crate) gone_for: Duration,
 }
 
+/// The lease under which a host of a group serves a room.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+pub(crate) struct Lease {
+    /// What the room's store writes under (the fence).
+    pub(crate) token: String,
+    /// Until when this host may serve the room without hearing from
+    /// Redis again: a renewal sent at `t` is good until `t` + the lease
+    /// time, less a margin for clocks that run at slightly different
+    /// speeds.
+    pub(crate) valid_until: Mutex<Instant>,
+}
+
+impl Lease {
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn valid(&self, now: Instant) -> bool {
+        now < *self
+            .valid_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 /// An open room of the host.
 pub(crate) struct Hosted<A: RexApp> {
     pub(crate) room: Room<A>,
+    /// On a host of a group: the room's lease.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) lease: Option<Lease>,
     /// When the app asked for the room to close (`Context::close_room`).
     pub(crate) close_at: Mutex<Option<Instant>>,
     /// Taken when the room is disposed.
@@ -51,8 +78,15 @@ pub(crate) struct Hosted<A: RexApp> {
 
 /// Where a durable host keeps its rooms.
 pub(crate) struct HostStorage<A: RexApp> {
-    pub(crate) dir: Arc<HostDir>,
+    pub(crate) backing: Backing,
     pub(crate) persistence: Persistence<A>,
+}
+
+/// A data directory of its own, or a Redis shared with other hosts.
+pub(crate) enum Backing {
+    Dir(Arc<HostDir>),
+    #[cfg(feature = "redis")]
+    Shared(Arc<Shared>),
 }
 
 pub(crate) struct HostSite<A: RexApp> {
@@ -70,6 +104,28 @@ pub(crate) struct HostSite<A: RexApp> {
     pub(crate) wake: Arc<Notify>,
     /// This site, for the hooks rooms call back through.
     pub(crate) this: Weak<HostSite<A>>,
+    /// Rooms being taken over from the group, one request at a time each.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) adopting: Turns,
+}
+
+/// One turn at a time per room code.
+#[derive(Default)]
+pub(crate) struct Turns(Mutex<std::collections::HashMap<RoomCode, Weak<tokio::sync::Mutex<()>>>>);
+
+impl Turns {
+    /// The lock of `code`'s turn; it lives while someone holds it.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn turn(&self, code: RoomCode) -> Arc<tokio::sync::Mutex<()>> {
+        let mut turns = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        turns.retain(|_, turn| turn.strong_count() > 0);
+        if let Some(turn) = turns.get(&code).and_then(Weak::upgrade) {
+            return turn;
+        }
+        let turn = Arc::new(tokio::sync::Mutex::new(()));
+        turns.insert(code, Arc::downgrade(&turn));
+        turn
+    }
 }
 
 impl<A: RexApp> HostSite<A> {
@@ -103,28 +159,13 @@ impl<A: RexApp> HostSite<A> {
             }
             None => self.rooms.name.clone(),
         };
-        let code = self
-            .write()
-            .reserve(self.limits.max_rooms, RoomCode::new_random)
-            .map_err(|full| match full {
-                NoRoom::Rooms(max) => ApiError::new(
-                    ErrorCode::Unavailable,
-                    format!(
-                        "this host has {max} rooms open, the most it allows; try again when a \
-                         game has ended"
-                    ),
-                ),
-                NoRoom::Codes => ApiError::new(
-                    ErrorCode::Unavailable,
-                    "this host found no free room code; try again in a minute",
-                ),
-            })?;
+        let (code, lease) = self.reserve_new(&name, &body.settings).await?;
         let new = NewRoom {
             code,
             name,
             settings: body.settings,
         };
-        match self.open(&new, true).await {
+        match self.open(&new, true, lease).await {
             Ok(hosted) => {
                 self.write().fill(code, hosted);
                 self.wake.notify_one();
@@ -138,9 +179,70 @@ impl<A: RexApp> HostSite<A> {
             }
             Err(error) => {
                 self.write().cancel(code);
+                #[cfg(feature = "redis")]
+                if let Some(shared) = self.shared() {
+                    shared.unclaim(code).await;
+                }
                 Err(error)
             }
         }
+    }
+
+    /// Takes a free code for a new room: free on this host and, on a host
+    /// of a group, claimed in Redis with the room's record (so no other
+    /// host hands it out) and leased to this host.
+    #[cfg_attr(not(feature = "redis"), allow(unused_variables))]
+    async fn reserve_new(
+        &self,
+        name: &str,
+        settings: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(RoomCode, Option<Taken>), ApiError> {
+        // Codes other hosts of the group hold are skipped as well.
+        for _ in 0..CLAIM_TRIES {
+            let code = self
+                .write()
+                .reserve(self.limits.max_rooms, RoomCode::new_random)
+                .map_err(|full| match full {
+                    NoRoom::Rooms(max) => ApiError::new(
+                        ErrorCode::Unavailable,
+                        format!(
+                            "this host has {max} rooms open, the most it allows; try again when a \
+                             game has ended"
+                        ),
+                    ),
+                    NoRoom::Codes => no_free_code(),
+                })?;
+            #[cfg(feature = "redis")]
+            if let Some(shared) = self.shared() {
+                let record = RoomRecord::new(code, name.to_owned(), settings.clone());
+                let claimed = shared.claim_code(&record).await;
+                if !matches!(claimed, Ok(true)) {
+                    self.write().cancel(code);
+                }
+                match claimed {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(e) => return Err(redis_unavailable(e)),
+                }
+                let asked = Instant::now();
+                return match shared.claim(code).await {
+                    Ok(Claim::Mine(token, _)) => Ok((code, Some(Taken { token, asked }))),
+                    other => {
+                        self.write().cancel(code);
+                        shared.unclaim(code).await;
+                        Err(match other {
+                            Err(e) => redis_unavailable(e),
+                            Ok(_) => ApiError::new(
+                                ErrorCode::Internal,
+                                format!("room {code} was taken by another host while it opened"),
+                            ),
+                        })
+                    }
+                };
+            }
+            return Ok((code, None));
+        }
+        Err(no_free_code())
     }
 
     /// Makes the app of `new` and starts its room: a fresh one (`fresh`),
@@ -149,6 +251,7 @@ impl<A: RexApp> HostSite<A> {
         &self,
         new: &NewRoom,
         fresh: bool,
+        taken: Option<Taken>,
     ) -> Result<Arc<Hosted<A>>, ApiError> {
         let app = (self.factory)(new).map_err(|reject| {
             ApiError::new(
@@ -158,7 +261,7 @@ impl<A: RexApp> HostSite<A> {
         })?;
         let kept = match &self.storage {
             None => None,
-            Some(storage) => Some(self.keep(storage, new, fresh).await?),
+            Some(storage) => Some(self.keep(storage, new, fresh, taken.as_ref()).await?),
         };
         let code = new.code;
         let this = self.this.clone();
@@ -199,8 +302,13 @@ impl<A: RexApp> HostSite<A> {
                     format!("room {code} could not be opened: {e}"),
                 )
             })?;
+        let lease = taken.map(|taken| Lease {
+            valid_until: Mutex::new(taken.asked + self.lease_margin()),
+            token: taken.token,
+        });
         Ok(Arc::new(Hosted {
             room: launched.room,
+            lease,
             close_at: Mutex::new(None),
             stop: Mutex::new(Some(launched.stop)),
             actor: Mutex::new(Some(launched.actor)),
@@ -208,17 +316,32 @@ impl<A: RexApp> HostSite<A> {
     }
 
     /// The store of a room of a durable host: its record written first
-    /// for a new room, then its store opened.
+    /// for a new room, then its store opened; or, on a host of a group,
+    /// its store in Redis under the room's lease.
+    #[cfg_attr(not(feature = "redis"), allow(unused_variables))]
     async fn keep(
         &self,
         storage: &HostStorage<A>,
         new: &NewRoom,
         fresh: bool,
+        taken: Option<&Taken>,
     ) -> Result<Kept<A>, ApiError> {
+        let code = new.code;
+        let dir = match &storage.backing {
+            Backing::Dir(dir) => dir.clone(),
+            #[cfg(feature = "redis")]
+            Backing::Shared(shared) => {
+                let token = taken.map(|t| t.token.clone()).ok_or_else(|| {
+                    ApiError::new(ErrorCode::Internal, format!("room {code} has no lease"))
+                })?;
+                return Ok(Kept {
+                    store: Arc::new(shared.store(code, token)),
+                    persistence: storage.persistence,
+                });
+            }
+        };
         let record =
             fresh.then(|| RoomRecord::new(new.code, new.name.clone(), new.settings.clone()));
-        let dir = storage.dir.clone();
-        let code = new.code;
         // Files and fsync: off the async threads.
         let opened = tokio::task::spawn_blocking(move || {
             if let Some(record) = record {
@@ -274,14 +397,80 @@ impl<A: RexApp> HostSite<A> {
                 }
             }
             let Some(site) = this.upgrade() else { return };
-            if let Some(storage) = &site.storage {
-                let dir = storage.dir.clone();
-                let removed = tokio::task::spawn_blocking(move || dir.remove(code)).await;
-                if let Err(e) = flatten(removed) {
-                    tracing::warn!(room = %code, error = %e, "could not delete the ended room's data");
+            match site.storage.as_ref().map(|s| &s.backing) {
+                None => {}
+                Some(Backing::Dir(dir)) => {
+                    let dir = dir.clone();
+                    let removed = tokio::task::spawn_blocking(move || dir.remove(code)).await;
+                    if let Err(e) = flatten(removed) {
+                        tracing::warn!(room = %code, error = %e, "could not delete the ended room's data");
+                    }
+                }
+                #[cfg(feature = "redis")]
+                Some(Backing::Shared(shared)) => {
+                    if let Some(lease) = &hosted.lease {
+                        shared.end(code, &lease.token, site.limits.gone_for).await;
+                    }
                 }
             }
         });
+    }
+
+    /// Stops serving room `code` without ending it (a host of a group:
+    /// another host serves it now, or will at the next request): its
+    /// requests in flight finish, its streams end (their clients come
+    /// back and are sent to the room's owner), its app stops, and its
+    /// lease is given back if this host still holds it.
+    #[cfg(feature = "redis")]
+    pub(crate) fn relinquish(&self, code: RoomCode, why: &str) {
+        let Some(hosted) = self.write().release(code) else {
+            return;
+        };
+        tracing::warn!(room = %code, why, "this host stops serving the room");
+        self.wake.notify_one();
+        let shared = self.shared();
+        tokio::spawn(async move {
+            hosted.room.gate.close().await;
+            hosted.room.log.end_streams();
+            drop(
+                hosted
+                    .stop
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .take(),
+            );
+            let actor = hosted
+                .actor
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            if let Some(actor) = actor {
+                let _ = actor.await;
+            }
+            if let (Some(shared), Some(lease)) = (shared, &hosted.lease) {
+                shared.release(code, &lease.token).await;
+            }
+        });
+    }
+
+    /// The Redis this host shares its rooms through, if it does.
+    #[cfg(feature = "redis")]
+    pub(crate) fn shared(&self) -> Option<Arc<Shared>> {
+        match self.storage.as_ref().map(|s| &s.backing) {
+            Some(Backing::Shared(shared)) => Some(shared.clone()),
+            _ => None,
+        }
+    }
+
+    /// How long after a lease was asked for (or renewed) this host still
+    /// serves the room: the lease time less a tenth, for clocks that run at
+    /// slightly different speeds.
+    fn lease_margin(&self) -> Duration {
+        #[cfg(feature = "redis")]
+        if let Some(shared) = self.shared() {
+            return shared.lease - shared.lease / 10;
+        }
+        Duration::ZERO
     }
 
     /// `POST /rex/v0/rooms`.
@@ -299,14 +488,21 @@ impl<A: RexApp> HostSite<A> {
         Ok(response)
     }
 
-    fn host_info(&self) -> Response<Body> {
+    async fn host_info(&self) -> Response<Body> {
+        #[cfg(feature = "redis")]
+        let peers = match self.shared() {
+            Some(shared) => shared.peers().await,
+            None => Vec::new(),
+        };
+        #[cfg(not(feature = "redis"))]
+        let peers = Vec::new();
         let info = HostInfo {
             app: app_id::<A>().to_owned(),
             name: self.rooms.name.clone(),
             protocol: PROTOCOL_VERSION,
             rooms: self.read().open() as u64,
             max_rooms: self.limits.max_rooms as u64,
-            peers: Vec::new(),
+            peers,
         };
         json_response(StatusCode::OK, &info)
     }
@@ -327,27 +523,10 @@ impl<A: RexApp> HostSite<A> {
                 format!("{e}; check the code on the TV"),
             )
         })?;
-        let hosted = match self.read().get(&code) {
-            Found::Live(hosted) => hosted.clone(),
-            Found::Unknown | Found::Opening => {
-                return Err(ApiError::new(
-                    ErrorCode::NotFound,
-                    format!("no room {code}; check the code on the TV"),
-                ))
-            }
-            Found::Ended => {
-                // No epoch or bounds: nothing to resync to, the room ended.
-                return Err(ApiError::new(
-                    ErrorCode::Gone,
-                    format!("room {code} has ended; ask for the code of the next game"),
-                ));
-            }
-            Found::Failed(why) => {
-                return Err(ApiError::new(
-                    ErrorCode::Unavailable,
-                    format!("room {code} could not be loaded from storage ({why}); the host's operator must look at it"),
-                ))
-            }
+        let hosted = match self.local(code) {
+            Ok(Some(hosted)) => hosted,
+            Ok(None) => self.elsewhere(&req, code).await?,
+            Err(error) => return Err(error),
         };
         let Some(inner) = inner else {
             // `/r/KXQF`: the room's pages use relative URLs, which need
@@ -362,6 +541,167 @@ impl<A: RexApp> HostSite<A> {
         }
         route_room(req, inner, &hosted.room, &self.config).await
     }
+
+    /// Room `code` as this host knows it: open here (`Some`), or not known
+    /// here (`None`: on a host of a group, ask the group), or an answer.
+    /// An open room whose lease lapsed or whose store failed is let go
+    /// first, on a host of a group: the group knows who serves it now.
+    fn local(&self, code: RoomCode) -> Result<Option<Arc<Hosted<A>>>, ApiError> {
+        let hosted = match self.read().get(&code) {
+            Found::Live(hosted) => hosted.clone(),
+            Found::Unknown | Found::Opening => return Ok(None),
+            Found::Ended => {
+                // No epoch or bounds: nothing to resync to, the room ended.
+                return Err(ApiError::new(
+                    ErrorCode::Gone,
+                    format!("room {code} has ended; ask for the code of the next game"),
+                ));
+            }
+            Found::Failed(why) => {
+                return Err(ApiError::new(
+                    ErrorCode::Unavailable,
+                    format!("room {code} could not be loaded from storage ({why}); the host's operator must look at it"),
+                ))
+            }
+        };
+        #[cfg(feature = "redis")]
+        if let Some(lease) = &hosted.lease {
+            if !lease.valid(Instant::now()) {
+                self.relinquish(code, "its lease ran out before this host could renew it");
+                return Ok(None);
+            }
+            if hosted.room.tx.is_closed() {
+                self.relinquish(code, "its store refused a write or failed");
+                return Ok(None);
+            }
+        }
+        Ok(Some(hosted))
+    }
+
+    /// Room `code`, not open here: on a host of a group, the owner the
+    /// group knows (`307 moved`), or the room taken over by this host when
+    /// nobody serves it; otherwise unknown.
+    #[cfg_attr(not(feature = "redis"), allow(unused_variables))]
+    async fn elsewhere(
+        &self,
+        req: &Request<Incoming>,
+        code: RoomCode,
+    ) -> Result<Arc<Hosted<A>>, ApiError> {
+        let unknown = || {
+            ApiError::new(
+                ErrorCode::NotFound,
+                format!("no room {code}; check the code on the TV"),
+            )
+        };
+        #[cfg(feature = "redis")]
+        if let Some(shared) = self.shared() {
+            return self
+                .take_over(req, code, &shared)
+                .await?
+                .ok_or_else(unknown);
+        }
+        Err(unknown())
+    }
+
+    /// Asks the group who serves room `code`; takes it over if nobody
+    /// does. One request at a time per room, so a crowd of clients coming
+    /// back after a host died opens the room once.
+    #[cfg(feature = "redis")]
+    async fn take_over(
+        &self,
+        req: &Request<Incoming>,
+        code: RoomCode,
+        shared: &Shared,
+    ) -> Result<Option<Arc<Hosted<A>>>, ApiError> {
+        let turn = self.adopting.turn(code);
+        let _turn = turn.lock().await;
+        // Another request may have opened it while this one waited.
+        if let Some(hosted) = self.local(code)? {
+            return Ok(Some(hosted));
+        }
+        let asked = Instant::now();
+        match shared.claim(code).await.map_err(redis_unavailable)? {
+            Claim::Unknown => Ok(None),
+            Claim::Ended => Err(ApiError::new(
+                ErrorCode::Gone,
+                format!("room {code} has ended; ask for the code of the next game"),
+            )),
+            Claim::Owner(owner) => Err(moved(req, code, &owner)),
+            Claim::Mine(token, record) => {
+                if !self.write().reserve_code(code) {
+                    shared.release(code, &token).await;
+                    return Err(ApiError::new(
+                        ErrorCode::Unavailable,
+                        format!("room {code} is being opened; try again"),
+                    ));
+                }
+                let new = NewRoom {
+                    code,
+                    name: record.name,
+                    settings: record.settings,
+                };
+                let taken = Taken {
+                    token: token.clone(),
+                    asked,
+                };
+                match self.open(&new, false, Some(taken)).await {
+                    Ok(hosted) => {
+                        self.write().fill(code, hosted.clone());
+                        self.wake.notify_one();
+                        tracing::info!(room = %code, "room taken over: this host serves it now");
+                        Ok(Some(hosted))
+                    }
+                    Err(error) => {
+                        self.write().cancel(code);
+                        shared.release(code, &token).await;
+                        tracing::error!(room = %code, reason = %error.body.reason, "could not take the room over");
+                        Err(error)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// How many codes a new room tries before giving up.
+const CLAIM_TRIES: usize = 16;
+
+/// A lease just taken, and when it was asked for (its time counts from
+/// then, not from the answer).
+pub(crate) struct Taken {
+    pub(crate) token: String,
+    pub(crate) asked: Instant,
+}
+
+fn no_free_code() -> ApiError {
+    ApiError::new(
+        ErrorCode::Unavailable,
+        "this host found no free room code; try again in a minute",
+    )
+}
+
+#[cfg(feature = "redis")]
+fn redis_unavailable(e: std::io::Error) -> ApiError {
+    ApiError::new(
+        ErrorCode::Unavailable,
+        format!("the rooms' shared store cannot be reached ({e}); try again shortly"),
+    )
+}
+
+/// `307 moved`: the same request at the room's owner (`docs/protocol.md`
+/// §16).
+#[cfg(feature = "redis")]
+fn moved(req: &Request<Incoming>, code: RoomCode, owner: &str) -> ApiError {
+    let tail = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| req.uri().path(), |pq| pq.as_str());
+    let location = format!("{}{tail}", owner.trim_end_matches('/'));
+    ApiError::new(
+        ErrorCode::Moved,
+        format!("room {code} is served by {owner}; follow the Location header"),
+    )
+    .with_location(location)
 }
 
 fn flatten<T>(joined: Result<std::io::Result<T>, tokio::task::JoinError>) -> std::io::Result<T> {
@@ -413,7 +753,7 @@ impl<A: RexApp> Site for HostSite<A> {
             }
             path::HOST => {
                 allow(&req, &Method::GET, "GET")?;
-                Ok(self.host_info())
+                Ok(self.host_info().await)
             }
             other => {
                 if let Some(asset) = assets::builtin(other) {
@@ -463,6 +803,16 @@ impl<A: RexApp> HostSite<A> {
             } {
                 failed.push((code, e));
             }
+            // Its last writes have landed: another host of the group may
+            // take it over at once.
+            #[cfg(feature = "redis")]
+            if let (Some(shared), Some(lease)) = (self.shared(), &hosted.lease) {
+                shared.release(code, &lease.token).await;
+            }
+        }
+        #[cfg(feature = "redis")]
+        if let Some(shared) = self.shared() {
+            shared.leave().await;
         }
         failed
     }

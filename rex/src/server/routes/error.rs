@@ -19,26 +19,54 @@ use crate::server::limits::Refusal as LimitRefusal;
 #[derive(Debug)]
 pub(crate) struct ApiError {
     pub(crate) body: ErrorBody,
-    /// The `Allow` header of a `405`.
-    pub(crate) allow: Option<&'static str>,
+    /// The one header some errors add (one field, not one per header:
+    /// every error result carries it, and most never use it).
+    pub(crate) header: Option<ErrorHeader>,
+}
+
+/// A header an error answer adds.
+#[derive(Debug)]
+pub(crate) enum ErrorHeader {
+    /// `Allow`, of a `405`.
+    Allow(&'static str),
+    /// `Location`, of a `307 moved`.
+    Location(Box<str>),
 }
 
 impl ApiError {
     pub(crate) fn new(code: ErrorCode, reason: impl Into<String>) -> Self {
         ApiError {
             body: ErrorBody::new(code, reason),
-            allow: None,
+            header: None,
         }
+    }
+
+    /// With a `Location` header (`307 moved`).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn with_location(mut self, location: String) -> Self {
+        self.header = Some(ErrorHeader::Location(location.into_boxed_str()));
+        self
     }
 
     pub(crate) fn into_response(self) -> Response<Body> {
         let status = StatusCode::from_u16(self.body.error.status())
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = json_response(status, &self.body);
-        if let Some(allow) = self.allow {
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static(allow));
+        match &self.header {
+            None => {}
+            Some(ErrorHeader::Allow(allow)) => {
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static(allow));
+            }
+            Some(ErrorHeader::Location(location)) => {
+                // A URL made of the owner's configured URL and the
+                // request's own path: a header value unless the
+                // configuration is broken.
+                if let Ok(location) = HeaderValue::from_str(location) {
+                    response.headers_mut().insert(header::LOCATION, location);
+                }
+            }
         }
         if self.body.error == ErrorCode::RequestTimeout {
             // The rest of the body may still come; the connection cannot

@@ -8,7 +8,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use rex_proto::ErrorCode;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorHeader};
 use super::request::if_none_match;
 use super::Body;
 use crate::server::assets::Asset;
@@ -24,7 +24,7 @@ pub(crate) fn serve(req: &Request<Incoming>, asset: &Asset) -> Result<Response<B
                 req.method()
             ),
         );
-        error.allow = Some("GET, HEAD");
+        error.header = Some(ErrorHeader::Allow("GET, HEAD"));
         return Err(error);
     }
     let etag = HeaderValue::from_str(&asset.etag).ok();

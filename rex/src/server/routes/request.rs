@@ -9,7 +9,7 @@ use hyper::body::Incoming;
 use rex_proto::{ErrorCode, SessionId};
 use serde::de::DeserializeOwned;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorHeader};
 use super::Config;
 use crate::server::body::{self, BodyError};
 use crate::server::guard;
@@ -32,7 +32,7 @@ pub(crate) fn allow(
             req.method()
         ),
     );
-    error.allow = Some(allowed);
+    error.header = Some(ErrorHeader::Allow(allowed));
     Err(error)
 }
 

@@ -21,6 +21,8 @@
 mod disk;
 #[cfg(any(test, feature = "testing"))]
 mod memory;
+#[cfg(feature = "redis")]
+pub(crate) mod redis;
 
 use std::fmt;
 
@@ -33,6 +35,8 @@ pub(crate) use disk::inspect;
 pub(crate) use disk::DiskStore;
 #[cfg(any(test, feature = "testing"))]
 pub(crate) use memory::MemoryStore;
+#[cfg(feature = "redis")]
+pub(crate) use redis::{RedisStore, RoomKeys};
 
 use super::dedupe::FirstOutcome;
 
@@ -163,6 +167,12 @@ pub(crate) enum StoreError {
     Locked { place: String },
     /// Written by an incompatible (later) version of REx.
     Format { place: String, found: u32 },
+    /// This server no longer holds the room (a shared store's lease was
+    /// taken by another host, after this one paused or lost its Redis
+    /// longer than the lease): the write was refused, nothing changed,
+    /// and the room must stop being served here.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    Fenced { place: String },
     /// A batch that does not fit the store (events not starting at its
     /// head): a bug in the caller, refused before anything is written.
     Invalid { detail: String },
@@ -201,6 +211,11 @@ impl fmt::Display for StoreError {
                  (format {FORMAT_VERSION}) cannot read"
             ),
             StoreError::Invalid { detail } => write!(f, "invalid write refused: {detail}"),
+            StoreError::Fenced { place } => write!(
+                f,
+                "{place}: another host has taken the room over (this one lost its lease); \
+                 the write was refused and this host stops serving the room"
+            ),
         }
     }
 }
@@ -218,6 +233,7 @@ impl From<StoreError> for std::io::Error {
                 std::io::ErrorKind::InvalidInput
             }
             StoreError::Io { .. } => std::io::ErrorKind::Other,
+            StoreError::Fenced { .. } => std::io::ErrorKind::PermissionDenied,
         };
         std::io::Error::new(kind, e)
     }

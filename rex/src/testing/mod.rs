@@ -66,6 +66,11 @@
 //! # }
 //! ```
 
+#[cfg(feature = "redis")]
+mod redis_server;
+#[cfg(feature = "redis")]
+pub use redis_server::{redis_server_binary, RedisFsync, RedisServer};
+
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
