@@ -4,7 +4,8 @@
 //! answers `307 moved`) in front of a real `rex::Host`, follows the
 //! redirect, keeps talking to the owner directly, goes back to the base it
 //! was given when the owner stops answering, and refuses a redirect that
-//! leads out of the room.
+//! leads out of the room. The last test does it with a real group of hosts
+//! sharing their rooms through Redis.
 
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
@@ -16,8 +17,10 @@ use rex::proto::{CreateRoom, RoomCreated};
 use rex::{Client, ClientError, EventStream, Host, NewRoom, RetryPolicy, RoomCode, StreamItem};
 use rex_examples::chat::{ChatApp, ChatEvent, ChatMsg};
 use rex_tests::app::{TestEvent, TestMsg};
+use rex_tests::group::Group;
 use rex_tests::host::TestHost;
 use rex_tests::moved::Redirector;
+use rex_tests::probe::{Ev, Msg};
 use rex_tests::proxy::Proxy;
 use rex_tests::TestApp;
 
@@ -457,4 +460,77 @@ async fn a_room_endpoint_from_a_host_client_falls_back_to_the_hosts_peers() {
     );
     peer.shutdown();
     host.stop().await;
+}
+
+/// With a real group of hosts sharing their rooms through Redis (each a
+/// `rex-durable-probe --redis` process): a client made from a
+/// `HostClient`'s room endpoint, and one given the URL of a host that is
+/// not the owner, both survive the owner's `SIGKILL`: they go back to the
+/// bases they were given and on to the host that takes the room over, and
+/// read every index once, with no resync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_of_a_real_group_survive_the_owner_being_killed() {
+    const PROBE: &str = env!("CARGO_BIN_EXE_rex-durable-probe");
+    let patient = RetryPolicy {
+        max_attempts: 1000,
+        initial_backoff: Duration::from_millis(20),
+        max_backoff: Duration::from_millis(250),
+    };
+    let Some(mut group) = Group::start(PROBE, 3, Duration::from_secs(2)).await else {
+        return;
+    };
+    let hosting = HostClient::connect(group.url(0).as_str()).await.unwrap();
+    let mut peers = hosting.info().await.unwrap().peers;
+    peers.sort();
+    let mut all: Vec<String> = (0..3).map(|i| group.url(i)).collect();
+    all.sort();
+    assert_eq!(peers, all);
+    let created = hosting.create_room(&CreateRoom::default()).await.unwrap();
+    let room = hosting.room_endpoint(&created).unwrap();
+    assert_eq!(room.candidates().count(), 3, "{room:?}");
+    let owner = format!("{}{}", group.url(0), created.path);
+
+    let ada = Client::<Msg>::builder(room)
+        .name("ada")
+        .retry(patient)
+        .connect()
+        .await
+        .unwrap();
+    let bob = Client::<Msg>::builder(format!("{}{}", group.url(1), created.path))
+        .anonymous()
+        .retry(patient)
+        .connect()
+        .await
+        .unwrap();
+    assert_eq!(ada.current_endpoint().as_str(), owner);
+    assert_eq!(
+        bob.current_endpoint().as_str(),
+        owner,
+        "followed to the owner"
+    );
+    let mut events = bob.events_from(0);
+    for seq in 0..2 {
+        ada.send(&Msg::Note { writer: 0, seq }).await.unwrap();
+    }
+    let mut indexes = Vec::new();
+    while indexes.len() < 2 {
+        indexes.push(next_event(&mut events).await.meta.index);
+    }
+
+    group.kill(0);
+    for seq in 2..4 {
+        let receipt = ada.send(&Msg::Note { writer: 0, seq }).await.unwrap();
+        assert_eq!(receipt.count, 1);
+    }
+    let now = ada.current_endpoint();
+    assert_ne!(now.as_str(), owner, "served by another host now");
+    assert_eq!(now.path(), created.path);
+    while indexes.len() < 4 {
+        let event = next_event(&mut events).await;
+        assert!(matches!(event.event, Ev::Noted { .. }), "{event:?}");
+        indexes.push(event.meta.index);
+    }
+    let first = indexes[0];
+    assert_eq!(indexes, (first..first + 4).collect::<Vec<_>>());
+    assert_ne!(bob.current_endpoint().as_str(), owner);
 }
