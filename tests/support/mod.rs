@@ -14,6 +14,7 @@ pub mod cli;
 pub mod example;
 pub mod group;
 pub mod host;
+pub mod moved;
 pub mod probe;
 pub mod proxy;
 pub mod redis;
