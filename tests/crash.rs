@@ -6,7 +6,6 @@
 //! be told to resync: after each restart the room is the room it was.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
