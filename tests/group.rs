@@ -297,3 +297,35 @@ async fn rex_tail_started_at_another_host_follows_the_room_to_its_owner() {
         "the room's notes, from its owner"
     );
 }
+
+#[test]
+fn a_host_whose_redis_does_not_answer_refuses_to_start_saying_so() {
+    // A port nothing listens on: bound and dropped by this test.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let output = std::process::Command::new(PROBE)
+        .args(["--redis", &format!("redis://127.0.0.1:{port}/")])
+        .args(["--addr", "127.0.0.1:0"])
+        .output()
+        .expect("run the probe");
+    assert!(
+        !output.status.success(),
+        "it must not serve without its Redis"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("Redis at 127.0.0.1") && stderr.contains("connecting"),
+        "the error names the Redis and what failed: {stderr}"
+    );
+    assert!(output.stdout.is_empty(), "it never said it was listening");
+
+    let output = std::process::Command::new(PROBE)
+        .args(["--redis", "http://127.0.0.1:6379/", "--addr", "127.0.0.1:0"])
+        .output()
+        .expect("run the probe");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("bad Redis URL"), "{stderr}");
+}
