@@ -11,7 +11,7 @@ use rex_proto::{ErrorCode, RoomCode};
 use tokio::time::Instant;
 
 use super::shared::{Claim, Shared};
-use super::site::{Backing, HostSite, Hosted, Taken};
+use super::site::{redis_unavailable, Backing, HostSite, Hosted, Taken};
 use super::NewRoom;
 use crate::server::app::RexApp;
 use crate::server::routes::ApiError;
@@ -117,13 +117,6 @@ impl<A: RexApp> HostSite<A> {
             }
         }
     }
-}
-
-pub(super) fn redis_unavailable(e: std::io::Error) -> ApiError {
-    ApiError::new(
-        ErrorCode::Unavailable,
-        format!("the rooms' shared store cannot be reached ({e}); try again shortly"),
-    )
 }
 
 /// `307 moved`: the same request at the room's owner (`docs/protocol.md`

@@ -17,8 +17,6 @@ use tokio::time::Instant;
 
 use super::directory::{Directory, Found, Full as NoRoom};
 #[cfg(feature = "redis")]
-use super::group::redis_unavailable;
-#[cfg(feature = "redis")]
 use super::shared::{Claim, Shared};
 use super::storage::{HostDir, RoomRecord};
 use super::{Factory, NewRoom, RoomPages};
@@ -581,6 +579,14 @@ fn no_free_code() -> ApiError {
     ApiError::new(
         ErrorCode::Unavailable,
         "this host found no free room code; try again in a minute",
+    )
+}
+
+#[cfg(feature = "redis")]
+pub(super) fn redis_unavailable(e: std::io::Error) -> ApiError {
+    ApiError::new(
+        ErrorCode::Unavailable,
+        format!("the rooms' shared store cannot be reached ({e}); try again shortly"),
     )
 }
 
