@@ -329,3 +329,31 @@ fn a_host_whose_redis_does_not_answer_refuses_to_start_saying_so() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("bad Redis URL"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_keeps_its_rooms_for_many_lease_times() {
+    // The shortest lease there is: four of them pass below.
+    let lease = Duration::from_secs(1);
+    let Some(mut group) = Group::start(PROBE, 2, lease).await else {
+        return;
+    };
+    let code = open_room(&group, 0).await;
+    let owner = format!("{}/r/{code}", group.url(0));
+    let before = info(&owner).await;
+    tokio::time::sleep(lease * 4).await;
+    // Still host 0's: the other host sends clients there rather than
+    // taking a room whose lease ran out.
+    let asked = get(&format!("{}/r/{code}/rex/v0/info", group.url(1)))
+        .await
+        .expect("host 1 answers");
+    asked.assert_moved(&format!("{owner}/rex/v0/info"));
+    assert_eq!(info(&owner).await["epoch"], before["epoch"]);
+    group.hosts[0].lines.drain();
+    let complaints: Vec<&String> = group.hosts[0]
+        .lines
+        .seen
+        .iter()
+        .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+        .collect();
+    assert!(complaints.is_empty(), "host 0 complained: {complaints:?}");
+}

@@ -264,6 +264,9 @@ impl Shared {
     /// `true` for each one still held.
     pub(crate) async fn renew(&self, rooms: &[(RoomCode, String)]) -> io::Result<Vec<bool>> {
         let mut pipe = redis::pipe();
+        // A pipeline's EVALSHA does not load its script as a lone call
+        // does: load it first (a fresh or restarted Redis knows no script).
+        pipe.load_script(&RENEW).ignore();
         for (code, token) in rooms {
             let mut call = RENEW.key(self.keys(*code).lease);
             call.arg(token).arg(self.lease.as_millis() as u64);
