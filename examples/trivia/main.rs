@@ -1,4 +1,4 @@
-//! Run with: `cargo run --example trivia -- [--host | --demo N] [--bind ADDR] [--no-discovery] [--questions FILE] [--name NAME] [--rounds N] [--seconds S] [--pause S] [--allow-host NAME] [--pin PIN] [--data DIR]`
+//! Run with: `cargo run --example trivia -- [--host | --demo N] [--bind ADDR] [--no-discovery] [--questions FILE] [--name NAME] [--rounds N] [--seconds S] [--pause S] [--allow-host NAME] [--pin PIN] [--data DIR | --redis URL]`
 //!
 //! Trivia night. Without `--demo` it runs a real room: it listens on every
 //! interface, advertises itself on the local network (unless
@@ -24,6 +24,14 @@
 //! there is no Enter-to-start (each room's first player starts it). The
 //! host is advertised on the local network (TXT `rooms=1`) unless
 //! `--no-discovery`.
+//!
+//! With `--host --redis redis://127.0.0.1:6379` it is one host of a group
+//! sharing its games through that Redis (`docs/scaling.md`): run it on
+//! several machines (or ports) with the same `--redis`; a phone may open
+//! any host's URL and is sent (`307`) to the host serving its game, and
+//! when a host dies another takes its games over, scores and phones'
+//! sessions included. Each host tells the others its URL, the first one
+//! it prints (or `--public-url`).
 //!
 //! With `--demo N` it plays a short game on loopback with N bot players
 //! (typed Rust clients answering through the generated `TriviaMsgClient`
@@ -118,6 +126,14 @@ struct Args {
     /// it the room lives in memory. Not with `--demo`.
     #[arg(long, value_name = "DIR", conflicts_with = "demo")]
     data: Option<PathBuf>,
+    /// With `--host`: keep every game in this Redis, shared with the other
+    /// hosts given the same URL (`redis://127.0.0.1:6379`).
+    #[arg(long, value_name = "URL", requires = "host", conflicts_with = "data")]
+    redis: Option<String>,
+    /// With `--redis`: the URL phones reach this host at, where the other
+    /// hosts send them (default: the first URL it prints).
+    #[arg(long, value_name = "URL", requires = "redis")]
+    public_url: Option<String>,
 }
 
 const BOT_NAMES: [&str; 12] = [
@@ -256,6 +272,10 @@ async fn run_host(args: &Args, set: Vec<Question>, config: TriviaConfig) -> Resu
     }
     if let Some(dir) = &args.data {
         builder = builder.data_dir(dir);
+    }
+    if let Some(redis) = &args.redis {
+        let public = args.public_url.clone().unwrap_or_else(|| host_url.clone());
+        builder = builder.redis(redis).public_url(public);
     }
     let host = builder.listener(listener).await?;
     println!("listening on http://{addr}");
