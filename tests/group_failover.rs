@@ -248,8 +248,16 @@ async fn a_killed_hosts_rooms_are_served_again_with_nothing_lost() {
         let _ = until.send(Some(head));
         let seen = reader.await.expect("a reader");
         let code = &room.code;
-        assert!(seen.resyncs.is_empty(), "room {code}: resyncs {:?}", seen.resyncs);
-        assert_eq!(seen.events.len() as u64, head, "room {code}: one event per note");
+        assert!(
+            seen.resyncs.is_empty(),
+            "room {code}: resyncs {:?}",
+            seen.resyncs
+        );
+        assert_eq!(
+            seen.events.len() as u64,
+            head,
+            "room {code}: one event per note"
+        );
         for (i, (index, event)) in seen.events.iter().enumerate() {
             assert_eq!(*index, i as u64, "room {code}: no gap, no repeat");
             assert_eq!(

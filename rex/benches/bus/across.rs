@@ -46,6 +46,8 @@ pub(crate) struct Report {
     pub(crate) skipped: Option<String>,
     /// Where Redis kept its files and which version it was.
     pub(crate) setup: String,
+    /// Rounds of each ingest measurement.
+    rounds: usize,
     pub(crate) ingest: Vec<Line>,
     /// Latency across hosts and failover: one value each.
     pub(crate) group: Vec<Row>,
@@ -74,6 +76,7 @@ pub(crate) async fn run(plan: &Plan) -> Result<Report, BoxError> {
     }
     let mut report = Report {
         setup: Redis::describe().await?,
+        rounds: plan.rounds,
         ..Report::default()
     };
     if plan.wants("redis-ingest") {
@@ -548,7 +551,9 @@ impl Report {
                 out,
                 "\nIngest: one host child per measurement (rex::Host with the bench app), its \
                  rooms in memory, on disk (data_dir), in Redis with appendfsync always, in \
-                 Redis with appendfsync everysec; closed-loop senders over 127.0.0.1; same run"
+                 Redis with appendfsync everysec, in that order, {} round(s) per shape, \
+                 throughputs over all rounds; closed-loop senders over 127.0.0.1; same run",
+                self.rounds
             );
             out.push_str(&render_lines(&self.ingest));
         }
