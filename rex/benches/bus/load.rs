@@ -323,6 +323,9 @@ pub(crate) struct Readers {
     pub(crate) bytes: AtomicU64,
     /// Readers whose response headers arrived.
     pub(crate) open: AtomicU64,
+    /// Readers whose stream the server ended (cleanly): a waiter that
+    /// expects more events can stop waiting.
+    pub(crate) ended: AtomicU64,
     /// The first thing that went wrong (a lost or repeated event, a cut).
     pub(crate) error: Mutex<Option<String>>,
     /// Woken after every batch a reader takes in.
@@ -426,8 +429,12 @@ pub(crate) async fn read_stream_with(
     readers: Arc<Readers>,
 ) -> Result<(), BoxError> {
     let result = follow(addr, &request, start, &readers).await;
-    if let Err(e) = &result {
-        readers.fail(format!("a reader failed: {e}"));
+    match &result {
+        Ok(()) => {
+            readers.ended.fetch_add(1, Ordering::Relaxed);
+            readers.progress.notify_waiters();
+        }
+        Err(e) => readers.fail(format!("a reader failed: {e}")),
     }
     result
 }
