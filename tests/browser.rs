@@ -29,6 +29,11 @@
 //! room's log shows the other game's players. Its `trivia-host-landing.png`
 //! and `trivia-host-tv.png` are the README's `docs/images/` pictures.
 //!
+//! A fourth (`browser/trivia_group.mjs`) runs two `trivia --host --redis`
+//! hosts on one Redis: phones that start at the host that does not serve
+//! the game (its start page, or its URL of the game's phone page) end at
+//! the one that does, join, and appear on the TV.
+//!
 //! Without `node`, `/usr/bin/chromium` or `browser/node_modules` (made by
 //! `npm ci --prefix tests/browser`) the tests pass with `SKIPPED: …`,
 //! unless `REX_REQUIRE_BROWSER=1` (as `.ci/run` sets), when they fail.
@@ -421,4 +426,48 @@ async fn hosted_trivia_games_in_headless_chromium_stay_apart() {
 /// The lines of `printed` that start with `prefix`.
 fn host_lines<'a>(printed: &'a str, prefix: &str) -> Vec<&'a str> {
     printed.lines().filter(|l| l.starts_with(prefix)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_at_the_wrong_host_of_a_group_ends_at_its_game() {
+    if should_skip() {
+        return;
+    }
+    let Some(redis) = rex_tests::redis::redis_or_skip() else {
+        return;
+    };
+    let _one = ONE_BROWSER.lock().await;
+    let url = redis.url();
+    let args = |url: &str| {
+        vec![
+            "--host".to_owned(),
+            "--no-discovery".to_owned(),
+            "--bind".to_owned(),
+            "127.0.0.1:0".to_owned(),
+            "--redis".to_owned(),
+            url.to_owned(),
+        ]
+    };
+    let a_args = args(&url);
+    let b_args = args(&url);
+    let a = ExampleServer::spawn(
+        "trivia",
+        &a_args.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+    .await;
+    let b = ExampleServer::spawn(
+        "trivia",
+        &b_args.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+    .await;
+    let shots = fresh_shots(|name| name.starts_with("trivia-group-"));
+    let env = vec![
+        ("REX_URL_A", a.url()),
+        ("REX_URL_B", b.url()),
+        ("REX_SHOTS", shots.display().to_string()),
+        ("REX_CHROMIUM", CHROMIUM.to_owned()),
+    ];
+    let run = run_node("trivia_group.mjs", env, NODE_LIMIT).await;
+    drop((a, b));
+    run.assert_success("browser/trivia_group.mjs", NODE_LIMIT);
 }

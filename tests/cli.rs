@@ -15,6 +15,7 @@ use rex::proto::CreateRoom;
 use rex::{Discovery, Host, HostBuilder, HostControl, NewRoom, Rate, Reject, RoomCode, Server};
 use rex_examples::chat::ChatApp;
 use rex_tests::host::{RoomHttp, TestHost};
+use rex_tests::moved::Redirector;
 use rex_tests::proxy::Proxy;
 use rex_tests::TestServer;
 use serde_json::{json, Value};
@@ -912,5 +913,73 @@ async fn info_on_a_host_describes_the_host() {
     let run = rex(&["info", &format!("{}/elsewhere", host.url())]).await;
     assert_eq!(run.code, 1);
     assert!(run.err.starts_with("rex: not_found: "), "{}", run.err);
+    host.stop().await;
+}
+
+/// A room of a group of hosts (`docs/protocol.md` §16) reached through a
+/// host that is not its owner: `rex info` names the owner, and `rex tail`,
+/// in both framings, follows the redirect and then stays with the owner,
+/// across a cut stream too.
+#[tokio::test]
+async fn tail_through_a_host_that_is_not_the_owner_follows_to_the_owner() {
+    let (host, (_, code)) = hosted_chat_room().await;
+    let owner = Proxy::start(host.addr).await;
+    let owner_room = format!("http://{}{}", owner.addr(), code.path());
+    let wrong = Redirector::start(&format!("http://{}", owner.addr())).await;
+    let url = format!("{}{}", wrong.url(), code.path());
+    let room = RoomHttp::new(host.http(), code);
+    room.session("Ann").await;
+
+    let run = rex(&["info", &url]).await;
+    assert_eq!(run.code, 0, "{}", run.err);
+    for row in [
+        format!("  url       {url}"),
+        format!("  owner     {owner_room}"),
+    ] {
+        assert!(run.out.lines().any(|l| l == row), "{row}\n{}", run.out);
+    }
+
+    let mut head = 1;
+    for sse in [false, true] {
+        let before = wrong.seen().len();
+        let limit = (head + 2).to_string();
+        let mut args = vec!["tail", &url, "--limit", &limit, "--json"];
+        if sse {
+            args.push("--sse");
+        }
+        let args: Vec<String> = args.into_iter().map(str::to_owned).collect();
+        let out = Watched::default();
+        let tail = tokio::spawn({
+            let out = out.clone();
+            async move {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                rex_watched(&args, out).await
+            }
+        });
+        // Once it shows the whole log so far, its stream is cut; it
+        // reconnects, and shows what comes next.
+        wait_until(&format!("sse {sse}: tail to show {head} events"), || {
+            out.text().lines().count() == head
+        })
+        .await;
+        owner.cut_all();
+        room.session("Bob").await;
+        room.session("Cy").await;
+        let run = tail.await.unwrap();
+        assert_eq!(run.code, 0, "sse {sse}: {}", run.err);
+        let indexes: Vec<u64> = lines(&run.out)
+            .iter()
+            .map(|e| e["index"].as_u64().unwrap())
+            .collect();
+        head += 2;
+        assert_eq!(indexes, (0..head as u64).collect::<Vec<_>>(), "sse {sse}");
+        // Only its first request went to the host that is not the owner.
+        assert_eq!(
+            wrong.seen_paths()[before..],
+            [format!("GET {}/rex/v0/info", code.path())],
+            "sse {sse}"
+        );
+    }
+    owner.shutdown();
     host.stop().await;
 }

@@ -6,7 +6,6 @@
 //! be told to resync: after each restart the room is the room it was.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -16,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use rex::{Client, Epoch, RetryPolicy, StreamItem};
+use rex_tests::cli::ChannelWriter;
 use rex_tests::example::Lines;
 use rex_tests::probe::{Ev, Msg, Tally};
 use tokio::sync::mpsc;
@@ -163,26 +163,6 @@ async fn read(
             Some(Err(e)) => panic!("the reader's stream failed: {e}"),
             None => panic!("the reader's stream ended"),
         }
-    }
-}
-
-/// `rex tail --json`, in-process (the same code as the binary), its lines
-/// forwarded as they are printed.
-struct ChannelWriter(mpsc::UnboundedSender<String>, Vec<u8>);
-
-impl Write for ChannelWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.1.extend_from_slice(buf);
-        while let Some(end) = self.1.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = self.1.drain(..=end).collect();
-            let _ = self
-                .0
-                .send(String::from_utf8_lossy(&line).trim_end().to_owned());
-        }
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 

@@ -252,3 +252,80 @@ async fn a_frozen_host_cannot_write_to_a_room_another_took_over() {
         "only the note was appended after the take-over; the frozen host's alarm was not"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rex_tail_started_at_another_host_follows_the_room_to_its_owner() {
+    let Some(group) = Group::start(PROBE, 2, Duration::from_secs(10)).await else {
+        return;
+    };
+    let code = open_room(&group, 0).await;
+    let owner = format!("{}/r/{code}", group.url(0));
+    let token = join(&owner).await;
+    for seq in 0..2 {
+        let note = json!({"kind": "note", "data": {"writer": 7, "seq": seq}, "id": seq + 1});
+        let answer = request(
+            Method::POST,
+            &format!("{owner}/rex/v0/messages"),
+            Some(&token),
+            Some(note),
+        )
+        .await
+        .unwrap();
+        assert_eq!(answer.status, 200, "{:?}", answer.body);
+    }
+    let wrong = format!("{}/r/{code}", group.url(1));
+    let (tail, mut lines) = rex_tests::cli::spawn_rex(vec!["--json".into(), "tail".into(), wrong]);
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while seen.len() < 2 {
+        let line = tokio::time::timeout_at(deadline, lines.recv())
+            .await
+            .unwrap_or_else(|_| {
+                panic!("rex tail printed {seen:?} and then nothing for {PATIENCE:?}")
+            })
+            .unwrap_or_else(|| panic!("rex tail ended after {seen:?}"));
+        if let Ok(event) = serde_json::from_str::<Value>(&line) {
+            if event["kind"] == "noted" {
+                seen.push(event["data"]["seq"].clone());
+            }
+        }
+    }
+    tail.abort();
+    assert_eq!(
+        seen,
+        [json!(0), json!(1)],
+        "the room's notes, from its owner"
+    );
+}
+
+#[test]
+fn a_host_whose_redis_does_not_answer_refuses_to_start_saying_so() {
+    // A port nothing listens on: bound and dropped by this test.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let output = std::process::Command::new(PROBE)
+        .args(["--redis", &format!("redis://127.0.0.1:{port}/")])
+        .args(["--addr", "127.0.0.1:0"])
+        .output()
+        .expect("run the probe");
+    assert!(
+        !output.status.success(),
+        "it must not serve without its Redis"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("Redis at 127.0.0.1") && stderr.contains("connecting"),
+        "the error names the Redis and what failed: {stderr}"
+    );
+    assert!(output.stdout.is_empty(), "it never said it was listening");
+
+    let output = std::process::Command::new(PROBE)
+        .args(["--redis", "http://127.0.0.1:6379/", "--addr", "127.0.0.1:0"])
+        .output()
+        .expect("run the probe");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("bad Redis URL"), "{stderr}");
+}

@@ -1,6 +1,8 @@
 //! The JavaScript client (`rex/src/server/js/client.js`) run by Node against
 //! real servers on 127.0.0.1: `node --test js/` runs `js/*.test.mjs` with
-//! the addresses in its environment (see `js/client.test.mjs`). Without
+//! the addresses in its environment (see `js/client.test.mjs`), among them
+//! a room reached through a host that redirects it (`307 moved`,
+//! `rex_tests::moved::Redirector`) to proxies of a real host. Without
 //! `node` on the PATH the test passes with `SKIPPED …: node not found` on
 //! stderr, or fails where skipping is forbidden (`REX_REQUIRE_ALL=1`).
 
@@ -13,6 +15,7 @@ use std::time::Duration;
 use rex::proto::CreateRoom;
 use rex::{Host, HostControl, NewRoom, RoomCode};
 use rex_tests::host::TestHost;
+use rex_tests::moved::Redirector;
 use rex_tests::proxy::Proxy;
 use rex_tests::{start_test_app, TestApp, TestServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -27,6 +30,18 @@ const PIN: &str = "2468";
 
 /// The server behind the restarting proxy (`None` while it restarts).
 type Restarting = Arc<Mutex<Option<TestServer<TestApp>>>>;
+
+/// A room of a group of hosts, as the JS client sees it: the host it is
+/// given (`wrong`, which redirects every room request and lists `peer`
+/// among its peers), the room's owner (`first`), where the room goes when
+/// the owner dies (`second`), and a peer. Each is a proxy of one real
+/// host, so the room and its log stay the same throughout.
+struct Group {
+    wrong: Redirector,
+    first: Proxy,
+    second: Proxy,
+    peer: Proxy,
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn js_client_against_real_servers() {
@@ -48,19 +63,29 @@ async fn js_client_against_real_servers() {
     // and sees end (`POST /end-room/<code>` on the control endpoint closes
     // it), one it reaches from the URL its module was loaded from.
     let builder = Host::builder(|_room: &NewRoom| Ok(TestApp::default())).name("Test Host");
-    let (host, (rooms, [ending, served])) = TestHost::start(builder, async |host| {
+    let (host, (rooms, [ending, served, moved])) = TestHost::start(builder, async |host| {
         let control = host.control();
         let mut codes = Vec::new();
-        for name in ["Ending room", "Served room"] {
+        for name in ["Ending room", "Served room", "Moved room"] {
             let request = CreateRoom {
                 name: Some(name.into()),
                 ..CreateRoom::default()
             };
             codes.push(control.open_room(request).await.unwrap().room);
         }
-        (control, [codes[0], codes[1]])
+        (control, [codes[0], codes[1], codes[2]])
     })
     .await;
+    let proxy_url = |proxy: &Proxy| format!("http://{}", proxy.addr());
+    let first = Proxy::start(host.addr).await;
+    let group = Arc::new(Group {
+        wrong: Redirector::start(&proxy_url(&first)).await,
+        first,
+        second: Proxy::start(host.addr).await,
+        peer: Proxy::start(host.addr).await,
+    });
+    group.wrong.set_peers(vec![proxy_url(&group.peer)]);
+    let moved_room = |base: String| format!("{base}{}", moved.path());
     let control = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let control_addr = control.local_addr().unwrap();
     let control_task = tokio::spawn(control_loop(
@@ -68,6 +93,7 @@ async fn js_client_against_real_servers() {
         restart_proxy.clone(),
         restarting.clone(),
         rooms,
+        group.clone(),
     ));
 
     let pinned = TestServer::start(rex::Server::builder(TestApp::default()).pin(PIN)).await;
@@ -81,6 +107,10 @@ async fn js_client_against_real_servers() {
         ("REX_CONTROL_URL", url(control_addr)),
         ("REX_ROOM_URL", host.room_url(ending)),
         ("REX_SERVED_ROOM_URL", host.room_url(served)),
+        ("REX_MOVED_URL", moved_room(group.wrong.url())),
+        ("REX_MOVED_FIRST", moved_room(proxy_url(&group.first))),
+        ("REX_MOVED_SECOND", moved_room(proxy_url(&group.second))),
+        ("REX_MOVED_PEER", moved_room(proxy_url(&group.peer))),
     ];
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).to_owned();
     let (status, stdout, stderr) = tokio::task::spawn_blocking(move || run_node(&dir, &env))
@@ -90,6 +120,10 @@ async fn js_client_against_real_servers() {
     eprint!("{stderr}");
 
     control_task.abort();
+    for proxy in [&group.first, &group.second, &group.peer] {
+        proxy.shutdown();
+    }
+    group.wrong.stop();
     cut.shutdown();
     restart_proxy.shutdown();
     if let Some(server) = restarting.lock().await.take() {
@@ -118,22 +152,27 @@ fn run_node(dir: &Path, env: &[(&str, String)]) -> (Option<ExitStatus>, String, 
 /// behind `proxy`, starts a new one (a new epoch), points the proxy at it,
 /// closes the proxy's open connections, and only then answers `200`.
 /// `POST /end-room/<code>` closes that room of the host `rooms` controls
-/// (`404` if it is not open).
+/// (`404` if it is not open). For the moved room of `group`: `GET /seen`
+/// lists the requests the wrong host got (one a line); `POST /move` stops
+/// the owner and sends the room to the second proxy; `POST /lose-group`
+/// stops the wrong host and the second proxy, leaving the peer.
 async fn control_loop(
     listener: TcpListener,
     proxy: Proxy,
     restarting: Restarting,
     rooms: HostControl<TestApp>,
+    group: Arc<Group>,
 ) {
     loop {
         let Ok((conn, _)) = listener.accept().await else {
             continue;
         };
         let (proxy, restarting, rooms) = (proxy.clone(), restarting.clone(), rooms.clone());
+        let group = group.clone();
         tokio::spawn(async move {
             let _ = tokio::time::timeout(
                 Duration::from_secs(30),
-                control_request(conn, proxy, restarting, rooms),
+                control_request(conn, proxy, restarting, rooms, group),
             )
             .await;
         });
@@ -145,6 +184,7 @@ async fn control_request(
     proxy: Proxy,
     restarting: Restarting,
     rooms: HostControl<TestApp>,
+    group: Arc<Group>,
 ) {
     let mut head = Vec::new();
     let mut buf = [0; 1024];
@@ -154,7 +194,21 @@ async fn control_request(
             Ok(n) => head.extend_from_slice(&buf[..n]),
         }
     }
-    let (status, body) = if head.starts_with(b"POST /restart ") {
+    let seen;
+    let (status, body) = if head.starts_with(b"GET /seen ") {
+        seen = group.wrong.seen_paths().join("\n");
+        ("200 OK", seen.as_str())
+    } else if head.starts_with(b"POST /move ") {
+        group.first.shutdown();
+        group
+            .wrong
+            .point_at(&format!("http://{}", group.second.addr()));
+        ("200 OK", "moved")
+    } else if head.starts_with(b"POST /lose-group ") {
+        group.wrong.stop();
+        group.second.shutdown();
+        ("200 OK", "lost")
+    } else if head.starts_with(b"POST /restart ") {
         let mut slot = restarting.lock().await;
         if let Some(old) = slot.take() {
             old.stop().await;

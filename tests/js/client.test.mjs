@@ -13,6 +13,14 @@
 //                    POST REX_CONTROL_URL/end-room/CODE closes it
 //   REX_SERVED_ROOM_URL  another room of that host, which a module loaded
 //                    from its URL (see ./http-loader.mjs) reaches
+//   REX_MOVED_URL    a third room of that host, reached through a host that
+//                    redirects it (307 moved) to its owner REX_MOVED_FIRST
+//                    and lists REX_MOVED_PEER among its peers; GET
+//                    REX_CONTROL_URL/seen lists what that host got, POST
+//                    /move sends the room to REX_MOVED_SECOND (the owner
+//                    dies), POST /lose-group stops the host given and the
+//                    second (the peer is left). All of them are proxies of
+//                    the one real room.
 //
 // Node has no EventSource: ./eventsource.mjs is a spec-following one.
 
@@ -33,6 +41,10 @@ const PIN_URL = process.env.REX_PIN_URL;
 const PIN = process.env.REX_PIN;
 const ROOM_URL = process.env.REX_ROOM_URL;
 const SERVED_ROOM_URL = process.env.REX_SERVED_ROOM_URL;
+const MOVED_URL = process.env.REX_MOVED_URL;
+const MOVED_FIRST = process.env.REX_MOVED_FIRST;
+const MOVED_SECOND = process.env.REX_MOVED_SECOND;
+const MOVED_PEER = process.env.REX_MOVED_PEER;
 const CLIENT_PATH = new URL("../../rex/src/server/js/client.js", import.meta.url);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -821,4 +833,50 @@ test("a module loaded from a room's URL, given no base, reaches that room", { sk
   }
   const tick = seen.events.find((e) => e.index === receipt.first);
   assert.deepEqual([tick.kind, tick.data, tick.origin], ["tick", { tag: "from the served module" }, client.session]);
+});
+
+test("a room served by another host: followed, kept, and left for the base given and the peers when its host dies", { skip: !MOVED_URL || !CONTROL_URL, timeout: TEST_MS }, async () => {
+  const control = async (method, what) => {
+    const response = await fetch(`${CONTROL_URL}/${what}`, { method });
+    assert.equal(response.status, 200, what);
+    return response.text();
+  };
+  const storage = memoryStorage();
+  const client = await connect({ base: MOVED_URL, name: "Mover", storage });
+  assert.equal(client.base, MOVED_FIRST, "the base of the room's owner");
+  assert.ok(storage.getItem("rex:" + MOVED_URL), "the session is saved under the base given");
+  const seen = collector();
+  const subscription = client.events({ start: 0, onEvent: seen.onEvent });
+  try {
+    // A send carries the token, which fetch would drop on a redirect to
+    // another origin: it goes to the owner directly.
+    const one = await client.send("tag", { tag: "one" });
+    await seen.until(one.first);
+    const code = new URL(MOVED_URL).pathname;
+    assert.deepEqual(
+      (await control("GET", "seen")).split("\n").filter((l) => l.startsWith("GET /r/") || l.startsWith("POST")),
+      [`GET ${code}/rex/v0/info`],
+      "the host given saw the first request only (and the question for its peers)",
+    );
+
+    // The owner dies; the host given sends the room to the second.
+    await control("POST", "move");
+    const two = await client.send("tag", { tag: "two" });
+    assert.equal(client.base, MOVED_SECOND);
+    await seen.until(two.first);
+
+    // The host given dies too: the peer it listed serves the room.
+    await control("POST", "lose-group");
+    const three = await client.send("tag", { tag: "three" });
+    assert.equal(client.base, MOVED_PEER);
+    await seen.until(three.first);
+
+    // The stream followed, every index once, in order.
+    const indexes = seen.indexes();
+    assert.deepEqual(indexes, [...Array(indexes.length).keys()]);
+    const tags = seen.events.filter((e) => e.kind === "tick").map((e) => e.data.tag);
+    assert.deepEqual(tags, ["one", "two", "three"]);
+  } finally {
+    subscription.close();
+  }
 });

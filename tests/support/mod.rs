@@ -10,9 +10,11 @@
 
 pub mod app;
 pub mod browser;
+pub mod cli;
 pub mod example;
 pub mod group;
 pub mod host;
+pub mod moved;
 pub mod probe;
 pub mod proxy;
 pub mod redis;

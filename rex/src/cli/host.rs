@@ -143,11 +143,14 @@ pub(super) async fn info(
 }
 
 fn print_host(console: &mut Console<'_>, url: &str, info: &HostInfo) -> Result<(), Failure> {
-    let rows = [
+    let mut rows = vec![
         ("url", url.to_owned()),
         ("protocol", info.protocol.to_string()),
         ("rooms", format!("{} of {}", info.rooms, info.max_rooms)),
     ];
+    if !info.peers.is_empty() {
+        rows.push(("peers", info.peers.join(", ")));
+    }
     let note = format!("(app {}, a host of rooms)", info.app);
     console.described(&info.name, &note, &rows)?;
     writeln!(

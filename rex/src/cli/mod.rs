@@ -558,15 +558,21 @@ async fn info(console: &mut Console<'_>, url: &str) -> Result<(), Failure> {
         }
         return console.json_line(&value);
     }
-    let rows = [
-        ("url", client.endpoint().to_string()),
+    let mut rows = vec![("url", client.endpoint().to_string())];
+    // A room of a group of hosts that another host serves (§16): the URL
+    // given redirected there.
+    let owner = client.current_endpoint();
+    if owner.as_str() != client.endpoint().as_str() {
+        rows.push(("owner", owner.to_string()));
+    }
+    rows.extend([
         ("protocol", info.protocol.to_string()),
         ("epoch", info.epoch.to_string()),
         ("log", format!("head {}, oldest {}", info.head, info.oldest)),
         ("sessions", info.sessions.to_string()),
         ("messages", info.messages.join(", ")),
         ("events", info.events.join(", ")),
-    ];
+    ]);
     console.described(&info.name, &format!("(app {})", info.app), &rows)?;
     if let Some(schema) = &schema {
         schema::print_kinds(console, schema)?;

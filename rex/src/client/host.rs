@@ -4,6 +4,7 @@
 //! reached with a [`Client`](super::Client) at the room's URL.
 
 use std::fmt;
+use std::sync::{Mutex, PoisonError};
 
 use bytes::Bytes;
 use http::{Method, StatusCode};
@@ -36,6 +37,10 @@ use super::{expect, ClientConfig, ClientError, Endpoint, IntoEndpoint};
 /// ```
 pub struct HostClient {
     transport: Transport,
+    /// The base URLs of the hosts that share this host's rooms, from its
+    /// last [`info`](HostClient::info): where a room's clients may go
+    /// when this host stops answering (`docs/protocol.md` §16).
+    peers: Mutex<Vec<String>>,
 }
 
 impl fmt::Debug for HostClient {
@@ -58,24 +63,48 @@ impl HostClient {
         let endpoint = first_answering(endpoint.into_endpoint()?, &config, path::HOST).await?;
         Ok(HostClient {
             transport: Transport::new(endpoint, config),
+            peers: Mutex::new(Vec::new()),
         })
     }
 
-    /// The host's base URL.
+    /// The host's base URL (the address that answered first, if it has
+    /// several).
     pub fn endpoint(&self) -> &Endpoint {
         &self.transport.endpoint
     }
 
-    /// Describes the host (`GET /rex/v0/host`): its app, its name, and how
-    /// many rooms it runs and may run. A server that is a single room
-    /// answers [`ClientError::NotFound`].
+    /// Where this client sends its requests now: as
+    /// [`Client::current_endpoint`](super::Client::current_endpoint), the
+    /// base of the last redirect it followed, or its endpoint's address in
+    /// use.
+    pub fn current_endpoint(&self) -> Endpoint {
+        Endpoint::single(&self.transport.base())
+    }
+
+    /// Describes the host (`GET /rex/v0/host`): its app, its name, how
+    /// many rooms it runs and may run, and the hosts that share its rooms
+    /// (`peers`), which [`room_endpoint`](HostClient::room_endpoint) then
+    /// adds as fallbacks. A server that is a single room answers
+    /// [`ClientError::NotFound`].
     pub async fn info(&self) -> Result<HostInfo, ClientError> {
         let answer = self
             .transport
             .call(Method::GET, path::HOST, None, None)
             .await
             .map_err(|f| f.into_error())?;
-        expect(StatusCode::OK, answer.status, &answer.body)
+        let info: HostInfo = expect(StatusCode::OK, answer.status, &answer.body)?;
+        *self.peers.lock().unwrap_or_else(PoisonError::into_inner) = info.peers.clone();
+        Ok(info)
+    }
+
+    /// The base URLs of the hosts that share this host's rooms, as its last
+    /// [`info`](HostClient::info) listed them (empty before, and for a host
+    /// that shares nothing).
+    pub fn peers(&self) -> Vec<String> {
+        self.peers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Opens a room (`POST /rex/v0/rooms`) with a display name and the
@@ -101,7 +130,25 @@ impl HostClient {
     /// room's path (`http://192.168.1.20:7700/r/KXQF`). A host behind a
     /// reverse proxy keeps the proxy's prefix (`http://example.lan/games`
     /// gives `http://example.lan/games/r/KXQF`).
+    ///
+    /// The endpoint's fallbacks are the room's path on the host's other
+    /// addresses, then on each of the host's [`peers`](HostClient::peers)
+    /// (learnt by [`info`](HostClient::info); call it first): a
+    /// [`Client`](super::Client) made from it goes there in turn when this
+    /// host stops answering, and the one that answers sends it on to the
+    /// room's owner. A peer that is not an `http://` URL is left out.
     pub fn room_endpoint(&self, room: &RoomCreated) -> Result<Endpoint, ClientError> {
-        self.transport.endpoint.append_path(&room.path)
+        let endpoint = self.transport.endpoint.append_path(&room.path)?;
+        let peers = self.peers();
+        let elsewhere = peers.iter().filter_map(|peer| {
+            match Endpoint::parse(peer).and_then(|p| p.append_path(&room.path)) {
+                Ok(there) => Some(there.as_str().to_owned()),
+                Err(e) => {
+                    tracing::debug!(%peer, %e, "a peer the host listed is not a base URL; left out");
+                    None
+                }
+            }
+        });
+        Ok(endpoint.with_fallbacks(elsewhere))
     }
 }

@@ -28,6 +28,7 @@ mod error;
 mod events;
 pub(crate) mod follow;
 mod host;
+mod moved;
 pub(crate) mod pump;
 mod transport;
 mod typed;
@@ -413,6 +414,7 @@ impl<P> fmt::Debug for Client<P> {
         let session = self.shared.lock().session.as_ref().map(|s| s.session);
         f.debug_struct("Client")
             .field("endpoint", &self.shared.transport.endpoint)
+            .field("current", &self.shared.transport.base())
             .field("session", &session)
             .finish_non_exhaustive()
     }
@@ -438,9 +440,34 @@ impl<P: Protocol> Client<P> {
         ClientBuilder::new(endpoint)
     }
 
-    /// The server this client talks to.
+    /// The server this client was made for: the endpoint it was given,
+    /// with the address that answered at connect first. It stays the same
+    /// for the client's life; a room that has moved to another host is
+    /// reached at [`Client::current_endpoint`], and this is where the client
+    /// goes back to when that host stops answering.
     pub fn endpoint(&self) -> &Endpoint {
         &self.shared.transport.endpoint
+    }
+
+    /// Where this client sends its requests now. A room shared by several
+    /// hosts (`docs/protocol.md` §16) is served by one of them; a request
+    /// that reaches another is redirected (`307 moved`) to it, and the
+    /// client keeps the owner's base URL for every later request and
+    /// stream reconnect. When that base stops answering (the connection is
+    /// refused or cut, or it answers `503`) the client goes back to
+    /// [`Client::endpoint`] (each of its addresses in turn), which sends it
+    /// on to the room's new owner.
+    ///
+    /// ```no_run
+    /// # async fn example<P: rex::Protocol>() -> Result<(), rex::ClientError> {
+    /// let client = rex::Client::<P>::connect("http://10.0.0.5:7700/r/KXQF").await?;
+    /// // The room is served by another host of the group:
+    /// println!("{} sends to {}", client.endpoint(), client.current_endpoint());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn current_endpoint(&self) -> Endpoint {
+        Endpoint::single(&self.shared.transport.base())
     }
 
     /// The session this client acts as (`None` if anonymous).

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -15,6 +16,7 @@ use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rex_proto::SessionToken;
 
+use super::moved::{self, is_redirect, moved_base, Route, MAX_REDIRECTS};
 use super::{ClientConfig, ClientError};
 
 /// Where a REx server is: the base URL its protocol lives under.
@@ -177,23 +179,59 @@ impl Endpoint {
     /// The path prefix of the base URL (`/r/KXQF`), or `""` for a server
     /// at the root of its address.
     pub fn path(&self) -> &str {
-        let after_scheme = self.base.strip_prefix("http://").unwrap_or(&self.base);
-        // An authority has no `/`: the path starts at the first one.
-        after_scheme
-            .find('/')
-            .map_or("", |slash| &after_scheme[slash..])
+        moved::path_of(&self.base)
     }
 
     /// The URL of `path_and_query` (`/rex/v0/events?start=3`) under the
     /// base.
+    #[cfg(test)]
     pub(crate) fn uri(&self, path_and_query: &str) -> Result<Uri, ClientError> {
-        // `base` never ends with `/` and every path starts with one.
-        let url = format!("{}{path_and_query}", self.base);
-        url.parse().map_err(|_| ClientError::InvalidUrl {
-            url,
-            reason: "not a URL".to_owned(),
-        })
+        uri(&self.base, path_and_query)
     }
+
+    /// The same addresses, with the candidate `first` tried first and the
+    /// others after it in their order (round from the start).
+    fn starting_at(&self, first: usize) -> Endpoint {
+        let all: Vec<&str> = self.candidates().collect();
+        let first = first.min(all.len().saturating_sub(1));
+        let mut order = all[first..]
+            .iter()
+            .chain(&all[..first])
+            .map(|b| (*b).to_owned());
+        Endpoint {
+            base: order.next().unwrap_or_else(|| self.base.clone()),
+            fallbacks: order.collect(),
+        }
+    }
+
+    /// This endpoint with `others` (base URLs of the same room elsewhere)
+    /// added to its fallbacks, those it has already left out.
+    pub(crate) fn with_fallbacks(mut self, others: impl IntoIterator<Item = String>) -> Endpoint {
+        for other in others {
+            if !self.candidates().any(|c| c == other) {
+                self.fallbacks.push(other);
+            }
+        }
+        self
+    }
+
+    /// An endpoint of one base URL, already checked.
+    pub(crate) fn single(base: &str) -> Endpoint {
+        Endpoint {
+            base: base.to_owned(),
+            fallbacks: Vec::new(),
+        }
+    }
+}
+
+/// The URL of `path_and_query` (`/rex/v0/events?start=3`) under `base`.
+fn uri(base: &str, path_and_query: &str) -> Result<Uri, ClientError> {
+    // A base never ends with `/` and every path starts with one.
+    let url = format!("{base}{path_and_query}");
+    url.parse().map_err(|_| ClientError::InvalidUrl {
+        url,
+        reason: "not a URL".to_owned(),
+    })
 }
 
 /// The path prefix of a base URL given with `path`: without a trailing `/`
@@ -277,7 +315,12 @@ pub(crate) struct Transport {
     /// reconnecting after a cut or a stall must not land on an idle pooled
     /// connection that may be just as dead.
     streams: HyperClient<HttpConnector, Full<Bytes>>,
+    /// The endpoint the client was made for (its answering address first):
+    /// what it goes back to when the base a redirect named stops answering.
     pub(crate) endpoint: Endpoint,
+    /// Where requests go now. Shared by every request and stream of the
+    /// client, so one redirect moves them all (`docs/protocol.md` §16).
+    route: Mutex<Route>,
     pub(crate) config: ClientConfig,
 }
 
@@ -285,6 +328,8 @@ pub(crate) struct Transport {
 pub(crate) struct Answer {
     pub(crate) status: StatusCode,
     pub(crate) body: Bytes,
+    /// The `Location` header, which a redirect carries.
+    location: Option<HeaderValue>,
 }
 
 impl Transport {
@@ -303,13 +348,76 @@ impl Transport {
         Transport {
             http,
             streams,
+            route: Mutex::new(Route::new(&endpoint)),
             endpoint,
             config,
         }
     }
 
+    fn route(&self) -> std::sync::MutexGuard<'_, Route> {
+        self.route.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The base URL requests go to now: the one the last redirect named,
+    /// or the endpoint's address in use.
+    pub(crate) fn base(&self) -> String {
+        self.route().base().to_owned()
+    }
+
+    /// `base` stopped answering (no connection, a cut, a `503`): the next
+    /// request goes back to the endpoint (see [`Route::failed`]).
+    fn failed_at(&self, base: &str) {
+        let mut route = self.route();
+        route.failed(base);
+        if route.base() != base {
+            tracing::debug!(from = %base, to = %route.base(), "the base stopped answering; going back");
+        }
+    }
+
+    /// The base a redirect of a request of `path` sent to `base` leads
+    /// to, remembered for every later request; or why it is not followed:
+    /// a `Location` that is not the same room elsewhere
+    /// ([`ClientError::Protocol`]), or one redirect too many
+    /// ([`ClientError::Moved`]).
+    fn follow(
+        &self,
+        base: &str,
+        path: &str,
+        status: StatusCode,
+        location: Option<&HeaderValue>,
+        body: &[u8],
+        hops: &mut u32,
+    ) -> Result<String, ClientError> {
+        let Some(location) = location else {
+            return Err(ClientError::Protocol {
+                reason: format!("{base}{path} answered {status} without a Location to go to"),
+            });
+        };
+        let location = location.to_str().map_err(|_| ClientError::Protocol {
+            reason: format!("{base}{path} answered {status} with a Location that is not text"),
+        })?;
+        if *hops >= MAX_REDIRECTS {
+            let said = match ClientError::from_response(status.as_u16(), body) {
+                ClientError::Moved { reason } => reason,
+                _ => format!("{status}"),
+            };
+            return Err(ClientError::Moved {
+                reason: format!(
+                    "{said} (gave up after {MAX_REDIRECTS} redirects in a row, the last to {location})"
+                ),
+            });
+        }
+        let moved =
+            moved_base(base, path, location).map_err(|reason| ClientError::Protocol { reason })?;
+        *hops += 1;
+        tracing::debug!(from = %base, to = %moved, "the room is served elsewhere; following");
+        self.route().moved(moved.clone());
+        Ok(moved)
+    }
+
     fn request(
         &self,
+        base: &str,
         method: Method,
         path_and_query: &str,
         token: Option<&SessionToken>,
@@ -317,7 +425,7 @@ impl Transport {
     ) -> Result<Request<Full<Bytes>>, ClientError> {
         let mut builder = Request::builder()
             .method(method)
-            .uri(self.endpoint.uri(path_and_query)?);
+            .uri(uri(base, path_and_query)?);
         if let Some(token) = token {
             let value =
                 HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
@@ -338,7 +446,10 @@ impl Transport {
     }
 
     /// Sends one request and reads the whole answer, within the request
-    /// timeout. No retries here: callers decide what is safe to repeat.
+    /// timeout for each exchange. No retries here: callers decide what is
+    /// safe to repeat. A redirect to the room's owner is followed (the
+    /// same request, token and body, up to [`MAX_REDIRECTS`] times) and
+    /// remembered; a base that does not answer is left for the endpoint.
     pub(crate) async fn call(
         &self,
         method: Method,
@@ -346,30 +457,75 @@ impl Transport {
         token: Option<&SessionToken>,
         body: Option<Bytes>,
     ) -> Result<Answer, CallFailure> {
+        let mut base = self.base();
+        let mut hops = 0;
+        loop {
+            let answer = match self
+                .exchange(&base, method.clone(), path, token, body.clone())
+                .await
+            {
+                Ok(answer) => answer,
+                Err(failure) => {
+                    if !matches!(failure, CallFailure::Other(_)) {
+                        self.failed_at(&base);
+                    }
+                    return Err(failure);
+                }
+            };
+            if !is_redirect(answer.status) {
+                if answer.status == StatusCode::SERVICE_UNAVAILABLE {
+                    self.failed_at(&base);
+                }
+                return Ok(answer);
+            }
+            base = self
+                .follow(
+                    &base,
+                    path,
+                    answer.status,
+                    answer.location.as_ref(),
+                    &answer.body,
+                    &mut hops,
+                )
+                .map_err(CallFailure::Other)?;
+        }
+    }
+
+    /// One request to `base` and its whole answer.
+    async fn exchange(
+        &self,
+        base: &str,
+        method: Method,
+        path: &str,
+        token: Option<&SessionToken>,
+        body: Option<Bytes>,
+    ) -> Result<Answer, CallFailure> {
         let req = self
-            .request(method, path, token, body)
+            .request(base, method, path, token, body)
             .map_err(CallFailure::Other)?;
         let exchange = async {
             let response = self.http.request(req).await.map_err(|e| {
                 if e.is_connect() {
                     CallFailure::NotSent(ClientError::transport(
-                        format!("could not connect to {}", self.endpoint),
+                        format!("could not connect to {base}"),
                         e,
                     ))
                 } else {
                     CallFailure::Lost(ClientError::transport(
-                        format!("the connection to {} failed", self.endpoint),
+                        format!("the connection to {base} failed"),
                         e,
                     ))
                 }
             })?;
             let status = response.status();
+            let location = response.headers().get(header::LOCATION).cloned();
             let body = response.into_body().collect().await.map_err(|e| {
                 CallFailure::Lost(ClientError::transport("the answer was cut off", e))
             })?;
             Ok(Answer {
                 status,
                 body: body.to_bytes(),
+                location,
             })
         };
         match tokio::time::timeout(self.config.request_timeout, exchange).await {
@@ -380,7 +536,8 @@ impl Transport {
 
     /// Opens a streaming request; the caller reads the body. `accept` asks
     /// for a framing other than NDJSON; `last_event_id` resumes the way an
-    /// SSE `EventSource` does.
+    /// SSE `EventSource` does. Redirects are followed and remembered as in
+    /// [`Transport::call`].
     pub(crate) async fn open(
         &self,
         path: &str,
@@ -388,7 +545,52 @@ impl Transport {
         accept: Option<&'static str>,
         last_event_id: Option<u64>,
     ) -> Result<Response<Incoming>, ClientError> {
-        let mut req = self.request(Method::GET, path, token, None)?;
+        let mut base = self.base();
+        let mut hops = 0;
+        loop {
+            let response = match self
+                .open_at(&base, path, token, accept, last_event_id)
+                .await
+            {
+                Ok(response) => response,
+                Err(e @ ClientError::InvalidUrl { .. } | e @ ClientError::Protocol { .. }) => {
+                    return Err(e)
+                }
+                Err(e) => {
+                    self.failed_at(&base);
+                    return Err(e);
+                }
+            };
+            let status = response.status();
+            if !is_redirect(status) {
+                if status == StatusCode::SERVICE_UNAVAILABLE {
+                    self.failed_at(&base);
+                }
+                return Ok(response);
+            }
+            let location = response.headers().get(header::LOCATION).cloned();
+            // The body of a redirect is a short error; it only matters for
+            // the reason of a `Moved`, so a slow or cut one is no answer.
+            let body =
+                tokio::time::timeout(self.config.request_timeout, response.into_body().collect())
+                    .await;
+            let body = match body {
+                Ok(Ok(body)) => body.to_bytes(),
+                _ => Bytes::new(),
+            };
+            base = self.follow(&base, path, status, location.as_ref(), &body, &mut hops)?;
+        }
+    }
+
+    async fn open_at(
+        &self,
+        base: &str,
+        path: &str,
+        token: Option<&SessionToken>,
+        accept: Option<&'static str>,
+        last_event_id: Option<u64>,
+    ) -> Result<Response<Incoming>, ClientError> {
+        let mut req = self.request(base, Method::GET, path, token, None)?;
         if let Some(accept) = accept {
             req.headers_mut()
                 .insert(header::ACCEPT, HeaderValue::from_static(accept));
@@ -400,7 +602,7 @@ impl Transport {
         match tokio::time::timeout(self.config.request_timeout, self.streams.request(req)).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(e)) => Err(ClientError::transport(
-                format!("could not open the event stream at {}", self.endpoint),
+                format!("could not open the event stream at {base}"),
                 e,
             )),
             Err(_) => Err(ClientError::Timeout),
@@ -409,9 +611,10 @@ impl Transport {
 }
 
 /// The endpoint to use for `endpoint`: itself when it has one address;
-/// otherwise the first of its addresses where a REx server answers `GET`
-/// on `probe_path` (`/rex/v0/info` for a room, `/rex/v0/host` for a host),
-/// tried in order, each within the connect timeout.
+/// otherwise the same addresses, starting with the first where a REx
+/// server answers `GET` on `probe_path` (`/rex/v0/info` for a room,
+/// `/rex/v0/host` for a host), tried in order, each within the connect
+/// timeout. The others stay as fallbacks for when it stops answering.
 pub(crate) async fn first_answering(
     endpoint: Endpoint,
     config: &ClientConfig,
@@ -425,16 +628,12 @@ pub(crate) async fn first_answering(
         ..config.clone()
     };
     let mut failures = Vec::new();
-    for base in endpoint.candidates() {
-        let single = Endpoint {
-            base: base.to_owned(),
-            fallbacks: Vec::new(),
-        };
-        let transport = Transport::new(single.clone(), probe.clone());
+    for (i, base) in endpoint.candidates().enumerate() {
+        let transport = Transport::new(Endpoint::single(base), probe.clone());
         match transport.call(Method::GET, probe_path, None, None).await {
             Ok(answer) if answer.status == StatusCode::OK => {
                 tracing::debug!(%base, "the server answers here");
-                return Ok(single);
+                return Ok(endpoint.starting_at(i));
             }
             Ok(answer) => failures.push(format!("{base} answered {}", answer.status)),
             Err(failure) => failures.push(format!("{base}: {}", failure.into_error())),

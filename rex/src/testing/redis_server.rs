@@ -19,7 +19,9 @@ pub enum RedisFsync {
     EverySecond,
 }
 
-/// A `redis-server` process of a test's own. See the [module docs](self).
+/// A `redis-server` process of a test's own: started on a free loopback
+/// port in a temporary directory of its own, stopped (and the directory
+/// removed) when dropped.
 ///
 /// ```no_run
 /// # async fn example() -> std::io::Result<()> {

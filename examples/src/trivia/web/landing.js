@@ -102,8 +102,11 @@ async function joinGame() {
   joinButton.disabled = true;
   say(joinError, null);
   try {
-    const response = await fetch(new URL(`r/${code}/rex/v0/info`, BASE));
-    if (response.ok) {
+    // `manual`: on a host of a group (`--redis`) another host may serve
+    // the game and this one answers 307; the page's script may not read
+    // another host, but the phone page's own navigation follows it.
+    const response = await fetch(new URL(`r/${code}/rex/v0/info`, BASE), { redirect: "manual" });
+    if (response.ok || response.type === "opaqueredirect") {
       location.assign(new URL(`r/${code}/play`, BASE));
       return;
     }

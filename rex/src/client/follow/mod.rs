@@ -75,7 +75,10 @@ pub(crate) enum Input {
         epoch: Option<Epoch>,
         body: Bytes,
     },
-    /// The request got no answer (refused, timed out, answer cut off).
+    /// The request got no answer (refused, timed out, answer cut off,
+    /// too many redirects), or one not to follow (a redirect out of the
+    /// room): the follower retries a transient error and stops at any
+    /// other.
     ConnectFailed(ClientError),
     /// Bytes of the open stream's body, as they came.
     Data(Bytes),
@@ -214,6 +217,13 @@ impl Follower {
                     body,
                 },
             ) => self.opened(status, epoch, &body, now),
+            // No answer that retrying may change: a redirect to somewhere
+            // that is not this room (`docs/protocol.md` §16), a request
+            // that cannot be made.
+            (State::Connect, Input::ConnectFailed(error)) if !error.is_transient() => {
+                self.state = State::Stopped;
+                self.items.push_back(Item::Fatal(error));
+            }
             (State::Connect, Input::ConnectFailed(error)) => self.failed(error, now),
             (State::Wait(_), Input::Waited) => self.state = State::Connect,
             (State::Open { .. }, Input::Data(data)) => self.data(&data, now),

@@ -484,3 +484,37 @@ fn the_request_names_start_and_epoch() {
     };
     assert_eq!(anonymous.path_and_query(), "/rex/v0/events?start=12");
 }
+
+#[test]
+fn a_redirect_out_of_the_room_stops_and_too_many_redirects_retry() {
+    let t = Instant::now();
+    // Too many redirects in a row: the room's hosts may settle; retry.
+    let mut f = ndjson(4, None);
+    f.handle(
+        Input::ConnectFailed(ClientError::Moved {
+            reason: "served elsewhere".into(),
+        }),
+        t,
+    );
+    assert!(matches!(
+        connection(&items(&mut f)[0]),
+        Connection::Reconnecting { attempts: 1, .. }
+    ));
+    wait_out(&mut f, 0, t);
+    assert_eq!(connect_request(&f).start, 4);
+
+    // A Location that is not this room's: not followed, and the stream
+    // ends with the reason.
+    f.handle(
+        Input::ConnectFailed(ClientError::Protocol {
+            reason: "the server redirected to `http://x/r/MNPR/…`".into(),
+        }),
+        t,
+    );
+    let got = items(&mut f);
+    assert!(
+        matches!(&got[..], [Item::Fatal(ClientError::Protocol { reason })] if reason.contains("MNPR")),
+        "{got:?}"
+    );
+    assert_eq!(f.action(), Action::Stop);
+}

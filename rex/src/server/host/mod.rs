@@ -4,6 +4,8 @@
 
 mod directory;
 #[cfg(feature = "redis")]
+mod group;
+#[cfg(feature = "redis")]
 mod shared;
 mod site;
 mod storage;
@@ -470,7 +472,7 @@ impl<A: RexApp> Host<A> {
         #[cfg(feature = "redis")]
         let keeper = site
             .shared()
-            .map(|shared| tokio::spawn(keep_leases(Arc::downgrade(&site), shared)));
+            .map(|shared| tokio::spawn(group::keep_leases(Arc::downgrade(&site), shared)));
         let failed = listen::serve(
             listener,
             site.clone(),
@@ -569,58 +571,6 @@ impl<A: RexApp> HostControl<A> {
         }
         site.dispose(code, "closed by the host");
         true
-    }
-}
-
-/// Renews the leases of a group host's rooms every third of the lease
-/// time (and says the host is live), and lets go of every room whose lease
-/// another host took, or that could not be renewed in time.
-#[cfg(feature = "redis")]
-async fn keep_leases<A: RexApp>(site: Weak<HostSite<A>>, shared: Arc<Shared>) {
-    let period = shared.lease / 3;
-    loop {
-        tokio::time::sleep(period).await;
-        let Some(site) = site.upgrade() else { return };
-        let rooms: Vec<(RoomCode, String)> = site
-            .directory
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .live()
-            .filter_map(|(code, hosted)| Some((*code, hosted.lease.as_ref()?.token.clone())))
-            .collect();
-        let sent = Instant::now();
-        match shared.renew(&rooms).await {
-            Ok(held) => {
-                for ((code, token), held) in rooms.into_iter().zip(held) {
-                    if !held {
-                        site.relinquish(code, "another host holds its lease now");
-                        continue;
-                    }
-                    if let Some(hosted) = site.live(&code) {
-                        if let Some(lease) = hosted.lease.as_ref().filter(|l| l.token == token) {
-                            *lease
-                                .valid_until
-                                .lock()
-                                .unwrap_or_else(PoisonError::into_inner) =
-                                sent + shared.lease - shared.lease / 10;
-                        }
-                    }
-                }
-            }
-            Err(error) => {
-                tracing::warn!(%error, "could not renew the rooms' leases");
-                let now = Instant::now();
-                for (code, _) in rooms {
-                    let lapsed = site
-                        .live(&code)
-                        .and_then(|h| h.lease.as_ref().map(|l| !l.valid(now)))
-                        .unwrap_or(false);
-                    if lapsed {
-                        site.relinquish(code, "its lease could not be renewed in time");
-                    }
-                }
-            }
-        }
     }
 }
 

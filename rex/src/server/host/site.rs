@@ -72,8 +72,8 @@ pub(crate) struct Hosted<A: RexApp> {
     /// When the app asked for the room to close (`Context::close_room`).
     pub(crate) close_at: Mutex<Option<Instant>>,
     /// Taken when the room is disposed.
-    stop: Mutex<Option<StopOnDrop>>,
-    actor: Mutex<Option<JoinHandle<Result<(), StoreError>>>>,
+    pub(super) stop: Mutex<Option<StopOnDrop>>,
+    pub(super) actor: Mutex<Option<JoinHandle<Result<(), StoreError>>>>,
 }
 
 /// Where a durable host keeps its rooms.
@@ -104,18 +104,20 @@ pub(crate) struct HostSite<A: RexApp> {
     pub(crate) wake: Arc<Notify>,
     /// This site, for the hooks rooms call back through.
     pub(crate) this: Weak<HostSite<A>>,
-    /// Rooms being taken over from the group, one request at a time each.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    /// Rooms being opened or asked about, one at a time each.
     pub(crate) adopting: Turns,
 }
 
-/// One turn at a time per room code.
+/// A room code's turn, held.
+pub(crate) type Turn = tokio::sync::OwnedMutexGuard<()>;
+
+/// One turn at a time per room code: opening a room, or asking the group
+/// about it.
 #[derive(Default)]
 pub(crate) struct Turns(Mutex<std::collections::HashMap<RoomCode, Weak<tokio::sync::Mutex<()>>>>);
 
 impl Turns {
     /// The lock of `code`'s turn; it lives while someone holds it.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn turn(&self, code: RoomCode) -> Arc<tokio::sync::Mutex<()>> {
         let mut turns = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         turns.retain(|_, turn| turn.strong_count() > 0);
@@ -159,7 +161,7 @@ impl<A: RexApp> HostSite<A> {
             }
             None => self.rooms.name.clone(),
         };
-        let (code, lease) = self.reserve_new(&name, &body.settings).await?;
+        let (code, lease, _turn) = self.reserve_new(&name, &body.settings).await?;
         let new = NewRoom {
             code,
             name,
@@ -191,12 +193,13 @@ impl<A: RexApp> HostSite<A> {
     /// Takes a free code for a new room: free on this host and, on a host
     /// of a group, claimed in Redis with the room's record (so no other
     /// host hands it out) and leased to this host.
-    #[cfg_attr(not(feature = "redis"), allow(unused_variables))]
+    // Without Redis the first free code is the room's: the loop ends at once.
+    #[cfg_attr(not(feature = "redis"), allow(unused_variables, clippy::never_loop))]
     async fn reserve_new(
         &self,
         name: &str,
         settings: &serde_json::Map<String, serde_json::Value>,
-    ) -> Result<(RoomCode, Option<Taken>), ApiError> {
+    ) -> Result<(RoomCode, Option<Taken>, Turn), ApiError> {
         // Codes other hosts of the group hold are skipped as well.
         for _ in 0..CLAIM_TRIES {
             let code = self
@@ -212,6 +215,10 @@ impl<A: RexApp> HostSite<A> {
                     ),
                     NoRoom::Codes => no_free_code(),
                 })?;
+            // Held until the room is open (or given up): a request for the
+            // code meanwhile waits, instead of asking the group and taking
+            // this host's own lease again under the opening room's feet.
+            let turn = self.adopting.turn(code).lock_owned().await;
             #[cfg(feature = "redis")]
             if let Some(shared) = self.shared() {
                 let record = RoomRecord::new(code, name.to_owned(), settings.clone());
@@ -226,7 +233,7 @@ impl<A: RexApp> HostSite<A> {
                 }
                 let asked = Instant::now();
                 return match shared.claim(code).await {
-                    Ok(Claim::Mine(token, _)) => Ok((code, Some(Taken { token, asked }))),
+                    Ok(Claim::Mine(token, _)) => Ok((code, Some(Taken { token, asked }), turn)),
                     other => {
                         self.write().cancel(code);
                         shared.unclaim(code).await;
@@ -240,7 +247,7 @@ impl<A: RexApp> HostSite<A> {
                     }
                 };
             }
-            return Ok((code, None));
+            return Ok((code, None, turn));
         }
         Err(no_free_code())
     }
@@ -416,52 +423,6 @@ impl<A: RexApp> HostSite<A> {
         });
     }
 
-    /// Stops serving room `code` without ending it (a host of a group:
-    /// another host serves it now, or will at the next request): its
-    /// requests in flight finish, its streams end (their clients come
-    /// back and are sent to the room's owner), its app stops, and its
-    /// lease is given back if this host still holds it.
-    #[cfg(feature = "redis")]
-    pub(crate) fn relinquish(&self, code: RoomCode, why: &str) {
-        let Some(hosted) = self.write().release(code) else {
-            return;
-        };
-        tracing::warn!(room = %code, why, "this host stops serving the room");
-        self.wake.notify_one();
-        let shared = self.shared();
-        tokio::spawn(async move {
-            hosted.room.gate.close().await;
-            hosted.room.log.end_streams();
-            drop(
-                hosted
-                    .stop
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .take(),
-            );
-            let actor = hosted
-                .actor
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take();
-            if let Some(actor) = actor {
-                let _ = actor.await;
-            }
-            if let (Some(shared), Some(lease)) = (shared, &hosted.lease) {
-                shared.release(code, &lease.token).await;
-            }
-        });
-    }
-
-    /// The Redis this host shares its rooms through, if it does.
-    #[cfg(feature = "redis")]
-    pub(crate) fn shared(&self) -> Option<Arc<Shared>> {
-        match self.storage.as_ref().map(|s| &s.backing) {
-            Some(Backing::Shared(shared)) => Some(shared.clone()),
-            _ => None,
-        }
-    }
-
     /// How long after a lease was asked for (or renewed) this host still
     /// serves the room: the lease time less a tenth, for clocks that run at
     /// slightly different speeds.
@@ -546,7 +507,7 @@ impl<A: RexApp> HostSite<A> {
     /// here (`None`: on a host of a group, ask the group), or an answer.
     /// An open room whose lease lapsed or whose store failed is let go
     /// first, on a host of a group: the group knows who serves it now.
-    fn local(&self, code: RoomCode) -> Result<Option<Arc<Hosted<A>>>, ApiError> {
+    pub(super) fn local(&self, code: RoomCode) -> Result<Option<Arc<Hosted<A>>>, ApiError> {
         let hosted = match self.read().get(&code) {
             Found::Live(hosted) => hosted.clone(),
             Found::Unknown | Found::Opening => return Ok(None),
@@ -602,65 +563,6 @@ impl<A: RexApp> HostSite<A> {
         }
         Err(unknown())
     }
-
-    /// Asks the group who serves room `code`; takes it over if nobody
-    /// does. One request at a time per room, so a crowd of clients coming
-    /// back after a host died opens the room once.
-    #[cfg(feature = "redis")]
-    async fn take_over(
-        &self,
-        req: &Request<Incoming>,
-        code: RoomCode,
-        shared: &Shared,
-    ) -> Result<Option<Arc<Hosted<A>>>, ApiError> {
-        let turn = self.adopting.turn(code);
-        let _turn = turn.lock().await;
-        // Another request may have opened it while this one waited.
-        if let Some(hosted) = self.local(code)? {
-            return Ok(Some(hosted));
-        }
-        let asked = Instant::now();
-        match shared.claim(code).await.map_err(redis_unavailable)? {
-            Claim::Unknown => Ok(None),
-            Claim::Ended => Err(ApiError::new(
-                ErrorCode::Gone,
-                format!("room {code} has ended; ask for the code of the next game"),
-            )),
-            Claim::Owner(owner) => Err(moved(req, code, &owner)),
-            Claim::Mine(token, record) => {
-                if !self.write().reserve_code(code) {
-                    shared.release(code, &token).await;
-                    return Err(ApiError::new(
-                        ErrorCode::Unavailable,
-                        format!("room {code} is being opened; try again"),
-                    ));
-                }
-                let new = NewRoom {
-                    code,
-                    name: record.name,
-                    settings: record.settings,
-                };
-                let taken = Taken {
-                    token: token.clone(),
-                    asked,
-                };
-                match self.open(&new, false, Some(taken)).await {
-                    Ok(hosted) => {
-                        self.write().fill(code, hosted.clone());
-                        self.wake.notify_one();
-                        tracing::info!(room = %code, "room taken over: this host serves it now");
-                        Ok(Some(hosted))
-                    }
-                    Err(error) => {
-                        self.write().cancel(code);
-                        shared.release(code, &token).await;
-                        tracing::error!(room = %code, reason = %error.body.reason, "could not take the room over");
-                        Err(error)
-                    }
-                }
-            }
-        }
-    }
 }
 
 /// How many codes a new room tries before giving up.
@@ -681,27 +583,11 @@ fn no_free_code() -> ApiError {
 }
 
 #[cfg(feature = "redis")]
-fn redis_unavailable(e: std::io::Error) -> ApiError {
+pub(super) fn redis_unavailable(e: std::io::Error) -> ApiError {
     ApiError::new(
         ErrorCode::Unavailable,
         format!("the rooms' shared store cannot be reached ({e}); try again shortly"),
     )
-}
-
-/// `307 moved`: the same request at the room's owner (`docs/protocol.md`
-/// §16).
-#[cfg(feature = "redis")]
-fn moved(req: &Request<Incoming>, code: RoomCode, owner: &str) -> ApiError {
-    let tail = req
-        .uri()
-        .path_and_query()
-        .map_or_else(|| req.uri().path(), |pq| pq.as_str());
-    let location = format!("{}{tail}", owner.trim_end_matches('/'));
-    ApiError::new(
-        ErrorCode::Moved,
-        format!("room {code} is served by {owner}; follow the Location header"),
-    )
-    .with_location(location)
 }
 
 fn flatten<T>(joined: Result<std::io::Result<T>, tokio::task::JoinError>) -> std::io::Result<T> {

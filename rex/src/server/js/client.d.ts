@@ -106,7 +106,10 @@ export interface RexConnectOptions {
   anonymous?: boolean;
   /** Where credentials are kept; defaults to localStorage. null: nowhere. */
   storage?: Pick<Storage, "getItem" | "setItem" | "removeItem"> | null;
-  /** The storage key; defaults to "rex:" + base (one session per room). */
+  /**
+   * The storage key; defaults to "rex:" + base (one session per room), the
+   * base given, even once the room is served by another host.
+   */
   storageKey?: string;
   retry?: Partial<RexRetry>;
   /** Replacements for tests or other runtimes. */
@@ -145,13 +148,25 @@ export class RexError extends Error {
    * (410: the events asked for were dropped, or the room has ended),
    * "forbidden" (403: a wrong or missing PIN), "request_timeout" (408),
    * "too_many_requests" (429; `body.retry_after` is the wait in seconds),
-   * …, or "network". Sends retry 408 and 429 by themselves, within the
-   * retry budget; this is what is left when the budget is spent.
+   * …, "network", "moved" (the room was redirected more than 5 times in
+   * a row) or "protocol" (a redirect that leaves the room: its answer is
+   * not used). Sends retry 408 and 429 by themselves, within the retry
+   * budget; this is what is left when the budget is spent.
    */
   readonly code: string;
   readonly reason: string;
   readonly body: Record<string, unknown>;
 }
+
+/**
+ * Where a redirect took a request (protocol §16): a request of `path`
+ * (`"/rex/v0/events?start=3"`) sent under `base`
+ * (`"http://h:1/r/KXQF"`) was answered from `url` (the response's URL).
+ * The base `url` is under when it is the same path and query on another
+ * address (`"http://h2:7/r/KXQF"`), or `base`'s own origin and path if it
+ * was not moved; null for any other URL (a redirect out of the room).
+ */
+export function movedBase(base: string, path: string, url: string): string | null;
 
 export class RexClient {
   static connect(options?: RexConnectOptions): Promise<RexClient>;
@@ -159,7 +174,11 @@ export class RexClient {
   /**
    * The base URL every request goes under, without a trailing `/` or
    * `/rex/v0`: `"http://192.168.1.20:7700"`, or a room's
-   * `"http://192.168.1.20:7700/r/KXQF"`.
+   * `"http://192.168.1.20:7700/r/KXQF"`. For a room shared by several
+   * hosts (protocol §16), the base of the host that serves it once a
+   * request was redirected there (`307 moved`); back to the base given, or
+   * one of the host's `peers`, when that host stops answering. The saved
+   * session stays under the base given (`storageKey`).
    */
   readonly base: string;
   readonly session: string | null;

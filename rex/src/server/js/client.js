@@ -38,6 +38,47 @@ function normalizeBase(base) {
   return base.replace(/\/+$/, "").replace(/\/rex\/v0$/, "").replace(/\/+$/, "");
 }
 
+// A room's path on a host (docs/protocol.md §15): /r/<CODE> at the end of a base.
+const ROOM_PATH = /\/r\/[^/]+$/;
+// How many times one request is sent on to a room's new base; one more is
+// a RexError with code "moved".
+const MAX_REDIRECTS = 5;
+// How long a fallback waits for the host's peers, if it is still asking.
+const PEERS_WAIT_MS = 2000;
+
+/** `url` as a URL, relative to the page if it is relative; null if it is no URL. */
+function absolute(url) {
+  try {
+    return new URL(url, globalThis.location ? globalThis.location.href : undefined);
+  } catch (_) {
+    return null;
+  }
+}
+
+/** The path of a base URL (`/r/KXQF`), "" for a root. */
+function pathOf(base) {
+  const url = absolute(base);
+  return url ? url.pathname.replace(/\/+$/, "") : "";
+}
+
+/**
+ * Where a redirect took a request (docs/protocol.md §16): a request of
+ * `path` (`/rex/v0/events?start=3`) sent under `base`
+ * (`http://h:1/r/KXQF`) was answered from `url` (the response's URL, after
+ * the redirects fetch followed). The base `url` is under: the same path
+ * and query, on another address (`http://h2:7/r/KXQF`), or `base`'s own
+ * origin if it was not moved at all. null when `url` is anything else: a
+ * redirect out of the room, whose answer is not the room's.
+ */
+export function movedBase(base, path, url) {
+  const sent = absolute(base + path);
+  const got = absolute(url);
+  if (!sent || !got) return null;
+  if (got.protocol !== sent.protocol || got.username || got.password || got.hash) return null;
+  if (got.pathname + got.search !== sent.pathname + sent.search) return null;
+  return got.origin + pathOf(base);
+}
+
 /** An error answer from the server, or a network failure after retries. */
 export class RexError extends Error {
   constructor(status, code, reason, body) {
@@ -112,7 +153,18 @@ export class RexClient {
     return client;
   }
 
+  // Where requests go now: the base the last redirect named, or one of
+  // `#bases` (docs/protocol.md §16).
   #base;
+  // The base given first, then the host's peers (with the room's path)
+  // once learnt: where to go back to when `#base` stops answering.
+  #bases;
+  // The one of `#bases` in use, or to go back to after a redirect.
+  #at = 0;
+  // Whether `#base` came from a redirect.
+  #moved = false;
+  // The host's peers, asked for once (null: not yet).
+  #peers = null;
   #fetch;
   #EventSource;
   #storage;
@@ -132,9 +184,12 @@ export class RexClient {
     // `base` may carry a path: a room of a host (http://host:port/r/KXQF),
     // or a reverse proxy's prefix. Every request goes under it.
     this.#base = normalizeBase(options.base || defaultBase());
+    this.#bases = [this.#base];
     this.#fetch = options.fetch || globalThis.fetch.bind(globalThis);
     this.#EventSource = options.EventSource || globalThis.EventSource;
     this.#storage = options.storage === undefined ? globalThis.localStorage || null : options.storage;
+    // The base given, not where the room is served now: the session is
+    // the room's, wherever it moves.
     this.#key = options.storageKey || "rex:" + this.#base;
     this.#retry = Object.assign({ attempts: 8, initialMs: 100, maxMs: 5000 }, options.retry || {});
     this.#pin = options.pin === undefined || options.pin === null ? undefined : String(options.pin);
@@ -146,10 +201,101 @@ export class RexClient {
   /**
    * The base URL every request goes under: `options.base`, or the server
    * or room that served this module, or the page's origin; without a
-   * trailing slash or /rex/v0 (http://host:port/r/KXQF).
+   * trailing slash or /rex/v0 (http://host:port/r/KXQF). For a room shared
+   * by several hosts (docs/protocol.md §16), the base of the host that
+   * serves it, once a request was redirected there; back to the one given
+   * (or one of the host's peers) when that host stops answering.
    */
   get base() {
     return this.#base;
+  }
+
+  /**
+   * The answer to a request of `path` sent under `base` came from
+   * `response.url`: if a redirect (`response.redirected`) moved the room to
+   * another host, its base
+   * is remembered for every later request and stream. Returns the base the
+   * answer is from; throws a RexError (code "protocol") for a redirect out
+   * of the room.
+   */
+  #reached(base, path, response) {
+    // Only what fetch says was redirected: a replacement fetch (tests, a
+    // service worker) may answer from anywhere.
+    const url = response && response.redirected && response.url;
+    if (!url) return base;
+    const moved = movedBase(base, path, url);
+    if (moved === null) {
+      throw new RexError(
+        response.status,
+        "protocol",
+        `the server redirected ${base + path} to ${url}, which is not this room's path on another host; its answer was not used`,
+      );
+    }
+    if (absolute(moved).origin === absolute(base + path).origin) return base;
+    this.#base = moved;
+    this.#moved = true;
+    // The room is shared by a group of hosts: learn the others while the
+    // one given answers.
+    this.#learnPeers();
+    return moved;
+  }
+
+  /**
+   * `base` stopped answering (a network error or a 503). If requests still
+   * go there, they go back to the base they were redirected from, or on
+   * to the next of the base given and the host's peers.
+   */
+  async #failed(base) {
+    if (this.#base !== base) return;
+    await this.#learnPeers(true);
+    if (this.#base !== base) return;
+    if (this.#moved) {
+      this.#moved = false;
+    } else {
+      this.#at = (this.#at + 1) % this.#bases.length;
+    }
+    this.#base = this.#bases[this.#at];
+  }
+
+  /**
+   * Asks the host of the base given for its peers (`GET <host>/rex/v0/host`),
+   * once; failures are ignored. With `wait`, waits for the answer (at most
+   * PEERS_WAIT_MS).
+   */
+  #learnPeers(wait = false) {
+    const given = this.#bases[0];
+    const room = ROOM_PATH.exec(pathOf(given));
+    const page = absolute(given);
+    if (!room || !page) return Promise.resolve();
+    if (this.#peers === null) {
+      const root = page.origin + page.pathname.replace(/\/+$/, "").slice(0, -room[0].length);
+      this.#peers = (async () => {
+        try {
+          const response = await this.#fetch(root + "/rex/v0/host", {});
+          const info = response.ok ? await response.json() : {};
+          for (const peer of Array.isArray(info.peers) ? info.peers : []) {
+            if (typeof peer !== "string" || !/^https?:\/\//.test(peer)) continue;
+            let url;
+            try {
+              url = absolute(normalizeBase(peer) + room[0]);
+            } catch (_) {
+              url = null;
+            }
+            if (!url) continue;
+            const base = url.origin + pathOf(url.href);
+            if (!this.#bases.includes(base)) this.#bases.push(base);
+          }
+        } catch (_) {
+          // No peers known: the base given is where to go back to.
+        }
+      })();
+    }
+    if (!wait) return Promise.resolve();
+    let timer;
+    const late = new Promise((resolve) => {
+      timer = setTimeout(resolve, PEERS_WAIT_MS);
+    });
+    return Promise.race([this.#peers, late]).finally(() => clearTimeout(timer));
   }
 
   /** The session id (null for an anonymous client). */
@@ -229,34 +375,56 @@ export class RexClient {
     const headers = {};
     if (body !== undefined) headers["content-type"] = "application/json";
     if (token) headers["authorization"] = "Bearer " + token;
+    const init = { method, headers, body: body === undefined ? undefined : JSON.stringify(body) };
     let lastError = null;
-    for (let attempt = 0; attempt < this.#retry.attempts; attempt++) {
-      if (attempt > 0) await sleep(Math.max(backoff(this.#retry, attempt - 1), retryAfterMs(lastError)));
+    let attempt = 0;
+    let hops = 0;
+    for (;;) {
+      if (hops === 0) {
+        if (attempt >= this.#retry.attempts) throw lastError;
+        if (attempt > 0) await sleep(Math.max(backoff(this.#retry, attempt - 1), retryAfterMs(lastError)));
+        attempt++;
+      }
+      const base = this.#base;
       let response;
       try {
-        response = await this.#fetch(this.#base + path, {
-          method,
-          headers,
-          body: body === undefined ? undefined : JSON.stringify(body),
-        });
+        // fetch follows a room's redirect to its owner by itself (307
+        // keeps the method and the body).
+        response = await this.#fetch(base + path, init);
       } catch (e) {
         // The request may or may not have reached the server.
         lastError = new RexError(0, "network", "could not reach the server: " + e.message);
+        hops = 0;
+        await this.#failed(base);
         if (!retryLost) throw lastError;
         continue;
       }
+      const reached = this.#reached(base, path, response);
+      if (reached !== base && token) {
+        // fetch drops the Authorization header when a redirect leaves the
+        // origin (the Fetch standard), so this answer is not the
+        // session's: send the request again to the room's base, directly.
+        // A message keeps its id, so the app handles it once either way.
+        if (response.body && response.body.cancel) response.body.cancel().catch(() => {});
+        if (++hops > MAX_REDIRECTS) {
+          throw new RexError(307, "moved", `the room was moved ${MAX_REDIRECTS} times in a row (last to ${reached}); try again later`);
+        }
+        continue;
+      }
+      hops = 0;
       // Refused before anything happened: too many requests (429), a body
       // too slow to arrive (408), or a server stopping (503). The same
       // request, id and all, can go again, after the wait the server asked
-      // for (`retry_after`), within the retry budget.
+      // for (`retry_after`), within the retry budget; after a 503, through
+      // the base given, which sends it on to whoever serves the room now.
       if (response.status === 503 || response.status === 429 || response.status === 408) {
         lastError = await readError(response);
+        if (response.status === 503) await this.#failed(reached);
         continue;
       }
       if (!response.ok) throw await readError(response);
       return response.json();
     }
-    throw lastError;
   }
 
   #save() {
@@ -380,12 +548,14 @@ export class RexClient {
       });
     };
 
-    const url = () => {
+    // The path and query of the stream's request; it goes under the
+    // client's base at each (re)open, wherever the room is served now.
+    const path = () => {
       const query = new URLSearchParams({ start: String(cursor) });
       if (epoch) query.set("epoch", epoch);
       const creds = client.#creds;
       if (creds && creds.epoch === epoch) query.set("token", creds.token);
-      return client.#base + BASE + "/events?" + query.toString();
+      return BASE + "/events?" + query.toString();
     };
 
     const deliver = (message) => {
@@ -409,7 +579,8 @@ export class RexClient {
     const open = () => {
       if (closed || paused) return;
       if (source) source.close();
-      const opened = new client.#EventSource(url());
+      const base = client.#base;
+      const opened = new client.#EventSource(base + path());
       source = opened;
       source.onopen = () => {
         failures = 0;
@@ -429,8 +600,18 @@ export class RexClient {
         // each attempt that fails; once it is CLOSED, the server refused
         // the request: find out why.
         if (opened.readyState !== 2) {
-          if (connection && connection.state === "connected") lost();
-          else failed();
+          if (connection && connection.state === "connected") {
+            lost();
+            return;
+          }
+          failed();
+          // EventSource keeps trying the same URL. If its host stopped
+          // answering, go back to the base given (or a peer), which sends
+          // the stream on to whoever serves the room now; if a request has
+          // already found the room elsewhere, go there.
+          client.#failed(base).then(() => {
+            if (!closed && opened === source && client.#base !== base) open();
+          });
           return;
         }
         opened.close();
@@ -442,12 +623,29 @@ export class RexClient {
     const diagnose = async () => {
       failures++;
       let response = null;
+      const base = client.#base;
+      const asked = path();
       try {
-        response = await client.#fetch(url(), { headers: { accept: "application/x-ndjson" } });
+        response = await client.#fetch(base + asked, { headers: { accept: "application/x-ndjson" } });
       } catch (_) {
         response = null;
+        await client.#failed(base);
       }
       if (closed) return;
+      if (response) {
+        let reached;
+        try {
+          reached = client.#reached(base, asked, response);
+        } catch (error) {
+          // Redirected out of the room: not the room's answer, and not
+          // one retrying will change.
+          if (response.body && response.body.cancel) response.body.cancel().catch(() => {});
+          closed = true;
+          if (onError) onError(error);
+          return;
+        }
+        if (response.status === 503) await client.#failed(reached);
+      }
       if (response && response.ok) {
         // It answers now: a passing failure. Do not read the stream here.
         if (response.body && response.body.cancel) response.body.cancel().catch(() => {});
