@@ -3,11 +3,12 @@
 //! host's room stays unserved.
 //!
 //! - **`redis-hosts`**: two host children on one Redis (`appendfsync
-//!   always`, then `everysec`), a room opened at the first. A writer and a
-//!   reader join through the second, follow its `307` to the owner and
-//!   stay there (`docs/protocol.md` §16); the writer sends one `say` every
-//!   10 ms whose text is its send time, and the reader records append →
-//!   receive, as in the party night. Also the `307` itself (a `GET` of the
+//!   always`, then `everysec`), a room opened at the first. A writer (the
+//!   typed `rex::Client`) and a reader (raw HTTP) join through the second,
+//!   follow its `307` to the owner and stay there (`docs/protocol.md`
+//!   §16); the writer sends one `say` every 10 ms whose text is its send
+//!   time, and the reader records append → receive, as in the party
+//!   night. Also the `307` itself (a `GET` of the
 //!   room's info at the second host: its Redis lookup and the answer) and
 //!   the writer's round trip (POST → `200`, the Redis commit inside).
 //! - **`redis-failover`**: a host in this process, on a tokio runtime of
@@ -32,7 +33,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::across::{self, fsync_name, server_cpu, Redis};
-use super::app::BenchApp;
+use super::app::{BenchApp, BenchMsg};
 use super::child::ServerProc;
 use super::hosted;
 use super::load::{self, wall_ns, Conn, Hist, Readers};
@@ -47,10 +48,11 @@ pub(crate) const SETUP: &str = "host children (rex::Host with .redis(url), the d
     surviving host polled every 10 ms";
 
 /// How the clients reach a room through the host that does not own it.
-pub(crate) const CLIENTS: &str = "the load generator's raw HTTP clients follow each 307 \
-    themselves: one request at the host that does not own the room, the owner's URL taken \
-    from its Location, the request sent again there, and the owner kept for everything after \
-    (docs/protocol.md §16; rex::Client on main does not follow 307 yet)";
+pub(crate) const CLIENTS: &str = "the writer is the typed rex::Client given the room's URL at \
+    the host that does not own it: it follows the 307 and sends to the owner from then on \
+    (checked: its current endpoint is the owner's); the reader, the load generator's raw \
+    HTTP stream reader, follows each 307 itself: one request at the other host, the owner's \
+    URL taken from its Location, the request sent again there (docs/protocol.md §16)";
 
 /// Bound on any setup step and on the reader catching up.
 const LONG: Duration = Duration::from_secs(60);
@@ -195,7 +197,23 @@ pub(crate) async fn latency(plan: &Plan, fsync: RedisFsync) -> Result<Vec<Row>, 
         moved.record(ns(t0.elapsed()));
     }
 
-    let (writer, _) = join_through(&mut at_other, &code, "writer").await?;
+    // The writer is the typed client, given the room's URL at the other
+    // host: it follows the 307 and keeps the owner for every later send.
+    let room_at_other = format!("http://{}/r/{code}", other.addr);
+    let writer = rex::Client::<BenchMsg>::builder(room_at_other.as_str())
+        .name("writer")
+        .connect()
+        .await?;
+    let owner_url = format!("http://{}/r/{code}", owner.addr);
+    if writer.current_endpoint().to_string() != owner_url {
+        return Err(format!(
+            "the typed client sends to {}, not to the owner {owner_url}",
+            writer.current_endpoint()
+        )
+        .into());
+    }
+    // The reader, with raw HTTP (the stream reader that checks every index
+    // and reads the append times), follows the 307s by hand.
     let (reader, head) = join_through(&mut at_other, &code, "reader").await?;
     let events = format!("/r/{code}/rex/v0/events?start={head}");
     let answer = at_other
@@ -216,23 +234,8 @@ pub(crate) async fn latency(plan: &Plan, fsync: RedisFsync) -> Result<Vec<Row>, 
         })
         .await?;
 
-    let say = |text: &str| json!({"kind": "say", "data": {"text": text}}).to_string();
-    let path = format!("/r/{code}/rex/v0/messages");
-    let first = say(&format!("w{}", wall_ns()));
-    let (mut at_owner, answer) = follow(
-        &mut at_other,
-        "POST",
-        &path,
-        Some(&writer),
-        first.as_bytes(),
-    )
-    .await?;
-    if answer.status != 200 {
-        return Err(format!("the first message answered {}", answer.status).into());
-    }
-    let (sent, round_trip) = write(&mut at_owner, &path, &writer, &s).await?;
-    // The first message, then the writer's.
-    let expected = 1 + sent;
+    let (sent, round_trip) = write(&writer, &s).await?;
+    let expected = sent;
     readers
         .wait(LONG, "the reader to get every message", |r| {
             r.deliveries.load(Ordering::Relaxed) >= expected || r.ended.load(Ordering::Relaxed) > 0
@@ -305,12 +308,7 @@ pub(crate) async fn latency(plan: &Plan, fsync: RedisFsync) -> Result<Vec<Row>, 
 /// (`t<ns>`, which the reader takes for an append time; `w…` in the
 /// warm-up, not counted). Returns the messages sent and the round trips
 /// of the measured ones.
-async fn write(
-    conn: &mut Conn,
-    path: &str,
-    token: &str,
-    s: &Sizes,
-) -> Result<(u64, Hist), BoxError> {
+async fn write(writer: &rex::Client<BenchMsg>, s: &Sizes) -> Result<(u64, Hist), BoxError> {
     let begin = Instant::now();
     let (warm_end, end) = (begin + s.warm, begin + s.warm + s.window);
     let mut due = begin;
@@ -319,19 +317,9 @@ async fn write(
         tokio::time::sleep_until(due).await;
         let measured = due >= warm_end;
         let stamp = if measured { "t" } else { "w" };
-        let body = json!({"kind": "say", "data": {"text": format!("{stamp}{}", wall_ns())}});
+        let text = format!("{stamp}{}", wall_ns());
         let t0 = Instant::now();
-        let answer = conn
-            .call(&Conn::encode(
-                "POST",
-                path,
-                Some(token),
-                body.to_string().as_bytes(),
-            ))
-            .await?;
-        if answer.status != 200 {
-            return Err(format!("a message answered {}", answer.status).into());
-        }
+        writer.send(&BenchMsg::Say { text }).await?;
         sent += 1;
         if measured {
             round_trip.record(ns(t0.elapsed()));
