@@ -15,9 +15,13 @@
 //! Arguments filter the scenarios: `cargo bench -p rex --bench bus -- fanout`.
 //! Hosted rooms (`rex::Host`, many rooms in one server) are measured at the
 //! end (`bus/hosted.rs`): `-- hosted` runs only them, `REX_BENCH_HOSTED=0`
-//! skips them.
+//! skips them. Then rooms across hosts (`Host::redis`, `bus/across.rs` and
+//! `bus/group.rs`), when `redis-server` is installed (a note otherwise):
+//! `-- redis` runs only them, `REX_BENCH_REDIS=0` skips them.
 //! What each scenario measures, and the last full run: `docs/performance.md`.
 
+#[path = "bus/across.rs"]
+mod across;
 #[path = "bus/app.rs"]
 mod app;
 #[path = "bus/baseline.rs"]
@@ -28,6 +32,8 @@ mod child;
 mod durable;
 #[path = "bus/floor.rs"]
 mod floor;
+#[path = "bus/group.rs"]
+mod group;
 #[path = "bus/hosted.rs"]
 mod hosted;
 #[path = "bus/load.rs"]
@@ -415,6 +421,7 @@ async fn run(mut plan: Plan, nproc: usize, pinned: bool) -> Result<(), BoxError>
         durable_rows.extend(durable::restart(&plan).await?);
     }
     let hosted_rows = hosted::run(&plan).await?;
+    let across = across::run(&plan).await?;
 
     let load_after = loadavg();
     if !rows.is_empty() {
@@ -440,6 +447,7 @@ async fn run(mut plan: Plan, nproc: usize, pinned: bool) -> Result<(), BoxError>
         println!("Hosted rooms: one rex::Host, many rooms of the bench app, same run");
         println!("{}", hosted::render(&hosted_rows));
     }
+    print!("{}", across.render());
     println!(
         "took {:.1} s; load average at end {load_after}",
         started.elapsed().as_secs_f64()
@@ -460,6 +468,7 @@ async fn run(mut plan: Plan, nproc: usize, pinned: bool) -> Result<(), BoxError>
         "durable_rows": json_rows(&durable_rows, ["disk", "memory"]),
         "floor_rows": json_rows(&floor_rows, ["rex", "floor"]),
         "hosted_rows": hosted::json_rows(&hosted_rows),
+        "across_hosts": across.json(),
         "data_file_system": file_system(&plan.data),
     });
     let path = target.join("rex-bench.json");

@@ -43,6 +43,15 @@ impl BenchApp {
     pub(crate) fn saves(&self) -> Arc<AtomicU64> {
         self.saves.clone()
     }
+
+    /// A room's app that counts its saves in `saves`: a host's rooms all
+    /// share one counter, so the host counts every room's commits.
+    pub(crate) fn counting(saves: Arc<AtomicU64>) -> BenchApp {
+        BenchApp {
+            saves,
+            ..BenchApp::default()
+        }
+    }
 }
 
 impl RexApp for BenchApp {

@@ -18,8 +18,10 @@
 //! - `quit` (or end of stdin): exits; `disk` first stops the server
 //!   gracefully, so its store is closed cleanly.
 //!
-//! `REX_BENCH_SERVER=host|host-disk` makes the child a host of rooms
-//! instead (`hosted.rs`): the same start-up line, then only `quit`.
+//! `REX_BENCH_SERVER=host|host-disk|host-redis` makes the child a host of
+//! rooms instead (`hosted.rs`; `host-redis` shares its rooms through the
+//! Redis at `$REX_BENCH_REDIS_URL`, `across.rs`): the same start-up line,
+//! then only `batches` and `quit`.
 //!
 //! The parent reads the child's CPU time and RSS from `/proc/<pid>/…`, so
 //! what the load generator allocates never counts as server memory.
@@ -154,12 +156,13 @@ pub(crate) fn main(side: &str) -> Result<(), BoxError> {
         "baseline" => Side::Baseline,
         "disk" => Side::Disk,
         "floor" => Side::Floor,
-        hosted::HOST | hosted::HOST_DISK => return hosted::child_main(side),
+        hosted::HOST | hosted::HOST_DISK | hosted::HOST_REDIS => return hosted::child_main(side),
         other => {
             return Err(format!(
-                "{CHILD_ENV}={other}: expected rex, baseline, disk, floor, {} or {}",
+                "{CHILD_ENV}={other}: expected rex, baseline, disk, floor, {}, {} or {}",
                 hosted::HOST,
-                hosted::HOST_DISK
+                hosted::HOST_DISK,
+                hosted::HOST_REDIS
             )
             .into())
         }
@@ -327,21 +330,32 @@ impl ServerProc {
         dir: Option<&Path>,
     ) -> Result<ServerProc, BoxError> {
         let side = if dir.is_some() { Side::Disk } else { Side::Rex };
-        ServerProc::spawn_as(kind, side, dir.map(Path::to_owned)).await
+        let env = dir.map(|dir| (DATA_DIR_ENV, dir.as_os_str().to_owned()));
+        ServerProc::spawn_as(kind, side, env).await
+    }
+
+    /// A host of a group sharing its rooms through the Redis at `url`
+    /// (`hosted::HOST_REDIS`); `side` is `Disk`, for its names only.
+    pub(crate) async fn start_group_host(url: &str) -> Result<ServerProc, BoxError> {
+        let env = (hosted::REDIS_URL_ENV, url.into());
+        ServerProc::spawn_as(hosted::HOST_REDIS, Side::Disk, Some(env)).await
     }
 
     async fn spawn(side: Side, dir: Option<PathBuf>) -> Result<ServerProc, BoxError> {
-        ServerProc::spawn_as(side.env(), side, dir).await
+        let env = dir.map(|dir| (DATA_DIR_ENV, dir.into_os_string()));
+        ServerProc::spawn_as(side.env(), side, env).await
     }
 
+    /// Starts the bench as a `kind` child, with one more environment
+    /// variable if `env` says so (a data directory, a Redis URL).
     async fn spawn_as(
         kind: &str,
         side: Side,
-        dir: Option<PathBuf>,
+        env: Option<(&str, std::ffi::OsString)>,
     ) -> Result<ServerProc, BoxError> {
         let mut command = Command::new(std::env::current_exe()?);
-        if let Some(dir) = dir {
-            command.env(DATA_DIR_ENV, dir);
+        if let Some((name, value)) = env {
+            command.env(name, value);
         }
         let mut child = command
             .env(CHILD_ENV, kind)

@@ -20,9 +20,10 @@
 //!   warm-up messages say `w…` and are not counted), server and load
 //!   generator CPU, and how late the senders were against their schedule.
 //!
-//! The host child (`REX_BENCH_SERVER=host|host-disk`) lifts the
-//! per-address limits and the room creation rate (the load generator is
-//! one address) and keeps every other default of a host. Every phase is
+//! The host child (`REX_BENCH_SERVER=host|host-disk`, and `host-redis`
+//! for `across.rs`) lifts the per-address limits and the room creation
+//! rate (the load generator is one address) and keeps every other default
+//! of a host. Every phase is
 //! bounded in time. `REX_BENCH_HOSTED=0` skips all of it;
 //! `cargo bench -p rex --bench bus -- hosted` runs only it.
 
@@ -46,10 +47,15 @@ use super::report::{fmt_value, ms, target_cell, targets, Row};
 use super::scenarios::Perf;
 use super::{BoxError, Plan};
 
-/// `REX_BENCH_SERVER` of a host in memory, and of one with a data
-/// directory.
+/// `REX_BENCH_SERVER` of a host in memory, of one with a data directory,
+/// and of one of a group sharing its rooms through the Redis at
+/// `$REX_BENCH_REDIS_URL` (`across.rs`).
 pub(crate) const HOST: &str = "host";
 pub(crate) const HOST_DISK: &str = "host-disk";
+pub(crate) const HOST_REDIS: &str = "host-redis";
+
+/// The Redis of a `host-redis` child.
+pub(crate) const REDIS_URL_ENV: &str = "REX_BENCH_REDIS_URL";
 
 /// Players per room (issue 16's party night: 8).
 const PLAYERS: usize = 8;
@@ -152,27 +158,39 @@ pub(crate) async fn run(plan: &Plan) -> Result<Vec<Row>, BoxError> {
 
 /// The host child's `main`: serves until told to quit (or stdin ends);
 /// a durable host first stops gracefully, so its stores close cleanly.
+/// Besides `quit` it answers `batches` (`batches <n>`: the group commits of
+/// all its rooms so far, 0 in memory), as the single-room child does.
 pub(crate) fn child_main(kind: &str) -> Result<(), BoxError> {
     child::pin_server()?;
-    super::runtime()?.block_on(serve(kind == HOST_DISK))
+    super::runtime()?.block_on(serve(kind))
 }
 
-async fn serve(disk: bool) -> Result<(), BoxError> {
+async fn serve(kind: &str) -> Result<(), BoxError> {
     let started = std::time::Instant::now();
-    let builder = rex::Host::builder(|_: &rex::NewRoom| Ok(BenchApp::default()))
-        // One trusted address opens every room, session and connection.
-        .message_rate(rex::Rate::unlimited())
-        .session_rate(rex::Rate::unlimited())
-        .sessions_per_address(usize::MAX)
-        .max_connections_per_address(usize::MAX)
-        .room_creation_rate(rex::Rate::unlimited())
-        .max_rooms(MAX_ROOMS);
-    let host = if disk {
-        let dir = std::env::var_os(child::DATA_DIR_ENV)
-            .ok_or_else(|| format!("{} is not set", child::DATA_DIR_ENV))?;
-        builder.data_dir(dir).bind("127.0.0.1:0").await?
-    } else {
-        builder.bind("127.0.0.1:0").await?
+    let saves = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = saves.clone();
+    let builder =
+        rex::Host::builder(move |_: &rex::NewRoom| Ok(BenchApp::counting(counter.clone())))
+            // One trusted address opens every room, session and connection.
+            .message_rate(rex::Rate::unlimited())
+            .session_rate(rex::Rate::unlimited())
+            .sessions_per_address(usize::MAX)
+            .max_connections_per_address(usize::MAX)
+            .room_creation_rate(rex::Rate::unlimited())
+            .max_rooms(MAX_ROOMS);
+    let host = match kind {
+        HOST_DISK => {
+            let dir = std::env::var_os(child::DATA_DIR_ENV)
+                .ok_or_else(|| format!("{} is not set", child::DATA_DIR_ENV))?;
+            builder.data_dir(dir).bind("127.0.0.1:0").await?
+        }
+        HOST_REDIS => {
+            let url =
+                std::env::var(REDIS_URL_ENV).map_err(|_| format!("{REDIS_URL_ENV} is not set"))?;
+            // Its public URL is `http://` and the bound address.
+            builder.redis(url).bind("127.0.0.1:0").await?
+        }
+        _ => builder.bind("127.0.0.1:0").await?,
     };
     let addr = host.local_addr();
     let startup = started.elapsed();
@@ -190,13 +208,15 @@ async fn serve(disk: bool) -> Result<(), BoxError> {
         }
     });
     println!("addr {addr} {}", startup.as_nanos());
-    // The only command is `quit`; the end of stdin means the same.
-    if let Some(line) = lines.recv().await {
-        if line.trim() != "quit" {
-            return Err(format!("unknown command `{line}`").into());
+    // `quit` and the end of stdin end it.
+    while let Some(line) = lines.recv().await {
+        match line.trim() {
+            "batches" => println!("batches {}", saves.load(Ordering::Relaxed)),
+            "quit" => break,
+            _ => return Err(format!("unknown command `{line}`").into()),
         }
     }
-    if disk {
+    if kind != HOST {
         let _ = stop.send(());
         task.await??;
     }
@@ -208,7 +228,7 @@ async fn serve(disk: bool) -> Result<(), BoxError> {
 /// Opens up to `n` rooms over HTTP (`POST /rex/v0/rooms`) with `clients`
 /// keep-alive connections, stopping early after `limit`; returns their
 /// codes and the seconds it took.
-async fn open_rooms(
+pub(crate) async fn open_rooms(
     addr: SocketAddr,
     n: usize,
     clients: usize,

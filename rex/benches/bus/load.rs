@@ -193,6 +193,9 @@ pub(crate) struct Conn {
 pub(crate) struct Answer {
     pub(crate) status: u16,
     pub(crate) body: Vec<u8>,
+    /// The `Location` of a redirect (`3xx`); not looked for otherwise, so
+    /// the other answers cost nothing more.
+    pub(crate) location: Option<String>,
 }
 
 impl Conn {
@@ -226,7 +229,7 @@ impl Conn {
     /// Sends `request` and reads the whole answer (a `Content-Length` body).
     pub(crate) async fn call(&mut self, request: &[u8]) -> Result<Answer, BoxError> {
         write_all(&self.stream, request).await?;
-        let (status, head_len, body_len) = loop {
+        let (status, head_len, body_len, location) = loop {
             let filled = self.buf.filled();
             if let Some(end) = find(filled, b"\r\n\r\n") {
                 let head = &filled[..end];
@@ -236,7 +239,13 @@ impl Conn {
                     Some(v) => std::str::from_utf8(v)?.parse::<usize>()?,
                     None => return Err("an answer without Content-Length".into()),
                 };
-                break (status, end + 4, len);
+                let location = match status {
+                    300..=399 => {
+                        header(head, "location").map(|v| String::from_utf8_lossy(v).into_owned())
+                    }
+                    _ => None,
+                };
+                break (status, end + 4, len, location);
             }
             if self.buf.fill(&self.stream).await? == 0 {
                 return Err("the server closed the connection".into());
@@ -249,8 +258,43 @@ impl Conn {
         }
         let body = self.buf.filled()[head_len..head_len + body_len].to_vec();
         self.buf.consume(head_len + body_len);
-        Ok(Answer { status, body })
+        Ok(Answer {
+            status,
+            body,
+            location,
+        })
     }
+}
+
+/// A closed-loop sender, as a phone is: sends `request` on its own
+/// keep-alive connection to `addr`, waits for the `200`, sends again,
+/// until `end`; counts and times the answers that fall between `warm_end`
+/// and `end`.
+pub(crate) async fn send_until(
+    addr: SocketAddr,
+    request: Vec<u8>,
+    warm_end: tokio::time::Instant,
+    end: tokio::time::Instant,
+) -> Result<(u64, Hist), BoxError> {
+    let mut conn = Conn::open(addr).await?;
+    let (mut count, mut hist) = (0u64, Hist::default());
+    loop {
+        let t0 = tokio::time::Instant::now();
+        if t0 >= end {
+            break;
+        }
+        let answer = conn.call(&request).await?;
+        if answer.status != 200 {
+            let body = String::from_utf8_lossy(&answer.body).into_owned();
+            return Err(format!("POST answered {}: {body}", answer.status).into());
+        }
+        let t1 = tokio::time::Instant::now();
+        if t0 >= warm_end && t1 <= end {
+            count += 1;
+            hist.record(u64::try_from((t1 - t0).as_nanos()).unwrap_or(u64::MAX));
+        }
+    }
+    Ok((count, hist))
 }
 
 /// Creates a session over a fresh connection and returns its token.
@@ -279,6 +323,9 @@ pub(crate) struct Readers {
     pub(crate) bytes: AtomicU64,
     /// Readers whose response headers arrived.
     pub(crate) open: AtomicU64,
+    /// Readers whose stream the server ended (cleanly): a waiter that
+    /// expects more events can stop waiting.
+    pub(crate) ended: AtomicU64,
     /// The first thing that went wrong (a lost or repeated event, a cut).
     pub(crate) error: Mutex<Option<String>>,
     /// Woken after every batch a reader takes in.
@@ -382,8 +429,12 @@ pub(crate) async fn read_stream_with(
     readers: Arc<Readers>,
 ) -> Result<(), BoxError> {
     let result = follow(addr, &request, start, &readers).await;
-    if let Err(e) = &result {
-        readers.fail(format!("a reader failed: {e}"));
+    match &result {
+        Ok(()) => {
+            readers.ended.fetch_add(1, Ordering::Relaxed);
+            readers.progress.notify_waiters();
+        }
+        Err(e) => readers.fail(format!("a reader failed: {e}")),
     }
     result
 }

@@ -99,29 +99,8 @@ async fn ingest_on(mut server: ServerProc, c: usize, plan: &Plan) -> Result<Inge
     let workers: Vec<_> = tokens
         .into_iter()
         .map(|token| {
-            let addr = server.addr;
-            tokio::spawn(async move {
-                let mut conn = Conn::open(addr).await?;
-                let request = Conn::encode("POST", "/rex/v0/messages", Some(&token), body);
-                let (mut count, mut hist) = (0u64, Hist::default());
-                loop {
-                    let t0 = tokio::time::Instant::now();
-                    if t0 >= end {
-                        break;
-                    }
-                    let answer = conn.call(&request).await?;
-                    if answer.status != 200 {
-                        let body = String::from_utf8_lossy(&answer.body).into_owned();
-                        return Err(format!("POST answered {}: {body}", answer.status).into());
-                    }
-                    let t1 = tokio::time::Instant::now();
-                    if t0 >= warm_end && t1 <= end {
-                        count += 1;
-                        hist.record(u64::try_from((t1 - t0).as_nanos()).unwrap_or(u64::MAX));
-                    }
-                }
-                Ok::<_, BoxError>((count, hist))
-            })
+            let request = Conn::encode("POST", "/rex/v0/messages", Some(&token), body);
+            tokio::spawn(load::send_until(server.addr, request, warm_end, end))
         })
         .collect();
     let disk = side == Side::Disk;
