@@ -14,10 +14,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use rex::{Client, Epoch, RetryPolicy, StreamItem};
+use rex::{Client, Epoch, StreamItem};
 use rex_tests::cli::ChannelWriter;
 use rex_tests::example::Lines;
-use rex_tests::probe::{Ev, Msg, Tally};
+use rex_tests::probe::{patient, Ev, Msg, Tally};
 use tokio::sync::mpsc;
 
 /// How many times the server is killed.
@@ -76,14 +76,6 @@ impl Probe {
             .filter(|l| l.starts_with("stderr:") && l.contains("ERROR"))
             .collect();
         assert!(errors.is_empty(), "the probe logged errors: {errors:?}");
-    }
-}
-
-fn patient() -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: 100_000,
-        initial_backoff: Duration::from_millis(20),
-        max_backoff: Duration::from_millis(250),
     }
 }
 

@@ -42,6 +42,23 @@ async fn join(url: &str) -> String {
     answer.json()["token"].as_str().expect("a token").to_owned()
 }
 
+/// `POST room/rex/v0/messages` with `message` as session `token`.
+async fn post(room: &str, token: &str, message: Value) -> rex_tests::group::Answer {
+    request(
+        Method::POST,
+        &format!("{room}/rex/v0/messages"),
+        Some(token),
+        Some(message),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("posting to {room}: {e}"))
+}
+
+/// Note `seq` of `writer`, with message id `id`.
+fn note(writer: u32, seq: u64, id: u64) -> Value {
+    json!({"kind": "note", "data": {"writer": writer, "seq": seq}, "id": id})
+}
+
 async fn info(url: &str) -> Value {
     let answer = get(&format!("{url}/rex/v0/info")).await.expect("info");
     assert_eq!(answer.status, 200, "{url}: {:?}", answer.body);
@@ -86,15 +103,13 @@ async fn a_room_is_served_by_its_host_and_found_from_any_other() {
 
     // A message sent to the wrong host is not handled there: 307 with
     // nothing appended; sent again where it points, it is handled once.
-    let note = json!({"kind": "note", "data": {"writer": 1, "seq": 0}, "id": 1});
-    let wrong = request(
-        Method::POST,
-        &format!("{}/r/{code}/rex/v0/messages", group.url(2)),
-        Some(&token),
-        Some(note.clone()),
+    let first_note = note(1, 0, 1);
+    let wrong = post(
+        &format!("{}/r/{code}", group.url(2)),
+        &token,
+        first_note.clone(),
     )
-    .await
-    .expect("the other host answers");
+    .await;
     wrong.assert_moved(&format!("{owner}/rex/v0/messages"));
     assert_eq!(
         info(&owner).await["head"],
@@ -103,9 +118,14 @@ async fn a_room_is_served_by_its_host_and_found_from_any_other() {
     );
     let location = wrong.location().expect("a Location").to_owned();
     for _ in 0..2 {
-        let handled = request(Method::POST, &location, Some(&token), Some(note.clone()))
-            .await
-            .expect("the owner answers");
+        let handled = request(
+            Method::POST,
+            &location,
+            Some(&token),
+            Some(first_note.clone()),
+        )
+        .await
+        .expect("the owner answers");
         assert_eq!(handled.status, 200, "{:?}", handled.body);
     }
     let head = before["head"].as_u64().unwrap();
@@ -143,15 +163,7 @@ async fn a_killed_hosts_room_is_taken_over_with_its_log_and_sessions() {
     let owner = format!("{}/r/{code}", group.url(0));
     let token = join(&owner).await;
     for seq in 0..5 {
-        let note = json!({"kind": "note", "data": {"writer": 1, "seq": seq}, "id": seq + 1});
-        let answer = request(
-            Method::POST,
-            &format!("{owner}/rex/v0/messages"),
-            Some(&token),
-            Some(note),
-        )
-        .await
-        .unwrap();
+        let answer = post(&owner, &token, note(1, seq, seq + 1)).await;
         assert_eq!(answer.status, 200, "{:?}", answer.body);
     }
     let before = info(&owner).await;
@@ -169,15 +181,7 @@ async fn a_killed_hosts_room_is_taken_over_with_its_log_and_sessions() {
     // is answered from the record, note 5 is new.
     let new_owner = format!("{}/r/{code}", group.url(1));
     for (seq, id) in [(4, 5), (5, 6)] {
-        let note = json!({"kind": "note", "data": {"writer": 1, "seq": seq}, "id": id});
-        let answer = request(
-            Method::POST,
-            &format!("{new_owner}/rex/v0/messages"),
-            Some(&token),
-            Some(note),
-        )
-        .await
-        .unwrap();
+        let answer = post(&new_owner, &token, note(1, seq, id)).await;
         assert_eq!(answer.status, 200, "note {seq}: {:?}", answer.body);
     }
     let head = before["head"].as_u64().unwrap();
@@ -197,14 +201,7 @@ async fn a_frozen_host_cannot_write_to_a_room_another_took_over() {
     // thaws, its app emits at once — unless it has already let the room
     // go. Either way nothing of it may reach the room's log.
     let alarm = json!({"kind": "alarm", "data": {"ms": 3000}, "id": 1});
-    let answer = request(
-        Method::POST,
-        &format!("{first}/rex/v0/messages"),
-        Some(&token),
-        Some(alarm),
-    )
-    .await
-    .unwrap();
+    let answer = post(&first, &token, alarm).await;
     assert_eq!(answer.status, 200, "{:?}", answer.body);
     group.signal(0, "STOP");
     let frozen = Instant::now();
@@ -217,15 +214,8 @@ async fn a_frozen_host_cannot_write_to_a_room_another_took_over() {
 
     // The thawed host sends its room's clients to the new owner, and
     // takes nothing: the client's next message lands there, once.
-    let note = json!({"kind": "note", "data": {"writer": 1, "seq": 0}, "id": 2});
-    let answer = request(
-        Method::POST,
-        &format!("{first}/rex/v0/messages"),
-        Some(&token),
-        Some(note.clone()),
-    )
-    .await
-    .expect("the thawed host answers");
+    let next = note(1, 0, 2);
+    let answer = post(&first, &token, next.clone()).await;
     answer.assert_moved(&format!("{second}/rex/v0/messages"));
     // Host 0 stops serving the room: its write refused, or the room let
     // go before its app wrote. Either way it says so.
@@ -236,14 +226,7 @@ async fn a_frozen_host_cannot_write_to_a_room_another_took_over() {
                 || l.contains("another host has taken the room over")
         })
         .await;
-    let answer = request(
-        Method::POST,
-        &format!("{second}/rex/v0/messages"),
-        Some(&token),
-        Some(note),
-    )
-    .await
-    .unwrap();
+    let answer = post(&second, &token, next).await;
     assert_eq!(answer.status, 200, "{:?}", answer.body);
     let head = taken["head"].as_u64().unwrap();
     assert_eq!(
@@ -262,15 +245,7 @@ async fn rex_tail_started_at_another_host_follows_the_room_to_its_owner() {
     let owner = format!("{}/r/{code}", group.url(0));
     let token = join(&owner).await;
     for seq in 0..2 {
-        let note = json!({"kind": "note", "data": {"writer": 7, "seq": seq}, "id": seq + 1});
-        let answer = request(
-            Method::POST,
-            &format!("{owner}/rex/v0/messages"),
-            Some(&token),
-            Some(note),
-        )
-        .await
-        .unwrap();
+        let answer = post(&owner, &token, note(7, seq, seq + 1)).await;
         assert_eq!(answer.status, 200, "{:?}", answer.body);
     }
     let wrong = format!("{}/r/{code}", group.url(1));

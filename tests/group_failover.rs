@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use http::Method;
-use rex::{Client, Endpoint, RetryPolicy, StreamItem};
+use rex::{Client, Endpoint, StreamItem};
 use rex_tests::group::{get, request, Group};
-use rex_tests::probe::{Ev, Msg};
+use rex_tests::probe::{patient, Ev, Msg};
 use serde_json::json;
 
 const PROBE: &str = env!("CARGO_BIN_EXE_rex-durable-probe");
@@ -26,14 +26,6 @@ const PATIENCE: Duration = Duration::from_secs(120);
 /// Between one writer's notes: enough traffic to kill the host mid-write
 /// in many rooms, little enough for 200 clients on a busy 2-core machine.
 const PACE: Duration = Duration::from_millis(100);
-
-fn patient() -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: 100_000,
-        initial_backoff: Duration::from_millis(20),
-        max_backoff: Duration::from_millis(250),
-    }
-}
 
 /// Room `code` at every host, `first` first: where its clients start, and
 /// where they go back to when the host they were sent to stops answering.

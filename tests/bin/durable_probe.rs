@@ -149,14 +149,19 @@ async fn serve_room(data: &str, addr: &str) -> std::io::Result<()> {
     server.run(stopped()).await
 }
 
-async fn serve_group(redis: &str, addr: &str, lease: Duration) -> std::io::Result<()> {
-    let host = Host::builder(|_room: &rex::NewRoom| Ok(Probe::default()))
-        .redis(redis)
-        .room_lease(lease)
+/// A host of probe rooms with every rate limit lifted for the tests.
+fn probe_host() -> rex::HostBuilder<Probe> {
+    Host::builder(|_room: &rex::NewRoom| Ok(Probe::default()))
         .retention(Retention::unlimited())
         .message_rate(rex::Rate::unlimited())
         .session_rate(rex::Rate::unlimited())
         .room_creation_rate(rex::Rate::unlimited())
+}
+
+async fn serve_group(redis: &str, addr: &str, lease: Duration) -> std::io::Result<()> {
+    let host = probe_host()
+        .redis(redis)
+        .room_lease(lease)
         .bind(addr)
         .await?;
     println!("listening on http://{}", host.local_addr());
@@ -164,14 +169,7 @@ async fn serve_group(redis: &str, addr: &str, lease: Duration) -> std::io::Resul
 }
 
 async fn serve_host(data: &str, addr: &str) -> std::io::Result<()> {
-    let host = Host::builder(|_room: &rex::NewRoom| Ok(Probe::default()))
-        .data_dir(data)
-        .retention(Retention::unlimited())
-        .message_rate(rex::Rate::unlimited())
-        .session_rate(rex::Rate::unlimited())
-        .room_creation_rate(rex::Rate::unlimited())
-        .bind(addr)
-        .await?;
+    let host = probe_host().data_dir(data).bind(addr).await?;
     println!("listening on http://{}", host.local_addr());
     host.run(stopped()).await
 }

@@ -69,3 +69,13 @@ impl Tally {
         tally
     }
 }
+
+/// Retries for as long as a test lets a server die and come back: many
+/// attempts, backing off to a quarter second.
+pub fn patient() -> rex::RetryPolicy {
+    rex::RetryPolicy {
+        max_attempts: 100_000,
+        initial_backoff: std::time::Duration::from_millis(20),
+        max_backoff: std::time::Duration::from_millis(250),
+    }
+}

@@ -30,23 +30,9 @@ impl<A: RexApp> HostSite<A> {
         self.wake.notify_one();
         let shared = self.shared();
         tokio::spawn(async move {
-            hosted.room.gate.close().await;
-            hosted.room.log.end_streams();
-            drop(
-                hosted
-                    .stop
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .take(),
-            );
-            let actor = hosted
-                .actor
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take();
-            if let Some(actor) = actor {
-                let _ = actor.await;
-            }
+            hosted.close().await;
+            // However it ended, the room is no longer this host's.
+            let _ = hosted.stop_app().await;
             if let (Some(shared), Some(lease)) = (shared, &hosted.lease) {
                 shared.release(code, &lease.token).await;
             }
@@ -163,7 +149,7 @@ pub(super) async fn keep_leases<A: RexApp>(site: Weak<HostSite<A>>, shared: Arc<
                                 .valid_until
                                 .lock()
                                 .unwrap_or_else(PoisonError::into_inner) =
-                                sent + shared.lease - shared.lease / 10;
+                                sent + shared.serves_for();
                         }
                     }
                 }

@@ -173,6 +173,14 @@ impl Shared {
         })
     }
 
+    /// How long after a lease was asked for (or a renewal sent) this host
+    /// still serves the room: the lease less a tenth, for clocks that run
+    /// at slightly different speeds. It lets a room go before Redis lets
+    /// any other host take it.
+    pub(crate) fn serves_for(&self) -> Duration {
+        self.lease - self.lease / 10
+    }
+
     fn keys(&self, code: RoomCode) -> RoomKeys {
         RoomKeys::new(&self.prefix, code)
     }

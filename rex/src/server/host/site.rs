@@ -72,8 +72,37 @@ pub(crate) struct Hosted<A: RexApp> {
     /// When the app asked for the room to close (`Context::close_room`).
     pub(crate) close_at: Mutex<Option<Instant>>,
     /// Taken when the room is disposed.
-    pub(super) stop: Mutex<Option<StopOnDrop>>,
-    pub(super) actor: Mutex<Option<JoinHandle<Result<(), StoreError>>>>,
+    stop: Mutex<Option<StopOnDrop>>,
+    actor: Mutex<Option<JoinHandle<Result<(), StoreError>>>>,
+}
+
+impl<A: RexApp> Hosted<A> {
+    /// Lets requests in flight finish and ends the room's streams (after
+    /// they send what the log holds).
+    pub(crate) async fn close(&self) {
+        self.room.gate.close().await;
+        self.room.log.end_streams();
+    }
+
+    /// Stops the room's app and waits until it has stopped, its last
+    /// writes landed: what its task ended with, or `None` if it was
+    /// already stopped.
+    pub(crate) async fn stop_app(
+        &self,
+    ) -> Option<Result<Result<(), StoreError>, tokio::task::JoinError>> {
+        drop(
+            self.stop
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
+        let actor = self
+            .actor
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()?;
+        Some(actor.await)
+    }
 }
 
 /// Where a durable host keeps its rooms.
@@ -381,27 +410,13 @@ impl<A: RexApp> HostSite<A> {
         self.wake.notify_one();
         let this = self.this.clone();
         tokio::spawn(async move {
-            hosted.room.gate.close().await;
-            hosted.room.log.end_streams();
-            let stop = hosted
-                .stop
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take();
-            drop(stop);
-            let actor = hosted
-                .actor
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take();
-            if let Some(actor) = actor {
-                match actor.await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => {
-                        tracing::error!(room = %code, error = %e, "the room's store failed")
-                    }
-                    Err(e) => tracing::error!(room = %code, error = %e, "the room's task failed"),
+            hosted.close().await;
+            match hosted.stop_app().await {
+                None | Some(Ok(Ok(()))) => {}
+                Some(Ok(Err(e))) => {
+                    tracing::error!(room = %code, error = %e, "the room's store failed")
                 }
+                Some(Err(e)) => tracing::error!(room = %code, error = %e, "the room's task failed"),
             }
             let Some(site) = this.upgrade() else { return };
             match site.storage.as_ref().map(|s| &s.backing) {
@@ -429,7 +444,7 @@ impl<A: RexApp> HostSite<A> {
     fn lease_margin(&self) -> Duration {
         #[cfg(feature = "redis")]
         if let Some(shared) = self.shared() {
-            return shared.lease - shared.lease / 10;
+            return shared.serves_for();
         }
         Duration::ZERO
     }
@@ -655,10 +670,7 @@ impl<A: RexApp> Site for HostSite<A> {
 
     async fn drain(&self) {
         let rooms: Vec<Arc<Hosted<A>>> = self.read().live().map(|(_, r)| r.clone()).collect();
-        let closing = rooms.iter().map(|hosted| async move {
-            hosted.room.gate.close().await;
-            hosted.room.log.end_streams();
-        });
+        let closing = rooms.iter().map(|hosted| hosted.close());
         futures_util::future::join_all(closing).await;
     }
 }
@@ -671,22 +683,7 @@ impl<A: RexApp> HostSite<A> {
             self.read().live().map(|(c, r)| (*c, r.clone())).collect();
         let mut failed = Vec::new();
         for (code, hosted) in rooms {
-            drop(
-                hosted
-                    .stop
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .take(),
-            );
-            let actor = hosted
-                .actor
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take();
-            if let Some(Ok(Err(e))) = match actor {
-                Some(actor) => Some(actor.await),
-                None => None,
-            } {
+            if let Some(Ok(Err(e))) = hosted.stop_app().await {
                 failed.push((code, e));
             }
             // Its last writes have landed: another host of the group may
