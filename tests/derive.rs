@@ -32,6 +32,14 @@ pub mod hygiene {
     pub struct Ok;
     /// Shadows `Some`.
     pub struct Some;
+    /// A user type with the name a generated decoder might pick.
+    #[derive(
+        ::serde::Deserialize, ::serde::Serialize, ::core::fmt::Debug, ::core::cmp::PartialEq,
+    )]
+    pub struct Fields {
+        /// Anything.
+        pub n: u8,
+    }
 
     /// Messages with every shape, and a keyword-named variant.
     #[derive(::rex::RexMessage, ::core::fmt::Debug, ::core::cmp::PartialEq)]
@@ -53,6 +61,20 @@ pub mod hygiene {
         Ping,
         /// Its method is the raw identifier `r#type`.
         Type(::std::string::String),
+    }
+
+    /// Fields that could trip a generated decoder: a user type called
+    /// `Fields`, and a field named like the decoder's own argument.
+    #[derive(::rex::RexMessage, ::core::fmt::Debug, ::core::cmp::PartialEq)]
+    #[rex(app = "tricky", events = Ev)]
+    pub enum Tricky {
+        /// The user's type and `data`.
+        Nested {
+            /// The user's type.
+            fields: Fields,
+            /// Named like the decoder's own argument.
+            data: ::std::vec::Vec<u8>,
+        },
     }
 
     /// Events with every shape.
@@ -130,7 +152,18 @@ fn every_shape_round_trips_and_errors_name_the_field() {
     ];
     for msg in cases {
         let data = msg.encode_data().unwrap();
+        let text = data.as_ref().map(ToString::to_string);
         assert_eq!(Msg::decode(msg.kind(), data).unwrap(), msg);
+        // Straight from the text, as the server decodes.
+        assert_eq!(Msg::decode_json(msg.kind(), text.as_deref()).unwrap(), msg);
+        // Written straight, as the server writes events: the same JSON.
+        let mut out = Vec::new();
+        let written = msg.write_data(&mut out).unwrap();
+        assert_eq!(written, text.is_some(), "{msg:?}");
+        if let Some(text) = &text {
+            let parsed: serde_json::Value = serde_json::from_slice(&out).unwrap();
+            assert_eq!(parsed.to_string(), *text, "{msg:?}");
+        }
     }
     assert_eq!(
         Msg::Start.encode_data().unwrap(),
@@ -156,6 +189,42 @@ fn every_shape_round_trips_and_errors_name_the_field() {
         err.to_string(),
         "unknown kind `Start`; expected one of: start, set-score, answer, v2.ping, type"
     );
+    // From the text, every input gives what `decode` gives, errors alike.
+    let inputs: [(&str, Option<&str>); 15] = [
+        ("answer", Some(r#"{"choice": 1}"#)),
+        ("answer", Some(r#"{"choice": 1, "note": null}"#)),
+        ("answer", Some(r#"{"choice": "b"}"#)),
+        ("answer", Some(r#"{"choice": 1, "chioce": 2}"#)),
+        ("answer", Some(r#"{"choice": 1, "choice": 2}"#)),
+        ("answer", Some("[1]")),
+        ("answer", None),
+        ("answer", Some("{}")),
+        ("start", Some("1")),
+        ("start", None),
+        ("set-score", Some("-1")),
+        ("set-score", Some("7")),
+        ("set-score", None),
+        ("Start", None),
+        ("type", Some("\"\\u00e9\"")),
+    ];
+    for (kind, text) in inputs {
+        let value = text.map(|t| serde_json::from_str(t).unwrap());
+        let slow = Msg::decode(kind, value);
+        let fast = Msg::decode_json(kind, text);
+        assert_eq!(fast, slow, "{kind} {text:?}");
+    }
+    let nested = hygiene::Tricky::Nested {
+        fields: hygiene::Fields { n: 1 },
+        data: vec![1, 2],
+    };
+    let text = nested.encode_data().unwrap().map(|v| v.to_string());
+    assert_eq!(
+        hygiene::Tricky::decode_json("nested", text.as_deref()).unwrap(),
+        nested
+    );
+    let err = hygiene::Tricky::decode_json("nested", Some(r#"{"fields": {"n": 300}, "data": []}"#))
+        .unwrap_err();
+    assert!(err.to_string().contains("field `fields`"), "{err}");
     // Events ignore unknown fields (a newer server may add some).
     let from = SessionId::new_random();
     let ev = hygiene::Ev::decode(

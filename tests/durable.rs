@@ -173,7 +173,7 @@ async fn a_damaged_log_stops_the_server_and_says_where() {
     // Flip a byte inside the line of note 20, wherever the file keeps it.
     let file = data.join("room.redb");
     let mut bytes = std::fs::read(&file).unwrap();
-    let needle = br#"{"seq":20,"writer":7}"#;
+    let needle = br#"{"writer":7,"seq":20}"#;
     let mut flipped = 0;
     let mut at = 0;
     while let Some(found) = bytes[at..].windows(needle.len()).position(|w| w == needle) {

@@ -7,7 +7,7 @@ use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
 use syn::DeriveInput;
 
-use crate::ast::{Enum, Role, Shape, Variant};
+use crate::ast::{Enum, Field, Role, Shape, Variant};
 use crate::ctxt::Ctxt;
 use crate::valid;
 
@@ -128,6 +128,19 @@ fn docs_or(v: &Variant<'_>, fallback: String) -> TokenStream {
     }
 }
 
+/// `.field("key", name)?` for each field, in declaration order: the chain
+/// both `DataEncoder` and `DataWriter` take.
+fn field_calls(fields: &[Field<'_>]) -> Vec<TokenStream> {
+    fields
+        .iter()
+        .map(|f| {
+            let name = f.ident;
+            let key = &f.key;
+            quote!(.field(#key, #name)?)
+        })
+        .collect()
+}
+
 /// The `RexMessage` / `RexEvent` impl.
 fn expand_codec(e: &Enum<'_>) -> TokenStream {
     let ident = e.ident;
@@ -157,16 +170,36 @@ fn expand_codec(e: &Enum<'_>) -> TokenStream {
             },
             Shape::Struct(fields) => {
                 let names = fields.iter().map(|f| f.ident);
-                let adds = fields.iter().map(|f| {
-                    let name = f.ident;
-                    let key = &f.key;
-                    quote!(.field(#key, #name)?)
-                });
+                let adds = field_calls(fields);
                 quote! {
                     #ident::#variant { #(#names),* } => ::core::result::Result::Ok(
                         ::core::option::Option::Some(
                             ::rex::__private::DataEncoder::new(#kind) #(#adds)* .finish(),
                         ),
+                    ),
+                }
+            }
+        }
+    });
+    let write_arms = e.variants.iter().map(|v| {
+        let variant = v.ident;
+        let kind = &v.kind;
+        match &v.shape {
+            Shape::Unit => quote! {
+                #ident::#variant => ::core::result::Result::Ok(false),
+            },
+            Shape::Newtype(_) => quote! {
+                #ident::#variant(value) => {
+                    ::rex::__private::EncodeError::write(#kind, value, out)?;
+                    ::core::result::Result::Ok(true)
+                }
+            },
+            Shape::Struct(fields) => {
+                let names = fields.iter().map(|f| f.ident);
+                let adds = field_calls(fields);
+                quote! {
+                    #ident::#variant { #(#names),* } => ::core::result::Result::Ok(
+                        ::rex::__private::DataWriter::new(#kind, out) #(#adds)* .finish(),
                     ),
                 }
             }
@@ -211,6 +244,64 @@ fn expand_codec(e: &Enum<'_>) -> TokenStream {
         };
         quote!(#kind => { #body })
     });
+    // Messages are decoded straight from the request's text: each kind's
+    // fields into a struct serde derives, with `decode` (through a `Value`,
+    // with errors that name the field) only when that fails.
+    let decode_json = match e.role {
+        Role::Event => quote!(),
+        Role::Message => {
+            let fast_arms = e.variants.iter().map(|v| {
+                let variant = v.ident;
+                let kind = &v.kind;
+                match &v.shape {
+                    Shape::Unit => quote! {
+                        #kind if data.is_none() => ::core::option::Option::Some(#ident::#variant),
+                    },
+                    Shape::Newtype(ty) => quote! {
+                        #kind => data
+                            .and_then(|text| ::rex::__private::serde_json::from_str::<#ty>(text).ok())
+                            .map(#ident::#variant),
+                    },
+                    Shape::Struct(fields) => {
+                        let names: Vec<_> = fields.iter().map(|f| f.ident).collect();
+                        let decls = fields.iter().map(|f| {
+                            let name = f.ident;
+                            let key = &f.key;
+                            let ty = f.ty;
+                            quote!(#[serde(rename = #key)] #name: #ty,)
+                        });
+                        quote! {
+                            #kind => {
+                                #[derive(::rex::__private::serde::Deserialize)]
+                                #[serde(crate = "::rex::__private::serde", deny_unknown_fields)]
+                                struct __RexFields { #(#decls)* }
+                                data.and_then(|text| ::rex::__private::serde_json::from_str::<__RexFields>(text).ok())
+                                    .map(|__RexFields { #(#names),* }| #ident::#variant { #(#names),* })
+                            }
+                        }
+                    }
+                }
+            });
+            quote! {
+                fn decode_json(
+                    kind: &str,
+                    data: ::core::option::Option<&str>,
+                ) -> ::core::result::Result<Self, ::rex::__private::DecodeError> {
+                    let fast: ::core::option::Option<Self> = match kind {
+                        #(#fast_arms)*
+                        _ => ::core::option::Option::None,
+                    };
+                    match fast {
+                        ::core::option::Option::Some(message) => ::core::result::Result::Ok(message),
+                        ::core::option::Option::None => <Self as #trait_path>::decode(
+                            kind,
+                            ::rex::__private::DataObject::parse(kind, data)?,
+                        ),
+                    }
+                }
+            }
+        }
+    };
     // `match self {}` does not type-check on a reference to an empty enum
     // (references are always inhabited); `match *self {}` does.
     let scrutinee = if e.variants.is_empty() {
@@ -240,6 +331,19 @@ fn expand_codec(e: &Enum<'_>) -> TokenStream {
                         #(#encode_arms)*
                     }
                 }
+
+                fn write_data(
+                    &self,
+                    out: &mut ::rex::__private::Vec<u8>,
+                ) -> ::core::result::Result<bool, ::rex::__private::EncodeError> {
+                    // Unused when every kind is a unit.
+                    let _ = &out;
+                    match #scrutinee {
+                        #(#write_arms)*
+                    }
+                }
+
+                #decode_json
 
                 fn decode(
                     kind: &str,

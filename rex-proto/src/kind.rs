@@ -25,6 +25,34 @@ pub trait RexMessage: Sized {
 
     /// Decodes a message from its kind and payload.
     fn decode(kind: &str, data: Option<Value>) -> Result<Self, DecodeError>;
+
+    /// Decodes a message from its kind and its payload as JSON text
+    /// (`None`: absent or `null`): the same message, or the same error, as
+    /// [`decode`](Self::decode) of the parsed payload.
+    ///
+    /// The server decodes every message this way, from the request's own
+    /// bytes. The derive macro reads the fields straight from the text and
+    /// goes through [`decode`](Self::decode) only when that fails, for its
+    /// precise errors; this default always does.
+    fn decode_json(kind: &str, data: Option<&str>) -> Result<Self, DecodeError> {
+        Self::decode(kind, DataObject::parse(kind, data)?)
+    }
+
+    /// Writes the payload as JSON to the end of `out`, the same value
+    /// [`encode_data`](Self::encode_data) gives (an object's members in
+    /// declaration order rather than sorted); returns `false`, having
+    /// written nothing, for a kind that carries none. On an error `out`
+    /// may hold part of the payload: discard it.
+    ///
+    /// The server writes every event this way, straight into the event's
+    /// line. The derive macro writes each field in turn with
+    /// [`DataWriter`]; this default goes through `encode_data`.
+    fn write_data(&self, out: &mut Vec<u8>) -> Result<bool, EncodeError> {
+        match self.encode_data()? {
+            None => Ok(false),
+            Some(value) => EncodeError::write(self.kind(), &value, out).map(|()| true),
+        }
+    }
 }
 
 /// What the app appends to the log: one enum, one variant per event kind.
@@ -44,6 +72,22 @@ pub trait RexEvent: Sized {
 
     /// Decodes an event from its kind and payload.
     fn decode(kind: &str, data: Option<Value>) -> Result<Self, DecodeError>;
+
+    /// Writes the payload as JSON to the end of `out`, the same value
+    /// [`encode_data`](Self::encode_data) gives (an object's members in
+    /// declaration order rather than sorted); returns `false`, having
+    /// written nothing, for a kind that carries none. On an error `out`
+    /// may hold part of the payload: discard it.
+    ///
+    /// The server writes every event this way, straight into the event's
+    /// line. The derive macro writes each field in turn with
+    /// [`DataWriter`]; this default goes through `encode_data`.
+    fn write_data(&self, out: &mut Vec<u8>) -> Result<bool, EncodeError> {
+        match self.encode_data()? {
+            None => Ok(false),
+            Some(value) => EncodeError::write(self.kind(), &value, out).map(|()| true),
+        }
+    }
 }
 
 /// Why `(kind, data)` did not decode. Its `Display` is the sentence the
@@ -124,6 +168,21 @@ impl EncodeError {
     }
 }
 
+impl EncodeError {
+    /// Writes `value` as JSON to the end of `out`, as the payload of
+    /// `kind`.
+    pub fn write<T: Serialize + ?Sized>(
+        kind: &'static str,
+        value: &T,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Self> {
+        serde_json::to_writer(out, value).map_err(|e| EncodeError {
+            kind,
+            reason: e.to_string(),
+        })
+    }
+}
+
 impl fmt::Display for EncodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -174,6 +233,63 @@ impl DataEncoder {
     /// The finished object.
     pub fn finish(self) -> Value {
         Value::Object(self.map)
+    }
+}
+
+/// Writes the payload of one kind as a JSON object, field by field,
+/// straight to a buffer: what generated `write_data` implementations use
+/// for struct variants (no [`Value`] is built).
+///
+/// ```
+/// use rex_proto::DataWriter;
+///
+/// let mut out = Vec::new();
+/// DataWriter::new("say", &mut out)
+///     .field("text", "hi")
+///     .unwrap()
+///     .field("to", &[1, 2])
+///     .unwrap()
+///     .finish();
+/// assert_eq!(out, br#"{"text":"hi","to":[1,2]}"#);
+/// ```
+#[derive(Debug)]
+pub struct DataWriter<'a> {
+    kind: &'static str,
+    out: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl<'a> DataWriter<'a> {
+    /// Starts the payload of `kind` at the end of `out`.
+    pub fn new(kind: &'static str, out: &'a mut Vec<u8>) -> Self {
+        out.push(b'{');
+        DataWriter {
+            kind,
+            out,
+            first: true,
+        }
+    }
+
+    /// Writes field `name`.
+    pub fn field<T: Serialize + ?Sized>(
+        mut self,
+        name: &str,
+        value: &T,
+    ) -> Result<Self, EncodeError> {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        EncodeError::write(self.kind, name, self.out)?;
+        self.out.push(b':');
+        EncodeError::write(self.kind, value, self.out)?;
+        Ok(self)
+    }
+
+    /// Closes the object; `true`, as `write_data` returns for a payload.
+    pub fn finish(self) -> bool {
+        self.out.push(b'}');
+        true
     }
 }
 
@@ -249,6 +365,14 @@ impl<'k> DataObject<'k> {
         }
     }
 
+    /// Parses a payload given as JSON text (`None`: absent), for
+    /// [`RexMessage::decode_json`].
+    pub fn parse(kind: &str, data: Option<&str>) -> Result<Option<Value>, DecodeError> {
+        data.map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| DecodeError::invalid_data(kind, e))
+    }
+
     /// Decodes a whole payload as one value (a newtype variant).
     pub fn decode_value<T: DeserializeOwned>(
         kind: &str,
@@ -297,6 +421,29 @@ mod tests {
             err.to_string(),
             "invalid data for kind `whisper`: missing field `to`"
         );
+    }
+
+    #[test]
+    fn written_payloads_are_the_encoded_ones() {
+        let mut out = Vec::new();
+        let written = DataWriter::new("k", &mut out)
+            .field("b", &1)
+            .unwrap()
+            .field("a\"", &json!({"x": [true, null]}))
+            .unwrap()
+            .finish();
+        assert!(written);
+        let encoded = DataEncoder::new("k")
+            .field("b", &1)
+            .unwrap()
+            .field("a\"", &json!({"x": [true, null]}))
+            .unwrap()
+            .finish();
+        assert_eq!(serde_json::from_slice::<Value>(&out).unwrap(), encoded);
+        let mut out = b"[".to_vec();
+        let bad: std::collections::BTreeMap<(u8, u8), u8> = [((1, 2), 3)].into();
+        let err = DataWriter::new("k", &mut out).field("m", &bad).unwrap_err();
+        assert_eq!(err.kind, "k");
     }
 
     #[test]

@@ -39,7 +39,9 @@ pub use body::{
 pub use dynamic::Dynamic;
 pub use error::{ErrorBody, ErrorCode};
 pub use ids::{Epoch, EventIndex, ParseIdError, SessionId, SessionToken};
-pub use kind::{DataEncoder, DataObject, DecodeError, EncodeError, RexEvent, RexMessage};
+pub use kind::{
+    DataEncoder, DataObject, DataWriter, DecodeError, EncodeError, RexEvent, RexMessage,
+};
 pub use protocol::Protocol;
 pub use room::{
     CreateRoom, HostInfo, ParseRoomCodeError, RoomCode, RoomCreated, ROOM_CODE_ALPHABET,

@@ -100,8 +100,8 @@
 extern crate self as rex;
 
 pub use rex_proto::{
-    path, CreateRoom, CreateSession, DataEncoder, DataObject, DecodeError, EncodeError, Epoch,
-    ErrorBody, ErrorCode, EventIndex, EventRecord, FieldSchema, HostInfo, Info, KindSchema,
+    path, CreateRoom, CreateSession, DataEncoder, DataObject, DataWriter, DecodeError, EncodeError,
+    Epoch, ErrorBody, ErrorCode, EventIndex, EventRecord, FieldSchema, HostInfo, Info, KindSchema,
     ParseIdError, ParseRoomCodeError, PostMessage, Protocol, ProtocolSchema, Receipt, RexEvent,
     RexMessage, RoomCode, RoomCreated, SessionCreated, SessionId, SessionToken, SnapshotRecord,
     PROTOCOL_VERSION,
@@ -166,9 +166,11 @@ pub use server::{
 #[doc(hidden)]
 pub mod __private {
     pub use crate::{
-        DataEncoder, DataObject, DecodeError, EncodeError, Protocol, Receipt, RexEvent, RexMessage,
-        SessionId,
+        DataEncoder, DataObject, DataWriter, DecodeError, EncodeError, Protocol, Receipt, RexEvent,
+        RexMessage, SessionId,
     };
+    pub use serde;
+    pub use serde_json;
     pub use serde_json::Value;
     pub use std::vec::Vec;
 

@@ -53,6 +53,88 @@ const _: () = {
                 }
             }
         }
+        fn write_data(
+            &self,
+            out: &mut ::rex::__private::Vec<u8>,
+        ) -> ::core::result::Result<bool, ::rex::__private::EncodeError> {
+            let _ = &out;
+            match self {
+                ChatMsg::Say { text } => {
+                    ::core::result::Result::Ok(
+                        ::rex::__private::DataWriter::new("say", out)
+                            .field("text", text)?
+                            .finish(),
+                    )
+                }
+                ChatMsg::Whisper { to, text } => {
+                    ::core::result::Result::Ok(
+                        ::rex::__private::DataWriter::new("whisper", out)
+                            .field("to", to)?
+                            .field("text", text)?
+                            .finish(),
+                    )
+                }
+                ChatMsg::SetName(value) => {
+                    ::rex::__private::EncodeError::write("rename", value, out)?;
+                    ::core::result::Result::Ok(true)
+                }
+                ChatMsg::Leave => ::core::result::Result::Ok(false),
+            }
+        }
+        fn decode_json(
+            kind: &str,
+            data: ::core::option::Option<&str>,
+        ) -> ::core::result::Result<Self, ::rex::__private::DecodeError> {
+            let fast: ::core::option::Option<Self> = match kind {
+                "say" => {
+                    #[derive(::rex::__private::serde::Deserialize)]
+                    #[serde(crate = "::rex::__private::serde", deny_unknown_fields)]
+                    struct __RexFields {
+                        #[serde(rename = "text")]
+                        text: String,
+                    }
+                    data.and_then(|text| {
+                            ::rex::__private::serde_json::from_str::<__RexFields>(text)
+                                .ok()
+                        })
+                        .map(|__RexFields { text }| ChatMsg::Say { text })
+                }
+                "whisper" => {
+                    #[derive(::rex::__private::serde::Deserialize)]
+                    #[serde(crate = "::rex::__private::serde", deny_unknown_fields)]
+                    struct __RexFields {
+                        #[serde(rename = "to")]
+                        to: SessionId,
+                        #[serde(rename = "text")]
+                        text: String,
+                    }
+                    data.and_then(|text| {
+                            ::rex::__private::serde_json::from_str::<__RexFields>(text)
+                                .ok()
+                        })
+                        .map(|__RexFields { to, text }| ChatMsg::Whisper { to, text })
+                }
+                "rename" => {
+                    data.and_then(|text| {
+                            ::rex::__private::serde_json::from_str::<String>(text).ok()
+                        })
+                        .map(ChatMsg::SetName)
+                }
+                "leave" if data.is_none() => ::core::option::Option::Some(ChatMsg::Leave),
+                _ => ::core::option::Option::None,
+            };
+            match fast {
+                ::core::option::Option::Some(message) => {
+                    ::core::result::Result::Ok(message)
+                }
+                ::core::option::Option::None => {
+                    <Self as ::rex::__private::RexMessage>::decode(
+                        kind,
+                        ::rex::__private::DataObject::parse(kind, data)?,
+                    )
+                }
+            }
+        }
         fn decode(
             kind: &str,
             data: ::core::option::Option<::rex::__private::Value>,
@@ -379,6 +461,30 @@ const _: () = {
                                 .field("text", text)?
                                 .finish(),
                         ),
+                    )
+                }
+            }
+        }
+        fn write_data(
+            &self,
+            out: &mut ::rex::__private::Vec<u8>,
+        ) -> ::core::result::Result<bool, ::rex::__private::EncodeError> {
+            let _ = &out;
+            match self {
+                ChatEvent::Joined { session, name } => {
+                    ::core::result::Result::Ok(
+                        ::rex::__private::DataWriter::new("joined", out)
+                            .field("session", session)?
+                            .field("name", name)?
+                            .finish(),
+                    )
+                }
+                ChatEvent::Said { from, text } => {
+                    ::core::result::Result::Ok(
+                        ::rex::__private::DataWriter::new("said", out)
+                            .field("from", from)?
+                            .field("text", text)?
+                            .finish(),
                     )
                 }
             }

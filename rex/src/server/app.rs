@@ -279,12 +279,11 @@ impl<A: RexApp> Context<'_, A> {
     fn push(&mut self, audience: Audience, event: EventOf<A>) -> EventIndex {
         let index = self.pending.next_index();
         let kind = event.kind();
-        match event.encode_data() {
-            Ok(data) => {
-                let time = self.pending.log.now_ms();
-                let entry = Entry::encode(index, time, kind, self.origin, audience, data.as_ref());
-                self.pending.entries.push(entry);
-            }
+        let time = self.pending.log.now_ms();
+        match Entry::encode(index, time, kind, self.origin, audience, |out| {
+            event.write_data(out)
+        }) {
+            Ok(entry) => self.pending.entries.push(entry),
             // The app's own type cannot be encoded: a bug in the app. The
             // call fails as a whole (500 to the client), nothing is appended.
             Err(e) => {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
-use super::actor::{Actor, Closer};
+use super::actor::{Actor, ActorCell, Closer};
 use super::app::RexApp;
 use super::durable::{self, Clock, Persistence};
 use super::gate::Gate;
@@ -102,10 +102,14 @@ pub(crate) async fn launch<A: RexApp>(
             actor.begin_durable(kept.store, kept.persistence, opened)?;
         }
     }
+    let log = actor.log.clone();
+    let sessions = actor.sessions.clone();
+    let cell = ActorCell::new(actor);
     let room = Room {
-        log: actor.log.clone(),
-        sessions: actor.sessions.clone(),
+        log,
+        sessions,
         tx,
+        actor: cell.clone(),
         gate: Arc::new(Gate::default()),
         assets: settings.assets.clone(),
         own_assets: settings.own_assets.clone(),
@@ -115,7 +119,7 @@ pub(crate) async fn launch<A: RexApp>(
         name: settings.name.clone(),
         pin: settings.pin.clone(),
     };
-    let actor = tokio::spawn(actor.run(rx));
+    let actor = tokio::spawn(cell.run(rx));
     Ok(Launched {
         room,
         actor,

@@ -14,11 +14,9 @@ use std::fmt::Write as _;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use bytes::{BufMut, Bytes, BytesMut};
-use rex_proto::{Epoch, EventIndex, SessionId};
+use rex_proto::{EncodeError, Epoch, EventIndex, SessionId};
 
 use super::store::StoredEvent;
-use serde::Serialize;
-use serde_json::Value;
 use tokio::sync::watch;
 // Tokio's clock, so `time` and `Context::elapsed` agree with `Context::after`
 // (and with paused time in tests).
@@ -103,6 +101,32 @@ pub(crate) struct Entry {
     line: Bytes,
 }
 
+/// Writes `text` as a JSON string: as it is when it needs no escaping (a
+/// kind always, being letters, digits and `_`), through serde_json
+/// otherwise.
+fn write_str(out: &mut Vec<u8>, text: &str) {
+    if text
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else if serde_json::to_writer(&mut *out, text).is_err() {
+        // Writing a string to a Vec cannot fail; keep the line valid anyway.
+        out.extend_from_slice(b"\"\"");
+    }
+}
+
+/// Writes a session id as its JSON string (lower-case, hyphenated: what
+/// its `Serialize` writes).
+fn write_session(out: &mut Vec<u8>, session: SessionId) {
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    out.push(b'"');
+    out.extend_from_slice(session.0.hyphenated().encode_lower(&mut text).as_bytes());
+    out.push(b'"');
+}
+
 /// Finds the kind's name in an encoded line: the value of its first
 /// `"kind"` member, which comes after `index` and `time` and, being a
 /// Rust identifier in snake case, needs no escaping.
@@ -114,40 +138,19 @@ fn find_kind(line: &[u8]) -> Option<(u16, u16)> {
 }
 
 impl Entry {
-    /// Encodes an event. `data` is the already-encoded payload.
+    /// Encodes an event: the envelope, then its payload, which `data`
+    /// writes to the end of the line (`false`: the kind carries none).
+    /// The members and their order are those of `rex_proto::EventRecord`;
+    /// the line is written by hand, straight into one buffer, because it
+    /// is written for every event a room appends (issue 19).
     pub(crate) fn encode(
         index: EventIndex,
         time_ms: u64,
         kind: &'static str,
         origin: Option<SessionId>,
         audience: Audience,
-        data: Option<&Value>,
-    ) -> Entry {
-        // Borrowing mirror of `rex_proto::EventRecord`, so encoding copies
-        // nothing; the field order and names are the same.
-        #[derive(Serialize)]
-        struct Wire<'a> {
-            index: EventIndex,
-            time: u64,
-            kind: &'a str,
-            origin: Option<SessionId>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            to: Option<&'a [SessionId]>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            data: Option<&'a Value>,
-        }
-        let to = match &audience {
-            Audience::Public => None,
-            Audience::Private(to) => Some(&to[..]),
-        };
-        let wire = Wire {
-            index,
-            time: time_ms,
-            kind,
-            origin,
-            to,
-            data,
-        };
+        data: impl FnOnce(&mut Vec<u8>) -> Result<bool, EncodeError>,
+    ) -> Result<Entry, EncodeError> {
         // Encode into a reused scratch buffer, then keep an exact-size copy:
         // a grown Vec would waste its spare capacity for the life of the
         // log, and `Bytes::from` a Vec whose length is not its capacity
@@ -155,24 +158,55 @@ impl Entry {
         thread_local! {
             static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
-        let line = SCRATCH.with(|scratch| {
+        SCRATCH.with(|scratch| {
             let mut scratch = scratch.borrow_mut();
-            scratch.clear();
-            // Serializing plain structs, ids and an existing `Value` into a
-            // Vec cannot fail: there is no I/O and every map key is a string.
-            if serde_json::to_writer(&mut *scratch, &wire).is_err() {
-                scratch.clear();
-                scratch.extend_from_slice(b"{}");
+            let out = &mut *scratch;
+            out.clear();
+            let mut digits = itoa::Buffer::new();
+            out.extend_from_slice(b"{\"index\":");
+            out.extend_from_slice(digits.format(index).as_bytes());
+            out.extend_from_slice(b",\"time\":");
+            out.extend_from_slice(digits.format(time_ms).as_bytes());
+            out.extend_from_slice(b",\"kind\":");
+            let kind_start = out.len() + 1;
+            write_str(out, kind);
+            let kind_at = if out.len() == kind_start + kind.len() + 1 {
+                u16::try_from(kind_start)
+                    .ok()
+                    .zip(u16::try_from(kind.len()).ok())
+            } else {
+                // A hand-written kind that needed escaping.
+                None
+            };
+            out.extend_from_slice(b",\"origin\":");
+            match origin {
+                Some(origin) => write_session(out, origin),
+                None => out.extend_from_slice(b"null"),
             }
-            scratch.push(b'\n');
-            Bytes::copy_from_slice(&scratch)
-        });
-        let kind_at = find_kind(&line).unwrap_or((0, 0));
-        Entry {
-            audience,
-            kind_at,
-            line,
-        }
+            if let Audience::Private(to) = &audience {
+                out.extend_from_slice(b",\"to\":[");
+                for (i, session) in to.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write_session(out, *session);
+                }
+                out.push(b']');
+            }
+            let before_data = out.len();
+            out.extend_from_slice(b",\"data\":");
+            if !data(out)? {
+                out.truncate(before_data);
+            }
+            out.extend_from_slice(b"}\n");
+            let line = Bytes::copy_from_slice(out);
+            let kind_at = kind_at.or_else(|| find_kind(&line)).unwrap_or((0, 0));
+            Ok(Entry {
+                audience,
+                kind_at,
+                line,
+            })
+        })
     }
 
     /// An entry as a store keeps it.
@@ -483,7 +517,10 @@ mod tests {
 
     fn entry(log: &EventLog, index: u64, audience: Audience) -> Entry {
         let data = serde_json::json!({"n": index});
-        Entry::encode(index, log.now_ms(), "tick", None, audience, Some(&data))
+        Entry::encode(index, log.now_ms(), "tick", None, audience, |out| {
+            EncodeError::write("tick", &data, out).map(|()| true)
+        })
+        .unwrap()
     }
 
     fn lines(chunk: &Bytes) -> Vec<serde_json::Value> {

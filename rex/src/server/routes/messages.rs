@@ -2,14 +2,31 @@
 
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
-use rex_proto::{DecodeError, ErrorCode, PostMessage, RexMessage};
+use std::borrow::Cow;
+
+use rex_proto::{DecodeError, ErrorCode, RexMessage};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use super::call::call;
-use super::error::{call_error, json_response, too_many, ApiError};
-use super::request::{authenticate, bearer, read_json};
+use super::error::{call_error, json_response, stopped, too_many, ApiError};
+use super::request::{authenticate, bearer, parse_json, read_body};
 use super::{Body, Config, Room};
 use crate::server::actor::Command;
 use crate::server::app::RexApp;
+
+/// The body, `rex_proto::PostMessage`, read where it lies: the kind and
+/// the payload's text borrowed from the request's bytes, so the payload
+/// is parsed once, by the app's message type (`RexMessage::decode_json`).
+#[derive(Deserialize)]
+struct Posted<'a> {
+    #[serde(borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default, borrow)]
+    data: Option<&'a RawValue>,
+    #[serde(default)]
+    id: Option<u64>,
+}
 
 pub(crate) async fn post<A: RexApp>(
     req: Request<Incoming>,
@@ -28,7 +45,8 @@ pub(crate) async fn post<A: RexApp>(
     if let Some(usage) = &room.usage {
         usage.touch();
     }
-    let body: PostMessage = read_json(req, config).await?.ok_or_else(|| {
+    let bytes = read_body(req, config).await?;
+    let body: Posted<'_> = parse_json(&bytes)?.ok_or_else(|| {
         ApiError::new(
             ErrorCode::BadRequest,
             "the body is empty; send {\"kind\": \"…\", \"data\": …}",
@@ -39,18 +57,30 @@ pub(crate) async fn post<A: RexApp>(
     room.admission
         .message(session)
         .map_err(|refusal| too_many(refusal, "this session sends messages"))?;
-    let msg = <A::Protocol as RexMessage>::decode(&body.kind, body.data).map_err(|e| match e {
+    let data = body.data.map(RawValue::get);
+    let msg = <A::Protocol as RexMessage>::decode_json(&body.kind, data).map_err(|e| match e {
         DecodeError::UnknownKind { .. } => ApiError::new(ErrorCode::UnknownKind, e.to_string()),
         DecodeError::InvalidData { .. } => ApiError::new(ErrorCode::InvalidData, e.to_string()),
     })?;
     let id = body.id;
-    let receipt = call(room, |reply| Command::Message {
-        session,
-        id,
-        msg,
-        reply,
-    })
-    .await?
+    let outcome = {
+        // Held across the call, as `call` holds it: a shutdown waits.
+        let _pass = room.gate.enter().ok_or_else(stopped)?;
+        room.actor
+            .try_now(&room.tx, msg, |actor, msg| actor.message(session, id, msg))
+    };
+    let receipt = match outcome {
+        Ok(outcome) => outcome,
+        Err(msg) => {
+            call(room, |reply| Command::Message {
+                session,
+                id,
+                msg,
+                reply,
+            })
+            .await?
+        }
+    }
     .map_err(call_error)?;
     Ok(json_response(StatusCode::OK, &receipt))
 }

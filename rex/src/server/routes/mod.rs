@@ -33,7 +33,7 @@ use tokio::sync::mpsc;
 pub(crate) use error::ApiError;
 pub(crate) use request::ClientAddr;
 
-use super::actor::Command;
+use super::actor::{ActorCell, Command};
 use super::app::RexApp;
 use super::assets::{self, Assets};
 use super::gate::Gate;
@@ -68,6 +68,9 @@ pub(crate) struct Room<A: RexApp> {
     pub(crate) log: Arc<EventLog>,
     pub(crate) sessions: Arc<SessionTable>,
     pub(crate) tx: mpsc::Sender<Command<A>>,
+    /// The actor itself, for a call that can run in the request's own
+    /// poll (`ActorCell::try_now`).
+    pub(crate) actor: Arc<ActorCell<A>>,
     /// Admits requests until the server shuts down or the room closes.
     pub(crate) gate: Arc<Gate>,
     /// The app's static files (shared by every room of a host).
@@ -140,9 +143,12 @@ pub(crate) async fn route_room<A: RexApp>(
     config: &Config,
 ) -> Result<Response<Body>, ApiError> {
     match path {
+        // Boxed, as other endpoints that are not on the message path: a
+        // request's future is as large as its largest endpoint's, and it
+        // is moved into place for every request.
         path::SESSIONS => {
             request::post(&req)?;
-            sessions::create(req, room, config).await
+            Box::pin(sessions::create(req, room, config)).await
         }
         path::MESSAGES => {
             request::post(&req)?;
@@ -158,7 +164,7 @@ pub(crate) async fn route_room<A: RexApp>(
         }
         path::SNAPSHOT => {
             allow(&req, &Method::GET, "GET")?;
-            snapshot::get(&req, room).await
+            Box::pin(snapshot::get(&req, room)).await
         }
         path::SCHEMA => {
             allow(&req, &Method::GET, "GET")?;

@@ -3,11 +3,13 @@
 
 use std::net::IpAddr;
 
+use bytes::Bytes;
 use http::header;
 use http::{Method, Request};
 use hyper::body::Incoming;
 use rex_proto::{ErrorCode, SessionId};
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 use super::error::{ApiError, ErrorHeader};
 use super::Config;
@@ -55,6 +57,12 @@ pub(crate) async fn read_json<T: DeserializeOwned>(
     req: Request<Incoming>,
     config: &Config,
 ) -> Result<Option<T>, ApiError> {
+    let bytes = read_body(req, config).await?;
+    parse_json(&bytes)
+}
+
+/// Reads a body within the size limit and the body timeout.
+pub(crate) async fn read_body(req: Request<Incoming>, config: &Config) -> Result<Bytes, ApiError> {
     let limit = config.body_limit;
     let too_large = || {
         ApiError::new(
@@ -90,6 +98,12 @@ pub(crate) async fn read_json<T: DeserializeOwned>(
             ))
         }
     };
+    Ok(bytes)
+}
+
+/// Parses a JSON body read by [`read_body`], borrowing from it where `T`
+/// does. `Ok(None)` for an empty body.
+pub(crate) fn parse_json<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<Option<T>, ApiError> {
     if bytes.is_empty() {
         return Ok(None);
     }
@@ -101,7 +115,7 @@ pub(crate) async fn read_json<T: DeserializeOwned>(
             "the body is not valid JSON of the expected shape: expected a JSON object",
         ));
     }
-    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+    serde_json::from_slice(bytes).map(Some).map_err(|e| {
         ApiError::new(
             ErrorCode::BadRequest,
             format!("the body is not valid JSON of the expected shape: {e}"),
