@@ -519,14 +519,26 @@ async fn a_quiet_stream_that_reads_stays_open() {
 #[tokio::test]
 async fn pages_and_the_client_carry_hardening_headers() {
     let server = start_test_app().await;
-    for path in ["/rex/v0/client.js", "/rex/v0/info", "/nowhere"] {
+    // A page's files: the app's policy and every header.
+    for path in ["/rex/v0/client.js", "/rex/v0/client.d.ts"] {
         let reply = server.client().get(path).send().await;
         let headers = &reply.headers;
         assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
         assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{path}");
         let csp = headers["content-security-policy"].to_str().unwrap();
         assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
         assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
+    }
+    // Data answers, errors included: nothing may load, run or frame them.
+    for path in ["/rex/v0/info", "/nowhere"] {
+        let reply = server.client().get(path).send().await;
+        let headers = &reply.headers;
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(
+            headers["content-security-policy"], "default-src 'none'; frame-ancestors 'none'",
+            "{path}"
+        );
     }
     server.stop().await;
 }

@@ -10,9 +10,10 @@
 //! which the browser sends without asking unless the request needs a CORS
 //! preflight — a JSON `Content-Type` does, and REx grants no CORS).
 
+use std::borrow::Cow;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use http::header::{self, HeaderMap, HeaderValue};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Uri, Version};
 use rex_proto::ErrorCode;
 
@@ -30,7 +31,7 @@ pub(crate) struct HostPolicy {
 impl HostPolicy {
     /// Adds a name (`tv.example.org`, or `.example.org` for a domain).
     pub(crate) fn allow(&mut self, name: &str) {
-        self.allowed.push(normalize(name));
+        self.allowed.push(normalize(name).into_owned());
     }
 
     fn admits(&self, host: &str) -> bool {
@@ -56,6 +57,9 @@ pub(crate) struct Refusal {
     pub(crate) reason: String,
 }
 
+/// `Sec-Fetch-Site`, named once rather than parsed on every request.
+const SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
+
 fn refuse(code: ErrorCode, reason: impl Into<String>) -> Refusal {
     Refusal {
         code,
@@ -71,7 +75,7 @@ pub(crate) fn check(
     headers: &HeaderMap,
 ) -> Result<(), Refusal> {
     if let Some(authority) = request_host(uri, version, headers)? {
-        check_host(policy, &authority)?;
+        check_host(policy, authority)?;
     }
     Ok(())
 }
@@ -86,18 +90,18 @@ pub(crate) fn check_state_changing(
     headers: &HeaderMap,
 ) -> Result<(), Refusal> {
     let authority = request_host(uri, version, headers)?;
-    check_same_origin(authority.as_deref(), headers)?;
+    check_same_origin(authority, headers)?;
     check_json(headers)
 }
 
 /// The request's authority (`host[:port]`): from an absolute-form target if
 /// there is one (RFC 9112 §3.2.2), else the one `Host` header. `None` only
 /// for an HTTP/1.0 request without `Host`, which names no host to check.
-fn request_host(
-    uri: &Uri,
+fn request_host<'a>(
+    uri: &'a Uri,
     version: Version,
-    headers: &HeaderMap,
-) -> Result<Option<String>, Refusal> {
+    headers: &'a HeaderMap,
+) -> Result<Option<&'a str>, Refusal> {
     let mut hosts = headers.get_all(header::HOST).iter();
     let first = hosts.next();
     if hosts.next().is_some() {
@@ -107,10 +111,10 @@ fn request_host(
         ));
     }
     if let Some(authority) = uri.authority() {
-        return Ok(Some(authority.as_str().to_owned()));
+        return Ok(Some(authority.as_str()));
     }
     match first {
-        Some(value) => value.to_str().map(|v| Some(v.to_owned())).map_err(|_| {
+        Some(value) => value.to_str().map(Some).map_err(|_| {
             refuse(
                 ErrorCode::BadRequest,
                 "the `Host` header is not text; send the server's address",
@@ -154,8 +158,14 @@ fn host_of(authority: &str) -> &str {
     }
 }
 
-fn normalize(host: &str) -> String {
-    host.trim().trim_end_matches('.').to_ascii_lowercase()
+fn normalize(host: &str) -> Cow<'_, str> {
+    let host = host.trim().trim_end_matches('.');
+    // Browsers and clients send lower case: no copy then.
+    if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(host.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(host)
+    }
 }
 
 /// IPv4 dotted quads and bracketed IPv6: names no DNS answer can rebind.
@@ -174,7 +184,7 @@ fn is_ip_literal(host: &str) -> bool {
 /// Requests without either (native clients, curl) are not from a browser
 /// page and pass.
 fn check_same_origin(authority: Option<&str>, headers: &HeaderMap) -> Result<(), Refusal> {
-    if let Some(site) = headers.get("sec-fetch-site") {
+    if let Some(site) = headers.get(SEC_FETCH_SITE) {
         if site.as_bytes().eq_ignore_ascii_case(b"cross-site") {
             return Err(refuse(
                 ErrorCode::Forbidden,
@@ -208,18 +218,25 @@ fn same_origin(origin: &HeaderValue, authority: Option<&str>) -> bool {
         // which speaks plain HTTP) and anything else.
         return false;
     };
-    with_default_port(rest) == with_default_port(authority)
+    same_authority(rest, authority)
 }
 
-/// `host[:port]`, lowercased, with the port made explicit (`:80` when
-/// absent), so `Origin: http://tv` and `Host: tv:80` compare equal.
-fn with_default_port(authority: &str) -> String {
-    let authority = authority.trim().to_ascii_lowercase();
-    let host = host_of(&authority);
-    if host.len() == authority.len() {
-        format!("{authority}:80")
-    } else {
-        authority
+/// Whether two `host[:port]` name the same place: case aside, and with
+/// the port made explicit (`:80` when absent), so `Origin: http://tv` and
+/// `Host: tv:80` compare equal.
+fn same_authority(a: &str, b: &str) -> bool {
+    let (a_host, a_port) = with_default_port(a);
+    let (b_host, b_port) = with_default_port(b);
+    a_host.eq_ignore_ascii_case(b_host) && a_port == b_port
+}
+
+/// `host[:port]` split into the host and the port, `80` when absent.
+fn with_default_port(authority: &str) -> (&str, &str) {
+    let authority = authority.trim();
+    let host = host_of(authority);
+    match authority[host.len()..].strip_prefix(':') {
+        Some(port) => (host, port),
+        None => (host, "80"),
     }
 }
 
@@ -251,13 +268,14 @@ pub(crate) fn is_json(content_type: &HeaderValue) -> bool {
     let Ok(value) = content_type.to_str() else {
         return false;
     };
-    let mime = value
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+    let mime = value.split(';').next().unwrap_or("").trim().as_bytes();
+    let starts = |prefix: &[u8]| {
+        mime.len() >= prefix.len() && mime[..prefix.len()].eq_ignore_ascii_case(prefix)
+    };
+    let ends = |suffix: &[u8]| {
+        mime.len() >= suffix.len() && mime[mime.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+    };
+    mime.eq_ignore_ascii_case(b"application/json") || (starts(b"application/") && ends(b"+json"))
 }
 
 #[cfg(test)]
@@ -380,10 +398,13 @@ mod tests {
 
     #[test]
     fn default_ports_compare_equal() {
-        assert_eq!(with_default_port("TV.local"), "tv.local:80");
-        assert_eq!(with_default_port("tv.local:80"), "tv.local:80");
-        assert_eq!(with_default_port("[::1]"), "[::1]:80");
-        assert_eq!(with_default_port("[::1]:8080"), "[::1]:8080");
+        assert_eq!(with_default_port("TV.local"), ("TV.local", "80"));
+        assert_eq!(with_default_port("[::1]:8080"), ("[::1]", "8080"));
+        assert!(same_authority("TV.local", "tv.local:80"));
+        assert!(same_authority("[::1]", "[::1]:80"));
+        assert!(!same_authority("[::1]", "[::1]:8080"));
+        assert!(!same_authority("tv", "tv:"));
+        assert!(!same_authority("tv.local", "tv.localhost"));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! carry a token), no framing by another site (clickjacking), and a
 //! Content-Security-Policy that lets a page run only the server's own
 //! scripts and styles (an injected `<script>` or inline handler does not
-//! run).
+//! run). Data answers (JSON, event streams) get a shorter, stricter set.
 
 use http::header::{self, HeaderMap, HeaderValue};
 
@@ -19,21 +19,53 @@ pub const DEFAULT_CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-sr
      style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
      base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
+/// The `Content-Security-Policy` of answers that are data, not pages
+/// (JSON, NDJSON, SSE): nothing in them may load or run, and nothing may
+/// frame them. Stricter than any page policy, and a fifth of its length on
+/// every message's answer.
+pub(crate) const DATA_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; frame-ancestors 'none'";
+
 /// Adds the hardening headers to a response, leaving any the handler set.
+///
+/// Pages and the files they load get all four: `nosniff`, no `Referer`,
+/// no framing (`X-Frame-Options` for browsers that predate
+/// `frame-ancestors`) and the app's policy `csp`. Data answers get
+/// `nosniff` and [`DATA_CONTENT_SECURITY_POLICY`]: a browser shows them as
+/// text, if at all, so they have no links to leak a `Referer` from, and
+/// the policy's `frame-ancestors 'none'` already forbids framing them.
 pub(crate) fn apply(headers: &mut HeaderMap, csp: &HeaderValue) {
     headers
         .entry(header::X_CONTENT_TYPE_OPTIONS)
         .or_insert(HeaderValue::from_static("nosniff"));
+    if headers.get(header::CONTENT_TYPE).is_some_and(is_data) {
+        headers
+            .entry(header::CONTENT_SECURITY_POLICY)
+            .or_insert(HeaderValue::from_static(DATA_CONTENT_SECURITY_POLICY));
+        return;
+    }
     headers
         .entry(header::REFERRER_POLICY)
         .or_insert(HeaderValue::from_static("no-referrer"));
-    // For browsers that predate `frame-ancestors`.
     headers
         .entry(header::X_FRAME_OPTIONS)
         .or_insert(HeaderValue::from_static("DENY"));
     headers
         .entry(header::CONTENT_SECURITY_POLICY)
         .or_insert_with(|| csp.clone());
+}
+
+/// JSON (`application/json`, `application/*+json`), NDJSON and SSE.
+fn is_data(content_type: &HeaderValue) -> bool {
+    let mime = content_type.as_bytes();
+    let mime = mime.split(|&b| b == b';').next().unwrap_or(mime);
+    let mime = mime.trim_ascii();
+    let is = |name: &[u8]| mime.eq_ignore_ascii_case(name);
+    is(b"application/json")
+        || is(b"application/x-ndjson")
+        || is(b"text/event-stream")
+        || (mime.len() > b"application/+json".len()
+            && mime[..b"application/".len()].eq_ignore_ascii_case(b"application/")
+            && mime[mime.len() - b"+json".len()..].eq_ignore_ascii_case(b"+json"))
 }
 
 #[cfg(test)]
@@ -50,5 +82,43 @@ mod tests {
         let policy = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
         assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
         assert!(!policy.contains("unsafe-inline"), "{policy}");
+    }
+
+    #[test]
+    fn data_answers_get_the_strict_short_policy_and_pages_the_apps() {
+        let csp = HeaderValue::from_static(DEFAULT_CONTENT_SECURITY_POLICY);
+        for data in [
+            "application/json",
+            "application/x-ndjson",
+            "text/event-stream",
+            "Application/JSON; charset=utf-8",
+            "application/schema+json",
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(data));
+            apply(&mut headers, &csp);
+            assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{data}");
+            assert_eq!(
+                headers[header::CONTENT_SECURITY_POLICY],
+                DATA_CONTENT_SECURITY_POLICY,
+                "{data}"
+            );
+            assert!(headers.get(header::REFERRER_POLICY).is_none(), "{data}");
+        }
+        for page in [
+            Some("text/html; charset=utf-8"),
+            Some("text/javascript"),
+            Some("application/+json"),
+            None,
+        ] {
+            let mut headers = HeaderMap::new();
+            if let Some(page) = page {
+                headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(page));
+            }
+            apply(&mut headers, &csp);
+            assert_eq!(headers[header::CONTENT_SECURITY_POLICY], csp, "{page:?}");
+            assert_eq!(headers[header::REFERRER_POLICY], "no-referrer", "{page:?}");
+            assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY", "{page:?}");
+        }
     }
 }
