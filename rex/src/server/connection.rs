@@ -9,23 +9,21 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
-use tokio::sync::watch;
 
 use super::conns::{Slot, Tracked};
 use super::routes::{self, Site};
 use super::stall::StallGuard;
 
-/// Serves `stream` with `http`'s settings. On eviction or shutdown the
-/// connection closes gracefully: at once when idle, after the request in
-/// flight otherwise.
+/// Serves `stream` with `http`'s settings. On eviction or shutdown (both
+/// come through `slot`) the connection closes gracefully: at once when
+/// idle, after the request in flight otherwise.
 pub(crate) async fn serve<S: Site>(
     stream: TcpStream,
     peer: SocketAddr,
     slot: Slot,
     site: Arc<S>,
-    http: http1::Builder,
+    http: Arc<http1::Builder>,
     write_timeout: Duration,
-    mut closing: watch::Receiver<bool>,
 ) {
     // Events are small and latency matters more than packet count.
     let _ = stream.set_nodelay(true);
@@ -39,29 +37,28 @@ pub(crate) async fn serve<S: Site>(
             // so only connections with nothing in flight are evicted.
             let busy = slot.busy();
             let site = site.clone();
-            async move {
+            // Boxed: hyper keeps room for one request's future for the
+            // life of the connection, and a stream's request is answered
+            // (its body is what lives on), so the room would be held by
+            // every idle stream. Boxed, it is freed with the answer.
+            Box::pin(async move {
                 let response = routes::serve(req, site).await?;
                 Ok::<_, std::convert::Infallible>(
                     response.map(|inner| Tracked { inner, _busy: busy }),
                 )
-            }
+            })
         })
     };
     let io = TokioIo::new(StallGuard::new(stream, write_timeout));
     let conn = http.serve_connection(io, service);
     tokio::pin!(conn);
-    let mut shutting = false;
-    let result = loop {
-        tokio::select! {
-            result = conn.as_mut() => break result,
-            () = slot.evicted(), if !shutting => {
-                shutting = true;
-                conn.as_mut().graceful_shutdown();
-            }
-            _ = closing.wait_for(|closing| *closing), if !shutting => {
-                shutting = true;
-                conn.as_mut().graceful_shutdown();
-            }
+    // Evicted to make room, or the server shutting down: the same
+    // graceful close, once.
+    let result = tokio::select! {
+        result = conn.as_mut() => result,
+        () = slot.evicted() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
         }
     };
     if let Err(e) = result {

@@ -120,6 +120,15 @@ impl Registry {
         })
     }
 
+    /// Tells every open connection to close gracefully (shutdown): at once
+    /// when idle, after its request in flight otherwise. A connection
+    /// whose task has not waited yet finds the word when it does.
+    pub(crate) fn close_all(&self) {
+        for entry in self.lock().conns.values() {
+            entry.close.notify_one();
+        }
+    }
+
     /// How many connections are open (including those closing).
     pub(crate) fn open(&self) -> usize {
         self.lock().conns.len()
@@ -182,8 +191,8 @@ pub(crate) struct Slot {
 }
 
 impl Slot {
-    /// Completes when the registry wants this connection closed to make
-    /// room (it was idle when chosen).
+    /// Completes when the registry wants this connection closed: to make
+    /// room (it was idle when chosen), or because the server shuts down.
     pub(crate) async fn evicted(&self) {
         self.close.notified().await;
     }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioTimer;
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::Semaphore;
 
 use super::accept::{self, FailureLog};
 use super::connection;
@@ -39,10 +39,12 @@ pub(crate) async fn serve<S: Site>(
     shutdown: impl Future<Output = ()>,
     failed: impl Future<Output = io::Error>,
 ) -> Option<io::Error> {
-    let (closing_tx, closing) = watch::channel(false);
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(net.header_timeout);
+    // Shared: every connection's task would otherwise keep a copy of the
+    // settings for its whole life (each idle stream is one).
+    let http = Arc::new(http);
     let mut failures = FailureLog::new(Duration::from_secs(1));
     let refusing = Arc::new(Semaphore::new(accept::MAX_REFUSING));
     tokio::pin!(shutdown);
@@ -75,7 +77,6 @@ pub(crate) async fn serve<S: Site>(
                     site.clone(),
                     http.clone(),
                     net.write_timeout,
-                    closing.clone(),
                 ));
             }
             Err(full) => {
@@ -95,7 +96,7 @@ pub(crate) async fn serve<S: Site>(
     // New requests get 503 and idle connections close at once; requests
     // in flight finish; then the open streams send every event up to the
     // head (including what those requests appended) and end.
-    closing_tx.send_replace(true);
+    net.registry.close_all();
     let drain = async {
         tokio::join!(net.registry.closed(), site.drain());
     };

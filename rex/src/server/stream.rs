@@ -15,7 +15,9 @@ use rex_proto::{EventIndex, SessionId};
 use tokio::sync::watch;
 use tokio::time::{Instant, Sleep};
 
+use super::idle::StreamLease;
 use super::log::{Behind, EventLog, Framing, Signal};
+use super::usage::InUse;
 
 /// One open stream. Holds no queue: only where it is in the log.
 pub(crate) struct Follower {
@@ -30,6 +32,10 @@ pub(crate) struct Follower {
     /// of the stream, moved forward on every send, rather than a new one on
     /// every wake-up.
     pub(crate) idle: Pin<Box<Sleep>>,
+    /// Held for as long as the stream is open: the reader's session does
+    /// not expire meanwhile, and a hosted room is not idle. Dropping the
+    /// body (the stream closing) lets both go.
+    pub(crate) _leases: (Option<StreamLease>, Option<InUse>),
 }
 
 impl Follower {

@@ -3,7 +3,6 @@
 
 use http::header::{self, HeaderValue};
 use http::{Request, Response};
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use rex_proto::{ErrorCode, EventIndex};
 
@@ -119,13 +118,9 @@ pub(crate) fn get<A: RexApp>(
         heartbeat: config.heartbeat,
         signal,
         idle: Box::pin(tokio::time::sleep(config.heartbeat)),
+        _leases: (lease, in_use),
     };
-    let body = follower.into_body().map_frame(move |frame| {
-        // The body owns the leases; dropping the body closes the stream.
-        let _ = (&lease, &in_use);
-        frame
-    });
-    let mut response = Response::new(body.boxed_unsync());
+    let mut response = Response::new(follower.into_body());
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
