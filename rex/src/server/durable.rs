@@ -303,7 +303,7 @@ impl<A: RexApp> Actor<A> {
     ) -> Result<(), StoreError> {
         self.log = opened.log;
         self.sessions = opened.sessions;
-        self.dedupe = opened.dedupe;
+        self.dedupe = opened.dedupe.into_iter().collect();
         self.head = opened.head;
         for &session in &opened.session_ids {
             self.activity.insert(session);

@@ -12,11 +12,12 @@
 //! actor (a lock held for a map update); the actor alone decides what has
 //! expired, so `leave` runs on the app's task like every other hook.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use rex_proto::SessionId;
+
+use super::session::SessionMap;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -34,7 +35,7 @@ struct Use {
 /// expire.
 #[derive(Debug, Default)]
 struct Inner {
-    sessions: HashMap<SessionId, Use>,
+    sessions: SessionMap<SessionId, Use>,
     /// No session without a stream has been quiet since before this: a
     /// lower bound, kept in O(1) as sessions come and streams close, made
     /// exact by each scan ([`Activity::expired`]). The actor asks for the

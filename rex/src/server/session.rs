@@ -14,9 +14,16 @@ use rex_proto::SessionId;
 
 use super::store::token_hash;
 
+/// A map keyed by session ids or token digests, looked up on every
+/// message: hashed with foldhash (seeded per process) rather than std's
+/// SipHash, a few times faster for these short keys. The keys are not the
+/// peer's to choose: ids are random and made by the server, and a digest
+/// is SHA-256 of whatever a peer sends, only ever looked up.
+pub(crate) type SessionMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 #[derive(Debug, Default)]
 pub(crate) struct SessionTable {
-    by_token: RwLock<HashMap<[u8; 32], SessionId>>,
+    by_token: RwLock<SessionMap<[u8; 32], SessionId>>,
 }
 
 impl SessionTable {

@@ -10,7 +10,7 @@
 //! an app exercises the real commit rule, dedupe and timers.
 
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,7 +24,7 @@ use super::app::{app_id, Context, Dispatch, RexApp, Scheduled};
 use super::dedupe::{Dedupe, FirstOutcome};
 use super::idle::Activity;
 use super::log::{Entry, EventLog};
-use super::session::SessionTable;
+use super::session::{SessionMap, SessionTable};
 use super::store::{token_hash, Batch, DedupeRecord, SavedState, Store, StoreError, StoredSession};
 
 mod task;
@@ -199,7 +199,7 @@ pub(crate) struct Actor<A: RexApp> {
     pub(crate) commits: Option<Commits<A>>,
     pub(crate) sessions: Arc<SessionTable>,
     pub(crate) max_sessions: usize,
-    pub(crate) dedupe: HashMap<SessionId, Dedupe>,
+    pub(crate) dedupe: SessionMap<SessionId, Dedupe>,
     /// A sender for contexts to hand out as [`super::AppHandle`]s and for
     /// timers to report back on.
     pub(crate) tx: mpsc::Sender<Command<A>>,
@@ -871,7 +871,7 @@ mod tests {
             log: log.clone(),
             sessions: Arc::new(SessionTable::default()),
             max_sessions: 2,
-            dedupe: HashMap::new(),
+            dedupe: Default::default(),
             tx: tx.clone(),
             stop,
             timers: Default::default(),
