@@ -49,6 +49,10 @@ const PREFILL_TEXT: &str = "a short chat line, as phones send";
 /// The environment variable that makes the bench binary a server child.
 pub(crate) const CHILD_ENV: &str = "REX_BENCH_SERVER";
 
+/// Another build of the bench whose REx children to measure
+/// (`spawn_as`).
+pub(crate) const REX_EXE_ENV: &str = "REX_BENCH_REX_EXE";
+
 /// The data directory of a `disk` (or `host-disk`) child.
 pub(crate) const DATA_DIR_ENV: &str = "REX_BENCH_DATA_DIR";
 
@@ -353,7 +357,16 @@ impl ServerProc {
         side: Side,
         env: Option<(&str, std::ffi::OsString)>,
     ) -> Result<ServerProc, BoxError> {
-        let mut command = Command::new(std::env::current_exe()?);
+        // `REX_BENCH_REX_EXE`: REx's own children (in memory, on disk)
+        // from another build of this bench, to put two builds of REx next
+        // to the same floor and baseline (issue 19's before and after).
+        let exe = match std::env::var_os(REX_EXE_ENV) {
+            Some(other) if matches!(side, Side::Rex | Side::Disk) && kind == side.env() => {
+                PathBuf::from(other)
+            }
+            _ => std::env::current_exe()?,
+        };
+        let mut command = Command::new(exe);
         if let Some((name, value)) = env {
             command.env(name, value);
         }
