@@ -857,18 +857,21 @@ mod tests {
         assert!(full.reason().contains("full"), "{full}");
     }
 
-    /// The loop the server spawns: due work runs on its own, in order with
-    /// requests, and stopping ends the actor.
-    #[tokio::test(start_paused = true)]
-    async fn the_task_loop_runs_due_work_and_stops() {
-        let log = EventLog::new(Retention::unlimited());
+    /// An actor for the task-loop tests, with the ends of its channel and
+    /// its stop switch.
+    fn task_actor() -> (
+        Actor<App>,
+        mpsc::Sender<Command<App>>,
+        mpsc::Receiver<Command<App>>,
+        watch::Sender<bool>,
+    ) {
         let (tx, rx) = mpsc::channel(16);
         let (stop_tx, stop) = watch::channel(false);
-        let mut actor = Actor {
+        let actor = Actor {
             app: App::default(),
             head: 0,
             commits: None,
-            log: log.clone(),
+            log: EventLog::new(Retention::unlimited()),
             sessions: Arc::new(SessionTable::default()),
             max_sessions: 2,
             dedupe: Default::default(),
@@ -880,6 +883,79 @@ mod tests {
             admission: None,
             on_close: None,
         };
+        (actor, tx, rx, stop_tx)
+    }
+
+    fn kinds(log: &EventLog) -> Vec<String> {
+        log.lines_from(0)
+            .iter()
+            .map(|l| serde_json::from_slice::<serde_json::Value>(l).unwrap()["data"].to_string())
+            .collect()
+    }
+
+    /// A call run in the request's own poll (`try_now`) while the task
+    /// sleeps: work it schedules sooner than the task's timer still runs
+    /// on time, and work that fell due runs before the call.
+    #[tokio::test(start_paused = true)]
+    async fn calls_run_in_place_keep_the_order_of_due_work() {
+        let (mut actor, tx, rx, stop_tx) = task_actor();
+        actor.start();
+        let log = actor.log.clone();
+        let cell = ActorCell::new(actor);
+        let task = tokio::spawn(cell.clone().run(rx));
+        // Let the task reach its wait (nothing is scheduled: a far timer).
+        tokio::task::yield_now().await;
+        let ran = cell.try_now(&tx, (), |actor, ()| {
+            actor.call(None, |_, cx| {
+                cx.after(Duration::from_secs(1), |_, cx| {
+                    cx.emit(note("soon"));
+                });
+                cx.after(Duration::from_secs(5), |_, cx| {
+                    cx.emit(note("due"));
+                });
+                Ok(())
+            })
+        });
+        assert!(
+            ran.is_ok(),
+            "a free actor of a room in memory runs the call in place"
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(kinds(&log), [r#""started""#, r#""soon""#]);
+        // Past the second timer's instant, before the task wakes for it:
+        // a call in place runs the due work first.
+        tokio::time::advance(Duration::from_secs(4)).await;
+        let order = cell
+            .try_now(&tx, (), |actor, ()| {
+                actor.call(None, |_, cx| {
+                    cx.emit(note("call"));
+                    Ok(())
+                })
+            })
+            .unwrap();
+        assert!(order.is_ok());
+        assert_eq!(
+            kinds(&log),
+            [r#""started""#, r#""soon""#, r#""due""#, r#""call""#]
+        );
+        // A command queued ahead: the call waits its turn in the channel.
+        let permit = tx.try_reserve().unwrap();
+        assert!(cell.try_now(&tx, (), |_, ()| ()).is_err());
+        drop(permit);
+        stop_tx.send_replace(true);
+        task.await.unwrap().unwrap();
+        assert!(
+            cell.try_now(&tx, (), |_, ()| ()).is_err(),
+            "a stopped room runs nothing in place"
+        );
+    }
+
+    /// The loop the server spawns: due work runs on its own, in order with
+    /// requests, and stopping ends the actor.
+    #[tokio::test(start_paused = true)]
+    async fn the_task_loop_runs_due_work_and_stops() {
+        let (mut actor, tx, rx, stop_tx) = task_actor();
+        let log = actor.log.clone();
         actor.start();
         let task = tokio::spawn(actor.run(rx));
         let handle = AppHandle { tx };
@@ -898,12 +974,7 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(3)).await;
         let fired = handle.run(|app, _| app.fired.len()).await.unwrap();
         assert_eq!(fired, 0);
-        let kinds: Vec<String> = log
-            .lines_from(0)
-            .iter()
-            .map(|l| serde_json::from_slice::<serde_json::Value>(l).unwrap()["data"].to_string())
-            .collect();
-        assert_eq!(kinds, [r#""started""#, r#""first""#, r#""second""#]);
+        assert_eq!(kinds(&log), [r#""started""#, r#""first""#, r#""second""#]);
         stop_tx.send_replace(true);
         task.await.unwrap().unwrap();
         assert_eq!(handle.run(|_, _| ()).await, Err(crate::server::AppStopped));
