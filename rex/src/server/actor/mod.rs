@@ -859,12 +859,14 @@ mod tests {
 
     /// An actor for the task-loop tests, with the ends of its channel and
     /// its stop switch.
-    fn task_actor() -> (
-        Actor<App>,
-        mpsc::Sender<Command<App>>,
-        mpsc::Receiver<Command<App>>,
-        watch::Sender<bool>,
-    ) {
+    struct TaskActor {
+        actor: Actor<App>,
+        tx: mpsc::Sender<Command<App>>,
+        rx: mpsc::Receiver<Command<App>>,
+        stop_tx: watch::Sender<bool>,
+    }
+
+    fn task_actor() -> TaskActor {
         let (tx, rx) = mpsc::channel(16);
         let (stop_tx, stop) = watch::channel(false);
         let actor = Actor {
@@ -883,7 +885,12 @@ mod tests {
             admission: None,
             on_close: None,
         };
-        (actor, tx, rx, stop_tx)
+        TaskActor {
+            actor,
+            tx,
+            rx,
+            stop_tx,
+        }
     }
 
     fn kinds(log: &EventLog) -> Vec<String> {
@@ -898,7 +905,12 @@ mod tests {
     /// on time, and work that fell due runs before the call.
     #[tokio::test(start_paused = true)]
     async fn calls_run_in_place_keep_the_order_of_due_work() {
-        let (mut actor, tx, rx, stop_tx) = task_actor();
+        let TaskActor {
+            mut actor,
+            tx,
+            rx,
+            stop_tx,
+        } = task_actor();
         actor.start();
         let log = actor.log.clone();
         let cell = ActorCell::new(actor);
@@ -954,7 +966,12 @@ mod tests {
     /// requests, and stopping ends the actor.
     #[tokio::test(start_paused = true)]
     async fn the_task_loop_runs_due_work_and_stops() {
-        let (mut actor, tx, rx, stop_tx) = task_actor();
+        let TaskActor {
+            mut actor,
+            tx,
+            rx,
+            stop_tx,
+        } = task_actor();
         let log = actor.log.clone();
         actor.start();
         let task = tokio::spawn(actor.run(rx));
