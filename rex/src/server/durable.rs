@@ -1,7 +1,7 @@
 //! Durable rooms: the [`Durable`] trait an app implements to survive a
 //! restart, and how a room is opened from its store.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -13,7 +13,7 @@ use super::actor::{Actor, Commits, SaveState};
 use super::app::{app_id, Context, RexApp};
 use super::dedupe::Dedupe;
 use super::log::{Entry, EventLog, Retention};
-use super::session::SessionTable;
+use super::session::{SessionMap, SessionTable};
 use super::store::{Loaded, RoomMeta, Store, StoreError};
 
 /// An app whose state survives a restart of its server.
@@ -167,7 +167,7 @@ pub(crate) struct Opened {
     pub(crate) sessions: Arc<SessionTable>,
     /// Every restored session, to start its idle time.
     pub(crate) session_ids: Vec<rex_proto::SessionId>,
-    pub(crate) dedupe: HashMap<rex_proto::SessionId, Dedupe>,
+    pub(crate) dedupe: SessionMap<rex_proto::SessionId, Dedupe>,
     pub(crate) head: EventIndex,
     pub(crate) oldest: EventIndex,
     /// The saved state to restore; `None`: a new room (run `start`).
@@ -270,7 +270,7 @@ fn rebuild(
     for session in &loaded.sessions {
         sessions.insert(session.token_hash, session.id);
     }
-    let mut dedupe: HashMap<_, Dedupe> = HashMap::new();
+    let mut dedupe: SessionMap<_, Dedupe> = SessionMap::default();
     for record in loaded.dedupe {
         dedupe
             .entry(record.session)
@@ -303,7 +303,7 @@ impl<A: RexApp> Actor<A> {
     ) -> Result<(), StoreError> {
         self.log = opened.log;
         self.sessions = opened.sessions;
-        self.dedupe = opened.dedupe.into_iter().collect();
+        self.dedupe = opened.dedupe;
         self.head = opened.head;
         for &session in &opened.session_ids {
             self.activity.insert(session);

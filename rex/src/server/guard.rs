@@ -263,7 +263,8 @@ fn check_json(headers: &HeaderMap) -> Result<(), Refusal> {
     }
 }
 
-/// `application/json` (any parameters) or any `application/*+json`.
+/// `application/json` (any parameters) or any `application/*+json` (with
+/// a subtype before the suffix, RFC 6839).
 pub(crate) fn is_json(content_type: &HeaderValue) -> bool {
     let Ok(value) = content_type.to_str() else {
         return false;
@@ -275,7 +276,8 @@ pub(crate) fn is_json(content_type: &HeaderValue) -> bool {
     let ends = |suffix: &[u8]| {
         mime.len() >= suffix.len() && mime[mime.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
     };
-    mime.eq_ignore_ascii_case(b"application/json") || (starts(b"application/") && ends(b"+json"))
+    mime.eq_ignore_ascii_case(b"application/json")
+        || (mime.len() > b"application/+json".len() && starts(b"application/") && ends(b"+json"))
 }
 
 #[cfg(test)]

@@ -7,6 +7,8 @@
 
 use http::header::{self, HeaderMap, HeaderValue};
 
+use super::guard;
+
 /// The default `Content-Security-Policy`: everything from the server itself
 /// and nothing inline, images also as `data:` URIs (icons), no plugins, no
 /// `<base>`, and no framing.
@@ -56,16 +58,17 @@ pub(crate) fn apply(headers: &mut HeaderMap, csp: &HeaderValue) {
 
 /// JSON (`application/json`, `application/*+json`), NDJSON and SSE.
 fn is_data(content_type: &HeaderValue) -> bool {
+    if guard::is_json(content_type) {
+        return true;
+    }
     let mime = content_type.as_bytes();
-    let mime = mime.split(|&b| b == b';').next().unwrap_or(mime);
-    let mime = mime.trim_ascii();
-    let is = |name: &[u8]| mime.eq_ignore_ascii_case(name);
-    is(b"application/json")
-        || is(b"application/x-ndjson")
-        || is(b"text/event-stream")
-        || (mime.len() > b"application/+json".len()
-            && mime[..b"application/".len()].eq_ignore_ascii_case(b"application/")
-            && mime[mime.len() - b"+json".len()..].eq_ignore_ascii_case(b"+json"))
+    let mime = mime
+        .split(|&b| b == b';')
+        .next()
+        .unwrap_or(mime)
+        .trim_ascii();
+    mime.eq_ignore_ascii_case(b"application/x-ndjson")
+        || mime.eq_ignore_ascii_case(b"text/event-stream")
 }
 
 #[cfg(test)]

@@ -16,10 +16,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use rex_proto::SessionId;
-
-use super::session::SessionMap;
 use tokio::sync::Notify;
 use tokio::time::Instant;
+
+use super::session::SessionMap;
 
 /// What is known about one session's use.
 #[derive(Clone, Copy, Debug)]

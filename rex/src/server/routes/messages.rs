@@ -8,8 +8,8 @@ use rex_proto::{DecodeError, ErrorCode, RexMessage};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::call::call;
-use super::error::{call_error, json_response, stopped, too_many, ApiError};
+use super::call::call_or_run;
+use super::error::{call_error, json_response, too_many, ApiError};
 use super::request::{authenticate, bearer, parse_json, read_body};
 use super::{Body, Config, Room};
 use crate::server::actor::Command;
@@ -63,24 +63,18 @@ pub(crate) async fn post<A: RexApp>(
         DecodeError::InvalidData { .. } => ApiError::new(ErrorCode::InvalidData, e.to_string()),
     })?;
     let id = body.id;
-    let outcome = {
-        // Held across the call, as `call` holds it: a shutdown waits.
-        let _pass = room.gate.enter().ok_or_else(stopped)?;
-        room.actor
-            .try_now(&room.tx, msg, |actor, msg| actor.message(session, id, msg))
-    };
-    let receipt = match outcome {
-        Ok(outcome) => outcome,
-        Err(msg) => {
-            call(room, |reply| Command::Message {
-                session,
-                id,
-                msg,
-                reply,
-            })
-            .await?
-        }
-    }
+    let receipt = call_or_run(
+        room,
+        msg,
+        |actor, msg| actor.message(session, id, msg),
+        |msg, reply| Command::Message {
+            session,
+            id,
+            msg,
+            reply,
+        },
+    )
+    .await?
     .map_err(call_error)?;
     Ok(json_response(StatusCode::OK, &receipt))
 }

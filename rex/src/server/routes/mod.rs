@@ -143,9 +143,10 @@ pub(crate) async fn route_room<A: RexApp>(
     config: &Config,
 ) -> Result<Response<Body>, ApiError> {
     match path {
-        // Boxed, as other endpoints that are not on the message path: a
-        // request's future is as large as its largest endpoint's, and it
-        // is moved into place for every request.
+        // Boxed: a request's future is as large as its largest
+        // endpoint's, and it is moved into place for every request;
+        // creating a session is not on the message path and has the
+        // largest.
         path::SESSIONS => {
             request::post(&req)?;
             Box::pin(sessions::create(req, room, config)).await
@@ -164,7 +165,7 @@ pub(crate) async fn route_room<A: RexApp>(
         }
         path::SNAPSHOT => {
             allow(&req, &Method::GET, "GET")?;
-            Box::pin(snapshot::get(&req, room)).await
+            snapshot::get(&req, room).await
         }
         path::SCHEMA => {
             allow(&req, &Method::GET, "GET")?;
